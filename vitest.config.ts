@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
+
+// Tests and examples import the package by its public names, as users do; these resolve to the
+// sources so that `npm test` needs no build step.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^session-process$/, replacement: src('index.ts') },
+      { find: /^session-process\/koa$/, replacement: src('koa/index.ts') },
+      { find: /^session-process\/live$/, replacement: src('live/index.ts') },
+      { find: /^session-process\/client$/, replacement: src('client/index.ts') },
+      { find: /^session-process\/visualizer$/, replacement: src('visualizer/index.ts') },
+      { find: /^session-process\/testing$/, replacement: src('testing/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'machines/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+  },
+});
