@@ -1,0 +1,232 @@
+/**
+ * Every failure the package reports is a {@link SessionError} with a stable `code`. Match on
+ * `code` (or use {@link isSessionError}), never on the message.
+ */
+
+/** The closed set of error codes. Each one is documented in the README. */
+export type SessionErrorCode =
+  | 'INVALID_SESSION_ID'
+  | 'SESSION_ALREADY_STARTED'
+  | 'SESSION_NOT_FOUND'
+  | 'SESSION_LIMIT_REACHED'
+  | 'RATE_LIMITED'
+  | 'SESSION_INIT_FAILED'
+  | 'CALL_TIMEOUT'
+  | 'EVENT_NOT_ACCEPTED'
+  | 'SESSION_ENDED'
+  | 'SESSION_CRASHED'
+  | 'UNKNOWN_LOGIC';
+
+/** HTTP status and whether the message may be shown to a client, per code. */
+const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]> = {
+  INVALID_SESSION_ID: [400, true],
+  SESSION_ALREADY_STARTED: [409, true],
+  SESSION_NOT_FOUND: [404, true],
+  SESSION_LIMIT_REACHED: [503, true],
+  RATE_LIMITED: [429, true],
+  SESSION_INIT_FAILED: [500, false],
+  CALL_TIMEOUT: [504, true],
+  EVENT_NOT_ACCEPTED: [409, true],
+  SESSION_ENDED: [410, true],
+  SESSION_CRASHED: [500, false],
+  UNKNOWN_LOGIC: [500, false],
+};
+
+/** Options every {@link SessionError} accepts. */
+export interface SessionErrorOptions {
+  /** The session the error is about, where there is one. */
+  sessionId?: string | undefined;
+  /** The underlying error (a machine's exception, for example). */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error this package throws or rejects with.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await sessions.call(id, { type: 'cart.total' });
+ * } catch (err) {
+ *   if (isSessionError(err, 'CALL_TIMEOUT')) retryLater();
+ *   else throw err;
+ * }
+ * ```
+ */
+export class SessionError extends Error {
+  override name: string = 'SessionError';
+  /** Stable machine-readable code. */
+  readonly code: SessionErrorCode;
+  /** The session concerned, where there is one. */
+  readonly sessionId: string | undefined;
+  /** HTTP status a server should answer with. */
+  readonly status: number;
+  /** Whether `message` is safe to show to a client (Koa's `expose`). */
+  readonly expose: boolean;
+
+  constructor(code: SessionErrorCode, message: string, options: SessionErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.sessionId = options.sessionId;
+    const [status, expose] = HTTP[code];
+    this.status = status;
+    this.expose = expose;
+  }
+}
+
+/** `id` is not 1–128 characters of `[A-Za-z0-9_-]`. */
+export class InvalidSessionIdError extends SessionError {
+  override name = 'InvalidSessionIdError' as const;
+  constructor(value: unknown) {
+    super('INVALID_SESSION_ID', `Invalid session ID ${describe(value)}: expected 1-128 characters of [A-Za-z0-9_-]`);
+  }
+}
+
+/** `start` was called for an ID whose session is running. */
+export class SessionAlreadyStartedError extends SessionError {
+  override name = 'SessionAlreadyStartedError' as const;
+  constructor(sessionId: string) {
+    super('SESSION_ALREADY_STARTED', `Session '${sessionId}' is already started`, { sessionId });
+  }
+}
+
+/** No running session has this ID. */
+export class SessionNotFoundError extends SessionError {
+  override name = 'SessionNotFoundError' as const;
+  constructor(sessionId: string) {
+    super('SESSION_NOT_FOUND', `Session '${sessionId}' was not found`, { sessionId });
+  }
+}
+
+/** `maxSessions` sessions are running. */
+export class SessionLimitReachedError extends SessionError {
+  override name = 'SessionLimitReachedError' as const;
+  /** A hint: milliseconds until a slot is likely to free up. */
+  readonly retryAfterMs: number;
+  constructor(limit: number, retryAfterMs: number) {
+    super('SESSION_LIMIT_REACHED', `Session limit of ${limit} reached`);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** More sessions were started within `startRate.intervalMs` than `startRate.limit` allows. */
+export class RateLimitedError extends SessionError {
+  override name = 'RateLimitedError' as const;
+  /** Milliseconds until the current rate window closes. */
+  readonly retryAfterMs: number;
+  constructor(limit: number, intervalMs: number, retryAfterMs: number) {
+    super('RATE_LIMITED', `More than ${limit} session starts within ${intervalMs} ms`);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The session's logic failed while starting (an entry action threw, say); nothing was kept. */
+export class SessionInitFailedError extends SessionError {
+  override name = 'SessionInitFailedError' as const;
+  constructor(sessionId: string, message: string, cause?: unknown) {
+    super('SESSION_INIT_FAILED', `Session '${sessionId}' failed to start: ${message}`, { sessionId, cause });
+  }
+}
+
+/** A `call` got no reply within its timeout. */
+export class CallTimeoutError extends SessionError {
+  override name = 'CallTimeoutError' as const;
+  readonly timeoutMs: number;
+  readonly eventType: string;
+  constructor(sessionId: string, eventType: string, timeoutMs: number) {
+    super('CALL_TIMEOUT', `Call '${eventType}' to session '${sessionId}' got no reply within ${timeoutMs} ms`, { sessionId });
+    this.timeoutMs = timeoutMs;
+    this.eventType = eventType;
+  }
+}
+
+/** The session's current state does not accept the event (or the event is not an event object). */
+export class EventNotAcceptedError extends SessionError {
+  override name = 'EventNotAcceptedError' as const;
+  readonly eventType: string | undefined;
+  constructor(sessionId: string | undefined, eventType: string | undefined, detail?: string) {
+    super(
+      'EVENT_NOT_ACCEPTED',
+      detail ?? `Session '${sessionId}' does not accept '${eventType}' in its current state`,
+      { sessionId },
+    );
+    this.eventType = eventType;
+  }
+}
+
+/** The session ended (terminated, expired or shut down) while a call waited. */
+export class SessionEndedError extends SessionError {
+  override name = 'SessionEndedError' as const;
+  readonly reason: string;
+  constructor(sessionId: string, reason: string) {
+    super('SESSION_ENDED', `Session '${sessionId}' ended (${reason})`, { sessionId });
+    this.reason = reason;
+  }
+}
+
+/** The session's machine threw; `cause` is what it threw. */
+export class SessionCrashedError extends SessionError {
+  override name = 'SessionCrashedError' as const;
+  constructor(sessionId: string, cause: unknown) {
+    super('SESSION_CRASHED', `Session '${sessionId}' crashed: ${messageOf(cause)}`, { sessionId, cause });
+  }
+}
+
+/** `start` named a logic that is not in `logics` (or no default `logic` was given). */
+export class UnknownLogicError extends SessionError {
+  override name = 'UnknownLogicError' as const;
+  constructor(name: string | undefined, known: readonly string[]) {
+    super(
+      'UNKNOWN_LOGIC',
+      name === undefined
+        ? 'No logic given and the supervisor has no default `logic`'
+        : `Unknown logic '${name}'; known: ${known.length ? known.join(', ') : '(none)'}`,
+    );
+  }
+}
+
+const NAME_TO_CODE: Record<string, SessionErrorCode> = {
+  InvalidSessionIdError: 'INVALID_SESSION_ID',
+  SessionAlreadyStartedError: 'SESSION_ALREADY_STARTED',
+  SessionNotFoundError: 'SESSION_NOT_FOUND',
+  SessionLimitReachedError: 'SESSION_LIMIT_REACHED',
+  RateLimitedError: 'RATE_LIMITED',
+  SessionInitFailedError: 'SESSION_INIT_FAILED',
+  CallTimeoutError: 'CALL_TIMEOUT',
+  EventNotAcceptedError: 'EVENT_NOT_ACCEPTED',
+  SessionEndedError: 'SESSION_ENDED',
+  SessionCrashedError: 'SESSION_CRASHED',
+  UnknownLogicError: 'UNKNOWN_LOGIC',
+};
+
+/**
+ * Whether `err` is a {@link SessionError} (optionally with the given code). Compares by `name`
+ * and `code` too, so it works across realms and duplicated copies of the package.
+ *
+ * @example
+ * ```ts
+ * if (isSessionError(err, 'SESSION_NOT_FOUND')) ctx.status = 404;
+ * ```
+ */
+export function isSessionError<TCode extends SessionErrorCode>(
+  err: unknown,
+  code?: TCode,
+): err is SessionError & { code: TCode } {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown };
+  const named =
+    err instanceof SessionError ||
+    e.name === 'SessionError' ||
+    (typeof e.name === 'string' && NAME_TO_CODE[e.name] !== undefined);
+  if (!named) return false;
+  return code === undefined || e.code === code;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return `(${value === null ? 'null' : typeof value})`;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

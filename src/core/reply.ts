@@ -1,0 +1,124 @@
+import type { AnyActorRef, AnyActorSystem, EventObject } from 'xstate';
+
+/**
+ * The property a `call` adds to the event it sends, holding the call's correlation id. Events
+ * stay plain JSON objects, so a call can later travel between processes.
+ * @internal
+ */
+export const CALL_ID_KEY = '$callId';
+
+/** @internal What a supervisor registers for its actor system, so machine actions can reach it. */
+export interface SystemLink {
+  /** The supervisor's root actor: a session actor is a direct child of it. */
+  readonly root: AnyActorRef;
+  /** Delivers a reply to the pending call with this id, if it still waits. */
+  deliverReply(callId: string, value: unknown, from: AnyActorRef): void;
+}
+
+const links = new WeakMap<AnyActorSystem, SystemLink>();
+
+/** @internal */
+export function linkSystem(system: AnyActorSystem, link: SystemLink): void {
+  links.set(system, link);
+}
+
+/** @internal */
+export function unlinkSystem(system: AnyActorSystem): void {
+  links.delete(system);
+}
+
+/** @internal */
+export function linkOf(system: AnyActorSystem): SystemLink | undefined {
+  return links.get(system);
+}
+
+/**
+ * The call id carried by an event sent with `sessions.call(...)`, or `undefined` when the event
+ * was cast. Keep it (in context, say) to answer later with `reply(value, { to })`.
+ *
+ * @example
+ * ```ts
+ * on: { 'checkout.pay': { target: 'paying', actions: assign({ payCall: ({ event }) => callIdOf(event) }) } }
+ * ```
+ */
+export function callIdOf(event: EventObject): string | undefined {
+  const id = (event as unknown as Record<string, unknown>)[CALL_ID_KEY];
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** What a reply's value function and its `to` function receive. */
+export interface ReplyArgs<TContext, TEvent extends EventObject> {
+  context: TContext;
+  event: TEvent;
+}
+
+/** Options of {@link reply}. */
+export interface ReplyOptions<TContext, TEvent extends EventObject> {
+  /**
+   * The call to answer: a call id kept from `callIdOf(event)`, or a function returning it.
+   * @default the call id of the event being handled (a reply in the same step)
+   */
+  to?: string | undefined | ((args: ReplyArgs<TContext, TEvent>) => string | undefined);
+}
+
+/**
+ * An action that answers a `call`. `value` is a value or a function of `{ context, event }`.
+ * Without `to` it answers the call whose event is being handled (same step); with `to` it answers
+ * a call kept earlier, for example after an invoked promise settles. Replies must be
+ * JSON-serializable. The call resolves once the step that replied has completed without error;
+ * a reply to a call that was cast, has timed out or was already answered is ignored.
+ *
+ * @example
+ * ```ts
+ * import { setup, assign } from 'xstate';
+ * import { reply } from 'session-process';
+ *
+ * const counter = setup({}).createMachine({
+ *   context: { count: 0 },
+ *   on: {
+ *     get_value: { actions: reply(({ context }) => context.count) },
+ *     add_one: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+ *   },
+ * });
+ * ```
+ */
+export function reply<TContext = any, TEvent extends EventObject = any, TValue = unknown>(
+  value: TValue | ((args: ReplyArgs<TContext, TEvent>) => TValue),
+  options?: ReplyOptions<TContext, TEvent>,
+): (args: { context: TContext; event: TEvent; self: AnyActorRef; system: AnyActorSystem }) => void {
+  const to = options?.to;
+  return function replyAction(args) {
+    let callId: string | undefined;
+    if (to === undefined) callId = callIdOf(args.event);
+    else if (typeof to === 'function') callId = to(args);
+    else callId = to;
+    if (callId === undefined) return;
+    const link = linkOf(args.system);
+    if (!link) return;
+    const resolved =
+      typeof value === 'function'
+        ? (value as (a: ReplyArgs<TContext, TEvent>) => TValue)(args)
+        : value;
+    link.deliverReply(callId, resolved, args.self);
+  };
+}
+
+/**
+ * The session ID of the session an actor belongs to: the session actor's own `id`, also when
+ * called from an actor the session invoked or spawned (the seed's `get_session_id()`).
+ *
+ * @example
+ * ```ts
+ * entry: ({ self }) => console.log('session', getSessionId(self), 'started'),
+ * ```
+ */
+export function getSessionId(self: AnyActorRef): string {
+  const link = linkOf(self.system);
+  let actor = self as AnyActorRef & { _parent?: AnyActorRef };
+  if (link) {
+    while (actor._parent && actor._parent !== link.root) {
+      actor = actor._parent as AnyActorRef & { _parent?: AnyActorRef };
+    }
+  }
+  return actor.id;
+}

@@ -1,0 +1,201 @@
+import type { AnyActorLogic, AnyActorRef, AnyActorSystem, EventObject } from 'xstate';
+
+/** Why a session ended. Every subscriber gets exactly one `ended` message with one of these. */
+export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
+
+/** Status of a session's actor snapshot, as XState reports it. */
+export type SessionStatus = 'active' | 'done' | 'error' | 'stopped';
+
+/** A plain, serializable view of a session's current state. */
+export interface SessionSnapshot<TContext = any> {
+  /** The machine's state value (`'idle'`, `{ cart: 'active', auth: 'anonymous' }`, ...). */
+  value: unknown;
+  /** The machine's context (the same object XState holds: treat it as read-only). */
+  context: TContext;
+  status: SessionStatus;
+  /** Increases by one each time the session's snapshot changes; starts at 1. */
+  version: number;
+}
+
+/** What a subscriber receives. */
+export type SessionMessage<TContext = any, TSelected = unknown> =
+  | {
+      type: 'snapshot';
+      snapshot: SessionSnapshot<TContext>;
+      version: number;
+      /** The selected value, when `subscribe` was given `select`. */
+      selected?: TSelected;
+    }
+  | { type: 'ended'; reason: EndReason; error?: unknown };
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions<TContext = any, TSelected = unknown> {
+  /** Only notify when this projection of the snapshot changes (compared with `equals`). */
+  select?: (snapshot: SessionSnapshot<TContext>) => TSelected;
+  /** @default Object.is */
+  equals?: (a: TSelected, b: TSelected) => boolean;
+}
+
+/** Options of `start` and `ensure`. */
+export interface StartOptions {
+  /** Name of a logic in the supervisor's `logics`. @default the supervisor's `logic` */
+  logic?: string | undefined;
+  /** The machine's `input` (keep it JSON-serializable). */
+  input?: unknown;
+}
+
+/** Options of `call`. */
+export interface CallOptions<TContext = any> {
+  /** Milliseconds to wait for the reply. @default the supervisor's `callTimeoutMs` (5_000) */
+  timeoutMs?: number | undefined;
+  /**
+   * Resolve with the first snapshot that satisfies this predicate (checked after the event's
+   * step and after every later change) instead of waiting for a `reply`.
+   */
+  until?: ((snapshot: SessionSnapshot<TContext>) => boolean) | undefined;
+}
+
+/** One row of `list()`. */
+export interface SessionInfo {
+  id: string;
+  logic: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  /** Epoch milliseconds of the last call, cast, touch or (un)subscribe. */
+  lastActiveAt: number;
+  value: unknown;
+  status: SessionStatus;
+  version: number;
+  subscribers: number;
+}
+
+/** Options of `list()`. */
+export interface ListOptions {
+  /** @default 0 */
+  offset?: number;
+  /** @default Infinity */
+  limit?: number;
+}
+
+/** What `stats()` returns. */
+export interface SupervisorStats {
+  /** Sessions running now (same as `count`). */
+  total: number;
+  /** Sessions running now, per logic name. */
+  byLogic: Record<string, number>;
+  /** Sessions started since the supervisor was created (restarts not counted). */
+  started: number;
+  /** Sessions ended since the supervisor was created, per reason. */
+  ended: Record<EndReason, number>;
+  /** Restarts after a crash. */
+  restarts: number;
+  /** Calls waiting for a reply now. */
+  pendingCalls: number;
+  /** Subscribers attached now, over all sessions. */
+  subscribers: number;
+  calls: number;
+  casts: number;
+  /** Starts refused by `maxSessions` or `startRate`. */
+  refused: number;
+}
+
+/** Telemetry event names (also `node:diagnostics_channel` channels `session-process:<name>`). */
+export type TelemetryName = 'start' | 'stop' | 'call' | 'cast' | 'crash' | 'expire' | 'rate-limited';
+
+/** Payload of each telemetry event. Durations are in milliseconds. */
+export interface TelemetryEvents {
+  start: { sessionId: string; logic: string; durationMs: number; restart: boolean };
+  stop: { sessionId: string; logic: string; reason: EndReason; lifetimeMs: number };
+  call: {
+    sessionId: string;
+    eventType: string;
+    durationMs: number;
+    outcome: 'reply' | 'until' | 'error';
+    errorCode?: string;
+  };
+  cast: { sessionId: string; eventType: string };
+  crash: { sessionId: string; logic: string; error: unknown; restarting: boolean };
+  expire: { sessionId: string; logic: string; idleMs: number; cause: 'idle' | 'lifetime' };
+  'rate-limited': { sessionId: string; limit: number; intervalMs: number; retryAfterMs: number };
+}
+
+/** Options of `createSessionSupervisor`. */
+export interface SupervisorOptions {
+  /** Default session logic (the seed's `session_process` config). */
+  logic?: AnyActorLogic;
+  /** Named logics, chosen at start with `{ logic: name }`. */
+  logics?: Record<string, AnyActorLogic>;
+  /** More starts are refused with `SESSION_LIMIT_REACHED`. @default 100_000 */
+  maxSessions?: number;
+  /** A session without activity for this long ends with reason `expired`. `0` disables. @default 1_800_000 (30 min) */
+  idleTimeoutMs?: number;
+  /** Absolute lifetime of a session; it ends with reason `expired`. @default undefined (none) */
+  maxLifetimeMs?: number | undefined;
+  /** Default timeout of `call`. @default 5_000 */
+  callTimeoutMs?: number;
+  /** Session creations allowed per interval; beyond it `RATE_LIMITED`. `false` disables. @default { limit: 1_000, intervalMs: 1_000 } */
+  startRate?: { limit: number; intervalMs: number } | false;
+  /**
+   * Restart policy after a crash, per session: the session restarts from its initial state with
+   * the same ID, logic and input, keeping its subscribers; after `maxRestarts` within `withinMs`
+   * it ends with reason `crashed`.
+   * @default { onCrash: false, maxRestarts: 3, withinMs: 60_000 }
+   */
+  restart?: { onCrash: boolean; maxRestarts?: number; withinMs?: number };
+  /** Whether a session with subscribers is kept from idling out. @default true */
+  subscribersKeepAlive?: boolean;
+  /** XState clock for the session actors' delayed events (XState's `SimulatedClock` in tests). */
+  clock?: { setTimeout(fn: (...args: any[]) => void, timeout: number): any; clearTimeout(id: any): void };
+  /** XState inspection observer for the whole system (the supervisor and every session). */
+  inspect?: (event: any) => void;
+  /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
+  onError?: (error: unknown, info: { sessionId?: string; source: 'crash' | 'listener' }) => void;
+}
+
+/** A bound view of one session, returned by `start` and `ensure`. */
+export interface SessionHandle<TContext = any> {
+  readonly id: string;
+  readonly logic: string;
+  /** The session's XState actor. */
+  readonly actor: AnyActorRef;
+  call<T = unknown>(event: EventObject, options?: CallOptions<TContext>): Promise<T>;
+  cast(event: EventObject): void;
+  snapshot(): SessionSnapshot<TContext>;
+  subscribe(listener: (message: SessionMessage<TContext>) => void, options?: SubscribeOptions<TContext>): () => void;
+  touch(): boolean;
+  terminate(): Promise<void>;
+}
+
+/** The supervisor: starts, finds and stops session actors by session ID. */
+export interface SessionSupervisor {
+  start<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
+  ensure<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
+  started(id: string): boolean;
+  /** The handle of a running session, or `undefined`. */
+  get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
+  call<T = unknown, TContext = any>(id: string, event: EventObject, options?: CallOptions<TContext>): Promise<T>;
+  cast(id: string, event: EventObject): void;
+  snapshot<TContext = any>(id: string): SessionSnapshot<TContext>;
+  subscribe<TContext = any, TSelected = unknown>(
+    id: string,
+    listener: (message: SessionMessage<TContext, TSelected>) => void,
+    options?: SubscribeOptions<TContext, TSelected>,
+  ): () => void;
+  touch(id: string): boolean;
+  list(options?: ListOptions): SessionInfo[];
+  readonly count: number;
+  stats(): SupervisorStats;
+  terminate(id: string): Promise<void>;
+  /** Gives a running session a new ID, state kept; the old ID reaches nothing afterwards. */
+  rename(id: string, newId: string): Promise<SessionHandle>;
+  shutdown(): Promise<void>;
+  on<TName extends TelemetryName>(name: TName, listener: (event: TelemetryEvents[TName]) => void): () => void;
+  /** The logic a running session was started with, or `undefined`. */
+  logicOf(id: string): AnyActorLogic | undefined;
+  /** Named logics (including `default` when `logic` was given). */
+  readonly logics: Readonly<Record<string, AnyActorLogic>>;
+  /** The supervisor's root actor: the session actors are its children in one XState system. */
+  readonly actor: AnyActorRef;
+  /** The XState system every session actor belongs to (`system.get(id)`, `system.inspect(...)`). */
+  readonly system: AnyActorSystem;
+}
