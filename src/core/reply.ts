@@ -1,4 +1,4 @@
-import type { AnyActorRef, AnyActorSystem, EventObject } from 'xstate';
+import type { AnyActorRef, ActorSystem, EventObject } from 'xstate';
 
 /**
  * The property a `call` adds to the event it sends, holding the call's correlation id. Events
@@ -15,20 +15,20 @@ export interface SystemLink {
   deliverReply(callId: string, value: unknown, from: AnyActorRef): void;
 }
 
-const links = new WeakMap<AnyActorSystem, SystemLink>();
+const links = new WeakMap<ActorSystem<any>, SystemLink>();
 
 /** @internal */
-export function linkSystem(system: AnyActorSystem, link: SystemLink): void {
+export function linkSystem(system: ActorSystem<any>, link: SystemLink): void {
   links.set(system, link);
 }
 
 /** @internal */
-export function unlinkSystem(system: AnyActorSystem): void {
+export function unlinkSystem(system: ActorSystem<any>): void {
   links.delete(system);
 }
 
 /** @internal */
-export function linkOf(system: AnyActorSystem): SystemLink | undefined {
+export function linkOf(system: ActorSystem<any>): SystemLink | undefined {
   return links.get(system);
 }
 
@@ -85,7 +85,7 @@ export interface ReplyOptions<TContext, TEvent extends EventObject> {
 export function reply<TContext = any, TEvent extends EventObject = any, TValue = unknown>(
   value: TValue | ((args: ReplyArgs<TContext, TEvent>) => TValue),
   options?: ReplyOptions<TContext, TEvent>,
-): (args: { context: TContext; event: TEvent; self: AnyActorRef; system: AnyActorSystem }) => void {
+): (args: { context: TContext; event: TEvent; self: AnyActorRef; system: ActorSystem<any> }) => void {
   const to = options?.to;
   return function replyAction(args) {
     let callId: string | undefined;

@@ -1,4 +1,4 @@
-import type { AnyActorLogic, AnyActorRef, AnyActorSystem, EventObject } from 'xstate';
+import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
 
 /** Why a session ended. Every subscriber gets exactly one `ended` message with one of these. */
 export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
@@ -26,7 +26,17 @@ export type SessionMessage<TContext = any, TSelected = unknown> =
       /** The selected value, when `subscribe` was given `select`. */
       selected?: TSelected;
     }
-  | { type: 'ended'; reason: EndReason; error?: unknown };
+  | {
+      type: 'ended';
+      /**
+       * Why the subscription ended: the session's end reason, or `'rotated'` when the session
+       * moved to a new ID (`rename`, Koa's `rotate()`): the process lives on, but not for
+       * whoever followed the old ID.
+       */
+      reason: EndReason | 'rotated';
+      /** What the machine threw, with reason `crashed`. */
+      error?: unknown;
+    };
 
 /** Options of `subscribe`. */
 export interface SubscribeOptions<TContext = any, TSelected = unknown> {
@@ -197,5 +207,5 @@ export interface SessionSupervisor {
   /** The supervisor's root actor: the session actors are its children in one XState system. */
   readonly actor: AnyActorRef;
   /** The XState system every session actor belongs to (`system.get(id)`, `system.inspect(...)`). */
-  readonly system: AnyActorSystem;
+  readonly system: ActorSystem<any>;
 }

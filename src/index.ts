@@ -1,0 +1,43 @@
+/**
+ * session-process: a long-lived XState v5 actor per web session.
+ *
+ * @packageDocumentation
+ */
+export { createSessionSupervisor } from './core/createSessionSupervisor.js';
+export {
+  CallTimeoutError,
+  EventNotAcceptedError,
+  InvalidSessionIdError,
+  isSessionError,
+  RateLimitedError,
+  SessionAlreadyStartedError,
+  SessionCrashedError,
+  SessionEndedError,
+  SessionError,
+  type SessionErrorCode,
+  type SessionErrorOptions,
+  SessionInitFailedError,
+  SessionLimitReachedError,
+  SessionNotFoundError,
+  UnknownLogicError,
+} from './core/errors.js';
+export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from './core/reply.js';
+export { generateSessionId, isValidSessionId } from './core/sessionId.js';
+export { telemetryChannels } from './core/telemetry.js';
+export type {
+  CallOptions,
+  EndReason,
+  ListOptions,
+  SessionHandle,
+  SessionInfo,
+  SessionMessage,
+  SessionSnapshot,
+  SessionStatus,
+  SessionSupervisor,
+  StartOptions,
+  SubscribeOptions,
+  SupervisorOptions,
+  SupervisorStats,
+  TelemetryEvents,
+  TelemetryName,
+} from './core/types.js';
