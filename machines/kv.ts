@@ -27,7 +27,9 @@ export const kvMachine = setup({
   context: { data: {} },
   on: {
     put: {
-      actions: assign({ data: ({ context, event }) => ({ ...context.data, [event.key]: event.value }) }),
+      actions: assign({
+        data: ({ context, event }) => ({ ...context.data, [event.key]: event.value }),
+      }),
     },
     get: { actions: reply(({ context, event }) => context.data[event.key] ?? null) },
     delete: {

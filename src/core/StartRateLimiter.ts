@@ -10,7 +10,8 @@ export class StartRateLimiter {
   #count = 0;
 
   constructor(limit: number, intervalMs: number) {
-    if (!(limit > 0) || !(intervalMs > 0)) throw new RangeError('startRate.limit and startRate.intervalMs must be > 0');
+    if (!(limit > 0) || !(intervalMs > 0))
+      throw new RangeError('startRate.limit and startRate.intervalMs must be > 0');
     this.limit = limit;
     this.intervalMs = intervalMs;
   }

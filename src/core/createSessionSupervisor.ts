@@ -1,5 +1,12 @@
 import { debuglog } from 'node:util';
-import { type AnyActorLogic, type AnyActorRef, type ActorSystem, type EventObject, createActor, fromTransition } from 'xstate';
+import {
+  type AnyActorLogic,
+  type AnyActorRef,
+  type ActorSystem,
+  type EventObject,
+  createActor,
+  fromTransition,
+} from 'xstate';
 import { DeadlineQueue, type DeadlineNode } from './DeadlineQueue.js';
 import {
   CallTimeoutError,
@@ -114,7 +121,9 @@ class Entry {
 }
 
 function isEventObject(event: unknown): event is EventObject {
-  return typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string';
+  return (
+    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
+  );
 }
 
 function statusOf(snap: any): SessionStatus {
@@ -178,9 +187,13 @@ class Supervisor implements SessionSupervisor {
     this.logics = Object.freeze(logics);
     this.#maxSessions = positive(options.maxSessions ?? 100_000, 'maxSessions');
     this.#idleTimeoutMs = nonNegative(options.idleTimeoutMs ?? 30 * 60_000, 'idleTimeoutMs');
-    this.#maxLifetimeMs = options.maxLifetimeMs === undefined ? undefined : positive(options.maxLifetimeMs, 'maxLifetimeMs');
+    this.#maxLifetimeMs =
+      options.maxLifetimeMs === undefined
+        ? undefined
+        : positive(options.maxLifetimeMs, 'maxLifetimeMs');
     this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
-    const rate = options.startRate === undefined ? { limit: 1_000, intervalMs: 1_000 } : options.startRate;
+    const rate =
+      options.startRate === undefined ? { limit: 1_000, intervalMs: 1_000 } : options.startRate;
     this.#rate = rate === false ? undefined : new StartRateLimiter(rate.limit, rate.intervalMs);
     this.#restart = {
       onCrash: options.restart?.onCrash ?? false,
@@ -191,7 +204,10 @@ class Supervisor implements SessionSupervisor {
     this.#onError =
       options.onError ??
       ((error, info) => {
-        console.error(`[session-process] ${info.source} in session ${info.sessionId ?? '-'}:`, error);
+        console.error(
+          `[session-process] ${info.source} in session ${info.sessionId ?? '-'}:`,
+          error,
+        );
       });
     this.#idle = new DeadlineQueue((entry) => this.#expire(entry, 'idle'));
     this.#lifetime = new DeadlineQueue((entry) => this.#expire(entry, 'lifetime'));
@@ -231,11 +247,17 @@ class Supervisor implements SessionSupervisor {
 
   // ---- starting ---------------------------------------------------------------------------
 
-  async start<TContext = any>(id: string, options: StartOptions = {}): Promise<SessionHandle<TContext>> {
+  async start<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
     return this.#start(id, options);
   }
 
-  async ensure<TContext = any>(id: string, options: StartOptions = {}): Promise<SessionHandle<TContext>> {
+  async ensure<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
     assertSessionId(id);
     if (this.#sessions.has(id)) return new Handle(this, id);
     return this.#start(id, options);
@@ -271,13 +293,21 @@ class Supervisor implements SessionSupervisor {
     if (this.#sessions.size >= this.#maxSessions) {
       this.#stats.refused++;
       const head = this.#idle.headDeadline;
-      throw new SessionLimitReachedError(this.#maxSessions, head === undefined ? 1_000 : Math.max(1_000, head - now));
+      throw new SessionLimitReachedError(
+        this.#maxSessions,
+        head === undefined ? 1_000 : Math.max(1_000, head - now),
+      );
     }
     if (this.#rate) {
       const wait = this.#rate.take(now);
       if (wait > 0) {
         this.#stats.refused++;
-        this.#emit('rate-limited', { sessionId: id, limit: this.#rate.limit, intervalMs: this.#rate.intervalMs, retryAfterMs: wait });
+        this.#emit('rate-limited', {
+          sessionId: id,
+          limit: this.#rate.limit,
+          intervalMs: this.#rate.intervalMs,
+          retryAfterMs: wait,
+        });
         throw new RateLimitedError(this.#rate.limit, this.#rate.intervalMs, wait);
       }
     }
@@ -295,7 +325,13 @@ class Supervisor implements SessionSupervisor {
     }
     this.#armIdle(entry, now);
     this.#stats.started++;
-    if (t0) this.#emit('start', { sessionId: id, logic: logicName, durationMs: performance.now() - t0, restart: false });
+    if (t0)
+      this.#emit('start', {
+        sessionId: id,
+        logic: logicName,
+        durationMs: performance.now() - t0,
+        restart: false,
+      });
     return new Handle(this, id);
   }
 
@@ -318,8 +354,10 @@ class Supervisor implements SessionSupervisor {
       entry.starting = false;
     }
     const snap = actor.getSnapshot();
-    if (snap.status === 'error') return new SessionInitFailedError(entry.id, messageOf(snap.error), snap.error);
-    if (snap.status === 'done') return new SessionInitFailedError(entry.id, 'the logic reached a final state while starting');
+    if (snap.status === 'error')
+      return new SessionInitFailedError(entry.id, messageOf(snap.error), snap.error);
+    if (snap.status === 'done')
+      return new SessionInitFailedError(entry.id, 'the logic reached a final state while starting');
     entry.lastSnap = snap;
     return undefined;
   }
@@ -336,7 +374,12 @@ class Supervisor implements SessionSupervisor {
       entry.lastSnap = snap;
       entry.version++;
     }
-    return { value: snap.value, context: snap.context, status: statusOf(snap), version: entry.version };
+    return {
+      value: snap.value,
+      context: snap.context,
+      status: statusOf(snap),
+      version: entry.version,
+    };
   }
 
   list(options: ListOptions = {}): SessionInfo[] {
@@ -364,7 +407,8 @@ class Supervisor implements SessionSupervisor {
 
   stats(): SupervisorStats {
     const byLogic: Record<string, number> = {};
-    for (const entry of this.#sessions.values()) byLogic[entry.logicName] = (byLogic[entry.logicName] ?? 0) + 1;
+    for (const entry of this.#sessions.values())
+      byLogic[entry.logicName] = (byLogic[entry.logicName] ?? 0) + 1;
     return {
       total: this.#sessions.size,
       byLogic,
@@ -401,26 +445,46 @@ class Supervisor implements SessionSupervisor {
   }
 
   #expire(entry: Entry, cause: 'idle' | 'lifetime'): void {
-    this.#emit('expire', { sessionId: entry.id, logic: entry.logicName, idleMs: Date.now() - entry.lastActiveAt, cause });
+    this.#emit('expire', {
+      sessionId: entry.id,
+      logic: entry.logicName,
+      idleMs: Date.now() - entry.lastActiveAt,
+      cause,
+    });
     this.#end(entry, 'expired');
   }
 
   // ---- cast and call ----------------------------------------------------------------------
 
-  cast(id: string, event: EventObject): void {
+  cast<TEvent extends EventObject>(id: string, event: TEvent): void {
     const entry = this.#entry(id);
-    if (!isEventObject(event)) throw new EventNotAcceptedError(id, undefined, 'An event must be an object with a string `type`');
+    if (!isEventObject(event))
+      throw new EventNotAcceptedError(
+        id,
+        undefined,
+        'An event must be an object with a string `type`',
+      );
     this.#stats.casts++;
     this.#activity(entry);
     entry.actor.send(event);
-    if (this.#telemetry.active('cast')) this.#emit('cast', { sessionId: id, eventType: event.type });
+    if (this.#telemetry.active('cast'))
+      this.#emit('cast', { sessionId: id, eventType: event.type });
   }
 
-  call<T = unknown>(id: string, event: EventObject, options: CallOptions = {}): Promise<T> {
+  call<T = unknown, _TContext = any, TEvent extends EventObject = EventObject>(
+    id: string,
+    event: TEvent,
+    options: CallOptions = {},
+  ): Promise<T> {
     let entry: Entry;
     try {
       entry = this.#entry(id);
-      if (!isEventObject(event)) throw new EventNotAcceptedError(id, undefined, 'An event must be an object with a string `type`');
+      if (!isEventObject(event))
+        throw new EventNotAcceptedError(
+          id,
+          undefined,
+          'An event must be an object with a string `type`',
+        );
     } catch (err) {
       return Promise.reject(err);
     }
@@ -484,7 +548,13 @@ class Supervisor implements SessionSupervisor {
     });
   }
 
-  #emitCall(sessionId: string, eventType: string, t0: number, outcome: 'reply' | 'until' | 'error', errorCode?: string): void {
+  #emitCall(
+    sessionId: string,
+    eventType: string,
+    t0: number,
+    outcome: 'reply' | 'until' | 'error',
+    errorCode?: string,
+  ): void {
     this.#emit('call', {
       sessionId,
       eventType,
@@ -555,7 +625,8 @@ class Supervisor implements SessionSupervisor {
     options: SubscribeOptions<TContext, TSelected> = {},
   ): () => void {
     const entry = this.#entry(id);
-    if (typeof listener !== 'function') throw new TypeError('subscribe(id, listener): listener must be a function');
+    if (typeof listener !== 'function')
+      throw new TypeError('subscribe(id, listener): listener must be a function');
     const sub: Subscriber = {
       listener: listener as Subscriber['listener'],
       select: options.select as Subscriber['select'],
@@ -609,7 +680,12 @@ class Supervisor implements SessionSupervisor {
   #publish(entry: Entry, snap: any): void {
     entry.lastSnap = snap;
     entry.version++;
-    const plain: SessionSnapshot = { value: snap.value, context: snap.context, status: 'active', version: entry.version };
+    const plain: SessionSnapshot = {
+      value: snap.value,
+      context: snap.context,
+      status: 'active',
+      version: entry.version,
+    };
     if (entry.untilCalls > 0 && entry.calls) {
       for (const pending of entry.calls) {
         if (!pending.until || pending.sending || pending.settled) continue;
@@ -666,19 +742,27 @@ class Supervisor implements SessionSupervisor {
     if (entry.lifetime) this.#lifetime.remove(entry.lifetime);
     entry.watch?.unsubscribe();
     entry.watch = undefined;
-    if (entry.actor.getSnapshot().status === 'active') (entry.actor as unknown as ActorInternals)._stop();
+    if (entry.actor.getSnapshot().status === 'active')
+      (entry.actor as unknown as ActorInternals)._stop();
     if (entry.calls) {
       for (const pending of [...entry.calls]) {
         this.#settle(
           pending,
-          reason === 'crashed' ? new SessionCrashedError(entry.id, error) : new SessionEndedError(entry.id, reason),
+          reason === 'crashed'
+            ? new SessionCrashedError(entry.id, error)
+            : new SessionEndedError(entry.id, reason),
           true,
         );
       }
     }
     this.#notifyEnded(entry, reason, error);
     this.#stats.ended[reason]++;
-    this.#emit('stop', { sessionId: entry.id, logic: entry.logicName, reason, lifetimeMs: Date.now() - entry.startedAt });
+    this.#emit('stop', {
+      sessionId: entry.id,
+      logic: entry.logicName,
+      reason,
+      lifetimeMs: Date.now() - entry.startedAt,
+    });
     debug('session %s ended (%s)', entry.id, reason);
   }
 
@@ -731,7 +815,9 @@ class Supervisor implements SessionSupervisor {
       return;
     }
     // Restart this session alone, from its initial state, with the same ID, logic and input.
-    if (entry.calls) for (const pending of [...entry.calls]) this.#settle(pending, new SessionCrashedError(entry.id, error), true);
+    if (entry.calls)
+      for (const pending of [...entry.calls])
+        this.#settle(pending, new SessionCrashedError(entry.id, error), true);
     const hadWatch = entry.watch !== undefined;
     entry.watch = undefined;
     const failure = this.#spawn(entry);
@@ -741,7 +827,12 @@ class Supervisor implements SessionSupervisor {
     }
     this.#stats.restarts++;
     if (hadWatch) this.#watch(entry);
-    this.#emit('start', { sessionId: entry.id, logic: entry.logicName, durationMs: 0, restart: true });
+    this.#emit('start', {
+      sessionId: entry.id,
+      logic: entry.logicName,
+      durationMs: 0,
+      restart: true,
+    });
     this.#publish(entry, entry.lastSnap);
   }
 
@@ -771,7 +862,10 @@ class Supervisor implements SessionSupervisor {
 
   // ---- telemetry and helpers --------------------------------------------------------------
 
-  on<TName extends TelemetryName>(name: TName, listener: (event: TelemetryEvents[TName]) => void): () => void {
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void {
     return this.#telemetry.on(name, listener);
   }
 
@@ -811,10 +905,13 @@ class Handle implements SessionHandle {
     if (!actor) throw new SessionNotFoundError(this.id);
     return actor;
   }
-  call<T = unknown>(event: EventObject, options?: CallOptions): Promise<T> {
+  call<T = unknown, TEvent extends EventObject = EventObject>(
+    event: TEvent,
+    options?: CallOptions,
+  ): Promise<T> {
     return this.#sup.call<T>(this.id, event, options);
   }
-  cast(event: EventObject): void {
+  cast<TEvent extends EventObject>(event: TEvent): void {
     this.#sup.cast(this.id, event);
   }
   snapshot(): SessionSnapshot {
@@ -842,11 +939,13 @@ function messageOf(err: unknown): string {
 }
 
 function positive(n: number, name: string): number {
-  if (typeof n !== 'number' || !(n > 0)) throw new RangeError(`${name} must be a positive number, got ${String(n)}`);
+  if (typeof n !== 'number' || !(n > 0))
+    throw new RangeError(`${name} must be a positive number, got ${String(n)}`);
   return n;
 }
 
 function nonNegative(n: number, name: string): number {
-  if (typeof n !== 'number' || !(n >= 0)) throw new RangeError(`${name} must be a number >= 0, got ${String(n)}`);
+  if (typeof n !== 'number' || !(n >= 0))
+    throw new RangeError(`${name} must be a number >= 0, got ${String(n)}`);
   return n;
 }

@@ -78,7 +78,10 @@ export class SessionError extends Error {
 export class InvalidSessionIdError extends SessionError {
   override name = 'InvalidSessionIdError' as const;
   constructor(value: unknown) {
-    super('INVALID_SESSION_ID', `Invalid session ID ${describe(value)}: expected 1-128 characters of [A-Za-z0-9_-]`);
+    super(
+      'INVALID_SESSION_ID',
+      `Invalid session ID ${describe(value)}: expected 1-128 characters of [A-Za-z0-9_-]`,
+    );
   }
 }
 
@@ -124,7 +127,10 @@ export class RateLimitedError extends SessionError {
 export class SessionInitFailedError extends SessionError {
   override name = 'SessionInitFailedError' as const;
   constructor(sessionId: string, message: string, cause?: unknown) {
-    super('SESSION_INIT_FAILED', `Session '${sessionId}' failed to start: ${message}`, { sessionId, cause });
+    super('SESSION_INIT_FAILED', `Session '${sessionId}' failed to start: ${message}`, {
+      sessionId,
+      cause,
+    });
   }
 }
 
@@ -134,7 +140,11 @@ export class CallTimeoutError extends SessionError {
   readonly timeoutMs: number;
   readonly eventType: string;
   constructor(sessionId: string, eventType: string, timeoutMs: number) {
-    super('CALL_TIMEOUT', `Call '${eventType}' to session '${sessionId}' got no reply within ${timeoutMs} ms`, { sessionId });
+    super(
+      'CALL_TIMEOUT',
+      `Call '${eventType}' to session '${sessionId}' got no reply within ${timeoutMs} ms`,
+      { sessionId },
+    );
     this.timeoutMs = timeoutMs;
     this.eventType = eventType;
   }
@@ -168,7 +178,10 @@ export class SessionEndedError extends SessionError {
 export class SessionCrashedError extends SessionError {
   override name = 'SessionCrashedError' as const;
   constructor(sessionId: string, cause: unknown) {
-    super('SESSION_CRASHED', `Session '${sessionId}' crashed: ${messageOf(cause)}`, { sessionId, cause });
+    super('SESSION_CRASHED', `Session '${sessionId}' crashed: ${messageOf(cause)}`, {
+      sessionId,
+      cause,
+    });
   }
 }
 
@@ -223,7 +236,8 @@ export function isSessionError<TCode extends SessionErrorCode>(
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   return `(${value === null ? 'null' : typeof value})`;
 }
 

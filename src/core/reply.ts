@@ -85,7 +85,12 @@ export interface ReplyOptions<TContext, TEvent extends EventObject> {
 export function reply<TContext = any, TEvent extends EventObject = any, TValue = unknown>(
   value: TValue | ((args: ReplyArgs<TContext, TEvent>) => TValue),
   options?: ReplyOptions<TContext, TEvent>,
-): (args: { context: TContext; event: TEvent; self: AnyActorRef; system: ActorSystem<any> }) => void {
+): (args: {
+  context: TContext;
+  event: TEvent;
+  self: AnyActorRef;
+  system: ActorSystem<any>;
+}) => void {
   const to = options?.to;
   return function replyAction(args) {
     let callId: string | undefined;

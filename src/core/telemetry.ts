@@ -1,7 +1,15 @@
 import { channel, type Channel } from 'node:diagnostics_channel';
 import type { TelemetryEvents, TelemetryName } from './types.js';
 
-const NAMES: readonly TelemetryName[] = ['start', 'stop', 'call', 'cast', 'crash', 'expire', 'rate-limited'];
+const NAMES: readonly TelemetryName[] = [
+  'start',
+  'stop',
+  'call',
+  'cast',
+  'crash',
+  'expire',
+  'rate-limited',
+];
 
 /**
  * The `node:diagnostics_channel` channels the package publishes on, by event name
@@ -28,8 +36,12 @@ export class Telemetry {
     return telemetryChannels[name].hasSubscribers || (this.#listeners.get(name)?.size ?? 0) > 0;
   }
 
-  on<TName extends TelemetryName>(name: TName, listener: (event: TelemetryEvents[TName]) => void): () => void {
-    if (!NAMES.includes(name)) throw new TypeError(`Unknown telemetry event '${String(name)}'; known: ${NAMES.join(', ')}`);
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void {
+    if (!NAMES.includes(name))
+      throw new TypeError(`Unknown telemetry event '${String(name)}'; known: ${NAMES.join(', ')}`);
     let set = this.#listeners.get(name);
     if (!set) this.#listeners.set(name, (set = new Set()));
     set.add(listener);
@@ -38,7 +50,11 @@ export class Telemetry {
     };
   }
 
-  emit<TName extends TelemetryName>(name: TName, event: TelemetryEvents[TName], onError: (err: unknown) => void): void {
+  emit<TName extends TelemetryName>(
+    name: TName,
+    event: TelemetryEvents[TName],
+    onError: (err: unknown) => void,
+  ): void {
     const ch = telemetryChannels[name];
     if (ch.hasSubscribers) ch.publish(event);
     const set = this.#listeners.get(name);

@@ -110,7 +110,14 @@ export interface SupervisorStats {
 }
 
 /** Telemetry event names (also `node:diagnostics_channel` channels `session-process:<name>`). */
-export type TelemetryName = 'start' | 'stop' | 'call' | 'cast' | 'crash' | 'expire' | 'rate-limited';
+export type TelemetryName =
+  | 'start'
+  | 'stop'
+  | 'call'
+  | 'cast'
+  | 'crash'
+  | 'expire'
+  | 'rate-limited';
 
 /** Payload of each telemetry event. Durations are in milliseconds. */
 export interface TelemetryEvents {
@@ -155,7 +162,10 @@ export interface SupervisorOptions {
   /** Whether a session with subscribers is kept from idling out. @default true */
   subscribersKeepAlive?: boolean;
   /** XState clock for the session actors' delayed events (XState's `SimulatedClock` in tests). */
-  clock?: { setTimeout(fn: (...args: any[]) => void, timeout: number): any; clearTimeout(id: any): void };
+  clock?: {
+    setTimeout(fn: (...args: any[]) => void, timeout: number): any;
+    clearTimeout(id: any): void;
+  };
   /** XState inspection observer for the whole system (the supervisor and every session). */
   inspect?: (event: any) => void;
   /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
@@ -168,10 +178,16 @@ export interface SessionHandle<TContext = any> {
   readonly logic: string;
   /** The session's XState actor. */
   readonly actor: AnyActorRef;
-  call<T = unknown>(event: EventObject, options?: CallOptions<TContext>): Promise<T>;
-  cast(event: EventObject): void;
+  call<T = unknown, TEvent extends EventObject = EventObject>(
+    event: TEvent,
+    options?: CallOptions<TContext>,
+  ): Promise<T>;
+  cast<TEvent extends EventObject>(event: TEvent): void;
   snapshot(): SessionSnapshot<TContext>;
-  subscribe(listener: (message: SessionMessage<TContext>) => void, options?: SubscribeOptions<TContext>): () => void;
+  subscribe(
+    listener: (message: SessionMessage<TContext>) => void,
+    options?: SubscribeOptions<TContext>,
+  ): () => void;
   touch(): boolean;
   terminate(): Promise<void>;
 }
@@ -183,8 +199,12 @@ export interface SessionSupervisor {
   started(id: string): boolean;
   /** The handle of a running session, or `undefined`. */
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
-  call<T = unknown, TContext = any>(id: string, event: EventObject, options?: CallOptions<TContext>): Promise<T>;
-  cast(id: string, event: EventObject): void;
+  call<T = unknown, TContext = any, TEvent extends EventObject = EventObject>(
+    id: string,
+    event: TEvent,
+    options?: CallOptions<TContext>,
+  ): Promise<T>;
+  cast<TEvent extends EventObject>(id: string, event: TEvent): void;
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext>;
   subscribe<TContext = any, TSelected = unknown>(
     id: string,
@@ -199,7 +219,10 @@ export interface SessionSupervisor {
   /** Gives a running session a new ID, state kept; the old ID reaches nothing afterwards. */
   rename(id: string, newId: string): Promise<SessionHandle>;
   shutdown(): Promise<void>;
-  on<TName extends TelemetryName>(name: TName, listener: (event: TelemetryEvents[TName]) => void): () => void;
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void;
   /** The logic a running session was started with, or `undefined`. */
   logicOf(id: string): AnyActorLogic | undefined;
   /** Named logics (including `default` when `logic` was given). */
