@@ -58,7 +58,7 @@ describe('call', () => {
     await sessions.start('w');
     sessions.cast('w', { type: 'lock' });
     const t0 = Date.now();
-    const err = await sessions.call('w', { type: 'get' }).catch((e: any) => e);
+    const err: any = await sessions.call('w', { type: 'get' }).catch((e: any) => e);
     expect(isSessionError(err, 'EVENT_NOT_ACCEPTED')).toBe(true);
     expect(err.message).toContain("'get'");
     expect(Date.now() - t0).toBeLessThan(100);
@@ -75,7 +75,7 @@ describe('call', () => {
     await vi.advanceTimersByTimeAsync(4_999);
     expect(settled).not.toHaveBeenCalled();
     await vi.advanceTimersByTimeAsync(1);
-    const err = await p.catch((e: any) => e);
+    const err: any = await p.catch((e: any) => e);
     expect(isSessionError(err, 'CALL_TIMEOUT')).toBe(true);
     expect(err.timeoutMs).toBe(5_000);
     expect(sessions.stats().pendingCalls).toBe(0);
@@ -84,7 +84,7 @@ describe('call', () => {
   it('honours timeoutMs per call', async () => {
     sessions = createSessionSupervisor({ logic: workerMachine });
     await sessions.start('w');
-    const err = await sessions
+    const err: any = await sessions
       .call('w', { type: 'silent' }, { timeoutMs: 20 })
       .catch((e: any) => e);
     expect(isSessionError(err, 'CALL_TIMEOUT')).toBe(true);
@@ -93,7 +93,7 @@ describe('call', () => {
   it('ignores a late reply once the call has timed out', async () => {
     sessions = createSessionSupervisor({ logic: workerMachine });
     await sessions.start('w');
-    const err = await sessions
+    const err: any = await sessions
       .call('w', { type: 'slow', ms: 40 }, { timeoutMs: 10 })
       .catch((e: any) => e);
     expect(isSessionError(err, 'CALL_TIMEOUT')).toBe(true);
@@ -104,7 +104,7 @@ describe('call', () => {
 
   it('rejects with SESSION_NOT_FOUND for a missing session', async () => {
     sessions = createSessionSupervisor({ logic: counterMachine });
-    const err = await sessions.call('nobody', { type: 'get_value' }).catch((e: any) => e);
+    const err: any = await sessions.call('nobody', { type: 'get_value' }).catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_NOT_FOUND')).toBe(true);
     expect(err.sessionId).toBe('nobody');
   });
@@ -114,7 +114,7 @@ describe('call', () => {
     await sessions.start('w');
     const p = sessions.call('w', { type: 'slow', ms: 1_000 });
     await sessions.terminate('w');
-    const err = await p.catch((e: any) => e);
+    const err: any = await p.catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_ENDED')).toBe(true);
     expect(err.reason).toBe('terminated');
   });
@@ -123,7 +123,7 @@ describe('call', () => {
     sessions = createSessionSupervisor({ logic: workerMachine, onError: () => {} });
     await sessions.start('w');
     const p = sessions.call('w', { type: 'boom.later', ms: 10 }, { until: () => false });
-    const err = await p.catch((e: any) => e);
+    const err: any = await p.catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_CRASHED')).toBe(true);
     expect(err.cause.message).toBe('boom after a delay');
   });
@@ -131,7 +131,7 @@ describe('call', () => {
   it('rejects with SESSION_CRASHED when the event itself makes the machine throw', async () => {
     sessions = createSessionSupervisor({ logic: workerMachine, onError: () => {} });
     await sessions.start('w');
-    const err = await sessions.call('w', { type: 'boom' }).catch((e: any) => e);
+    const err: any = await sessions.call('w', { type: 'boom' }).catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_CRASHED')).toBe(true);
     expect(sessions.started('w')).toBe(false);
   });

@@ -41,7 +41,7 @@ describe('isolation', () => {
       .call('bad', { type: 'boom.later', ms: 10 }, { until: () => false })
       .catch((e: any) => e);
     const results = await Promise.all(calls);
-    const err = await crash;
+    const err: any = await crash;
 
     expect(results.every((r) => (r as { waited: number }).waited === 30)).toBe(true);
     expect(isSessionError(err, 'SESSION_CRASHED')).toBe(true);
@@ -98,7 +98,7 @@ describe('restart on crash', () => {
     sessions.subscribe('w', (m) => seen.push(m));
     sessions.cast('w', { type: 'inc' });
     sessions.cast('w', { type: 'inc' });
-    const err = await sessions.call('w', { type: 'boom' }).catch((e: any) => e);
+    const err: any = await sessions.call('w', { type: 'boom' }).catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_CRASHED')).toBe(true);
     expect(sessions.started('w')).toBe(true);
     expect(await sessions.call('w', { type: 'get' })).toBe(0);

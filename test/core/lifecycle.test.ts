@@ -103,7 +103,7 @@ describe('maxSessions', () => {
   it('refuses starts beyond the limit with SESSION_LIMIT_REACHED, and accepts again once one ends', async () => {
     sessions = createSessionSupervisor({ logic: counterMachine, maxSessions: 3 });
     for (const id of ['a', 'b', 'c']) await sessions.start(id);
-    const err = await sessions.start('d').catch((e: any) => e);
+    const err: any = await sessions.start('d').catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_LIMIT_REACHED')).toBe(true);
     expect(err.status).toBe(503);
     expect(err.retryAfterMs).toBeGreaterThan(0);
@@ -125,7 +125,7 @@ describe('startRate', () => {
     await sessions.start('a');
     vi.advanceTimersByTime(400);
     await sessions.start('b');
-    const err = await sessions.start('c').catch((e: any) => e);
+    const err: any = await sessions.start('c').catch((e: any) => e);
     expect(isSessionError(err, 'RATE_LIMITED')).toBe(true);
     expect(err.status).toBe(429);
     expect(err.retryAfterMs).toBe(600);

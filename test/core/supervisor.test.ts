@@ -85,7 +85,7 @@ describe('start', () => {
 
   it('reports a machine that throws while starting as SESSION_INIT_FAILED and keeps nothing', async () => {
     sessions = createSessionSupervisor({ logic: brokenMachine, onError: () => {} });
-    const err = await sessions.start('b').catch((e: any) => e);
+    const err: any = await sessions.start('b').catch((e: any) => e);
     expect(isSessionError(err, 'SESSION_INIT_FAILED')).toBe(true);
     expect((err as Error).cause).toBeInstanceOf(Error);
     expect(sessions.started('b')).toBe(false);
