@@ -1,0 +1,341 @@
+import {
+  CLOSE_SESSION_ENDED,
+  type ClientMessage,
+  encodeMessage,
+  isLiveEvent,
+  LIVE_SUBPROTOCOL,
+  type LiveEndReason,
+  type LiveErrorCode,
+  type LiveEvent,
+  parseServerMessage,
+  type SnapshotMessage,
+} from '../live/protocol.js';
+
+/**
+ * The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package's
+ * both fit.
+ */
+export interface LiveSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(
+    type: 'open' | 'message' | 'close' | 'error',
+    listener: (event: any) => void,
+  ): void;
+}
+
+/** An error the client reports or a `call` rejects with. */
+export class LiveError extends Error {
+  override name = 'LiveError' as const;
+  /** The protocol's code (see `LiveErrorCode`). */
+  readonly code: LiveErrorCode;
+  constructor(code: LiveErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Whether `err` is a {@link LiveError} (optionally with the given code). Compares `name`, so it
+ * works across bundles.
+ *
+ * @example
+ * ```ts
+ * try { await live.call({ type: 'cart.get' }); }
+ * catch (err) { if (isLiveError(err, 'CALL_TIMEOUT')) showRetry(); }
+ * ```
+ */
+export function isLiveError(err: unknown, code?: LiveErrorCode): err is LiveError {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; code?: unknown };
+  return e.name === 'LiveError' && (code === undefined || e.code === code);
+}
+
+/** Reconnection delays: exponential, capped, with jitter. */
+export interface LiveBackoff {
+  /** Delay before the first reconnection attempt. @default 250 (ms) */
+  initialMs?: number;
+  /** Largest delay. @default 30_000 (ms) */
+  maxMs?: number;
+  /** Growth per failed attempt. @default 2 */
+  factor?: number;
+  /** Share of each delay taken off at random (0: none, 1: "full jitter"). @default 0.5 */
+  jitter?: number;
+}
+
+/** The connection's state, as {@link LiveClient.state} reports it. */
+export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'ended' | 'closed';
+
+/** Options of {@link connectLive}. */
+export interface ConnectLiveOptions<TView = unknown> {
+  /** Every snapshot; after each (re)connect the first message is the current one. */
+  onSnapshot: (snapshot: SnapshotMessage<TView>) => void;
+  /** The session ended (or was rotated); no reconnection follows. */
+  onEnded?: (reason: LiveEndReason) => void;
+  /** Errors that belong to no call: a refused `send`, an unreadable frame. */
+  onError?: (error: LiveError) => void;
+  /** Each time a socket opens (before its first snapshot). */
+  onOpen?: () => void;
+  /** Each time a socket drops; `retryInMs` is `undefined` when no reconnection follows. */
+  onDisconnect?: (info: { code: number; reason: string; retryInMs: number | undefined }) => void;
+  /**
+   * Makes the socket. In Node, pass the `ws` package's: `(url, protocols) => new WebSocket(url,
+   * protocols, { headers: { cookie, origin } })`.
+   * @default (url, protocols) => new globalThis.WebSocket(url, protocols)
+   */
+  createSocket?: (url: string, protocols: string[]) => LiveSocket;
+  /** Timeout of `call` when it names none. @default 5_000 (ms) */
+  callTimeoutMs?: number;
+  /** Reconnection delays. @default { initialMs: 250, maxMs: 30_000, factor: 2, jitter: 0.5 } */
+  backoff?: LiveBackoff;
+  /** Failed attempts in a row after which the client gives up (state `closed`). @default Infinity */
+  maxAttempts?: number;
+}
+
+/** What {@link connectLive} returns. */
+export interface LiveClient {
+  /** Casts an event. Returns `false` (and sends nothing) while not connected. */
+  send(event: LiveEvent): boolean;
+  /**
+   * Calls: resolves with the machine's reply, rejects with a {@link LiveError} (the core's code,
+   * `EVENT_NOT_ALLOWED`, `CALL_TIMEOUT`, `NOT_CONNECTED`, `CONNECTION_LOST`, ...).
+   */
+  call<T = unknown>(event: LiveEvent, options?: { timeoutMs?: number }): Promise<T>;
+  /** Closes for good: no reconnection; waiting calls reject with `CONNECTION_LOST`. */
+  close(): void;
+  readonly state: LiveState;
+  /** The last snapshot received, if any. */
+  readonly snapshot: SnapshotMessage | undefined;
+}
+
+const OPEN = 1;
+// A call's own timer leaves the server time to answer with CALL_TIMEOUT first.
+const CALL_GRACE_MS = 1_000;
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: LiveError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Follows a session process live from the browser (or from Node with `createSocket`): snapshots,
+ * casts and calls over the `session-process/live` bridge. After a dropped connection it
+ * reconnects with exponential backoff and jitter; after `ended` or `close()` it does not.
+ *
+ * @example
+ * ```ts
+ * import { connectLive } from 'session-process/client';
+ *
+ * const live = connectLive(`wss://${location.host}/live`, {
+ *   onSnapshot: ({ view }) => renderCart(view),
+ *   onEnded: (reason) => showNotice(`Your session ended (${reason}).`),
+ *   onError: (err) => console.warn(err.code, err.message),
+ * });
+ * addButton.onclick = () => live.send({ type: 'cart.add', sku: 'A1' });
+ * const cart = await live.call({ type: 'cart.get' }, { timeoutMs: 2_000 });
+ * ```
+ */
+export function connectLive<TView = unknown>(
+  url: string,
+  options: ConnectLiveOptions<TView>,
+): LiveClient {
+  const createSocket =
+    options.createSocket ??
+    ((u: string, protocols: string[]) => new globalThis.WebSocket(u, protocols) as LiveSocket);
+  const initialMs = options.backoff?.initialMs ?? 250;
+  const maxMs = options.backoff?.maxMs ?? 30_000;
+  const factor = options.backoff?.factor ?? 2;
+  const jitter = Math.min(1, Math.max(0, options.backoff?.jitter ?? 0.5));
+  const maxAttempts = options.maxAttempts ?? Number.POSITIVE_INFINITY;
+  const defaultTimeoutMs = options.callTimeoutMs ?? 5_000;
+
+  let state: LiveState = 'connecting';
+  let socket: LiveSocket | undefined;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let nextRef = 0;
+  let last: SnapshotMessage<TView> | undefined;
+  const calls = new Map<string, PendingCall>();
+
+  const safely = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      // A throwing handler must not break the connection's bookkeeping.
+      setTimeout(() => {
+        throw err;
+      });
+    }
+  };
+
+  function rejectAll(code: LiveErrorCode, message: string): void {
+    for (const [ref, call] of calls) {
+      calls.delete(ref);
+      clearTimeout(call.timer);
+      call.reject(new LiveError(code, message));
+    }
+  }
+
+  function open(): void {
+    let s: LiveSocket;
+    try {
+      s = createSocket(url, [LIVE_SUBPROTOCOL]);
+    } catch (err) {
+      safely(() => options.onError?.(new LiveError('NOT_CONNECTED', String(err))));
+      dropped(1006, 'socket could not be created');
+      return;
+    }
+    socket = s;
+    s.addEventListener('open', () => {
+      if (socket !== s) return;
+      state = 'open';
+      safely(() => options.onOpen?.());
+    });
+    s.addEventListener('message', (event: { data: unknown }) => {
+      if (socket !== s) return;
+      onMessage(event.data);
+    });
+    // Browsers fire 'error' with no detail, always followed by 'close': handled there.
+    s.addEventListener('error', () => {});
+    s.addEventListener('close', (event: { code?: number; reason?: string }) => {
+      if (socket !== s) return;
+      socket = undefined;
+      const code = event.code ?? 1006;
+      const reason = event.reason ?? '';
+      if (state === 'closed' || state === 'ended') return;
+      if (code === CLOSE_SESSION_ENDED) {
+        ended((reason || 'terminated') as LiveEndReason);
+        safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
+        return;
+      }
+      dropped(code, reason);
+    });
+  }
+
+  function dropped(code: number, reason: string): void {
+    rejectAll('CONNECTION_LOST', 'The live connection dropped before the reply arrived');
+    failures++;
+    if (failures > maxAttempts) {
+      state = 'closed';
+      safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
+      return;
+    }
+    const base = Math.min(maxMs, initialMs * factor ** (failures - 1));
+    const delay = Math.round(base * (1 - jitter * Math.random()));
+    state = 'reconnecting';
+    safely(() => options.onDisconnect?.({ code, reason, retryInMs: delay }));
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (state === 'reconnecting') open();
+    }, delay);
+  }
+
+  function ended(reason: LiveEndReason): void {
+    if (state === 'ended' || state === 'closed') return;
+    state = 'ended';
+    rejectAll('SESSION_ENDED', `The session ended (${reason})`);
+    safely(() => options.onEnded?.(reason));
+  }
+
+  function onMessage(data: unknown): void {
+    if (typeof data !== 'string') {
+      safely(() => options.onError?.(new LiveError('BAD_MESSAGE', 'Unexpected binary frame')));
+      return;
+    }
+    const parsed = parseServerMessage(data);
+    if (!parsed.ok) {
+      safely(() => options.onError?.(new LiveError('BAD_MESSAGE', parsed.message)));
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.type) {
+      case 'snapshot':
+        // A snapshot proves the connection is authenticated and working: the backoff restarts.
+        failures = 0;
+        last = msg as SnapshotMessage<TView>;
+        safely(() => options.onSnapshot(msg as SnapshotMessage<TView>));
+        return;
+      case 'reply': {
+        const call = calls.get(msg.ref);
+        if (!call) return;
+        calls.delete(msg.ref);
+        clearTimeout(call.timer);
+        call.resolve(msg.value);
+        return;
+      }
+      case 'error': {
+        const call = msg.ref === undefined ? undefined : calls.get(msg.ref);
+        const error = new LiveError(msg.code, msg.message);
+        if (call && msg.ref !== undefined) {
+          calls.delete(msg.ref);
+          clearTimeout(call.timer);
+          call.reject(error);
+        } else safely(() => options.onError?.(error));
+        return;
+      }
+      case 'ended':
+        ended(msg.reason);
+        return;
+    }
+  }
+
+  function transmit(message: ClientMessage): boolean {
+    if (state !== 'open' || !socket || socket.readyState !== OPEN) return false;
+    try {
+      socket.send(encodeMessage(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  open();
+
+  return {
+    send(event) {
+      if (!isLiveEvent(event)) throw new TypeError('send(event): event needs a string `type`');
+      return transmit({ type: 'send', event });
+    },
+    call<T = unknown>(event: LiveEvent, callOptions: { timeoutMs?: number } = {}): Promise<T> {
+      if (!isLiveEvent(event)) {
+        return Promise.reject(new TypeError('call(event): event needs a string `type`'));
+      }
+      const timeoutMs = callOptions.timeoutMs ?? defaultTimeoutMs;
+      const ref = String(++nextRef);
+      return new Promise<T>((resolve, reject) => {
+        if (!transmit({ type: 'call', ref, event, timeoutMs })) {
+          reject(new LiveError('NOT_CONNECTED', 'The live connection is not open'));
+          return;
+        }
+        const timer = setTimeout(() => {
+          calls.delete(ref);
+          reject(
+            new LiveError('CALL_TIMEOUT', `No reply to '${event.type}' within ${timeoutMs} ms`),
+          );
+        }, timeoutMs + CALL_GRACE_MS);
+        calls.set(ref, { resolve: resolve as (v: unknown) => void, reject, timer });
+      });
+    },
+    close() {
+      if (state === 'closed') return;
+      state = 'closed';
+      if (retry !== undefined) clearTimeout(retry);
+      rejectAll('CONNECTION_LOST', 'The live connection was closed');
+      const s = socket;
+      socket = undefined;
+      try {
+        s?.close(1000, 'client closed');
+      } catch {
+        // already closing
+      }
+    },
+    get state() {
+      return state;
+    },
+    get snapshot() {
+      return last;
+    },
+  };
+}

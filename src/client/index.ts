@@ -1,0 +1,25 @@
+/**
+ * session-process/client: the live-view client. Browser-safe: it imports nothing from Node and
+ * nothing of the package but the wire protocol.
+ *
+ * @packageDocumentation
+ */
+export {
+  type ConnectLiveOptions,
+  connectLive,
+  isLiveError,
+  type LiveBackoff,
+  type LiveClient,
+  LiveError,
+  type LiveSocket,
+  type LiveState,
+} from './connectLive.js';
+export {
+  CLOSE_SESSION_ENDED,
+  LIVE_PROTOCOL_VERSION,
+  LIVE_SUBPROTOCOL,
+  type LiveEndReason,
+  type LiveErrorCode,
+  type LiveEvent,
+  type SnapshotMessage,
+} from '../live/protocol.js';

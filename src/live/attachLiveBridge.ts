@@ -1,0 +1,358 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import type Koa from 'koa';
+import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  isSessionError,
+  type SessionErrorCode,
+  type SessionSnapshot,
+  type SessionSupervisor,
+} from '../index.js';
+import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
+import { type FeedContext, LiveFeed } from './LiveFeed.js';
+import { LIVE_SUBPROTOCOL, type LiveSessionErrorCode } from './protocol.js';
+import {
+  answerHttp,
+  claim,
+  isClaimed,
+  type KoaSessionMiddleware,
+  pathOf,
+  readSessionId,
+} from './upgrade.js';
+
+const debug = debuglog('session-process');
+
+// The wire protocol lists the core's codes by hand (it may not import the core); this fails to
+// compile when the core gains a code the protocol does not know.
+const _codesInSync: [SessionErrorCode] extends [LiveSessionErrorCode]
+  ? [LiveSessionErrorCode] extends [SessionErrorCode]
+    ? true
+    : false
+  : false = true;
+void _codesInSync;
+
+/** Options of {@link attachLiveBridge}. */
+export interface LiveBridgeOptions<TContext = any> {
+  /** The Koa application whose session middleware authenticates upgrades. */
+  app: Koa<any, any>;
+  /** The supervisor that runs the sessions. */
+  sessions: SessionSupervisor;
+  /**
+   * The app's koa-session middleware (the same instance it `use`s). It runs on each upgrade
+   * request, so the signed cookie is checked exactly as on an HTTP request; the upgrade is
+   * accepted only when `ctx.session.sessionId` names a running session.
+   */
+  session: KoaSessionMiddleware;
+  /**
+   * Exact `Origin` values allowed to connect (scheme, host and port, as browsers send it), or a
+   * predicate. An upgrade without `Origin` is refused (403): browsers always send it.
+   */
+  origins: readonly string[] | ((origin: string) => boolean);
+  /** The URL path live views connect to; other upgrade paths are answered 404. @default '/live' */
+  path?: string;
+  /**
+   * Event types live views may `send` or `call`; anything else gets an `EVENT_NOT_ALLOWED`
+   * error. @default [] (views only watch)
+   */
+  events?: readonly string[];
+  /**
+   * What a page may see of a snapshot, sent as the snapshot message's `view` (must be
+   * JSON-serializable). The context never leaves unless this returns it.
+   * @default () => null (only `version` and the state `value` are sent)
+   */
+  view?: (snapshot: SessionSnapshot<TContext>) => unknown;
+  /** Largest accepted frame from a client; a larger one closes the socket with 1009. @default 16_384 (bytes) */
+  maxPayloadBytes?: number;
+  /** Interval of pings; a peer that answered neither ping nor message within one interval is dropped. `0` disables. @default 30_000 (ms) */
+  heartbeatMs?: number;
+  /**
+   * Above this many bytes waiting in a view's socket, intermediate snapshots are dropped and only
+   * the newest is sent once the socket drains. @default 65_536 (bytes)
+   */
+  highWaterMarkBytes?: number;
+  /** A view whose socket holds more than this (replies it does not read) is dropped. @default 1_048_576 (bytes) */
+  maxBufferedBytes?: number;
+  /** Calls one view may have waiting at once; more get `TOO_MANY_CALLS`. @default 16 */
+  maxPendingCalls?: number;
+  /** Timeout of a view's `call` that names none. @default the supervisor's `callTimeoutMs` */
+  callTimeoutMs?: number;
+  /** Upper bound of the `timeoutMs` a view may ask for. @default 30_000 (ms) */
+  maxCallTimeoutMs?: number;
+  /**
+   * Whether upgrades to paths no session-process handler claims are answered 404 (one tick
+   * after the `upgrade` event, so other handlers on the same server get their turn). Set `false`
+   * when another library serves other upgrade paths on this server.
+   * @default true
+   */
+  rejectOtherPaths?: boolean;
+  /** Where unexpected failures go (a view that threw, a session middleware that threw). @default console.error */
+  onError?: (error: unknown, info: { sessionId?: string }) => void;
+}
+
+/** What {@link attachLiveBridge} returns. */
+export interface LiveBridge {
+  /** Live views connected now. */
+  readonly clients: number;
+  /** Sessions with at least one live view now. */
+  readonly sessions: number;
+  /** Live views connected to one session now. */
+  viewsOf(sessionId: string): number;
+  /**
+   * Stops accepting upgrades, closes every view with 1001 (clients reconnect) and detaches from
+   * the server. Resolves once every socket has closed.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves live views of session processes over WebSocket (ws 8) on an existing HTTP server.
+ *
+ * An upgrade to `path` is accepted when its `Origin` is allowed (else 403), the app's
+ * koa-session middleware finds a valid session holding `sessionId` (else 401) and that session
+ * is running (else 401). The view then gets the current snapshot, every later one, replies and
+ * errors, and `ended` followed by close code 4001 when the session ends or is rotated. See
+ * `session-process/client` for the browser side and `./protocol.ts` for the messages.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import Koa from 'koa';
+ * import session from 'koa-session';
+ * import { createSessionSupervisor } from 'session-process';
+ * import { sessionProcess } from 'session-process/koa';
+ * import { attachLiveBridge } from 'session-process/live';
+ *
+ * const app = new Koa();
+ * app.keys = [process.env.COOKIE_SECRET!];
+ * const sessions = createSessionSupervisor({ logic: cartMachine });
+ * const sessionMiddleware = session({ key: 'sid', sameSite: 'lax' }, app);
+ * app.use(sessionMiddleware);
+ * app.use(sessionProcess(sessions));
+ * const server = http.createServer(app.callback()).listen(3000);
+ *
+ * const live = attachLiveBridge(server, {
+ *   app, sessions, session: sessionMiddleware,
+ *   path: '/live', origins: ['https://shop.example'], events: ['cart.add', 'cart.remove'],
+ *   view: (snapshot) => ({ items: snapshot.context.items }),
+ * });
+ * // on shutdown:
+ * await live.close();
+ * ```
+ */
+export function attachLiveBridge<TContext = any>(
+  server: Server,
+  options: LiveBridgeOptions<TContext>,
+): LiveBridge {
+  const { app, sessions, session } = options;
+  if (typeof session !== 'function') {
+    throw new TypeError('attachLiveBridge: `session` must be the app’s koa-session middleware');
+  }
+  const path = options.path ?? '/live';
+  const originOk = originCheck(options.origins);
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  const rejectOtherPaths = options.rejectOtherPaths ?? true;
+  const onError =
+    options.onError ??
+    ((error: unknown, info: { sessionId?: string }) =>
+      console.error('session-process/live:', info.sessionId ?? '', error));
+  const report = (error: unknown, sessionId?: string): void => {
+    try {
+      onError(error, sessionId === undefined ? {} : { sessionId });
+    } catch {
+      // an onError that throws has nowhere left to report to
+    }
+  };
+
+  const feeds = new Map<string, LiveFeed>();
+  const connections = new Set<LiveConnection>();
+  const closing = new Set<Promise<void>>();
+  let closed = false;
+
+  const feedContext: FeedContext = {
+    sessions,
+    view: (options.view as FeedContext['view'] | undefined) ?? (() => null),
+    report,
+    closed: (feed) => {
+      if (feeds.get(feed.sessionId) === feed) feeds.delete(feed.sessionId);
+    },
+  };
+  const connectionContext: ConnectionContext = {
+    sessions,
+    allowed: new Set(options.events ?? []),
+    highWaterMarkBytes: options.highWaterMarkBytes ?? 65_536,
+    maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
+    maxPendingCalls: options.maxPendingCalls ?? 16,
+    callTimeoutMs: options.callTimeoutMs,
+    maxCallTimeoutMs: options.maxCallTimeoutMs ?? 30_000,
+    report,
+    closed: (connection) => {
+      connections.delete(connection);
+      feeds.get(connection.sessionId)?.remove(connection);
+    },
+  };
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: options.maxPayloadBytes ?? 16_384,
+    handleProtocols: (protocols) => (protocols.has(LIVE_SUBPROTOCOL) ? LIVE_SUBPROTOCOL : false),
+  });
+  wss.on('error', (err) => report(err));
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own socket listeners before emitting 'upgrade': without this one, a peer
+    // that resets the connection during authentication would crash the process.
+    socket.on('error', onSocketError);
+    try {
+      const reqPath = pathOf(req);
+      if (reqPath !== path) {
+        if (rejectOtherPaths) setImmediate(() => rejectUnclaimed(socket));
+        return;
+      }
+      claim(socket);
+      if (closed) {
+        answerHttp(socket, 503);
+        return;
+      }
+      const origin = req.headers.origin;
+      if (typeof origin !== 'string' || !originOk(origin)) {
+        answerHttp(socket, 403);
+        return;
+      }
+      const offered = req.headers['sec-websocket-protocol'];
+      if (offered !== undefined && !offered.split(',').some((p) => p.trim() === LIVE_SUBPROTOCOL)) {
+        answerHttp(socket, 400);
+        return;
+      }
+      void authenticate(req, socket, head);
+    } catch (err) {
+      report(err);
+      answerHttp(socket, 500);
+    }
+  }
+
+  async function authenticate(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    let sessionId: string | undefined;
+    try {
+      sessionId = await readSessionId(app, session, req);
+    } catch (err) {
+      report(err);
+      answerHttp(socket, 500);
+      return;
+    }
+    if (closed) {
+      answerHttp(socket, 503);
+      return;
+    }
+    if (sessionId === undefined || !sessions.started(sessionId)) {
+      debug('live: refused upgrade without a running session');
+      answerHttp(socket, 401);
+      return;
+    }
+    if (socket.destroyed) return;
+    const id = sessionId;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.removeListener('error', onSocketError);
+      try {
+        accept(ws, id);
+      } catch (err) {
+        report(err, id);
+        ws.terminate();
+      }
+    });
+  }
+
+  function accept(ws: WebSocket, sessionId: string): void {
+    if (closed) {
+      ws.close(1001, 'server closing');
+      return;
+    }
+    const connection = new LiveConnection(ws, sessionId, connectionContext);
+    let feed = feeds.get(sessionId);
+    if (!feed) {
+      try {
+        feed = new LiveFeed(sessionId, feedContext);
+      } catch (err) {
+        // The session ended between the cookie check and the handshake.
+        if (!isSessionError(err)) report(err, sessionId);
+        connections.add(connection);
+        connection.end('terminated');
+        return;
+      }
+      feeds.set(sessionId, feed);
+    }
+    connections.add(connection);
+    feed.add(connection);
+    debug('live: view of session %s connected (%d views)', sessionId, connections.size);
+  }
+
+  const heartbeat =
+    heartbeatMs > 0
+      ? setInterval(() => {
+          for (const connection of connections) {
+            if (!connection.alive) {
+              debug('live: view of session %s missed its heartbeat', connection.sessionId);
+              connection.terminate();
+            } else connection.ping();
+          }
+        }, heartbeatMs)
+      : undefined;
+  heartbeat?.unref();
+
+  server.on('upgrade', onUpgrade);
+
+  return {
+    get clients() {
+      return connections.size;
+    },
+    get sessions() {
+      return feeds.size;
+    },
+    viewsOf(sessionId: string) {
+      return feeds.get(sessionId)?.views.size ?? 0;
+    },
+    close() {
+      if (!closed) {
+        closed = true;
+        server.removeListener('upgrade', onUpgrade);
+        if (heartbeat) clearInterval(heartbeat);
+        const open = [...connections];
+        closing.add(
+          Promise.all(open.map((c) => closedOf(c))).then(() => {
+            wss.close();
+          }),
+        );
+        for (const connection of open) connection.close(1001, 'server closing');
+      }
+      return Promise.all(closing).then(() => undefined);
+    },
+  };
+
+  function closedOf(connection: LiveConnection): Promise<void> {
+    // A peer that never completes the closing handshake is cut off after a second.
+    const cut = setTimeout(() => connection.terminate(), 1_000);
+    return connection.whenClosed.then(() => clearTimeout(cut));
+  }
+}
+
+function rejectUnclaimed(socket: Duplex): void {
+  if (isClaimed(socket) || socket.destroyed) return;
+  // ws's handleUpgrade (of another library) writes nothing until its handshake completes; a
+  // socket whose upgrade nobody claimed synchronously would hang forever without this answer.
+  answerHttp(socket, 404);
+}
+
+function onSocketError(this: Duplex): void {
+  this.destroy();
+}
+
+function originCheck(origins: LiveBridgeOptions['origins']): (origin: string) => boolean {
+  if (typeof origins === 'function') return origins;
+  if (!Array.isArray(origins)) {
+    throw new TypeError('attachLiveBridge: `origins` must be a list of allowed Origin values');
+  }
+  const allowed = new Set(origins);
+  return (origin) => allowed.has(origin);
+}

@@ -1,0 +1,35 @@
+/**
+ * session-process/live: live views of session processes over WebSocket (ws 8).
+ *
+ * @packageDocumentation
+ */
+export {
+  attachLiveBridge,
+  type LiveBridge,
+  type LiveBridgeOptions,
+} from './attachLiveBridge.js';
+export {
+  CLOSE_SESSION_ENDED,
+  type CallMessage,
+  type ClientMessage,
+  type EndedMessage,
+  type ErrorMessage,
+  encodeMessage,
+  isLiveEvent,
+  LIVE_PROTOCOL_VERSION,
+  LIVE_SUBPROTOCOL,
+  type LiveEndReason,
+  type LiveErrorCode,
+  type LiveEvent,
+  type LiveSessionErrorCode,
+  MAX_EVENT_TYPE_LENGTH,
+  MAX_REF_LENGTH,
+  type ParseResult,
+  parseClientMessage,
+  parseServerMessage,
+  type ReplyMessage,
+  type SendMessage,
+  type ServerMessage,
+  type SnapshotMessage,
+} from './protocol.js';
+export type { KoaSessionMiddleware } from './upgrade.js';

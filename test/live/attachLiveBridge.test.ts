@@ -1,0 +1,283 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { closeAll, record, refusal, startLiveTestServer } from './liveTestServer.js';
+
+afterEach(closeAll);
+
+describe('attachLiveBridge upgrade', () => {
+  it('accepts a valid session cookie and Origin and sends the current snapshot first', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    const first = await rec.next();
+    expect(first).toEqual({ type: 'snapshot', version: 2, value: {}, view: { count: 1 } });
+    expect(t.live.clients).toBe(1);
+    expect(t.live.viewsOf(sessionId)).toBe(1);
+  });
+
+  it('selects the versioned subprotocol when the client offers it', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const ws = new WebSocket(t.url, ['session-process.v1'], {
+      headers: { cookie, origin: t.origin },
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    expect(ws.protocol).toBe('session-process.v1');
+    ws.terminate();
+  });
+
+  it('refuses a client that offers only other subprotocols with 400', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const status = await refusal(t.url, {
+      cookie,
+      origin: t.origin,
+      'sec-websocket-protocol': 'session-process.v2',
+    });
+    expect(status).toBe(400);
+  });
+
+  it('refuses a tampered cookie with 401', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    // Change the session payload but keep the old signature.
+    const tampered = cookie.replace(/sid=([^;]+)/, (_m, v: string) => {
+      const data = JSON.parse(Buffer.from(v, 'base64').toString());
+      data.sessionId = 'someone-else';
+      return `sid=${Buffer.from(JSON.stringify(data)).toString('base64')}`;
+    });
+    expect(tampered).not.toBe(cookie);
+    expect(await refusal(t.url, { cookie: tampered, origin: t.origin })).toBe(401);
+  });
+
+  it('refuses a missing cookie with 401', async () => {
+    const t = await startLiveTestServer();
+    expect(await refusal(t.url, { origin: t.origin })).toBe(401);
+  });
+
+  it('refuses a valid cookie whose session process has ended with 401', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    await t.sessions.terminate(sessionId);
+    expect(await refusal(t.url, { cookie, origin: t.origin })).toBe(401);
+  });
+
+  it('refuses a foreign Origin with 403', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    expect(await refusal(t.url, { cookie, origin: 'http://evil.example' })).toBe(403);
+    // exact comparison: same host, other port
+    expect(await refusal(t.url, { cookie, origin: `${t.origin}0` })).toBe(403);
+  });
+
+  it('refuses an upgrade without Origin with 403', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    expect(await refusal(t.url, { cookie })).toBe(403);
+  });
+
+  it('answers an upgrade to another path with 404', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    expect(
+      await refusal(`${t.baseUrl.replace('http', 'ws')}/elsewhere`, { cookie, origin: t.origin }),
+    ).toBe(404);
+  });
+
+  it('survives a peer that resets during authentication and garbage upgrades', async () => {
+    const t = await startLiveTestServer();
+    const port = (t.server.address() as net.AddressInfo).port;
+    // A raw upgrade request that is cut off at once, and one with a broken key.
+    for (const key of ['dGhlIHNhbXBsZSBub25jZQ==', 'not-a-key']) {
+      const s = net.connect(port, '127.0.0.1');
+      await new Promise((resolve) => s.once('connect', resolve));
+      s.write(
+        `GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: ${t.origin}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
+      );
+      s.resetAndDestroy();
+    }
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    expect(await record(ws).next()).toMatchObject({ type: 'snapshot' });
+  });
+});
+
+describe('attachLiveBridge messages', () => {
+  it('casts a listed event and every view of the session gets the new snapshot', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const a = record(await t.connect({ cookie, origin: t.origin }));
+    const bWs = await t.connect({ cookie, origin: t.origin });
+    const b = record(bWs);
+    await a.next();
+    await b.next();
+    bWs.send(JSON.stringify({ type: 'send', event: { type: 'add_one' } }));
+    expect(await a.next((m) => m.view?.count === 1)).toMatchObject({
+      type: 'snapshot',
+      version: 2,
+    });
+    expect(await b.next((m) => m.view?.count === 1)).toMatchObject({
+      type: 'snapshot',
+      version: 2,
+    });
+  });
+
+  it('answers a call with a reply carrying its ref', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    ws.send(JSON.stringify({ type: 'call', ref: 'r1', event: { type: 'get_value' } }));
+    expect(await rec.next((m) => m.type === 'reply')).toEqual({
+      type: 'reply',
+      ref: 'r1',
+      value: 0,
+    });
+  });
+
+  it('refuses a non-listed event with EVENT_NOT_ALLOWED and keeps the connection', async () => {
+    const t = await startLiveTestServer({ events: ['get_value'] });
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'add_one' } }));
+    expect(await rec.next((m) => m.type === 'error')).toMatchObject({ code: 'EVENT_NOT_ALLOWED' });
+    ws.send(JSON.stringify({ type: 'call', ref: 'x', event: { type: 'xstate.stop' } }));
+    expect(await rec.next((m) => m.type === 'error' && m.ref === 'x')).toMatchObject({
+      code: 'EVENT_NOT_ALLOWED',
+    });
+    expect(t.sessions.snapshot(sessionId).context.count).toBe(0);
+    ws.send(JSON.stringify({ type: 'call', ref: 'ok', event: { type: 'get_value' } }));
+    expect(await rec.next((m) => m.type === 'reply')).toEqual({
+      type: 'reply',
+      ref: 'ok',
+      value: 0,
+    });
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('answers malformed frames with BAD_MESSAGE and keeps the connection', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    const frames = [
+      'not json',
+      '[]',
+      'null',
+      '{"type":"send"}',
+      '{"type":"send","event":{"type":""}}',
+      '{"type":"send","event":{"type":42}}',
+      '{"type":"call","event":{"type":"get_value"}}',
+      '{"type":"call","ref":"b","event":{"type":"get_value"},"timeoutMs":-1}',
+      '{"type":"nope"}',
+    ];
+    for (const f of frames) ws.send(f);
+    ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    await rec.next(
+      () => rec.messages.filter((x) => x.type === 'error').length === frames.length + 1,
+    );
+    const errors = rec.messages.filter((m) => m.type === 'error');
+    expect(errors.every((e) => e.code === 'BAD_MESSAGE')).toBe(true);
+    expect(errors.find((e) => e.ref === 'b')).toBeDefined();
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('passes the core error code through for a call the state does not accept', async () => {
+    const t = await startLiveTestServer({ events: ['nothing.here'] });
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    ws.send(
+      JSON.stringify({ type: 'call', ref: 'n', event: { type: 'nothing.here' }, timeoutMs: 200 }),
+    );
+    const err = await rec.next((m) => m.type === 'error');
+    expect(err.ref).toBe('n');
+    expect(['EVENT_NOT_ACCEPTED', 'CALL_TIMEOUT']).toContain(err.code);
+  });
+
+  it('closes with 1009 on a frame larger than maxPayloadBytes, and the server keeps serving', async () => {
+    const t = await startLiveTestServer({ maxPayloadBytes: 1024 });
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'add_one', pad: 'x'.repeat(2048) } }));
+    expect((await rec.whenClosed()).code).toBe(1009);
+    const again = record(await t.connect({ cookie, origin: t.origin }));
+    expect(await again.next()).toMatchObject({ type: 'snapshot' });
+  });
+
+  it('does not let a client forge a call id inside an event', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'get_value', $callId: 'stolen' } }));
+    ws.send(JSON.stringify({ type: 'call', ref: 'r', event: { type: 'get_value' } }));
+    expect(await rec.next((m) => m.type === 'reply')).toMatchObject({ ref: 'r', value: 0 });
+    expect(t.sessions.started(sessionId)).toBe(true);
+  });
+});
+
+describe('attachLiveBridge session end', () => {
+  it('sends ended then closes with 4001 when the session is terminated', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    await t.sessions.terminate(sessionId);
+    const closed = await rec.whenClosed();
+    expect(rec.messages.at(-1)).toEqual({ type: 'ended', reason: 'terminated' });
+    expect(closed).toEqual({ code: 4001, reason: 'terminated' });
+    await vi.waitFor(() => expect(t.live.clients).toBe(0));
+    expect(t.live.sessions).toBe(0);
+  });
+
+  it('ends the views of a rotated session with reason rotated', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    const rec = record(await t.connect({ cookie, origin: t.origin }));
+    await rec.next();
+    await t.sessions.rename(sessionId, `${sessionId}r`);
+    expect(await rec.whenClosed()).toEqual({ code: 4001, reason: 'rotated' });
+    expect(rec.messages.at(-1)).toEqual({ type: 'ended', reason: 'rotated' });
+    // The old cookie names an ID that reaches nothing now.
+    expect(await refusal(t.url, { cookie, origin: t.origin })).toBe(401);
+  });
+
+  it('ends views with reason expired when the session idles out', async () => {
+    const t = await startLiveTestServer({}, { idleTimeoutMs: 100, subscribersKeepAlive: false });
+    const { cookie } = await t.login();
+    const rec = record(await t.connect({ cookie, origin: t.origin }));
+    expect(await rec.whenClosed()).toEqual({ code: 4001, reason: 'expired' });
+    expect(rec.messages.at(-1)).toEqual({ type: 'ended', reason: 'expired' });
+  });
+
+  it('ends a dead peer with the heartbeat', async () => {
+    const t = await startLiveTestServer({ heartbeatMs: 50 });
+    const { cookie } = await t.login();
+    // autoPong off: the client never answers pings, as a peer behind a dead link.
+    const dead = await t.connect({ cookie, origin: t.origin }, { autoPong: false });
+    const live = await t.connect({ cookie, origin: t.origin });
+    const rec = record(dead);
+    const closed = await rec.whenClosed();
+    expect(closed.code).toBe(1006);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(live.readyState).toBe(WebSocket.OPEN);
+    await vi.waitFor(() => expect(t.live.clients).toBe(1));
+  });
+
+  it('closes every view with 1001 on close()', async () => {
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const rec = record(await t.connect({ cookie, origin: t.origin }));
+    await rec.next();
+    await t.live.close();
+    expect((await rec.whenClosed()).code).toBe(1001);
+    expect(t.live.clients).toBe(0);
+  });
+});
