@@ -47,6 +47,8 @@ export class LiveConnection {
   #calls = 0;
   #closed = false;
   #lastVersion = 0;
+  /** Snapshots this view skipped because a newer one replaced them while the socket was full. */
+  superseded = 0;
   #resolveClosed!: () => void;
   /** Settles when the socket has closed. */
   readonly whenClosed = new Promise<void>((resolve) => {
@@ -102,6 +104,7 @@ export class LiveConnection {
     if (this.#closed || version <= this.#lastVersion) return;
     this.#lastVersion = version;
     if (this.#ws.bufferedAmount > this.#ctx.highWaterMarkBytes) {
+      if (this.#pending !== undefined) this.superseded++;
       this.#pending = frame;
       return;
     }

@@ -90,6 +90,18 @@ export interface LiveBridgeOptions<TContext = any> {
   onError?: (error: unknown, info: { sessionId?: string }) => void;
 }
 
+/** What {@link LiveBridge.stats} returns. */
+export interface LiveBridgeStats {
+  /** Live views connected now. */
+  clients: number;
+  /** Sessions with at least one live view now. */
+  sessions: number;
+  /** Bytes waiting in the views' sockets now, over all views. */
+  bufferedBytes: number;
+  /** Snapshots skipped for slow readers (a newer one replaced them), over the views connected now. */
+  supersededSnapshots: number;
+}
+
 /** What {@link attachLiveBridge} returns. */
 export interface LiveBridge {
   /** Live views connected now. */
@@ -98,6 +110,8 @@ export interface LiveBridge {
   readonly sessions: number;
   /** Live views connected to one session now. */
   viewsOf(sessionId: string): number;
+  /** Counters for monitoring (walks every view: call it now and then, not per message). */
+  stats(): LiveBridgeStats;
   /**
    * Stops accepting upgrades, closes every view with 1001 (clients reconnect) and detaches from
    * the server. Resolves once every socket has closed.
@@ -312,6 +326,20 @@ export function attachLiveBridge<TContext = any>(
     },
     viewsOf(sessionId: string) {
       return feeds.get(sessionId)?.views.size ?? 0;
+    },
+    stats() {
+      let bufferedBytes = 0;
+      let supersededSnapshots = 0;
+      for (const c of connections) {
+        bufferedBytes += c.bufferedAmount;
+        supersededSnapshots += c.superseded;
+      }
+      return {
+        clients: connections.size,
+        sessions: feeds.size,
+        bufferedBytes,
+        supersededSnapshots,
+      };
     },
     close() {
       if (!closed) {

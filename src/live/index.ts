@@ -6,6 +6,7 @@
 export {
   attachLiveBridge,
   type LiveBridge,
+  type LiveBridgeStats,
   type LiveBridgeOptions,
 } from './attachLiveBridge.js';
 export {

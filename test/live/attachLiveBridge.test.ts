@@ -281,3 +281,41 @@ describe('attachLiveBridge session end', () => {
     expect(t.live.clients).toBe(0);
   });
 });
+
+describe('attachLiveBridge backpressure', () => {
+  it('keeps a slow reader to one waiting snapshot and sends the newest once it drains', async () => {
+    const pad = 'x'.repeat(16_384);
+    const highWaterMarkBytes = 32_768;
+    const t = await startLiveTestServer({
+      highWaterMarkBytes,
+      view: (s) => ({ count: s.context.count, pad }),
+    });
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    // The reader stops reading: the kernel buffers fill, then the server's socket would grow.
+    ws.pause();
+    const casts = 3_000; // about 50 MB of snapshots if every one were queued
+    let maxBuffered = 0;
+    for (let i = 0; i < casts; i++) {
+      t.sessions.cast(sessionId, { type: 'add_one' });
+      if (i % 50 === 0) {
+        await new Promise((r) => setImmediate(r));
+        maxBuffered = Math.max(maxBuffered, t.live.stats().bufferedBytes);
+      }
+    }
+    const stats = t.live.stats();
+    expect(stats.supersededSnapshots).toBeGreaterThan(casts / 2);
+    // At most the high-water mark plus the frame that crossed it, whatever the number of casts.
+    expect(maxBuffered).toBeLessThanOrEqual(highWaterMarkBytes + 2 * (pad.length + 200));
+    ws.resume();
+    const last = await rec.next((m) => m.type === 'snapshot' && m.view.count === casts);
+    expect(last.version).toBe(casts + 1);
+    const snapshots = rec.messages.filter((m) => m.type === 'snapshot');
+    expect(snapshots.length).toBeLessThan(casts / 2);
+    // versions only grow
+    const versions = snapshots.map((m) => m.version);
+    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+  });
+});

@@ -12,6 +12,8 @@ import { WebSocket } from 'ws';
 import { counterMachine } from '../../machines/counter.js';
 
 export interface LiveTestServer {
+  app: Koa;
+  sessionMiddleware: ReturnType<typeof session>;
   sessions: SessionSupervisor;
   live: LiveBridge;
   server: http.Server;
@@ -73,6 +75,8 @@ export async function startLiveTestServer(
   });
   const sockets = new Set<WebSocket>();
   const t: LiveTestServer = {
+    app,
+    sessionMiddleware,
     sessions,
     live,
     server,
