@@ -20,7 +20,7 @@ import {
   SessionNotFoundError,
   UnknownLogicError,
 } from './errors.js';
-import { CALL_ID_KEY, linkSystem, unlinkSystem } from './reply.js';
+import { linkSystem, unlinkSystem } from './reply.js';
 import { assertSessionId } from './sessionId.js';
 import { StartRateLimiter } from './StartRateLimiter.js';
 import { Telemetry } from './telemetry.js';
@@ -88,35 +88,49 @@ interface PendingCall {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** @internal One running session: its actor plus the supervisor's bookkeeping about it. */
-class Entry {
+/**
+ * @internal One running session: its actor plus the supervisor's bookkeeping about it. It is its
+ * own node in the idle queue (no separate node object: memory per session is a target), and
+ * fields that few sessions need are created on first use.
+ */
+class Entry implements DeadlineNode<Entry> {
   id: string;
   readonly logicName: string;
-  readonly logic: AnyActorLogic;
   readonly input: unknown;
   readonly startedAt: number;
   actor!: AnyActorRef;
   lastActiveAt: number;
   version = 1;
   lastSnap: unknown;
+  /** Increases when the session restarts after a crash. */
+  generation = 0;
   starting = true;
-  ended = false;
+  /** Why the session ended, once it has. */
+  ended: EndReason | undefined;
+  /** What the session's machine last threw. */
+  fault: unknown;
   subscribers: Set<Subscriber> | undefined;
   calls: Set<PendingCall> | undefined;
   untilCalls = 0;
   watch: { unsubscribe(): void } | undefined;
   crashes: number[] | undefined;
-  readonly idle: DeadlineNode<Entry>;
   lifetime: DeadlineNode<Entry> | undefined;
+  // idle queue node
+  deadline = 0;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  queued = false;
 
-  constructor(id: string, logicName: string, logic: AnyActorLogic, input: unknown, now: number) {
+  constructor(id: string, logicName: string, input: unknown, now: number) {
     this.id = id;
     this.logicName = logicName;
-    this.logic = logic;
     this.input = input;
     this.startedAt = now;
     this.lastActiveAt = now;
-    this.idle = DeadlineQueue.node<Entry>(this);
+  }
+
+  get value(): Entry {
+    return this;
   }
 }
 
@@ -158,6 +172,8 @@ class Supervisor implements SessionSupervisor {
 
   readonly #sessions = new Map<string, Entry>();
   readonly #pending = new Map<string, PendingCall>();
+  /** The call whose event is being processed right now (its reply needs no lookup). */
+  #sending: PendingCall | undefined;
   readonly #telemetry = new Telemetry();
   readonly #idle: DeadlineQueue<Entry>;
   readonly #lifetime: DeadlineQueue<Entry>;
@@ -272,7 +288,8 @@ class Supervisor implements SessionSupervisor {
   }
 
   logicOf(id: string): AnyActorLogic | undefined {
-    return this.#sessions.get(id)?.logic;
+    const entry = this.#sessions.get(id);
+    return entry && this.logics[entry.logicName];
   }
 
   /** @internal */
@@ -312,7 +329,7 @@ class Supervisor implements SessionSupervisor {
       }
     }
     const t0 = this.#telemetry.active('start') ? performance.now() : 0;
-    const entry = new Entry(id, logicName, logic, options.input, now);
+    const entry = new Entry(id, logicName, options.input, now);
     this.#sessions.set(id, entry);
     const failure = this.#spawn(entry);
     if (failure !== undefined) {
@@ -340,7 +357,7 @@ class Supervisor implements SessionSupervisor {
     entry.starting = true;
     let actor: AnyActorRef;
     try {
-      actor = createActor(entry.logic, {
+      actor = createActor(this.logics[entry.logicName]!, {
         parent: this.actor,
         id: entry.id,
         systemId: entry.id,
@@ -435,13 +452,13 @@ class Supervisor implements SessionSupervisor {
   #activity(entry: Entry): void {
     const now = Date.now();
     entry.lastActiveAt = now;
-    if (entry.idle.queued) this.#idle.push(entry.idle, now + this.#idleTimeoutMs);
+    if (entry.queued) this.#idle.push(entry, now + this.#idleTimeoutMs);
   }
 
   #armIdle(entry: Entry, now: number): void {
     if (this.#idleTimeoutMs === 0) return;
     if (this.#subscribersKeepAlive && entry.subscribers?.size) return;
-    this.#idle.push(entry.idle, now + this.#idleTimeoutMs);
+    this.#idle.push(entry, now + this.#idleTimeoutMs);
   }
 
   #expire(entry: Entry, cause: 'idle' | 'lifetime'): void {
@@ -500,12 +517,13 @@ class Supervisor implements SessionSupervisor {
       return Promise.reject(err);
     }
     const callId = `${++this.#callSeq}`;
+    const until = options.until as PendingCall['until'];
     const pending: PendingCall = {
       id: callId,
       entry,
       eventType: event.type,
       startedAt: t0,
-      until: options.until as PendingCall['until'],
+      until,
       sending: true,
       replied: false,
       value: undefined,
@@ -514,29 +532,51 @@ class Supervisor implements SessionSupervisor {
       reject: undefined,
       timer: undefined,
     };
-    this.#pending.set(callId, pending);
-    (entry.calls ??= new Set()).add(pending);
-    if (pending.until) {
+    // An `until` call watches snapshots from the first step on, so it is registered up front. A
+    // plain call is registered only if the step does not answer it: the common same-step reply
+    // costs no map or timer at all.
+    if (until) {
+      this.#register(pending);
       entry.untilCalls++;
       this.#watch(entry);
     }
-    entry.actor.send({ ...event, [CALL_ID_KEY]: callId });
-    pending.sending = false;
+    const generation = entry.generation;
+    const outer = this.#sending;
+    this.#sending = pending;
+    try {
+      // `$callId` is CALL_ID_KEY, written as a literal key: a computed key makes V8 build the
+      // object in dictionary mode, measurably slower on this path.
+      entry.actor.send({ ...event, $callId: callId });
+    } finally {
+      this.#sending = outer;
+      pending.sending = false;
+    }
 
-    // Fast path: the machine replied in the step the event caused, or the step ended the session.
     if (pending.settled) return pending.value as Promise<T>;
+    if (entry.ended || entry.generation !== generation) {
+      // The step crashed the session (restarted or not) or ended it.
+      const err =
+        entry.generation !== generation || entry.ended === 'crashed'
+          ? new SessionCrashedError(id, entry.fault)
+          : new SessionEndedError(id, entry.ended!);
+      this.#forget(pending);
+      if (measure) this.#emitCall(id, event.type, t0, 'error', err.code);
+      return Promise.reject(err);
+    }
     if (pending.replied) {
       this.#forget(pending);
       if (measure) this.#emitCall(id, event.type, t0, 'reply');
       return Promise.resolve(pending.value as T);
     }
-    if (pending.until && !entry.ended) {
+    if (until) {
       const s = this.#plain(entry);
-      if (pending.until(s)) {
+      if (until(s)) {
         this.#forget(pending);
         if (measure) this.#emitCall(id, event.type, t0, 'until');
         return Promise.resolve(s as T);
       }
+    } else {
+      this.#register(pending);
     }
     const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -546,6 +586,11 @@ class Supervisor implements SessionSupervisor {
         this.#settle(pending, new CallTimeoutError(id, pending.eventType, timeoutMs), true);
       }, timeoutMs);
     });
+  }
+
+  #register(pending: PendingCall): void {
+    this.#pending.set(pending.id, pending);
+    (pending.entry.calls ??= new Set()).add(pending);
   }
 
   #emitCall(
@@ -565,7 +610,9 @@ class Supervisor implements SessionSupervisor {
   }
 
   #deliverReply(callId: string, value: unknown, from: AnyActorRef): void {
-    const pending = this.#pending.get(callId);
+    const sending = this.#sending;
+    const pending =
+      sending !== undefined && sending.id === callId ? sending : this.#pending.get(callId);
     if (!pending || pending.replied || pending.settled) return;
     // A session may only answer its own calls.
     if (sessionActorOf(from, this.actor) !== pending.entry.actor) return;
@@ -607,9 +654,8 @@ class Supervisor implements SessionSupervisor {
     pending.settled = true;
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.timer = undefined;
-    this.#pending.delete(pending.id);
     const entry = pending.entry;
-    entry.calls?.delete(pending);
+    if (entry.calls?.delete(pending)) this.#pending.delete(pending.id);
     if (pending.until) {
       pending.until = undefined;
       entry.untilCalls--;
@@ -639,7 +685,7 @@ class Supervisor implements SessionSupervisor {
     this.#subscriberCount++;
     this.#watch(entry);
     entry.lastActiveAt = Date.now();
-    if (this.#subscribersKeepAlive) this.#idle.remove(entry.idle);
+    if (this.#subscribersKeepAlive) this.#idle.remove(entry);
     return () => {
       if (!sub.active) return;
       sub.active = false;
@@ -736,9 +782,10 @@ class Supervisor implements SessionSupervisor {
 
   #end(entry: Entry, reason: EndReason, error?: unknown): void {
     if (entry.ended) return;
-    entry.ended = true;
+    entry.ended = reason;
+    if (error !== undefined) entry.fault = error;
     if (this.#sessions.get(entry.id) === entry) this.#sessions.delete(entry.id);
-    this.#idle.remove(entry.idle);
+    this.#idle.remove(entry);
     if (entry.lifetime) this.#lifetime.remove(entry.lifetime);
     entry.watch?.unsubscribe();
     entry.watch = undefined;
@@ -808,6 +855,7 @@ class Supervisor implements SessionSupervisor {
       restarting = entry.crashes.length < policy.maxRestarts;
       entry.crashes.push(now);
     }
+    entry.fault = error;
     this.#emit('crash', { sessionId: entry.id, logic: entry.logicName, error, restarting });
     this.#report(error, entry.id, 'crash');
     if (!restarting) {
@@ -820,6 +868,7 @@ class Supervisor implements SessionSupervisor {
         this.#settle(pending, new SessionCrashedError(entry.id, error), true);
     const hadWatch = entry.watch !== undefined;
     entry.watch = undefined;
+    entry.generation++;
     const failure = this.#spawn(entry);
     if (failure) {
       this.#end(entry, 'crashed', failure);
