@@ -1,0 +1,249 @@
+import type { AnyStateMachine } from 'xstate';
+import { createSessionSupervisor, type SupervisorOptions } from '../index.js';
+import { checkThresholds, computeCoverage, formatCoverage } from './coverage.js';
+import { executePath, type PathContext } from './executePath.js';
+import { InvocationController } from './InvocationController.js';
+import { analyzeMachine, type MachineGraph } from './machineGraph.js';
+import { type PlannedPath, planPaths } from './planPaths.js';
+import { createSupervisorDriver } from './supervisorDriver.js';
+import { TestClock } from './TestClock.js';
+import type {
+  PathStrategy,
+  RunOptions,
+  SessionDriver,
+  SessionTestModelOptions,
+  TestFailure,
+  TestPath,
+  TestReport,
+  VitestApi,
+} from './types.js';
+
+/** A model of a session machine that generates paths and runs them against real sessions. */
+export interface SessionTestModel {
+  /** The machine the paths are generated from. */
+  readonly logic: AnyStateMachine;
+  /**
+   * The clock delayed events run on. The runner gives it to the supervisors it creates; give it
+   * to yours (`clock: model.clock`) when you pass a supervisor instance or build one in `drive`.
+   */
+  readonly clock: TestClock;
+  /**
+   * `logic` (or `implementation`) with its invoked actors under the runner's control: what a
+   * supervisor you create yourself must run for paths through done and error events.
+   */
+  implementation(logic?: AnyStateMachine): AnyStateMachine;
+  /** The paths of a strategy (titles and events), without running them. */
+  getPaths(strategy?: PathStrategy): TestPath[];
+  /**
+   * Runs every path of the strategy against real sessions, checking the state after each step.
+   * Paths run one after the other; runs of one model must not overlap.
+   */
+  run(options?: RunOptions): Promise<TestReport>;
+  /**
+   * Registers a vitest suite with one test per path (titled with the path's events and final
+   * state); afterwards it prints the coverage and fails when it is below `options.coverage`.
+   * Call it at the top level of a test file.
+   */
+  describe(title?: string, options?: RunOptions & { vitest?: VitestApi }): void;
+}
+
+interface OpenedDriver {
+  driver: SessionDriver;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a model-based test for a session machine. Paths come from `xstate/graph`'s traversal
+ * (`getShortestPaths`, `getSimplePaths`, `getAdjacencyMap`) and run through a real supervisor's
+ * `start`, `cast`, `call` and `snapshot`. Delayed events run on a simulated clock and invoked
+ * actors are settled by the path itself (the `output` or `error` of its done and error events),
+ * so every path is deterministic and runs without waiting.
+ *
+ * @example
+ * ```ts
+ * import { expect, it } from 'vitest';
+ * import { createSessionTestModel } from 'session-process/testing';
+ * import { counterMachine } from './machines/counter.js';
+ *
+ * const model = createSessionTestModel(counterMachine, {
+ *   events: [{ type: 'add_one' }, { type: 'get_value' }],
+ *   calls: ['get_value'],
+ *   compareContext: (context) => context.count,
+ * });
+ *
+ * it('passes every path', async () => {
+ *   const report = await model.run({ coverage: { states: 100, transitions: 100 } });
+ *   expect(report.failures).toEqual([]);
+ * });
+ * ```
+ */
+export function createSessionTestModel(
+  logic: AnyStateMachine,
+  options: SessionTestModelOptions,
+): SessionTestModel {
+  const graph: MachineGraph = analyzeMachine(logic);
+  const name = options.name ?? logic.id;
+  const clock = new TestClock();
+  const controller = new InvocationController();
+  const planned = new Map<PathStrategy, PlannedPath[]>();
+  let running = false;
+
+  const pathsOf = (strategy: PathStrategy): PlannedPath[] => {
+    let paths = planned.get(strategy);
+    if (!paths) {
+      paths = planPaths(graph, options, strategy);
+      planned.set(strategy, paths);
+    }
+    return paths;
+  };
+
+  const implementation = (impl: AnyStateMachine = logic) =>
+    controller.provide(impl, analyzeMachine(impl).invokedSources);
+
+  const open = async (run: RunOptions): Promise<OpenedDriver> => {
+    const impl = implementation(run.implementation);
+    const supervisorOptions: SupervisorOptions = {
+      // Idle expiry and the start rate would interfere with simulated time and many short sessions.
+      idleTimeoutMs: 0,
+      startRate: false,
+      ...run.sessionOptions,
+      logic: impl,
+      clock,
+    };
+    if (run.drive) {
+      const driver = await run.drive({
+        logic: impl,
+        clock,
+        supervisorOptions,
+        input: options.input,
+      });
+      return { driver, close: async () => void (await driver.close?.()) };
+    }
+    if (run.supervisor && typeof run.supervisor !== 'function') {
+      return { driver: createSupervisorDriver(run.supervisor), close: async () => {} };
+    }
+    const sessions = run.supervisor
+      ? await run.supervisor(supervisorOptions)
+      : createSessionSupervisor(supervisorOptions);
+    return { driver: createSupervisorDriver(sessions), close: () => sessions.shutdown() };
+  };
+
+  const contextFor = (driver: SessionDriver): PathContext => ({
+    name,
+    graph,
+    options,
+    driver,
+    clock,
+    controller,
+  });
+
+  const printer = (print: RunOptions['print']) =>
+    print === false
+      ? undefined
+      : typeof print === 'function'
+        ? print
+        : (text: string) => console.log(text);
+
+  const select = (run: RunOptions): { paths: PlannedPath[]; dropped: number } => {
+    const all = pathsOf(run.paths ?? 'transitions');
+    const max = run.maxPaths ?? 1_000;
+    return { paths: all.slice(0, max), dropped: Math.max(0, all.length - max) };
+  };
+
+  return {
+    logic,
+    clock,
+    implementation,
+
+    getPaths(strategy = 'transitions') {
+      return pathsOf(strategy).map(({ title, events }) => ({ title, events }));
+    },
+
+    async run(run = {}) {
+      if (running) throw new Error(`${name}: a run of this model is already in progress`);
+      running = true;
+      try {
+        const { paths, dropped } = select(run);
+        const opened = await open(run);
+        const failures: TestFailure[] = [];
+        const states = new Set<string>();
+        const transitions = new Set<string>();
+        const results: TestReport['paths'] = [];
+        try {
+          for (const path of paths) {
+            const outcome = await executePath(contextFor(opened.driver), path);
+            for (const id of outcome.states) states.add(id);
+            for (const key of outcome.transitions) transitions.add(key);
+            if (outcome.failure) failures.push(outcome.failure);
+            results.push({ title: path.title, events: path.events, ok: !outcome.failure });
+          }
+        } finally {
+          await opened.close();
+        }
+        const coverage = computeCoverage(graph, states, transitions);
+        failures.push(...checkThresholds(name, coverage, run.coverage));
+        const print = printer(run.print);
+        if (print) {
+          const note = dropped ? ` (${dropped} more paths not run: maxPaths)` : '';
+          print(
+            formatCoverage(name, coverage, paths.length, results.filter((r) => !r.ok).length) +
+              note,
+          );
+        }
+        return { failures, coverage, paths: results };
+      } finally {
+        running = false;
+      }
+    },
+
+    describe(title, describeOptions = {}) {
+      const vitest = resolveVitest(describeOptions.vitest);
+      const { paths } = select(describeOptions);
+      const strategy = describeOptions.paths ?? 'transitions';
+      const states = new Set<string>();
+      const transitions = new Set<string>();
+      let opened: Promise<OpenedDriver> | undefined;
+      let failed = 0;
+      vitest.describe(title ?? `${name} (model-based, ${strategy})`, () => {
+        for (const path of paths) {
+          vitest.it(path.title, async () => {
+            opened ??= open(describeOptions);
+            const outcome = await executePath(contextFor((await opened).driver), path);
+            for (const id of outcome.states) states.add(id);
+            for (const key of outcome.transitions) transitions.add(key);
+            if (outcome.failure) {
+              failed++;
+              throw new Error(outcome.failure.message);
+            }
+          });
+        }
+        vitest.afterAll?.(async () => {
+          if (opened) await (await opened).close();
+          const coverage = computeCoverage(graph, states, transitions);
+          printer(describeOptions.print)?.(formatCoverage(name, coverage, paths.length, failed));
+          const below = checkThresholds(name, coverage, describeOptions.coverage);
+          if (below.length) throw new Error(below.map((f) => f.message).join('\n'));
+        });
+      });
+    },
+  };
+}
+
+/**
+ * The vitest API without importing vitest (this module must load outside vitest too): the one
+ * given, vitest's globals when enabled, or the module vitest exposes to its workers as
+ * `globalThis.__vitest_index__` (vitest 1–4; pass `{ vitest: { describe, it, afterAll } }` if a
+ * later vitest drops it).
+ */
+function resolveVitest(given: VitestApi | undefined): VitestApi {
+  if (given) return given;
+  const g = globalThis as Record<string, any>;
+  if (typeof g.describe === 'function' && typeof g.it === 'function')
+    return g as unknown as VitestApi;
+  const index = g.__vitest_index__;
+  if (index && typeof index.describe === 'function') return index as VitestApi;
+  throw new Error(
+    'model.describe() registers vitest tests: call it in a vitest test file, or pass ' +
+      "{ vitest: { describe, it, afterAll } } imported from 'vitest'",
+  );
+}

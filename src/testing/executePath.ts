@@ -1,0 +1,248 @@
+import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import { isSessionError } from '../index.js';
+import { formatEvent, formatValue, stableStringify } from './format.js';
+import type { InvocationController } from './InvocationController.js';
+import { activeStateNodes, type MachineGraph, resolveDelayMs } from './machineGraph.js';
+import { defaultSerializeState, type PlannedPath, type PlannedStep } from './planPaths.js';
+import type { TestClock } from './TestClock.js';
+import type { ModelState, SessionDriver, SessionTestModelOptions, TestFailure } from './types.js';
+
+/** What running one path needs. @internal */
+export interface PathContext {
+  name: string;
+  graph: MachineGraph;
+  options: SessionTestModelOptions;
+  driver: SessionDriver;
+  clock: TestClock;
+  controller: InvocationController;
+}
+
+/** @internal */
+export interface PathOutcome {
+  failure?: TestFailure;
+  /** State ids and transition keys reached by the steps that passed. */
+  states: Set<string>;
+  transitions: Set<string>;
+}
+
+interface PendingCall {
+  step: number;
+  event: EventObject;
+  accepted: boolean;
+  status: 'pending' | 'fulfilled' | 'rejected' | 'checked';
+  value?: unknown;
+  error?: unknown;
+}
+
+const DONE_PREFIX = 'xstate.done.actor.';
+const ERROR_PREFIX = 'xstate.error.actor.';
+const AFTER_PREFIX = 'xstate.after.';
+
+/** Lets promise callbacks (a settled invocation, a reply) run before the state is read. */
+const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+class StepError extends Error {}
+
+function describeError(error: unknown): string {
+  if (isSessionError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isAccepted(step: PlannedStep): boolean {
+  return step.transitions.some(
+    (t) => (t.target?.length ?? 0) > 0 || t.actions.length > 0 || t.reenter,
+  );
+}
+
+/** Runs one planned path through the driver, checking the state after each step. @internal */
+export async function executePath(ctx: PathContext, path: PlannedPath): Promise<PathOutcome> {
+  const { driver, options, graph } = ctx;
+  const serialize = options.serializeState ?? defaultSerializeState;
+  const project = options.compareContext;
+  const calls = new Set(options.calls ?? []);
+  const settleMs = driver.settleMs ?? 1_000;
+  const states = new Set<string>();
+  const transitions = new Set<string>();
+  const pending: PendingCall[] = [];
+  const lines: string[] = [];
+
+  const expectedKey = (snapshot: AnyMachineSnapshot): string => {
+    const base = serialize({ value: snapshot.value, context: snapshot.context });
+    return project ? `${base} context ${stableStringify(project(snapshot.context))}` : base;
+  };
+  const actualKey = (state: ModelState): string => {
+    const base = serialize(state);
+    if (!project) return base;
+    return `${base} context ${'context' in state ? stableStringify(project(state.context)) : '(not reported by the driver)'}`;
+  };
+
+  const fail = (step: number, expected: string, actual: string, why: string): TestFailure => {
+    const events = path.steps.slice(0, step).map((s) => s.event);
+    const want = step === 0 ? path.initial : path.steps[step - 1]?.after;
+    const message = [
+      `${ctx.name}: path "${path.title}" failed at step ${step} of ${path.steps.length}${why ? `: ${why}` : ''}`,
+      `  expected state: ${expected}`,
+      `  actual state:   ${actual}`,
+      '  path so far:',
+      ...lines,
+      `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? formatValue(want.value) : '?'}`,
+    ].join('\n');
+    return { title: path.title, path: events, step, expected, actual, message };
+  };
+
+  /** Reads the driver's state until it matches (drivers may need a moment), then compares. */
+  const check = async (
+    step: number,
+    expected: AnyMachineSnapshot,
+  ): Promise<TestFailure | undefined> => {
+    const want = expectedKey(expected);
+    const deadline = Date.now() + settleMs;
+    for (;;) {
+      let got: string;
+      try {
+        got = actualKey(await driver.state());
+      } catch (error) {
+        return fail(
+          step,
+          want,
+          `(no state: ${describeError(error)})`,
+          'the session could not be read',
+        );
+      }
+      if (got === want) return undefined;
+      if (Date.now() >= deadline) return fail(step, want, got, '');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
+  /** Replies that arrived since the last step: rejections fail, values go to `checkReply`. */
+  const checkReplies = (step: number, expected: AnyMachineSnapshot): TestFailure | undefined => {
+    for (const call of pending) {
+      if (call.status === 'rejected') {
+        call.status = 'checked';
+        // A refused event may be refused at once by `call`: that is the model's answer too.
+        if (!call.accepted && isSessionError(call.error, 'EVENT_NOT_ACCEPTED')) continue;
+        return fail(
+          step,
+          expectedKey(expected),
+          `call rejected: ${describeError(call.error)}`,
+          `the call "${formatEvent(call.event)}" (step ${call.step}) was rejected`,
+        );
+      }
+      if (call.status === 'fulfilled') {
+        call.status = 'checked';
+        try {
+          options.checkReply?.({
+            event: call.event,
+            reply: call.value,
+            expected: { value: expected.value, context: expected.context },
+          });
+        } catch (error) {
+          return fail(
+            step,
+            expectedKey(expected),
+            `reply ${stableStringify(call.value)}`,
+            `the reply to "${formatEvent(call.event)}" (step ${call.step}) is wrong: ${describeError(error)}`,
+          );
+        }
+      }
+    }
+    return undefined;
+  };
+
+  const reached = (snapshot: AnyMachineSnapshot, step?: PlannedStep) => {
+    for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
+    for (const t of step?.transitions ?? []) {
+      const key = graph.keyOf(t);
+      if (key) transitions.add(key);
+    }
+  };
+
+  ctx.controller.reset();
+  try {
+    await driver.start(options.input);
+  } catch (error) {
+    const failure = fail(
+      0,
+      expectedKey(path.initial),
+      `(not started: ${describeError(error)})`,
+      'the session did not start',
+    );
+    return { failure, states, transitions };
+  }
+
+  try {
+    const initialFailure = await check(0, path.initial);
+    if (initialFailure) return { failure: initialFailure, states, transitions };
+    reached(path.initial);
+    lines.push(`      0. (start) → ${formatValue(path.initial.value)}`);
+
+    for (const [index, step] of path.steps.entries()) {
+      const n = index + 1;
+      const { event } = step;
+      try {
+        if (event.type.startsWith(AFTER_PREFIX)) {
+          const entering = path.steps[index - 1]?.event ?? { type: 'xstate.init' };
+          const ms = resolveDelayMs(graph, event.type, step.before, entering);
+          if (!ctx.clock.fireNext(ms))
+            throw new StepError(`no timer was pending for ${event.type}`);
+        } else if (event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX)) {
+          const isDone = event.type.startsWith(DONE_PREFIX);
+          const id = event.type.slice((isDone ? DONE_PREFIX : ERROR_PREFIX).length);
+          const data = event as EventObject & { output?: unknown; error?: unknown };
+          const settled = ctx.controller.settle(
+            id,
+            isDone ? { output: data.output } : { error: data.error },
+          );
+          if (!settled) {
+            const running = ctx.controller.pendingIds();
+            throw new StepError(
+              `no invocation "${id}" was running (running: ${running.length ? running.join(', ') : 'none'})`,
+            );
+          }
+        } else {
+          const sent = await driver.send(event, { call: calls.has(event.type) });
+          if (sent?.reply) {
+            const call: PendingCall = {
+              step: n,
+              event,
+              accepted: isAccepted(step),
+              status: 'pending',
+            };
+            pending.push(call);
+            sent.reply.then(
+              (value) => {
+                call.status = 'fulfilled';
+                call.value = value;
+              },
+              (error: unknown) => {
+                call.status = 'rejected';
+                call.error = error;
+              },
+            );
+          }
+        }
+      } catch (error) {
+        const failure = fail(
+          n,
+          expectedKey(step.after),
+          `(step not executed: ${describeError(error)})`,
+          '',
+        );
+        return { failure, states, transitions };
+      }
+      await macrotask();
+      const failure = checkReplies(n, step.after) ?? (await check(n, step.after));
+      if (failure) return { failure, states, transitions };
+      reached(step.after, step);
+      lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);
+    }
+    return { states, transitions };
+  } finally {
+    try {
+      await driver.stop();
+    } catch {
+      // The session may already be gone (it crashed, say); the failure above tells why.
+    }
+  }
+}

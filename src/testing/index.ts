@@ -1,0 +1,25 @@
+/**
+ * session-process/testing: model-based tests generated from session machines' graphs
+ * (`xstate/graph`), run against real session processes.
+ *
+ * @packageDocumentation
+ */
+export { createSessionTestModel, type SessionTestModel } from './createSessionTestModel.js';
+export { createSupervisorDriver } from './supervisorDriver.js';
+export { TestClock } from './TestClock.js';
+export type {
+  Coverage,
+  CoverageFigure,
+  DriveContext,
+  ModelState,
+  PathStrategy,
+  ReplyCheck,
+  RunOptions,
+  SentEvent,
+  SessionDriver,
+  SessionTestModelOptions,
+  TestFailure,
+  TestPath,
+  TestReport,
+  VitestApi,
+} from './types.js';

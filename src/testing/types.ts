@@ -1,0 +1,193 @@
+import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
+import type { SessionSupervisor, SupervisorOptions } from '../index.js';
+import type { TestClock } from './TestClock.js';
+
+/** A session's state as the model compares it: what `snapshot()` (or a driver) reports. */
+export interface ModelState {
+  value: unknown;
+  /** Absent when a driver cannot see the context (then `compareContext` cannot be used). */
+  context?: unknown;
+}
+
+/** What `checkReply` receives for each reply a `call` got. */
+export interface ReplyCheck {
+  /** The event sent with `call`. */
+  event: EventObject;
+  /** The value the session replied with. */
+  reply: unknown;
+  /** The model's state once the reply had arrived (after the step that produced it). */
+  expected: ModelState;
+}
+
+/** Options of `createSessionTestModel`. */
+export interface SessionTestModelOptions {
+  /**
+   * The events to try in each state, with their payloads (`{ type: 'cart.add', sku: 'A1' }`).
+   * Only the events a state handles are tried there. Delayed events (`after`) are added by the
+   * model; list done and error events of invoked actors yourself, with the output or error to
+   * test: `{ type: 'xstate.done.actor.payment', output: { ok: true, orderId: 'o1' } }`,
+   * `{ type: 'xstate.error.actor.payment', error: 'down' }`.
+   */
+  events: readonly EventObject[] | ((snapshot: AnyMachineSnapshot) => readonly EventObject[]);
+  /**
+   * Identity of a state, for the traversal and for the check after each step.
+   * @default the state value as JSON with sorted keys (context is not part of it, so the graph
+   * stays finite)
+   */
+  serializeState?: (state: ModelState) => string;
+  /**
+   * Also compare this projection of the context after each step (JSON with sorted keys).
+   * @default undefined (context not compared)
+   * @example `compareContext: (context) => ({ items: context.items, user: context.user })`
+   */
+  compareContext?: (context: any) => unknown;
+  /** The machine's input, for the model and for every session started. @default undefined */
+  input?: unknown;
+  /**
+   * Event types sent with `call` (their replies are awaited and given to `checkReply`); every
+   * other event is sent with `cast`.
+   * @default []
+   */
+  calls?: readonly string[];
+  /** Checks a reply; throw (an assertion, say) to fail the path at the step where it arrived. */
+  checkReply?: (check: ReplyCheck) => void;
+  /** Name in titles and printed coverage. @default the machine's id */
+  name?: string;
+  /** Most states the traversal may visit before it gives up. @default 10_000 */
+  limit?: number;
+}
+
+/** How paths are generated. */
+export type PathStrategy = 'transitions' | 'shortest' | 'simple';
+
+/** A generated path: the events sent from the initial state. */
+export interface TestPath {
+  /** Readable: `cart.add {"sku":"A1"} › checkout.start ⇒ auth.anonymous | cart.shopping.active`. */
+  readonly title: string;
+  readonly events: readonly EventObject[];
+}
+
+/** A path that failed. */
+export interface TestFailure {
+  /** Title of the path. */
+  title: string;
+  /** The events sent up to and including the failing step (the path so far). */
+  path: EventObject[];
+  /** 1-based index of the failing step; `0` is the initial state, `-1` a coverage threshold. */
+  step: number;
+  /** The state the model expected (serialized; with the context projection when compared). */
+  expected: string;
+  /** The state found (serialized), or what went wrong instead. */
+  actual: string;
+  /** All of the above, readable. */
+  message: string;
+}
+
+/** Reached against total, with what was not reached. */
+export interface CoverageFigure {
+  reached: number;
+  total: number;
+  /** State ids, or transition labels (`cart.cart.shopping.active on cart.clear`), not reached. */
+  missing: string[];
+}
+
+/** States and transitions of the machine that passing steps reached. */
+export interface Coverage {
+  states: CoverageFigure;
+  transitions: CoverageFigure;
+}
+
+/** What `run` returns. */
+export interface TestReport {
+  /** Empty when every path passed and coverage met the thresholds. */
+  failures: TestFailure[];
+  coverage: Coverage;
+  paths: Array<TestPath & { ok: boolean }>;
+}
+
+/** What a driver's `send` may return. */
+export interface SentEvent {
+  /** The reply of a `call`, when it does not arrive at once (settled later by the runner). */
+  reply?: Promise<unknown>;
+}
+
+/**
+ * Drives one session at a time for the runner: the in-process supervisor by default, or any
+ * other way in (an app's HTTP routes, a live bridge).
+ */
+export interface SessionDriver {
+  /** Starts a fresh session for the next path. */
+  start(input: unknown): Promise<void> | void;
+  /**
+   * Delivers one event. Resolve once the session has processed it; for a `call` whose reply
+   * comes later, resolve at once with `{ reply }` (a promise the runner watches).
+   */
+  send(
+    event: EventObject,
+    options: { call: boolean },
+    // biome-ignore lint/suspicious/noConfusingVoidType: a driver's `async send() {}` returns nothing
+  ): Promise<SentEvent | undefined | void> | SentEvent | undefined | void;
+  /** The session's current state. */
+  state(): Promise<ModelState> | ModelState;
+  /** Ends the session of the path. */
+  stop(): Promise<void> | void;
+  /** Releases the driver after the last path. */
+  close?(): Promise<void> | void;
+  /**
+   * How long the runner keeps re-reading `state()` until it matches, for drivers where an
+   * event's effect is not visible at once (a call whose HTTP response waits for its reply).
+   * @default 0 for the supervisor driver, 1_000 for others
+   */
+  settleMs?: number;
+}
+
+/** What a `drive` factory receives: use these, so time and invocations stay under the runner's control. */
+export interface DriveContext {
+  /** The implementation to run, its invoked actors controlled by the runner. */
+  logic: AnyStateMachine;
+  /** The clock to give the supervisor (`clock` option). */
+  clock: TestClock;
+  /** Options for a supervisor that runs `logic` on `clock` (idle expiry and start rate off). */
+  supervisorOptions: SupervisorOptions;
+  /** The model's input. */
+  input: unknown;
+}
+
+/** Options of `run` (and of `describe`). */
+export interface RunOptions {
+  /** @default 'transitions' */
+  paths?: PathStrategy;
+  /**
+   * The supervisor to run the paths in: a factory given the options it must use (logic, clock),
+   * or an instance created with `logic: model.implementation()` and `clock: model.clock` (its
+   * default logic is started).
+   * @default a fresh `createSessionSupervisor(...)`, shut down afterwards
+   */
+  supervisor?:
+    | SessionSupervisor
+    | ((options: SupervisorOptions) => SessionSupervisor | Promise<SessionSupervisor>);
+  /** More options for the supervisor the runner creates (`callTimeoutMs`, `maxSessions`, ...). */
+  sessionOptions?: Omit<SupervisorOptions, 'logic' | 'logics' | 'clock'>;
+  /** Runs the paths through this driver instead (created once per run, closed at the end). */
+  drive?: (context: DriveContext) => SessionDriver | Promise<SessionDriver>;
+  /**
+   * The implementation under test, when it differs from the model (for example
+   * `machine.provide(...)` with other actions or guards).
+   * @default the model's machine
+   */
+  implementation?: AnyStateMachine;
+  /** Percentages (0–100) below which the run fails, e.g. `{ states: 100, transitions: 100 }`. */
+  coverage?: { states?: number; transitions?: number };
+  /** Prints the coverage summary: `true` to `console.log`, or a function. @default true */
+  print?: boolean | ((text: string) => void);
+  /** Most paths to run (the rest are dropped and reported). @default 1_000 */
+  maxPaths?: number;
+}
+
+/** The vitest functions `describe` registers tests with. */
+export interface VitestApi {
+  describe: (name: string, factory: () => void) => unknown;
+  it: (name: string, fn: () => Promise<void>) => unknown;
+  beforeAll?: (fn: () => Promise<void> | void) => unknown;
+  afterAll?: (fn: () => Promise<void> | void) => unknown;
+}
