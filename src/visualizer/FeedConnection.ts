@@ -1,0 +1,256 @@
+import type { WebSocket } from 'ws';
+import type { SessionSupervisor } from '../index.js';
+import type { FeedHub, FeedWatcher } from './FeedHub.js';
+import type { ClientMessage, EventEntry, ServerMessage } from './protocol.js';
+import { type Sanitize, toJsonSafe } from './sanitize.js';
+
+/** @internal */
+export interface FeedConnectionOptions {
+  sessions: SessionSupervisor;
+  hub: FeedHub;
+  sanitize: Sanitize;
+  allowSend: boolean;
+  throttleMs: number;
+  /** Most rows a page may ask for. */
+  maxPageSize: number;
+  /** Entries of the event log kept unsent at most (older ones are dropped, the count kept). */
+  maxPendingEvents: number;
+  /** Above this many buffered bytes, updates wait for the browser to catch up. */
+  maxBufferedBytes: number;
+}
+
+/**
+ * @internal
+ * One browser's feed: the sessions page it looks at and the session it has selected. Changes are
+ * collected as they happen and sent at most once per `throttleMs` (the hub's tick), each message
+ * only when its content differs from the last one sent, so 10,000 busy sessions cost the browser
+ * one small list message per tick at most.
+ */
+export class FeedConnection implements FeedWatcher {
+  readonly #ws: WebSocket;
+  readonly #o: FeedConnectionOptions;
+  #offset = 0;
+  #limit = 50;
+  #listWanted = false;
+  #lastList = '';
+  #selected: string | null = null;
+  #seq = 0;
+  #events: EventEntry[] = [];
+  #snapshotDirty = false;
+  #lastSnapshot = '';
+  #ended: string | undefined;
+
+  constructor(ws: WebSocket, options: FeedConnectionOptions) {
+    this.#ws = ws;
+    this.#o = options;
+    ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
+    ws.on('close', () => options.hub.remove(this));
+    options.hub.add(this);
+    this.#send({ type: 'hello', allowSend: options.allowSend, throttleMs: options.throttleMs });
+  }
+
+  // ---- from the hub ---------------------------------------------------------------------------
+
+  listChanged(): void {
+    this.#listWanted = true;
+  }
+
+  event(entry: Omit<EventEntry, 'seq'>): void {
+    if (this.#selected === null) return;
+    const e = { ...entry, seq: ++this.#seq };
+    e.event = this.#clean(e.event, 'event') as EventEntry['event'];
+    this.#events.push(e);
+    if (this.#events.length > this.#o.maxPendingEvents) this.#events.shift();
+  }
+
+  snapshotChanged(): void {
+    this.#snapshotDirty = true;
+  }
+
+  ended(reason: string): void {
+    if (this.#selected === null) return;
+    this.#ended = reason;
+  }
+
+  flush(): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    // A browser that does not keep up gets the latest state later, not an ever-growing queue.
+    if (this.#ws.bufferedAmount > this.#o.maxBufferedBytes) return;
+    if (this.#listWanted) this.#sendList();
+    const id = this.#selected;
+    if (id === null) return;
+    if (this.#events.length) {
+      this.#send({ type: 'events', id, entries: this.#events });
+      this.#events = [];
+    }
+    if (this.#snapshotDirty) this.#sendSnapshot(id);
+    if (this.#ended !== undefined) {
+      this.#send({ type: 'ended', id, reason: this.#ended });
+      this.#o.hub.unwatch(this);
+      this.#ended = undefined;
+    }
+  }
+
+  // ---- from the browser -----------------------------------------------------------------------
+
+  #onMessage(text: string, isBinary: boolean): void {
+    let msg: ClientMessage;
+    try {
+      if (isBinary) throw new Error('binary');
+      msg = JSON.parse(text);
+      if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') throw new Error('type');
+    } catch {
+      this.#error('BAD_MESSAGE', 'expected a JSON object with a "type"');
+      return;
+    }
+    switch (msg.type) {
+      case 'list':
+        this.#offset = clampInt(msg.offset, 0, Number.MAX_SAFE_INTEGER, 0);
+        this.#limit = clampInt(msg.limit, 1, this.#o.maxPageSize, 50);
+        this.#lastList = '';
+        this.#sendList();
+        return;
+      case 'select':
+        this.#select(typeof msg.id === 'string' ? msg.id : null);
+        return;
+      case 'send':
+        this.#cast(msg);
+        return;
+      default:
+        this.#error(
+          'BAD_MESSAGE',
+          `unknown message type ${JSON.stringify(String((msg as { type: unknown }).type))}`,
+        );
+    }
+  }
+
+  #select(id: string | null): void {
+    this.#selected = null;
+    this.#events = [];
+    this.#snapshotDirty = false;
+    this.#lastSnapshot = '';
+    this.#ended = undefined;
+    this.#o.hub.unwatch(this);
+    if (id === null) return;
+    if (!this.#o.hub.watch(this, id)) {
+      this.#error('SESSION_NOT_FOUND', 'no running session has this ID', id);
+      return;
+    }
+    this.#selected = id;
+    const machine = this.#o.hub.machineOf(id);
+    const logic = this.#o.sessions.get(id)?.logic ?? '';
+    this.#send({ type: 'machine', id, logic, machine });
+    this.#sendSnapshot(id);
+  }
+
+  #cast(msg: Extract<ClientMessage, { type: 'send' }>): void {
+    const id = typeof msg.id === 'string' ? msg.id : '';
+    if (!this.#o.allowSend) {
+      this.#error(
+        'SEND_NOT_ALLOWED',
+        'sending events is disabled (visualizer option allowSend)',
+        id,
+      );
+      return;
+    }
+    const event = msg.event;
+    if (
+      !event ||
+      typeof event !== 'object' ||
+      Array.isArray(event) ||
+      typeof event.type !== 'string' ||
+      !event.type
+    ) {
+      this.#error('BAD_MESSAGE', 'an event is an object with a string "type"', id);
+      return;
+    }
+    try {
+      this.#o.sessions.cast(id, event);
+      this.#send({ type: 'sent', id, eventType: event.type });
+    } catch (err) {
+      const code =
+        (err as { code?: unknown }).code === 'SESSION_NOT_FOUND'
+          ? 'SESSION_NOT_FOUND'
+          : 'SEND_FAILED';
+      this.#error(code, (err as Error).message ?? String(err), id);
+    }
+  }
+
+  // ---- to the browser -------------------------------------------------------------------------
+
+  #sendList(): void {
+    this.#listWanted = false;
+    const { sessions } = this.#o;
+    const rows = sessions.list({ offset: this.#offset, limit: this.#limit }).map((r) => ({
+      id: r.id,
+      logic: r.logic,
+      startedAt: r.startedAt,
+      lastActiveAt: r.lastActiveAt,
+      value: this.#clean(r.value, 'value', r.id),
+      status: r.status,
+      version: r.version,
+    }));
+    const msg: ServerMessage = {
+      type: 'list',
+      offset: this.#offset,
+      limit: this.#limit,
+      total: sessions.count,
+      rows,
+    };
+    const text = JSON.stringify(msg);
+    if (text === this.#lastList) return;
+    this.#lastList = text;
+    this.#sendText(text);
+  }
+
+  #sendSnapshot(id: string): void {
+    this.#snapshotDirty = false;
+    const handle = this.#o.sessions.get(id);
+    if (!handle) return;
+    const snap = handle.snapshot();
+    const msg: ServerMessage = {
+      type: 'snapshot',
+      id,
+      value: this.#clean(snap.value, 'value', id),
+      context: this.#clean(snap.context, 'context', id),
+      status: snap.status,
+      version: snap.version,
+    };
+    const text = JSON.stringify(msg);
+    if (text === this.#lastSnapshot) return;
+    this.#lastSnapshot = text;
+    this.#sendText(text);
+  }
+
+  #clean(
+    value: unknown,
+    kind: 'context' | 'event' | 'value',
+    sessionId = this.#selected ?? '',
+  ): unknown {
+    try {
+      return toJsonSafe(this.#o.sanitize(value, { kind, sessionId }));
+    } catch {
+      // A sanitize hook that throws must not leak the raw value: nothing is sent instead.
+      return '[sanitize failed]';
+    }
+  }
+
+  #error(code: string, message: string, id?: string): void {
+    this.#send(
+      id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id },
+    );
+  }
+
+  #send(msg: ServerMessage): void {
+    this.#sendText(JSON.stringify(msg));
+  }
+
+  #sendText(text: string): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(text);
+  }
+}
+
+function clampInt(v: unknown, min: number, max: number, fallback: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return fallback;
+  return Math.min(max, Math.max(min, Math.floor(v)));
+}

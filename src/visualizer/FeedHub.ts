@@ -1,0 +1,142 @@
+import type { AnyActorRef, AnyStateMachine } from 'xstate';
+import type { SessionSupervisor } from '../index.js';
+import type { EventEntry, MachineDef } from './protocol.js';
+import { serializeMachine } from './serializeMachine.js';
+
+/** @internal What the hub tells a watching connection. */
+export interface FeedWatcher {
+  /** Something changed somewhere: the list may need sending again. */
+  listChanged(): void;
+  /** The watched session received an event. */
+  event(entry: Omit<EventEntry, 'seq'>): void;
+  /** The watched session's snapshot changed. */
+  snapshotChanged(): void;
+  /** The watched session ended. */
+  ended(reason: string): void;
+  /** Called every `throttleMs` while connected: send what piled up. */
+  flush(): void;
+}
+
+/**
+ * @internal
+ * The one place the visualizer listens to the supervisor: a single `system.inspect` observer and
+ * `start`/`stop` listeners, shared by every feed connection and only while at least one is open,
+ * so that a visualizer nobody watches costs nothing. It never subscribes to sessions (a
+ * subscription counts as activity and keeps a session from idling out).
+ */
+export class FeedHub {
+  readonly #sessions: SessionSupervisor;
+  readonly #throttleMs: number;
+  readonly #watchers = new Set<FeedWatcher>();
+  /** Selected session actor → the connections watching it. */
+  readonly #byActor = new Map<AnyActorRef, Set<FeedWatcher>>();
+  readonly #bySession = new Map<string, Set<FeedWatcher>>();
+  readonly #machines = new WeakMap<object, MachineDef>();
+  #off: (() => void)[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(sessions: SessionSupervisor, throttleMs: number) {
+    this.#sessions = sessions;
+    this.#throttleMs = throttleMs;
+  }
+
+  add(watcher: FeedWatcher): void {
+    this.#watchers.add(watcher);
+    if (this.#watchers.size === 1) this.#listen();
+  }
+
+  remove(watcher: FeedWatcher): void {
+    this.unwatch(watcher);
+    this.#watchers.delete(watcher);
+    if (this.#watchers.size === 0) this.#stop();
+  }
+
+  /** Follows one session for this watcher; returns false when it is not running. */
+  watch(watcher: FeedWatcher, sessionId: string): boolean {
+    this.unwatch(watcher);
+    const handle = this.#sessions.get(sessionId);
+    if (!handle) return false;
+    addTo(this.#byActor, handle.actor, watcher);
+    addTo(this.#bySession, sessionId, watcher);
+    return true;
+  }
+
+  unwatch(watcher: FeedWatcher): void {
+    for (const map of [this.#byActor, this.#bySession] as Map<unknown, Set<FeedWatcher>>[]) {
+      for (const [key, set] of map) {
+        if (set.delete(watcher) && set.size === 0) map.delete(key);
+      }
+    }
+  }
+
+  /** The serialized definition of a session's machine (cached per machine object). */
+  machineOf(sessionId: string): MachineDef | null {
+    const logic = this.#sessions.logicOf(sessionId);
+    if (!logic || !isMachine(logic)) return null;
+    let def = this.#machines.get(logic);
+    if (!def) this.#machines.set(logic, (def = serializeMachine(logic)));
+    return def;
+  }
+
+  #listen(): void {
+    const sessions = this.#sessions;
+    const onStart = sessions.on('start', () => this.#listChanged());
+    const onStop = sessions.on('stop', ({ sessionId, reason }) => {
+      this.#listChanged();
+      const set = this.#bySession.get(sessionId);
+      if (set) for (const w of [...set]) w.ended(reason);
+    });
+    const inspection = sessions.system.inspect((ev: any) => {
+      if (ev.type === '@xstate.snapshot') {
+        this.#listDirty = true;
+        const set = this.#byActor.get(ev.actorRef);
+        if (set) for (const w of set) w.snapshotChanged();
+      } else if (ev.type === '@xstate.event') {
+        const set = this.#byActor.get(ev.actorRef);
+        if (!set) return;
+        const entry: Omit<EventEntry, 'seq'> = { at: Date.now(), event: ev.event };
+        const source = ev.sourceRef as AnyActorRef | undefined;
+        // Events from the supervisor's root are the app's own casts and calls: "from outside".
+        if (source && source !== sessions.actor) entry.source = String(source.id);
+        for (const w of set) w.event(entry);
+      }
+    });
+    this.#off = [onStart, onStop, () => inspection.unsubscribe()];
+    this.#timer = setInterval(() => this.#flush(), this.#throttleMs);
+    this.#timer.unref?.();
+  }
+
+  #listDirty = true;
+
+  #listChanged(): void {
+    this.#listDirty = true;
+  }
+
+  #flush(): void {
+    if (this.#listDirty) {
+      this.#listDirty = false;
+      for (const w of this.#watchers) w.listChanged();
+    }
+    for (const w of this.#watchers) w.flush();
+  }
+
+  #stop(): void {
+    for (const off of this.#off) off();
+    this.#off = [];
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#byActor.clear();
+    this.#bySession.clear();
+  }
+}
+
+function addTo<K>(map: Map<K, Set<FeedWatcher>>, key: K, w: FeedWatcher): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(w);
+}
+
+function isMachine(logic: unknown): logic is AnyStateMachine {
+  const root = (logic as { root?: { states?: unknown } }).root;
+  return typeof root === 'object' && root !== null && typeof root.states === 'object';
+}

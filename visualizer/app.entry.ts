@@ -1,0 +1,362 @@
+/**
+ * The visualizer page: the sessions list on the left, the selected session on the right (its
+ * statechart, event log, context and, when allowed, a form to send it an event). Everything
+ * arrives over the feed WebSocket at `${path}/feed`; the page requests nothing else.
+ */
+import './styles.css';
+import type {
+  EventEntry,
+  MachineDef,
+  ServerMessage,
+  SessionRow,
+  StateNodeDef,
+} from '../src/visualizer/protocol.js';
+import { type ChartView, drawMachine } from './chartView.js';
+import { renderTree } from './contextTree.js';
+import { connectFeed } from './feedClient.js';
+import { ago, clockTime, formatStateValue, h, shortId } from './format.js';
+
+const PAGE_SIZE = 50;
+const MAX_LOG = 500;
+
+const body = document.body;
+const basePath = body.dataset.path ?? '/_sessions';
+const allowSend = body.dataset.allowSend === 'true';
+
+// ---- skeleton -------------------------------------------------------------------------------
+
+const status = h('span', { class: 'status', 'data-state': 'connecting' }, 'connecting…');
+const total = h('span', { class: 'total', 'data-testid': 'total' }, '–');
+const pageInfo = h('span', {}, '');
+const prev = h('button', { type: 'button', 'aria-label': 'previous page' }, '‹ prev');
+const next = h('button', { type: 'button', 'aria-label': 'next page' }, 'next ›');
+const rowsBody = h('tbody');
+const table = h(
+  'table',
+  { class: 'sessions' },
+  h(
+    'thead',
+    {},
+    h(
+      'tr',
+      {},
+      h('th', {}, 'session'),
+      h('th', {}, 'logic'),
+      h('th', {}, 'state'),
+      h('th', {}, 'started'),
+      h('th', {}, 'last active'),
+    ),
+  ),
+  rowsBody,
+);
+const emptyList = h('div', { class: 'empty' }, 'No live sessions.');
+const detailHead = h('div', { class: 'detail-head' });
+const chartWrap = h(
+  'div',
+  { class: 'chart-wrap' },
+  h('div', { class: 'placeholder' }, 'Select a session to see its statechart.'),
+);
+const eventList = h('ol', { class: 'events', 'data-testid': 'events' });
+const contextBody = h('div', { class: 'body' });
+const sendInput = h('input', {
+  name: 'event',
+  placeholder: '{"type": "cart.add", "sku": "A1"}  or  cart.clear',
+  autocomplete: 'off',
+  spellcheck: 'false',
+});
+const sendForm = h('form', { class: 'send' }, sendInput, h('button', { type: 'submit' }, 'send'));
+const sendResult = h('div', { class: 'send-result' });
+const accepted = h('div', { class: 'send-result' });
+
+body.append(
+  h('header', { class: 'top' }, h('h1', {}, 'Sessions'), total, status),
+  h(
+    'main',
+    { class: 'layout' },
+    h(
+      'section',
+      { class: 'list' },
+      h(
+        'div',
+        { class: 'list-head' },
+        h('span', {}, 'live sessions'),
+        h('span', { class: 'pager' }, prev, pageInfo, next),
+      ),
+      h('div', { class: 'list-scroll' }, table, emptyList),
+    ),
+    h(
+      'section',
+      { class: 'detail' },
+      detailHead,
+      chartWrap,
+      h(
+        'div',
+        { class: 'panels' },
+        h(
+          'div',
+          { class: 'panel' },
+          h('h2', {}, 'Event log'),
+          h('div', { class: 'body' }, eventList),
+        ),
+        h(
+          'div',
+          { class: 'panel' },
+          h('h2', {}, 'Context'),
+          contextBody,
+          ...(allowSend ? [accepted, sendForm, sendResult] : []),
+        ),
+      ),
+    ),
+  ),
+);
+
+// ---- state ----------------------------------------------------------------------------------
+
+let offset = 0;
+let rows: SessionRow[] = [];
+let totalCount = 0;
+let selected: string | null = new URLSearchParams(location.search).get('session');
+let machine: MachineDef | null = null;
+let chart: ChartView | null = null;
+let drawing = 0;
+let lastValue: unknown;
+let lastStatus = '';
+let endedReason: string | undefined;
+const openPaths = new Set<string>();
+
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${basePath}/feed`;
+const feed = connectFeed(wsUrl, {
+  onOpen: () => {
+    feed.send({ type: 'list', offset, limit: PAGE_SIZE });
+    if (selected) feed.send({ type: 'select', id: selected });
+  },
+  onStatus: (s, detail) => {
+    status.dataset.state = s;
+    status.textContent =
+      s === 'open' ? 'live' : s === 'connecting' ? 'connecting…' : (detail ?? 'closed');
+  },
+  onMessage,
+});
+
+function onMessage(msg: ServerMessage): void {
+  switch (msg.type) {
+    case 'list':
+      rows = msg.rows;
+      totalCount = msg.total;
+      offset = msg.offset;
+      renderList();
+      return;
+    case 'machine':
+      if (msg.id !== selected) return;
+      machine = msg.machine;
+      endedReason = undefined;
+      eventList.replaceChildren();
+      renderDetailHead(msg.logic);
+      void redraw();
+      return;
+    case 'snapshot':
+      if (msg.id !== selected) return;
+      lastValue = msg.value;
+      lastStatus = msg.status;
+      chart?.setValue(msg.value);
+      contextBody.replaceChildren(renderTree(msg.context, openPaths));
+      renderDetailHead();
+      renderAccepted();
+      return;
+    case 'events':
+      if (msg.id !== selected) return;
+      for (const e of msg.entries) eventList.prepend(renderEvent(e));
+      while (eventList.childElementCount > MAX_LOG) eventList.lastElementChild?.remove();
+      return;
+    case 'ended':
+      if (msg.id !== selected) return;
+      endedReason = msg.reason;
+      renderDetailHead();
+      return;
+    case 'sent':
+      sendResult.className = 'send-result';
+      sendResult.textContent = `sent ${msg.eventType}`;
+      return;
+    case 'error':
+      if (msg.id !== undefined && msg.id === selected && msg.code === 'SESSION_NOT_FOUND') {
+        endedReason = 'not running';
+        machine = null;
+        chart = null;
+        chartWrap.replaceChildren(
+          h('div', { class: 'placeholder' }, `Session ${shortId(msg.id)} is not running.`),
+        );
+        renderDetailHead();
+        return;
+      }
+      sendResult.className = 'send-result error';
+      sendResult.textContent = `${msg.code}: ${msg.message}`;
+      return;
+    case 'hello':
+      return;
+  }
+}
+
+// ---- sessions list --------------------------------------------------------------------------
+
+function renderList(): void {
+  total.textContent = `${totalCount.toLocaleString('en-US')} session${totalCount === 1 ? '' : 's'}`;
+  const last = Math.min(offset + rows.length, totalCount);
+  pageInfo.textContent = totalCount
+    ? `${offset + 1}–${last} of ${totalCount.toLocaleString('en-US')}`
+    : '0';
+  prev.disabled = offset === 0;
+  next.disabled = offset + PAGE_SIZE >= totalCount;
+  emptyList.hidden = rows.length > 0;
+  const now = Date.now();
+  rowsBody.replaceChildren(
+    ...rows.map((r) => {
+      const tr = h(
+        'tr',
+        { 'data-session': r.id, 'aria-selected': String(r.id === selected), title: r.id },
+        h('td', { class: 'id' }, shortId(r.id)),
+        h('td', {}, r.logic),
+        h('td', { class: 'state' }, formatStateValue(r.value)),
+        h('td', { title: new Date(r.startedAt).toISOString() }, clockTime(r.startedAt).slice(0, 8)),
+        h('td', { title: new Date(r.lastActiveAt).toISOString() }, ago(r.lastActiveAt, now)),
+      );
+      tr.addEventListener('click', () => select(r.id));
+      return tr;
+    }),
+  );
+}
+
+prev.addEventListener('click', () => {
+  offset = Math.max(0, offset - PAGE_SIZE);
+  feed.send({ type: 'list', offset, limit: PAGE_SIZE });
+});
+next.addEventListener('click', () => {
+  offset += PAGE_SIZE;
+  feed.send({ type: 'list', offset, limit: PAGE_SIZE });
+});
+// "last active" is relative: keep it true between list updates.
+setInterval(renderList, 5_000);
+
+function select(id: string): void {
+  if (id === selected) return;
+  selected = id;
+  machine = null;
+  chart = null;
+  lastValue = undefined;
+  endedReason = undefined;
+  openPaths.clear();
+  eventList.replaceChildren();
+  contextBody.replaceChildren();
+  sendResult.textContent = '';
+  chartWrap.replaceChildren(h('div', { class: 'placeholder' }, 'Loading…'));
+  const url = new URL(location.href);
+  url.searchParams.set('session', id);
+  history.replaceState(null, '', url);
+  for (const tr of Array.from(rowsBody.children)) {
+    tr.setAttribute('aria-selected', String((tr as HTMLElement).dataset.session === id));
+  }
+  feed.send({ type: 'select', id });
+}
+
+// ---- selected session -----------------------------------------------------------------------
+
+let logicName = '';
+function renderDetailHead(logic?: string): void {
+  if (logic !== undefined) logicName = logic;
+  if (!selected) return;
+  detailHead.replaceChildren(
+    h('span', { class: 'sid', title: selected }, shortId(selected)),
+    h('span', { class: 'meta' }, `logic ${logicName || '–'}`),
+    h('span', { class: 'meta', 'data-testid': 'state' }, formatStateValue(lastValue)),
+    h('span', { class: 'meta' }, lastStatus),
+    ...(endedReason ? [h('span', { class: 'ended' }, `ended: ${endedReason}`)] : []),
+  );
+}
+
+async function redraw(): Promise<void> {
+  const def = machine;
+  const ticket = ++drawing;
+  if (!def) {
+    chartWrap.replaceChildren(
+      h('div', { class: 'placeholder' }, 'This session’s logic is not a state machine.'),
+    );
+    return;
+  }
+  try {
+    const view = await drawMachine(def);
+    if (ticket !== drawing) return; // another session was selected meanwhile
+    chart = view;
+    chart.setValue(lastValue);
+    chartWrap.replaceChildren(view.element);
+    renderAccepted();
+  } catch (err) {
+    chartWrap.replaceChildren(
+      h('div', { class: 'placeholder' }, `Could not draw this machine: ${String(err)}`),
+    );
+  }
+}
+
+function renderEvent(e: EventEntry): HTMLElement {
+  const { type, ...payload } = e.event;
+  const internal = type.startsWith('xstate.');
+  const rest = Object.keys(payload).length ? JSON.stringify(payload) : '';
+  return h(
+    'li',
+    { 'data-seq': String(e.seq) },
+    h('span', { class: 'time', title: new Date(e.at).toISOString() }, clockTime(e.at)),
+    h(
+      'span',
+      {},
+      h('span', { class: internal ? 'type internal' : 'type' }, type),
+      e.source ? h('span', { class: 'time' }, ` from ${e.source}`) : '',
+      rest ? h('div', { class: 'payload' }, rest) : '',
+    ),
+  );
+}
+
+/** Event types the active states accept (a hint for the send form). */
+function renderAccepted(): void {
+  if (!allowSend || !machine || !chart) return;
+  const types = new Set<string>();
+  const visit = (n: StateNodeDef) => {
+    if (!chart?.active.has(n.id)) return;
+    for (const t of n.transitions)
+      if (t.kind === 'event' && !t.event.startsWith('xstate.')) types.add(t.event);
+    n.states.forEach(visit);
+  };
+  visit(machine.root);
+  accepted.replaceChildren(
+    ...(types.size ? ['accepted now: '] : []),
+    ...[...types].sort().map((t) => {
+      const b = h('button', { type: 'button' }, t);
+      b.addEventListener('click', () => {
+        sendInput.value = JSON.stringify({ type: t });
+        sendInput.focus();
+      });
+      return b;
+    }),
+  );
+}
+
+sendForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!selected) return;
+  const text = sendInput.value.trim();
+  if (!text) return;
+  let event: { type: string; [k: string]: unknown };
+  try {
+    event = text.startsWith('{') ? JSON.parse(text) : { type: text };
+  } catch (err) {
+    sendResult.className = 'send-result error';
+    sendResult.textContent = `not JSON: ${(err as Error).message}`;
+    return;
+  }
+  feed.send({ type: 'send', id: selected, event });
+});
+
+// Visible for tests and the console.
+(window as unknown as { __visualizer: unknown }).__visualizer = {
+  get selected() {
+    return selected;
+  },
+  close: () => feed.close(),
+};
