@@ -19,6 +19,9 @@ export interface ReplyCheck {
   expected: ModelState;
 }
 
+/** An event with its payload, as the model sends it (`{ type: 'cart.add', sku: 'A1' }`). */
+export type ModelEvent = EventObject & { [key: string]: unknown };
+
 /** Options of `createSessionTestModel`. */
 export interface SessionTestModelOptions {
   /**
@@ -28,7 +31,7 @@ export interface SessionTestModelOptions {
    * test: `{ type: 'xstate.done.actor.payment', output: { ok: true, orderId: 'o1' } }`,
    * `{ type: 'xstate.error.actor.payment', error: 'down' }`.
    */
-  events: readonly EventObject[] | ((snapshot: AnyMachineSnapshot) => readonly EventObject[]);
+  events: readonly ModelEvent[] | ((snapshot: AnyMachineSnapshot) => readonly ModelEvent[]);
   /**
    * Identity of a state, for the traversal and for the check after each step.
    * @default the state value as JSON with sorted keys (context is not part of it, so the graph

@@ -1,0 +1,37 @@
+import { createSessionSupervisor } from 'session-process';
+import { createSessionTestModel } from 'session-process/testing';
+import { describe, expect, it } from 'vitest';
+import { counterMachine } from './counter.js';
+
+const model = createSessionTestModel(counterMachine, {
+  input: { value: 41 },
+  events: [{ type: 'add_one' }, { type: 'get_value' }],
+  calls: ['get_value'],
+  compareContext: (context: { count: number }) => context.count,
+  checkReply: ({ event, reply, expected }) => {
+    if (event.type === 'get_value')
+      expect(reply).toBe((expected.context as { count: number }).count);
+  },
+});
+
+model.describe('counterMachine (model-based)', { coverage: { states: 100, transitions: 100 } });
+
+describe('counterMachine', () => {
+  it('reaches every state and transition through real sessions', async () => {
+    const report = await model.run({ coverage: { states: 100, transitions: 100 } });
+    expect(report.failures).toEqual([]);
+    expect(report.coverage.states).toMatchObject({ reached: 1, total: 1 });
+    expect(report.coverage.transitions).toMatchObject({ reached: 2, total: 2 });
+  });
+
+  it('starts from the input value and counts up', async () => {
+    const sessions = createSessionSupervisor({ logic: counterMachine });
+    try {
+      await sessions.start('c1', { input: { value: 41 } });
+      sessions.cast('c1', { type: 'add_one' });
+      expect(await sessions.call('c1', { type: 'get_value' })).toBe(42);
+    } finally {
+      await sessions.shutdown();
+    }
+  });
+});
