@@ -7,7 +7,8 @@ import {
   createActor,
   fromTransition,
 } from 'xstate';
-import { DeadlineQueue, type DeadlineNode } from './DeadlineQueue.js';
+import { DeadlineQueue } from './DeadlineQueue.js';
+import { Entry, type PendingCall, type Subscriber } from './Entry.js';
 import {
   CallTimeoutError,
   EventNotAcceptedError,
@@ -22,6 +23,7 @@ import {
 } from './errors.js';
 import { linkSystem, unlinkSystem } from './reply.js';
 import { assertSessionId } from './sessionId.js';
+import { Handle } from './Handle.js';
 import { StartRateLimiter } from './StartRateLimiter.js';
 import { Telemetry } from './telemetry.js';
 import type {
@@ -63,75 +65,6 @@ interface SystemInternals {
   _register(sessionId: string, actor: AnyActorRef): void;
   _unregister(actor: AnyActorRef): void;
   _set(systemId: string, actor: AnyActorRef): void;
-}
-
-interface Subscriber {
-  listener: (message: SessionMessage) => void;
-  select: ((s: SessionSnapshot) => unknown) | undefined;
-  equals: (a: unknown, b: unknown) => boolean;
-  last: unknown;
-  active: boolean;
-}
-
-interface PendingCall {
-  readonly id: string;
-  readonly entry: Entry;
-  readonly eventType: string;
-  readonly startedAt: number;
-  until: ((s: SessionSnapshot) => boolean) | undefined;
-  sending: boolean;
-  replied: boolean;
-  value: unknown;
-  settled: boolean;
-  resolve: ((value: any) => void) | undefined;
-  reject: ((err: unknown) => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/**
- * @internal One running session: its actor plus the supervisor's bookkeeping about it. It is its
- * own node in the idle queue (no separate node object: memory per session is a target), and
- * fields that few sessions need are created on first use.
- */
-class Entry implements DeadlineNode<Entry> {
-  id: string;
-  readonly logicName: string;
-  readonly input: unknown;
-  readonly startedAt: number;
-  actor!: AnyActorRef;
-  lastActiveAt: number;
-  version = 1;
-  lastSnap: unknown;
-  /** Increases when the session restarts after a crash. */
-  generation = 0;
-  starting = true;
-  /** Why the session ended, once it has. */
-  ended: EndReason | undefined;
-  /** What the session's machine last threw. */
-  fault: unknown;
-  subscribers: Set<Subscriber> | undefined;
-  calls: Set<PendingCall> | undefined;
-  untilCalls = 0;
-  watch: { unsubscribe(): void } | undefined;
-  crashes: number[] | undefined;
-  lifetime: DeadlineNode<Entry> | undefined;
-  // idle queue node
-  deadline = 0;
-  prev: Entry | undefined;
-  next: Entry | undefined;
-  queued = false;
-
-  constructor(id: string, logicName: string, input: unknown, now: number) {
-    this.id = id;
-    this.logicName = logicName;
-    this.input = input;
-    this.startedAt = now;
-    this.lastActiveAt = now;
-  }
-
-  get value(): Entry {
-    return this;
-  }
 }
 
 function isEventObject(event: unknown): event is EventObject {
@@ -935,45 +868,6 @@ class Supervisor implements SessionSupervisor {
     if (entry) return entry;
     assertSessionId(id);
     throw new SessionNotFoundError(id);
-  }
-}
-
-/** A handle bound to one session ID. Cheap: made on demand, holds nothing but the ID. */
-class Handle implements SessionHandle {
-  readonly #sup: Supervisor;
-  readonly id: string;
-  constructor(sup: Supervisor, id: string) {
-    this.#sup = sup;
-    this.id = id;
-  }
-  get logic(): string {
-    return this.#sup.logicNameOf(this.id) ?? DEFAULT_LOGIC;
-  }
-  get actor(): AnyActorRef {
-    const actor = this.#sup.system.get(this.id);
-    if (!actor) throw new SessionNotFoundError(this.id);
-    return actor;
-  }
-  call<T = unknown, TEvent extends EventObject = EventObject>(
-    event: TEvent,
-    options?: CallOptions,
-  ): Promise<T> {
-    return this.#sup.call<T>(this.id, event, options);
-  }
-  cast<TEvent extends EventObject>(event: TEvent): void {
-    this.#sup.cast(this.id, event);
-  }
-  snapshot(): SessionSnapshot {
-    return this.#sup.snapshot(this.id);
-  }
-  subscribe(listener: (message: SessionMessage) => void, options?: SubscribeOptions): () => void {
-    return this.#sup.subscribe(this.id, listener, options);
-  }
-  touch(): boolean {
-    return this.#sup.touch(this.id);
-  }
-  terminate(): Promise<void> {
-    return this.#sup.terminate(this.id);
   }
 }
 

@@ -1,0 +1,74 @@
+import type { AnyActorRef } from 'xstate';
+import type { DeadlineNode } from './DeadlineQueue.js';
+import type { EndReason, SessionMessage, SessionSnapshot } from './types.js';
+
+/** @internal A subscriber of one session. */
+export interface Subscriber {
+  listener: (message: SessionMessage) => void;
+  select: ((s: SessionSnapshot) => unknown) | undefined;
+  equals: (a: unknown, b: unknown) => boolean;
+  last: unknown;
+  active: boolean;
+}
+
+/** @internal A call waiting for its reply. */
+export interface PendingCall {
+  readonly id: string;
+  readonly entry: Entry;
+  readonly eventType: string;
+  readonly startedAt: number;
+  until: ((s: SessionSnapshot) => boolean) | undefined;
+  sending: boolean;
+  replied: boolean;
+  value: unknown;
+  settled: boolean;
+  resolve: ((value: any) => void) | undefined;
+  reject: ((err: unknown) => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * @internal One running session: its actor plus the supervisor's bookkeeping about it. It is its
+ * own node in the idle queue (no separate node object: memory per session is a target), and
+ * fields that few sessions need are created on first use.
+ */
+export class Entry implements DeadlineNode<Entry> {
+  id: string;
+  readonly logicName: string;
+  readonly input: unknown;
+  readonly startedAt: number;
+  actor!: AnyActorRef;
+  lastActiveAt: number;
+  version = 1;
+  lastSnap: unknown;
+  /** Increases when the session restarts after a crash. */
+  generation = 0;
+  starting = true;
+  /** Why the session ended, once it has. */
+  ended: EndReason | undefined;
+  /** What the session's machine last threw. */
+  fault: unknown;
+  subscribers: Set<Subscriber> | undefined;
+  calls: Set<PendingCall> | undefined;
+  untilCalls = 0;
+  watch: { unsubscribe(): void } | undefined;
+  crashes: number[] | undefined;
+  lifetime: DeadlineNode<Entry> | undefined;
+  // idle queue node
+  deadline = 0;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+  queued = false;
+
+  constructor(id: string, logicName: string, input: unknown, now: number) {
+    this.id = id;
+    this.logicName = logicName;
+    this.input = input;
+    this.startedAt = now;
+    this.lastActiveAt = now;
+  }
+
+  get value(): Entry {
+    return this;
+  }
+}
