@@ -51,21 +51,27 @@ export class TestClock {
     this.#clock.increment(ms);
   }
 
+  /** The timers still pending: when each is due and the duration it was armed with. */
+  pendingTimers(): Array<{ due: number; timeoutMs: number }> {
+    return [...this.#timers.values()].map((t) => ({ ...t })).sort((a, b) => a.due - b.due);
+  }
+
+  /** Moves time to `time` (never back), firing every timer due by then. */
+  advanceTo(time: number): void {
+    this.#clock.set(Math.max(time, this.#clock.now()));
+  }
+
   /**
-   * Moves time to when the earliest pending timer armed with `timeoutMs` is due (any pending
-   * timer when none was armed with that duration) and fires what is due by then. Returns
-   * `false` when no timer is pending.
+   * Moves time to when the earliest pending timer armed with `timeoutMs` is due (the earliest
+   * pending timer when `timeoutMs` is not given) and fires what is due by then. Returns `false`
+   * when there is no such timer.
    */
   fireNext(timeoutMs?: number): boolean {
-    let next: Timer | undefined;
-    let fallback: Timer | undefined;
-    for (const timer of this.#timers.values()) {
-      if (!fallback || timer.due < fallback.due) fallback = timer;
-      if (timer.timeoutMs === timeoutMs && (!next || timer.due < next.due)) next = timer;
-    }
-    const chosen = next ?? fallback;
-    if (!chosen) return false;
-    this.#clock.set(Math.max(chosen.due, this.#clock.now()));
+    const timer = this.pendingTimers().find(
+      (t) => timeoutMs === undefined || t.timeoutMs === timeoutMs,
+    );
+    if (!timer) return false;
+    this.advanceTo(timer.due);
     return true;
   }
 }

@@ -94,6 +94,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   const check = async (
     step: number,
     expected: AnyMachineSnapshot,
+    why = '',
   ): Promise<TestFailure | undefined> => {
     const want = expectedKey(expected);
     const deadline = Date.now() + settleMs;
@@ -110,7 +111,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
         );
       }
       if (got === want) return undefined;
-      if (Date.now() >= deadline) return fail(step, want, got, '');
+      if (Date.now() >= deadline) return fail(step, want, got, why);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
@@ -182,10 +183,28 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       const { event } = step;
       try {
         if (event.type.startsWith(AFTER_PREFIX)) {
+          // Time moves to 1 ms before the timer is due (nothing may have happened yet), then to
+          // when it is due: a delay shorter or longer than the model's fails here.
           const entering = path.steps[index - 1]?.event ?? { type: 'xstate.init' };
           const ms = resolveDelayMs(graph, event.type, step.before, entering);
-          if (!ctx.clock.fireNext(ms))
-            throw new StepError(`no timer was pending for ${event.type}`);
+          const timers = ctx.clock.pendingTimers();
+          const timer = timers.find((t) => ms === undefined || t.timeoutMs === ms);
+          if (!timer) {
+            const armed = timers.map((t) => `${t.timeoutMs} ms`).join(', ') || 'none';
+            throw new StepError(
+              `no ${ms === undefined ? '' : `${ms} ms `}timer was pending for it (pending: ${armed})`,
+            );
+          }
+          if (timer.due - 1 > ctx.clock.now()) {
+            ctx.clock.advanceTo(timer.due - 1);
+            const early = await check(
+              n,
+              step.before,
+              `the state changed before the ${timer.timeoutMs} ms delay had passed`,
+            );
+            if (early) return { failure: early, states, transitions };
+          }
+          ctx.clock.advanceTo(timer.due);
         } else if (event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX)) {
           const isDone = event.type.startsWith(DONE_PREFIX);
           const id = event.type.slice((isDone ? DONE_PREFIX : ERROR_PREFIX).length);

@@ -1,0 +1,207 @@
+import { createSessionTestModel, type TestFailure } from 'session-process/testing';
+import { describe, expect, it } from 'vitest';
+import { assign, setup } from 'xstate';
+import { cartMachine } from '../../machines/cart.js';
+import { cartModelOptions } from '../../machines/cart.model.js';
+import { counterMachine } from '../../machines/counter.js';
+import { reply } from 'session-process';
+
+const quiet = { print: false } as const;
+const cart = createSessionTestModel(cartMachine, cartModelOptions);
+
+function only(failures: TestFailure[]): TestFailure {
+  expect(failures.length).toBeGreaterThan(0);
+  return failures[0] as TestFailure;
+}
+
+describe('run', () => {
+  it('fails a path when a guard is changed with machine.provide, naming the path, step and states', async () => {
+    // Checkout without logging in: the model refuses checkout.start for an anonymous shopper.
+    const implementation = cartMachine.provide({
+      guards: { canCheckout: ({ context }) => context.items.length > 0 },
+    });
+    const report = await cart.run({ implementation, ...quiet });
+    const failure = report.failures.find((f) =>
+      f.title.startsWith('cart.add {"sku":"A1"} › checkout.start ⇒'),
+    );
+    expect(failure).toBeDefined();
+    expect(failure).toMatchObject({
+      path: [{ type: 'cart.add', sku: 'A1' }, { type: 'checkout.start' }],
+      step: 2,
+    });
+    expect(failure?.expected).toContain('{"auth":"anonymous","cart":{"shopping":"active"}}');
+    expect(failure?.actual).toContain('{"auth":"anonymous","cart":{"checkout":"review"}}');
+    const message = failure?.message ?? '';
+    expect(message).toContain(
+      'cart: path "cart.add {"sku":"A1"} › checkout.start ⇒ auth.anonymous | cart.shopping.active" failed at step 2 of 2',
+    );
+    expect(message).toContain(
+      '  expected state: {"value":{"auth":"anonymous","cart":{"shopping":"active"}},"skus":["A1"]} context {"items":[{',
+    );
+    expect(message).toContain(
+      '  actual state:   {"value":{"auth":"anonymous","cart":{"checkout":"review"}},"skus":["A1"]} context {"items":[{',
+    );
+    expect(message).toContain('path so far:');
+    expect(message).toContain('0. (start) → auth.anonymous | cart.shopping.empty');
+    expect(message).toContain('1. cart.add {"sku":"A1"} → auth.anonymous | cart.shopping.active');
+    expect(message).toContain(
+      '✗ 2. checkout.start → expected auth.anonymous | cart.shopping.active',
+    );
+    // Every other path that leads through the changed guard fails too; the rest pass.
+    expect(report.paths.some((p) => p.ok)).toBe(true);
+  });
+
+  it('fails a path when an action is changed, showing the context it compares', async () => {
+    const implementation = cartMachine.provide({
+      actions: { clearItems: assign({}) }, // cart.clear forgets to empty the cart
+    });
+    const report = await cart.run({ implementation, ...quiet });
+    const failure = report.failures.find((f) => f.path.at(-1)?.type === 'cart.clear');
+    expect(failure).toBeDefined();
+    expect(failure?.message).toContain('cart.clear');
+    expect(failure?.expected).toContain(
+      'context {"items":[],"lastError":null,"orderId":null,"user":null}',
+    );
+    expect(failure?.actual).toContain('"sku":"A1"');
+  });
+
+  it('fails when a delayed transition fires earlier than the model says', async () => {
+    const implementation = cartMachine.provide({ delays: { reservation: 1_000 } });
+    const report = await cart.run({ implementation, ...quiet });
+    const failure = report.failures.find((f) => f.path.at(-1)?.type.startsWith('xstate.after.'));
+    expect(failure?.message).toContain('no 600000 ms timer was pending for it (pending: 1000 ms)');
+  });
+
+  it('fails when the reply is wrong (checkReply), at the step where it arrived', async () => {
+    const machine = setup({
+      types: { context: {} as { n: number }, events: {} as { type: 'inc' } | { type: 'get' } },
+      actions: { answer: reply(({ context }: { context: { n: number } }) => context.n) },
+    }).createMachine({
+      context: { n: 0 },
+      on: {
+        inc: { actions: assign({ n: ({ context }) => context.n + 1 }) },
+        get: { actions: 'answer' },
+      },
+    });
+    const model = createSessionTestModel(machine, {
+      events: [{ type: 'inc' }, { type: 'get' }],
+      calls: ['get'],
+      checkReply: ({ reply: value, expected }) => {
+        expect(value).toBe((expected.context as { n: number }).n);
+      },
+    });
+    expect((await model.run(quiet)).failures).toEqual([]);
+    const wrong = machine.provide({ actions: { answer: reply('forty-two') } });
+    const failure = only((await model.run({ implementation: wrong, ...quiet })).failures);
+    expect(failure.step).toBe(1);
+    expect(failure.actual).toBe('reply "forty-two"');
+    expect(failure.message).toContain('the reply to "get" (step 1) is wrong');
+    expect(failure.message).toContain("expected 'forty-two' to be +0");
+  });
+
+  it('reports a session that crashed instead of answering', async () => {
+    const crashing = setup({
+      types: { events: {} as { type: 'add_one' } | { type: 'get_value' } },
+    }).createMachine({
+      id: 'counter',
+      on: {
+        add_one: {
+          actions: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    });
+    const model = createSessionTestModel(counterMachine, { events: [{ type: 'add_one' }] });
+    const failure = only(
+      (
+        await model.run({
+          implementation: crashing,
+          sessionOptions: { onError: () => {} },
+          ...quiet,
+        })
+      ).failures,
+    );
+    expect(failure.step).toBe(1);
+    expect(failure.actual).toMatch(/^\(no state: SESSION_NOT_FOUND/);
+    expect(failure.message).toContain('the session could not be read');
+  });
+});
+
+describe('coverage', () => {
+  it('counts states and transitions reached, and fails below a threshold naming what is missing', async () => {
+    const events = (cartModelOptions.events as Array<{ type: string }>).filter(
+      (e) => !e.type.startsWith('xstate.error.'),
+    );
+    const model = createSessionTestModel(cartMachine, { ...cartModelOptions, events });
+    const printed: string[] = [];
+    const report = await model.run({
+      coverage: { states: 100, transitions: 100 },
+      print: (text) => printed.push(text),
+    });
+    expect(report.coverage.states).toEqual({ reached: 13, total: 13, missing: [] });
+    expect(report.coverage.transitions).toEqual({
+      reached: 19,
+      total: 20,
+      missing: ['cart.cart.checkout.paying on xstate.error.actor.payment'],
+    });
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0]).toMatchObject({
+      title: 'transitions coverage',
+      step: -1,
+      expected: 'transitions coverage >= 100%',
+      actual: '95.0% (19/20)',
+    });
+    expect(report.failures[0]?.message).toContain(
+      'cart.cart.checkout.paying on xstate.error.actor.payment',
+    );
+    expect(printed.join('\n')).toContain('states 13/13 (100.0%), transitions 19/20 (95.0%)');
+    expect(printed.join('\n')).toContain(
+      'transition not reached: cart.cart.checkout.paying on xstate.error.actor.payment',
+    );
+  });
+});
+
+describe('paths', () => {
+  it("'shortest' gives a path per state, 'transitions' a path per transition, 'simple' every simple path", () => {
+    const shortest = cart.getPaths('shortest');
+    const transitions = cart.getPaths('transitions');
+    const simple = cart.getPaths('simple');
+    expect(new Set(shortest.map((p) => p.title)).size).toBe(shortest.length);
+    expect(transitions.length).toBeGreaterThan(shortest.length);
+    expect(simple.length).toBeGreaterThan(transitions.length);
+    expect(shortest[0]).toEqual({
+      title: '(no events) ⇒ auth.anonymous | cart.shopping.empty',
+      events: [],
+    });
+    // Delayed events are listed by the model itself.
+    expect(
+      transitions.some((p) =>
+        p.events.some((e) => e.type === 'xstate.after.reservation.cart.cart.shopping.active'),
+      ),
+    ).toBe(true);
+  });
+
+  it('runs a path through a delayed transition without waiting in real time', async () => {
+    const model = createSessionTestModel(cartMachine, {
+      input: { reservationMs: 24 * 60 * 60_000 },
+      events: [{ type: 'cart.add', sku: 'A1' }],
+    });
+    const started = Date.now();
+    const before = model.clock.now();
+    const report = await model.run(quiet);
+    expect(report.failures).toEqual([]);
+    expect(report.paths.map((p) => p.title)).toContain(
+      'cart.add {"sku":"A1"} › xstate.after.reservation.cart.cart.shopping.active ⇒ auth.anonymous | cart.shopping.empty',
+    );
+    expect(model.clock.now() - before).toBeGreaterThanOrEqual(24 * 60 * 60_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses overlapping runs of one model', async () => {
+    const model = createSessionTestModel(counterMachine, { events: [{ type: 'add_one' }] });
+    const first = model.run(quiet);
+    await expect(model.run(quiet)).rejects.toThrow('a run of this model is already in progress');
+    await first;
+  });
+});
