@@ -51,6 +51,18 @@ const table = h(
 );
 const emptyList = h('div', { class: 'empty' }, 'No live sessions.');
 const detailHead = h('div', { class: 'detail-head' });
+const zoomFit = h(
+  'button',
+  { type: 'button', 'aria-pressed': 'true', title: 'fit the chart to the panel' },
+  'fit',
+);
+const zoomActual = h(
+  'button',
+  { type: 'button', 'aria-pressed': 'false', title: 'actual size' },
+  '100%',
+);
+const flip = h('button', { type: 'button', title: 'lay the chart out the other way' }, '⇄ / ⇅');
+const tools = h('span', { class: 'tools' }, zoomFit, zoomActual, flip);
 const chartWrap = h(
   'div',
   { class: 'chart-wrap' },
@@ -119,6 +131,8 @@ let selected: string | null = new URLSearchParams(location.search).get('session'
 let machine: MachineDef | null = null;
 let chart: ChartView | null = null;
 let drawing = 0;
+let zoom: 'fit' | 'actual' = 'fit';
+let direction: 'auto' | 'RIGHT' | 'DOWN' = 'auto';
 let lastValue: unknown;
 let lastStatus = '';
 let endedReason: string | undefined;
@@ -239,6 +253,7 @@ setInterval(renderList, 5_000);
 function select(id: string): void {
   if (id === selected) return;
   selected = id;
+  direction = 'auto';
   machine = null;
   chart = null;
   lastValue = undefined;
@@ -269,8 +284,35 @@ function renderDetailHead(logic?: string): void {
     h('span', { class: 'meta', 'data-testid': 'state' }, formatStateValue(lastValue)),
     h('span', { class: 'meta' }, lastStatus),
     ...(endedReason ? [h('span', { class: 'ended' }, `ended: ${endedReason}`)] : []),
+    tools,
   );
 }
+
+const chartBox = () => ({
+  width: Math.max(200, chartWrap.clientWidth - 24),
+  height: Math.max(150, chartWrap.clientHeight - 24),
+});
+
+function applyZoom(): void {
+  zoomFit.setAttribute('aria-pressed', String(zoom === 'fit'));
+  zoomActual.setAttribute('aria-pressed', String(zoom === 'actual'));
+  chart?.setZoom(zoom, chartBox());
+}
+zoomFit.addEventListener('click', () => {
+  zoom = 'fit';
+  applyZoom();
+});
+zoomActual.addEventListener('click', () => {
+  zoom = 'actual';
+  applyZoom();
+});
+flip.addEventListener('click', () => {
+  direction = chart?.layout.direction === 'DOWN' ? 'RIGHT' : 'DOWN';
+  void redraw();
+});
+window.addEventListener('resize', () => {
+  if (zoom === 'fit') applyZoom();
+});
 
 async function redraw(): Promise<void> {
   const def = machine;
@@ -282,11 +324,12 @@ async function redraw(): Promise<void> {
     return;
   }
   try {
-    const view = await drawMachine(def);
+    const view = await drawMachine(def, direction, chartBox());
     if (ticket !== drawing) return; // another session was selected meanwhile
     chart = view;
     chart.setValue(lastValue);
     chartWrap.replaceChildren(view.element);
+    applyZoom();
     renderAccepted();
   } catch (err) {
     chartWrap.replaceChildren(

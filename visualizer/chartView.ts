@@ -2,48 +2,98 @@ import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ELK as ElkApi } from 'elkjs/lib/elk-api.js';
 import type { MachineDef } from '../src/visualizer/protocol.js';
 import { activeStateIds } from './activeStates.js';
-import { layoutMachine } from './layout.js';
+import { type ChartLayout, layoutMachine } from './layout.js';
 import { createMeasureText } from './measureText.js';
-import { type RenderedChart, renderChart } from './renderChart.js';
+import { renderChart } from './renderChart.js';
 
+// elk.bundled.js is CommonJS; esbuild hands over either the class or its namespace.
+const ElkClass = ((ELK as unknown as { default?: unknown }).default ?? ELK) as new () => ElkApi;
 let elk: ElkApi | undefined;
-const measure = () => createMeasureText();
+
+/** Below this scale labels stop being comfortable to read: the chart scrolls instead. */
+const MIN_SCALE = 0.85;
 
 /** A drawn machine whose highlight follows the session's state value. */
 export interface ChartView {
   readonly element: SVGSVGElement;
+  readonly layout: ChartLayout;
   setValue(value: unknown): void;
+  /** Scales the drawing: to fit `box` (never below 85 %, never above 100 %), or 1:1. */
+  setZoom(zoom: 'fit' | 'actual', box: { width: number; height: number }): void;
   /** Ids of the active state nodes, as last set. */
   readonly active: ReadonlySet<string>;
 }
 
-/**
- * Lays out and draws a machine (ELK's bundled build runs in the page itself: no worker, no
- * download). Layout is retried once with ELK's default cycle breaking if the first try throws.
- */
-export async function drawMachine(def: MachineDef): Promise<ChartView> {
-  // elk.bundled.js is CommonJS; esbuild hands over either the class or its namespace.
-  const ElkClass = ((ELK as unknown as { default?: unknown }).default ?? ELK) as new () => ElkApi;
+async function layoutOnce(def: MachineDef, direction: 'RIGHT' | 'DOWN'): Promise<ChartLayout> {
   elk ??= new ElkClass();
-  const m = measure();
-  let layout: Awaited<ReturnType<typeof layoutMachine>>;
+  const measure = createMeasureText();
   try {
-    layout = await layoutMachine(def, elk, m);
+    return await layoutMachine(def, elk, measure, { direction });
   } catch (err) {
     console.warn('visualizer: layout failed, retrying with plain options', err);
     elk = new ElkClass();
-    layout = await layoutMachine(def, elk, m, true);
+    return layoutMachine(def, elk, measure, { direction, plain: true });
   }
-  const chart: RenderedChart = renderChart(layout);
+}
+
+const fitScale = (l: ChartLayout, box: { width: number; height: number }) =>
+  Math.min(1, box.width / l.width, box.height / l.height);
+
+/**
+ * The layout to show in `box`: the one drawn at the larger scale, unless only the other one is
+ * readable (≥ 85 %) or, both being too big, only the other fits the width at 85 % (scrolling
+ * down is easier than scrolling sideways). Left-to-right wins near-ties: it reads like text.
+ */
+function pickLayout(
+  right: ChartLayout,
+  down: ChartLayout,
+  box: { width: number; height: number },
+): ChartLayout {
+  const r = fitScale(right, box);
+  const d = fitScale(down, box);
+  if (r >= MIN_SCALE !== d >= MIN_SCALE) return r >= MIN_SCALE ? right : down;
+  if (r < MIN_SCALE) {
+    const rw = right.width * MIN_SCALE <= box.width;
+    const dw = down.width * MIN_SCALE <= box.width;
+    if (rw !== dw) return rw ? right : down;
+  }
+  return d > r * 1.1 ? down : right;
+}
+
+/**
+ * Lays out and draws a machine (ELK's bundled build runs in the page itself: no worker, no
+ * download). With `direction: 'auto'` both directions are laid out and the one that fits `box`
+ * at the larger scale is drawn (left-to-right wins ties: it reads like text).
+ */
+export async function drawMachine(
+  def: MachineDef,
+  direction: 'auto' | 'RIGHT' | 'DOWN',
+  box: { width: number; height: number },
+): Promise<ChartView> {
+  let layout: ChartLayout;
+  if (direction === 'auto') {
+    const right = await layoutOnce(def, 'RIGHT');
+    const down = await layoutOnce(def, 'DOWN');
+    layout = pickLayout(right, down, box);
+  } else layout = await layoutOnce(def, direction);
+
+  const chart = renderChart(layout);
   let active: ReadonlySet<string> = new Set();
   return {
     element: chart.svg,
+    layout,
     get active() {
       return active;
     },
     setValue(value) {
       active = activeStateIds(def.root, value);
       chart.setActive(active);
+    },
+    setZoom(zoom, area) {
+      const scale = zoom === 'actual' ? 1 : Math.max(MIN_SCALE, fitScale(layout, area));
+      chart.svg.setAttribute('width', String(Math.round(layout.width * scale)));
+      chart.svg.setAttribute('height', String(Math.round(layout.height * scale)));
+      chart.svg.dataset.scale = scale.toFixed(2);
     },
   };
 }

@@ -39,6 +39,7 @@ export interface EdgePath {
 }
 
 export interface ChartLayout {
+  direction: 'RIGHT' | 'DOWN';
   width: number;
   height: number;
   nodes: NodeBox[];
@@ -91,9 +92,14 @@ export async function layoutMachine(
   def: MachineDef,
   elk: ELK,
   measure: MeasureText,
-  /** Leaves ELK's defaults for cycle breaking (a retry after a layout failure). */
-  plain = false,
+  options: {
+    /** Main direction of the arrows. @default 'RIGHT' */
+    direction?: 'RIGHT' | 'DOWN';
+    /** Leaves ELK's defaults for cycle breaking (a retry after a layout failure). */
+    plain?: boolean;
+  } = {},
 ): Promise<ChartLayout> {
+  const { direction = 'RIGHT', plain = false } = options;
   const byId = new Map<string, StateNodeDef>();
   const depthOf = new Map<string, number>();
   const parentOf = new Map<string, StateNodeDef>();
@@ -169,7 +175,11 @@ export async function layoutMachine(
         const key = `${node.id}\u0000${target}`;
         let pair = pairs.get(key);
         if (!pair) pairs.set(key, (pair = { source: node.id, target, lines: [] }));
-        pair.lines.push(transitionText(t));
+        // A long `event [guard]` gets the guard on a line of its own: labels stay narrow, and
+        // in a left-to-right layout every label's width widens the whole chart.
+        if (t.guard && t.label.length + t.guard.length > 26)
+          pair.lines.push(t.label, `[${t.guard}]`);
+        else pair.lines.push(transitionText(t));
       }
     }
   }
@@ -193,10 +203,10 @@ export async function layoutMachine(
       ...common,
       ...ordered,
       'elk.algorithm': 'layered',
-      'elk.direction': 'RIGHT',
+      'elk.direction': direction,
       'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
       'elk.edgeRouting': 'ORTHOGONAL',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '44',
+      'elk.layered.spacing.nodeNodeBetweenLayers': '36',
       'elk.layered.spacing.edgeNodeBetweenLayers': '16',
       'elk.layered.spacing.edgeEdgeBetweenLayers': '12',
       'elk.spacing.nodeNode': '28',
@@ -277,6 +287,7 @@ export async function layoutMachine(
   collectEdges(out);
 
   return {
+    direction,
     width: Math.ceil(out.width ?? 0),
     height: Math.ceil(out.height ?? 0),
     nodes,

@@ -205,7 +205,10 @@ function drawEdge(edge: EdgePath, edgeLayer: Element, labelLayer: Element): SVGE
         g,
       );
       const bracket = line.indexOf(' [');
-      if (bracket > 0) {
+      if (line.startsWith('[')) {
+        const guard = el('tspan', { class: 'guard' }, t);
+        guard.textContent = line;
+      } else if (bracket > 0) {
         t.textContent = line.slice(0, bracket);
         const guard = el('tspan', { class: 'guard' }, t);
         guard.textContent = line.slice(bracket);

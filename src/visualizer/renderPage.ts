@@ -25,6 +25,7 @@ export function renderPage(config: PageConfig): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(config.title)}</title>
 <link rel="stylesheet" href="${path}/app.css">
 <script type="module" src="${path}/app.js"></script>
