@@ -171,6 +171,7 @@ export function createSessionTestModel(
         const results: TestReport['paths'] = [];
         try {
           for (const path of paths) {
+            if (failures.length >= (run.maxFailures ?? Number.POSITIVE_INFINITY)) break;
             const outcome = await executePath(contextFor(opened.driver), path);
             for (const id of outcome.states) states.add(id);
             for (const key of outcome.transitions) transitions.add(key);

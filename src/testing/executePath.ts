@@ -38,6 +38,9 @@ const DONE_PREFIX = 'xstate.done.actor.';
 const ERROR_PREFIX = 'xstate.error.actor.';
 const AFTER_PREFIX = 'xstate.after.';
 
+const settles = (event: EventObject) =>
+  event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX);
+
 /** Lets promise callbacks (a settled invocation, a reply) run before the state is read. */
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -251,7 +254,17 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
         return { failure, states, transitions };
       }
       await macrotask();
-      const failure = checkReplies(n, step.after) ?? (await check(n, step.after));
+      const stateFailure = await check(n, step.after);
+      if (stateFailure) return { failure: stateFailure, states, transitions };
+      if (settles(event) && settleMs > 0) {
+        // A reply sent when an invocation settles may still be on its way (an HTTP response):
+        // wait for it, so `checkReply` sees it with this step's state.
+        const deadline = Date.now() + settleMs;
+        while (pending.some((c) => c.status === 'pending') && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+      const failure = checkReplies(n, step.after);
       if (failure) return { failure, states, transitions };
       reached(step.after, step);
       lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);

@@ -15,7 +15,10 @@ export interface ReplyCheck {
   event: EventObject;
   /** The value the session replied with. */
   reply: unknown;
-  /** The model's state once the reply had arrived (after the step that produced it). */
+  /**
+   * The model's state after the step at which the reply arrived: the call's own step for a reply
+   * in the same step, the done or error step of an invocation for a reply sent when it settles.
+   */
   expected: ModelState;
 }
 
@@ -185,6 +188,8 @@ export interface RunOptions {
   print?: boolean | ((text: string) => void);
   /** Most paths to run (the rest are dropped and reported). @default 1_000 */
   maxPaths?: number;
+  /** Stops running paths after this many have failed (`run` only). @default Infinity */
+  maxFailures?: number;
 }
 
 /** The vitest functions `describe` registers tests with. */
