@@ -14,7 +14,7 @@ import { cartMachine } from '../../machines/cart.js';
 import { cartModelOptions } from '../../machines/cart.model.js';
 
 /** The cart machine's state value, rebuilt from what the shop's JSON API shows of a cart. */
-function valueOf(cart: CartState): unknown {
+function stateValueOf(cart: CartState): unknown {
   const auth = cart.user === null ? 'anonymous' : 'loggedIn';
   if (cart.stage === 'ordered') return { auth, cart: 'ordered' };
   if (cart.stage === 'shopping')
@@ -110,7 +110,7 @@ async function shopDriver({ supervisorOptions, input }: DriveContext): Promise<S
       const { json } = await request('GET', '/api/cart');
       const cart = json as unknown as CartState;
       return {
-        value: valueOf(cart),
+        value: stateValueOf(cart),
         context: {
           items: cart.items,
           user: cart.user,
