@@ -11,7 +11,7 @@ import type {
   SessionRow,
   StateNodeDef,
 } from '../src/visualizer/protocol.js';
-import { type ChartView, drawMachine } from './chartView.js';
+import { type ChartView, drawMachine, loadElk } from './chartView.js';
 import { renderTree } from './contextTree.js';
 import { connectFeed } from './feedClient.js';
 import { ago, clockTime, formatStateValue, h, shortId } from './format.js';
@@ -159,6 +159,8 @@ function onMessage(msg: ServerMessage): void {
       totalCount = msg.total;
       offset = msg.offset;
       renderList();
+      // The layout engine is big: load it once the list shows, before anyone clicks a session.
+      setTimeout(() => void loadElk(), 100);
       return;
     case 'machine':
       if (msg.id !== selected) return;

@@ -1,4 +1,3 @@
-import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ELK as ElkApi } from 'elkjs/lib/elk-api.js';
 import type { MachineDef } from '../src/visualizer/protocol.js';
 import { activeStateIds } from './activeStates.js';
@@ -6,9 +5,22 @@ import { type ChartLayout, layoutMachine } from './layout.js';
 import { createMeasureText } from './measureText.js';
 import { renderChart } from './renderChart.js';
 
-// elk.bundled.js is CommonJS; esbuild hands over either the class or its namespace.
-const ElkClass = ((ELK as unknown as { default?: unknown }).default ?? ELK) as new () => ElkApi;
 let elk: ElkApi | undefined;
+let elkClass: Promise<new () => ElkApi> | undefined;
+
+/**
+ * Loads ELK (its bundled build runs in the page itself: no worker, no download). Evaluating it
+ * takes about two seconds of main thread, so it is deferred until the page is up: the list shows
+ * at once, and the page calls this when idle so that the first chart does not wait for it.
+ */
+export function loadElk(): Promise<new () => ElkApi> {
+  elkClass ??= import('elkjs/lib/elk.bundled.js').then((mod) => {
+    // elk.bundled.js is CommonJS: the class is the namespace's default, or its default's.
+    const m = mod as unknown as { default: { default?: unknown } };
+    return (m.default.default ?? m.default) as new () => ElkApi;
+  });
+  return elkClass;
+}
 
 /** Below this scale labels stop being comfortable to read: the chart scrolls instead. */
 const MIN_SCALE = 0.85;
@@ -25,6 +37,7 @@ export interface ChartView {
 }
 
 async function layoutOnce(def: MachineDef, direction: 'RIGHT' | 'DOWN'): Promise<ChartLayout> {
+  const ElkClass = await loadElk();
   elk ??= new ElkClass();
   const measure = createMeasureText();
   try {
@@ -61,8 +74,7 @@ function pickLayout(
 }
 
 /**
- * Lays out and draws a machine (ELK's bundled build runs in the page itself: no worker, no
- * download). With `direction: 'auto'` both directions are laid out and the one that fits `box`
+ * Lays out and draws a machine. With `direction: 'auto'` both directions are laid out and the one that fits `box`
  * at the larger scale is drawn (left-to-right wins ties: it reads like text).
  */
 export async function drawMachine(
