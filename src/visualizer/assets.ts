@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -7,7 +8,16 @@ export interface Assets {
   css: Buffer;
   /** Where they came from: the shipped bundle, or an in-process build of the sources. */
   origin: 'dist' | 'bundled';
+  /** Content hashes, for `ETag`. */
+  etags: { js: string; css: string };
 }
+
+const etagOf = (b: Buffer) =>
+  `"${createHash('sha256').update(b).digest('base64url').slice(0, 27)}"`;
+const withEtags = (a: Omit<Assets, 'etags'>): Assets => ({
+  ...a,
+  etags: { js: etagOf(a.js), css: etagOf(a.css) },
+});
 
 const here = import.meta.url;
 /** Running from the TypeScript sources (tests, `tsx`) rather than from the compiled package. */
@@ -41,15 +51,17 @@ async function readBuilt(): Promise<Assets> {
     readFile(new URL('app.js', dir)),
     readFile(new URL('app.css', dir)),
   ]);
-  return { js, css, origin: 'dist' };
+  return withEtags({ js, css, origin: 'dist' });
 }
 
 async function bundleFromSources(): Promise<Assets> {
   // src/visualizer/assets.ts → visualizer/app.entry.ts; dist/src/visualizer → ../../../visualizer
-  const candidates = fromSources
-    ? ['../../visualizer/app.entry.ts']
-    : ['../../../visualizer/app.entry.ts'];
-  const entry = fileURLToPath(new URL(candidates[0]!, here));
+  const entry = fileURLToPath(
+    new URL(
+      fromSources ? '../../visualizer/app.entry.ts' : '../../../visualizer/app.entry.ts',
+      here,
+    ),
+  );
   const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [entry],
@@ -68,5 +80,5 @@ async function bundleFromSources(): Promise<Assets> {
     if (!file) throw new Error(`visualizer: bundling ${entry} produced no ${ext}`);
     return Buffer.from(file.contents);
   };
-  return { js: pick('.js'), css: pick('.css'), origin: 'bundled' };
+  return withEtags({ js: pick('.js'), css: pick('.css'), origin: 'bundled' });
 }

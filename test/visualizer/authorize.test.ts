@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { isLoopback } from 'session-process/visualizer';
@@ -31,6 +32,16 @@ describe('authorize', () => {
     const js = await fetch(`${app.url}/_sessions/app.js`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/javascript/);
+    const etag = js.headers.get('etag')!;
+    expect(etag).toBeTruthy();
+    const again = await new Promise<number | undefined>((resolve, reject) => {
+      // node:http, not fetch: fetch marks a conditional request `no-cache`, which forbids a 304.
+      get(`${app!.url}/_sessions/app.js`, { headers: { 'if-none-match': etag } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on('error', reject);
+    });
+    expect(again).toBe(304);
     const css = await fetch(`${app.url}/_sessions/app.css`);
     expect(css.status).toBe(200);
     const feed = await app.feed();
