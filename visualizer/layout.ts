@@ -70,6 +70,13 @@ export function titleOf(def: StateNodeDef): string {
   return def.key;
 }
 
+/** The small grey note at the right of a title line: what the box is, when its shape does not say. */
+export function badgeOf(def: StateNodeDef, depth: number, region: boolean): string | undefined {
+  if (depth === 0) return def.type === 'parallel' ? 'machine · parallel' : 'machine';
+  if (def.type === 'parallel') return 'parallel';
+  return region ? 'region' : undefined;
+}
+
 /** Lines listed inside a state box: invoked actors, then transitions that stay inside. */
 function innerLines(def: StateNodeDef): string[] {
   const lines = def.invokes.map((i) => `invoke ${i.src}`);
@@ -121,13 +128,17 @@ export async function layoutMachine(
     ? {}
     : { 'elk.layered.cycleBreaking.strategy': 'DEPTH_FIRST' };
 
-  const toElk = (node: StateNodeDef, depth: number): ElkNode => {
+  const toElk = (node: StateNodeDef, depth: number, region = false): ElkNode => {
     byId.set(node.id, node);
     depthOf.set(node.id, depth);
     const inner = innerLines(node);
     innerOf.set(node.id, inner);
     const title = titleOf(node);
-    const textWidth = Math.max(measure(title, 'title'), ...inner.map((l) => measure(l, 'line')));
+    const badge = badgeOf(node, depth, region);
+    const textWidth = Math.max(
+      measure(title, 'title') + (badge ? measure(badge, 'line') + 16 : 0),
+      ...inner.map((l) => measure(l, 'line')),
+    );
     const headerHeight = METRICS.titleHeight + inner.length * METRICS.lineHeight + 6;
     const elkNode: ElkNode = { id: escapeId(node.id), layoutOptions: { ...common } };
     if (node.states.length === 0) {
@@ -137,7 +148,7 @@ export async function layoutMachine(
     }
     const children = node.states.map((s) => {
       parentOf.set(s.id, node);
-      return toElk(s, depth + 1);
+      return toElk(s, depth + 1, node.type === 'parallel');
     });
     if (node.initial?.length) {
       const markId = `i:${node.id}`;

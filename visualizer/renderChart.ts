@@ -1,5 +1,5 @@
 import type { ChartLayout, EdgePath, NodeBox } from './layout.js';
-import { METRICS, titleOf } from './layout.js';
+import { badgeOf, METRICS, titleOf } from './layout.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -162,14 +162,10 @@ function drawNode(node: NodeBox, parent: Element): SVGGElement {
   let ty = node.y + (leaf ? Math.max(17, (node.height - block) / 2 + 16) : 17);
   const text = el('text', { x: tx, y: ty, class: 'title' }, g);
   text.textContent = titleOf(def);
-  if (def.type === 'parallel' || node.region || node.depth === 0) {
+  const badgeText = badgeOf(def, node.depth, node.region);
+  if (badgeText) {
     const badge = el('text', { x: node.x + node.width - METRICS.padX, y: ty, class: 'badge' }, g);
-    badge.textContent =
-      node.depth === 0
-        ? `machine${def.type === 'parallel' ? ' · parallel' : ''}`
-        : def.type === 'parallel'
-          ? 'parallel'
-          : 'region';
+    badge.textContent = badgeText;
   }
   ty += 4;
   for (const line of node.inner) {
