@@ -1,4 +1,4 @@
-import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import type { AnyMachineSnapshot, AnyTransitionDefinition, EventObject } from 'xstate';
 import { isSessionError } from '../index.js';
 import { formatEvent, formatValue, stableStringify } from './format.js';
 import type { InvocationController } from './InvocationController.js';
@@ -154,9 +154,14 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     return undefined;
   };
 
-  const reached = (snapshot: AnyMachineSnapshot, step?: PlannedStep) => {
-    for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
-    for (const t of step?.transitions ?? []) {
+  const reached = (
+    snapshots: readonly AnyMachineSnapshot[],
+    taken: readonly AnyTransitionDefinition[],
+  ) => {
+    for (const snapshot of snapshots) {
+      for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
+    }
+    for (const t of taken) {
       const key = graph.keyOf(t);
       if (key) transitions.add(key);
     }
@@ -178,7 +183,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   try {
     const initialFailure = await check(0, path.initial);
     if (initialFailure) return { failure: initialFailure, states, transitions };
-    reached(path.initial);
+    reached([path.initial, ...path.initialPassed], path.initialEventless);
     lines.push(`      0. (start) → ${formatValue(path.initial.value)}`);
 
     for (const [index, step] of path.steps.entries()) {
@@ -266,7 +271,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       }
       const failure = checkReplies(n, step.after);
       if (failure) return { failure, states, transitions };
-      reached(step.after, step);
+      reached([step.after, ...step.passed], [...step.transitions, ...step.eventless]);
       lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);
     }
     return { states, transitions };

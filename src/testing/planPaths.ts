@@ -3,12 +3,14 @@ import {
   type AnyStateMachine,
   type AnyTransitionDefinition,
   type EventObject,
+  getInitialMicrosteps,
+  getMicrosteps,
   initialTransition,
   transition,
 } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths, type StatePath } from 'xstate/graph';
 import { formatEvents, formatValue, stableStringify } from './format.js';
-import { eventsFor, type MachineGraph } from './machineGraph.js';
+import { activeStateNodes, eventsFor, type MachineGraph } from './machineGraph.js';
 import type { ModelState, PathStrategy, SessionTestModelOptions } from './types.js';
 
 /** One step of a planned path: the event, and the model's state before and after it. @internal */
@@ -18,6 +20,10 @@ export interface PlannedStep {
   after: AnyMachineSnapshot;
   /** The transitions the model takes for the event (empty: the event is refused, e.g. by a guard). */
   transitions: AnyTransitionDefinition[];
+  /** Eventless (`always`) transitions taken after them, in the same macrostep. */
+  eventless: AnyTransitionDefinition[];
+  /** Snapshots passed through on the way to `after` (transient states of `always` chains). */
+  passed: AnyMachineSnapshot[];
 }
 
 /** @internal */
@@ -25,6 +31,9 @@ export interface PlannedPath {
   title: string;
   events: EventObject[];
   initial: AnyMachineSnapshot;
+  /** Eventless transitions taken on the way to the initial state, and the snapshots passed. */
+  initialEventless: AnyTransitionDefinition[];
+  initialPassed: AnyMachineSnapshot[];
   steps: PlannedStep[];
 }
 
@@ -40,26 +49,76 @@ function eventsOfGraphPath(path: StatePath<AnyMachineSnapshot, EventObject>): Ev
 }
 
 /**
+ * The `always` transitions taken between consecutive microsteps. XState does not report which
+ * transitions a microstep took, so this picks, in each active state node with `always`
+ * transitions, the first one whose targets are all active afterwards (a targetless one when the
+ * state value did not change): exact for the usual guarded `always` lists.
+ */
+function eventlessBetween(
+  machine: AnyStateMachine,
+  snapshots: AnyMachineSnapshot[],
+): AnyTransitionDefinition[] {
+  const taken: AnyTransitionDefinition[] = [];
+  for (let i = 0; i + 1 < snapshots.length; i++) {
+    const from = snapshots[i] as AnyMachineSnapshot;
+    const to = snapshots[i + 1] as AnyMachineSnapshot;
+    const activeAfter = new Set(activeStateNodes(machine, to.value).map((node) => node.id));
+    const sameValue = stableStringify(from.value) === stableStringify(to.value);
+    for (const node of activeStateNodes(machine, from.value)) {
+      const match = (node.always ?? []).find((t: AnyTransitionDefinition) =>
+        t.target?.length ? t.target.every((target) => activeAfter.has(target.id)) : sameValue,
+      );
+      if (match) taken.push(match);
+    }
+  }
+  return taken;
+}
+
+/**
  * Replays `events` through the model's pure transitions. The traversal keeps one snapshot per
  * serialized state, so a path's events may lead to a snapshot with another context than the one
  * the traversal stored; replaying gives the exact expected state of every step.
  */
 function replay(machine: AnyStateMachine, input: unknown, events: EventObject[]): PlannedPath {
   const [initial] = initialTransition(machine, input);
+  const hasAlways = anyAlways(machine);
+  const initialPassed = hasAlways
+    ? getInitialMicrosteps(machine, input).map(([snapshot]) => snapshot)
+    : [];
+  const initialEventless = eventlessBetween(machine, initialPassed);
   let current: AnyMachineSnapshot = initial;
   const steps: PlannedStep[] = [];
   for (const event of events) {
     const transitions = machine.getTransitionData(current, event) as AnyTransitionDefinition[];
     const [after] = transition(machine, current, event);
-    steps.push({ event, before: current, after, transitions });
+    const passed = hasAlways
+      ? getMicrosteps(machine, current, event).map(([snapshot]) => snapshot)
+      : [];
+    steps.push({
+      event,
+      before: current,
+      after,
+      transitions,
+      eventless: eventlessBetween(machine, passed),
+      passed,
+    });
     current = after;
   }
-  return {
-    title: `${formatEvents(events)} ⇒ ${formatValue(current.value)}`,
-    events,
-    initial,
-    steps,
-  };
+  const title = `${formatEvents(events)} ⇒ ${formatValue(current.value)}`;
+  return { title, events, initial, initialEventless, initialPassed, steps };
+}
+
+const alwaysCache = new WeakMap<AnyStateMachine, boolean>();
+
+function anyAlways(machine: AnyStateMachine): boolean {
+  let has = alwaysCache.get(machine);
+  if (has === undefined) {
+    const walk = (node: AnyStateMachine['root']): boolean =>
+      Boolean(node.always?.length) || Object.values(node.states).some((child) => walk(child));
+    has = walk(machine.root);
+    alwaysCache.set(machine, has);
+  }
+  return has;
 }
 
 /** Event sequences that are a strict prefix of another one are checked by that one. */

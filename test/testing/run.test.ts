@@ -205,3 +205,32 @@ describe('paths', () => {
     await first;
   });
 });
+
+describe('eventless transitions', () => {
+  it('counts always transitions and the transient states they pass through', async () => {
+    const gate = setup({
+      types: { context: {} as { n: number }, events: {} as { type: 'inc' } },
+      guards: { big: ({ context }) => context.n >= 2 },
+    }).createMachine({
+      id: 'gate',
+      context: { n: 0 },
+      initial: 'check',
+      states: {
+        check: { always: [{ guard: 'big', target: 'open' }, { target: 'closed' }] },
+        closed: {
+          on: { inc: { target: 'check', actions: assign({ n: ({ context }) => context.n + 1 }) } },
+        },
+        open: {},
+      },
+    });
+    const model = createSessionTestModel(gate, {
+      events: [{ type: 'inc' }],
+      serializeState: ({ value, context }) =>
+        JSON.stringify({ value, n: (context as { n: number }).n }),
+    });
+    const report = await model.run({ ...quiet, coverage: { states: 100, transitions: 100 } });
+    expect(report.failures).toEqual([]);
+    expect(report.coverage.states).toEqual({ reached: 4, total: 4, missing: [] });
+    expect(report.coverage.transitions).toEqual({ reached: 3, total: 3, missing: [] });
+  });
+});
