@@ -1,0 +1,48 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import session from 'koa-session';
+import { createSessionSupervisor } from 'session-process';
+import { sessionProcess } from 'session-process/koa';
+import { isLoopback, visualizer } from 'session-process/visualizer';
+import { expect, it } from 'vitest';
+import { cartMachine } from '../../machines/cart.js';
+
+// The README's example (notes/README-visualizer.md), on port 0.
+it('runs the README example: the page from loopback, the app untouched', async () => {
+  const sessions = createSessionSupervisor({ logic: cartMachine });
+  const app = new Koa();
+  app.keys = ['a secret key'];
+  const viz = visualizer(sessions, {
+    path: '/_sessions',
+    authorize: (ctx) => isLoopback(ctx),
+    allowSend: false,
+  });
+  app.use(viz);
+  app.use(session({ key: 'sid', maxAge: 86_400_000, sameSite: 'lax' }, app));
+  app.use(sessionProcess(sessions));
+  app.use((ctx) => {
+    ctx.body = { id: ctx.sessionProcess.id };
+  });
+  const server = createServer(app.callback());
+  viz.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    expect((await fetch(`${url}/_sessions`)).status).toBe(200);
+    expect(sessions.count).toBe(0); // opening the page started no session
+    expect((await fetch(`${url}/`)).status).toBe(200);
+    expect(sessions.count).toBe(1);
+    const proxied = await fetch(`${url}/_sessions`, {
+      headers: { 'x-forwarded-for': '203.0.113.7' },
+    });
+    expect(proxied.status).toBe(403);
+  } finally {
+    await viz.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await sessions.shutdown();
+  }
+});
