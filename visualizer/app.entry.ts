@@ -184,6 +184,15 @@ function onMessage(msg: ServerMessage): void {
       for (const e of msg.entries) eventList.prepend(renderEvent(e));
       while (eventList.childElementCount > MAX_LOG) eventList.lastElementChild?.remove();
       return;
+    case 'renamed': {
+      if (msg.id !== selected) return;
+      selected = msg.to;
+      const url = new URL(location.href);
+      url.searchParams.set('session', msg.to);
+      history.replaceState(null, '', url);
+      renderDetailHead();
+      return;
+    }
     case 'ended':
       if (msg.id !== selected) return;
       endedReason = msg.reason;

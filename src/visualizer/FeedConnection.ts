@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { AnyActorRef } from 'xstate';
 import type { SessionSupervisor } from '../index.js';
 import type { FeedHub, FeedWatcher } from './FeedHub.js';
 import type { ClientMessage, EventEntry, ServerMessage } from './protocol.js';
@@ -34,6 +35,7 @@ export class FeedConnection implements FeedWatcher {
   #listWanted = false;
   #lastList = '';
   #selected: string | null = null;
+  #actor: AnyActorRef | undefined;
   #seq = 0;
   #events: EventEntry[] = [];
   #snapshotDirty = false;
@@ -67,9 +69,8 @@ export class FeedConnection implements FeedWatcher {
     this.#snapshotDirty = true;
   }
 
-  ended(reason: string): void {
-    if (this.#selected === null) return;
-    this.#ended = reason;
+  ended(sessionId: string, reason: string): void {
+    if (sessionId === this.#selected) this.#ended = reason;
   }
 
   flush(): void {
@@ -77,8 +78,14 @@ export class FeedConnection implements FeedWatcher {
     // A browser that does not keep up gets the latest state later, not an ever-growing queue.
     if (this.#ws.bufferedAmount > this.#o.maxBufferedBytes) return;
     if (this.#listWanted) this.#sendList();
-    const id = this.#selected;
+    let id = this.#selected;
     if (id === null) return;
+    // The core renames the actor in place when a session's ID is rotated (a login, say).
+    const current = this.#actor?.id;
+    if (current !== undefined && current !== id && this.#ended === undefined) {
+      this.#send({ type: 'renamed', id, to: current });
+      this.#selected = id = current;
+    }
     if (this.#events.length) {
       this.#send({ type: 'events', id, entries: this.#events });
       this.#events = [];
@@ -131,8 +138,10 @@ export class FeedConnection implements FeedWatcher {
     this.#lastSnapshot = '';
     this.#ended = undefined;
     this.#o.hub.unwatch(this);
+    this.#actor = undefined;
     if (id === null) return;
-    if (!this.#o.hub.watch(this, id)) {
+    this.#actor = this.#o.hub.watch(this, id);
+    if (!this.#actor) {
       this.#error('SESSION_NOT_FOUND', 'no running session has this ID', id);
       return;
     }

@@ -11,8 +11,8 @@ export interface FeedWatcher {
   event(entry: Omit<EventEntry, 'seq'>): void;
   /** The watched session's snapshot changed. */
   snapshotChanged(): void;
-  /** The watched session ended. */
-  ended(reason: string): void;
+  /** A session ended (the watcher checks whether it is the one it follows). */
+  ended(sessionId: string, reason: string): void;
   /** Called every `throttleMs` while connected: send what piled up. */
   flush(): void;
 }
@@ -30,7 +30,6 @@ export class FeedHub {
   readonly #watchers = new Set<FeedWatcher>();
   /** Selected session actor → the connections watching it. */
   readonly #byActor = new Map<AnyActorRef, Set<FeedWatcher>>();
-  readonly #bySession = new Map<string, Set<FeedWatcher>>();
   readonly #machines = new WeakMap<object, MachineDef>();
   #off: (() => void)[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -51,21 +50,23 @@ export class FeedHub {
     if (this.#watchers.size === 0) this.#stop();
   }
 
-  /** Follows one session for this watcher; returns false when it is not running. */
-  watch(watcher: FeedWatcher, sessionId: string): boolean {
+  /**
+   * Follows one session's actor for this watcher (by actor, not by ID: a session whose ID is
+   * rotated stays followed). Returns the actor, or `undefined` when the session is not running.
+   */
+  watch(watcher: FeedWatcher, sessionId: string): AnyActorRef | undefined {
     this.unwatch(watcher);
     const handle = this.#sessions.get(sessionId);
-    if (!handle) return false;
-    addTo(this.#byActor, handle.actor, watcher);
-    addTo(this.#bySession, sessionId, watcher);
-    return true;
+    if (!handle) return undefined;
+    let set = this.#byActor.get(handle.actor);
+    if (!set) this.#byActor.set(handle.actor, (set = new Set()));
+    set.add(watcher);
+    return handle.actor;
   }
 
   unwatch(watcher: FeedWatcher): void {
-    for (const map of [this.#byActor, this.#bySession] as Map<unknown, Set<FeedWatcher>>[]) {
-      for (const [key, set] of map) {
-        if (set.delete(watcher) && set.size === 0) map.delete(key);
-      }
+    for (const [key, set] of this.#byActor) {
+      if (set.delete(watcher) && set.size === 0) this.#byActor.delete(key);
     }
   }
 
@@ -83,8 +84,7 @@ export class FeedHub {
     const onStart = sessions.on('start', () => this.#listChanged());
     const onStop = sessions.on('stop', ({ sessionId, reason }) => {
       this.#listChanged();
-      const set = this.#bySession.get(sessionId);
-      if (set) for (const w of [...set]) w.ended(reason);
+      for (const w of this.#watchers) w.ended(sessionId, reason);
     });
     const inspection = sessions.system.inspect((ev: any) => {
       if (ev.type === '@xstate.snapshot') {
@@ -126,14 +126,7 @@ export class FeedHub {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#byActor.clear();
-    this.#bySession.clear();
   }
-}
-
-function addTo<K>(map: Map<K, Set<FeedWatcher>>, key: K, w: FeedWatcher): void {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  set.add(w);
 }
 
 function isMachine(logic: unknown): logic is AnyStateMachine {

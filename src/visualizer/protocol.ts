@@ -98,6 +98,8 @@ export type ServerMessage =
     }
   | { type: 'events'; id: string; entries: EventEntry[] }
   | { type: 'ended'; id: string; reason: string }
+  /** The selected session's ID was rotated (`sessions.rename`): the page follows it. */
+  | { type: 'renamed'; id: string; to: string }
   | { type: 'sent'; id: string; eventType: string }
   | { type: 'error'; code: string; message: string; id?: string };
 

@@ -115,6 +115,21 @@ describe('feed', () => {
     expect(ended).toMatchObject({ id, reason: 'terminated' });
   });
 
+  it('follows the selected session when its ID is rotated', async () => {
+    app = await startVizApp();
+    const id = await app.client().id();
+    const feed = await app.feed();
+    feed.send({ type: 'select', id });
+    await feed.next((m) => m.type === 'snapshot');
+    await app.sessions.rename(id, 'rotated-id');
+    const renamed = await feed.next((m) => m.type === 'renamed');
+    expect(renamed).toEqual({ type: 'renamed', id, to: 'rotated-id' });
+    app.sessions.cast('rotated-id', { type: 'auth.login', user: 'ada' });
+    await feed.next(
+      (m) => m.type === 'snapshot' && m.id === 'rotated-id' && m.value.auth === 'loggedIn',
+    );
+  });
+
   it('answers SESSION_NOT_FOUND for an unknown session and BAD_MESSAGE for garbage', async () => {
     app = await startVizApp();
     const feed = await app.feed();
