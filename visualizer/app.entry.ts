@@ -8,13 +8,13 @@ import type {
   EventEntry,
   MachineDef,
   ServerMessage,
-  SessionRow,
   StateNodeDef,
 } from '../src/visualizer/protocol.js';
 import { type ChartView, drawMachine, loadElk } from './chartView.js';
 import { renderTree } from './contextTree.js';
 import { connectFeed } from './feedClient.js';
-import { ago, clockTime, formatStateValue, h, shortId } from './format.js';
+import { clockTime, formatStateValue, h, shortId } from './format.js';
+import { createSessionList } from './sessionList.js';
 
 const PAGE_SIZE = 50;
 const MAX_LOG = 500;
@@ -27,29 +27,6 @@ const allowSend = body.dataset.allowSend === 'true';
 
 const status = h('span', { class: 'status', 'data-state': 'connecting' }, 'connecting…');
 const total = h('span', { class: 'total', 'data-testid': 'total' }, '–');
-const pageInfo = h('span', {}, '');
-const prev = h('button', { type: 'button', 'aria-label': 'previous page' }, '‹ prev');
-const next = h('button', { type: 'button', 'aria-label': 'next page' }, 'next ›');
-const rowsBody = h('tbody');
-const table = h(
-  'table',
-  { class: 'sessions' },
-  h(
-    'thead',
-    {},
-    h(
-      'tr',
-      {},
-      h('th', {}, 'session'),
-      h('th', {}, 'logic'),
-      h('th', {}, 'state'),
-      h('th', {}, 'started'),
-      h('th', {}, 'last active'),
-    ),
-  ),
-  rowsBody,
-);
-const emptyList = h('div', { class: 'empty' }, 'No live sessions.');
 const detailHead = h('div', { class: 'detail-head' });
 const zoomFit = h(
   'button',
@@ -80,22 +57,18 @@ const sendForm = h('form', { class: 'send' }, sendInput, h('button', { type: 'su
 const sendResult = h('div', { class: 'send-result' });
 const accepted = h('div', { class: 'send-result' });
 
+const list = createSessionList({
+  pageSize: PAGE_SIZE,
+  onSelect: (id) => select(id),
+  onPage: (o) => feed.send({ type: 'list', offset: o, limit: PAGE_SIZE }),
+});
+
 body.append(
   h('header', { class: 'top' }, h('h1', {}, 'Sessions'), total, status),
   h(
     'main',
     { class: 'layout' },
-    h(
-      'section',
-      { class: 'list' },
-      h(
-        'div',
-        { class: 'list-head' },
-        h('span', {}, 'live sessions'),
-        h('span', { class: 'pager' }, prev, pageInfo, next),
-      ),
-      h('div', { class: 'list-scroll' }, table, emptyList),
-    ),
+    list.element,
     h(
       'section',
       { class: 'detail' },
@@ -125,8 +98,6 @@ body.append(
 // ---- state ----------------------------------------------------------------------------------
 
 let offset = 0;
-let rows: SessionRow[] = [];
-let totalCount = 0;
 let selected: string | null = new URLSearchParams(location.search).get('session');
 let machine: MachineDef | null = null;
 let chart: ChartView | null = null;
@@ -137,6 +108,7 @@ let lastValue: unknown;
 let lastStatus = '';
 let endedReason: string | undefined;
 const openPaths = new Set<string>();
+list.select(selected);
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${basePath}/feed`;
 const feed = connectFeed(wsUrl, {
@@ -155,10 +127,9 @@ const feed = connectFeed(wsUrl, {
 function onMessage(msg: ServerMessage): void {
   switch (msg.type) {
     case 'list':
-      rows = msg.rows;
-      totalCount = msg.total;
       offset = msg.offset;
-      renderList();
+      total.textContent = `${msg.total.toLocaleString('en-US')} session${msg.total === 1 ? '' : 's'}`;
+      list.show(msg);
       // The layout engine is big: load it once the list shows, before anyone clicks a session.
       setTimeout(() => void loadElk(), 100);
       return;
@@ -187,6 +158,7 @@ function onMessage(msg: ServerMessage): void {
     case 'renamed': {
       if (msg.id !== selected) return;
       selected = msg.to;
+      list.select(selected);
       const url = new URL(location.href);
       url.searchParams.set('session', msg.to);
       history.replaceState(null, '', url);
@@ -221,46 +193,6 @@ function onMessage(msg: ServerMessage): void {
   }
 }
 
-// ---- sessions list --------------------------------------------------------------------------
-
-function renderList(): void {
-  total.textContent = `${totalCount.toLocaleString('en-US')} session${totalCount === 1 ? '' : 's'}`;
-  const last = Math.min(offset + rows.length, totalCount);
-  pageInfo.textContent = totalCount
-    ? `${offset + 1}–${last} of ${totalCount.toLocaleString('en-US')}`
-    : '0';
-  prev.disabled = offset === 0;
-  next.disabled = offset + PAGE_SIZE >= totalCount;
-  emptyList.hidden = rows.length > 0;
-  const now = Date.now();
-  rowsBody.replaceChildren(
-    ...rows.map((r) => {
-      const tr = h(
-        'tr',
-        { 'data-session': r.id, 'aria-selected': String(r.id === selected), title: r.id },
-        h('td', { class: 'id' }, shortId(r.id)),
-        h('td', {}, r.logic),
-        h('td', { class: 'state' }, formatStateValue(r.value)),
-        h('td', { title: new Date(r.startedAt).toISOString() }, clockTime(r.startedAt).slice(0, 8)),
-        h('td', { title: new Date(r.lastActiveAt).toISOString() }, ago(r.lastActiveAt, now)),
-      );
-      tr.addEventListener('click', () => select(r.id));
-      return tr;
-    }),
-  );
-}
-
-prev.addEventListener('click', () => {
-  offset = Math.max(0, offset - PAGE_SIZE);
-  feed.send({ type: 'list', offset, limit: PAGE_SIZE });
-});
-next.addEventListener('click', () => {
-  offset += PAGE_SIZE;
-  feed.send({ type: 'list', offset, limit: PAGE_SIZE });
-});
-// "last active" is relative: keep it true between list updates.
-setInterval(renderList, 5_000);
-
 function select(id: string): void {
   if (id === selected) return;
   selected = id;
@@ -277,9 +209,7 @@ function select(id: string): void {
   const url = new URL(location.href);
   url.searchParams.set('session', id);
   history.replaceState(null, '', url);
-  for (const tr of Array.from(rowsBody.children)) {
-    tr.setAttribute('aria-selected', String((tr as HTMLElement).dataset.session === id));
-  }
+  list.select(id);
   feed.send({ type: 'select', id });
 }
 
