@@ -42,6 +42,28 @@ describe('drive', () => {
     expect(report.coverage.transitions).toMatchObject({ reached: 20, total: 20 });
   });
 
+  it('runs the paths in a supervisor from a factory, given the options it must use', async () => {
+    const model = createSessionTestModel(cartMachine, cartModelOptions);
+    const seen: Array<Record<string, unknown>> = [];
+    const report = await model.run({
+      print: false,
+      sessionOptions: { callTimeoutMs: 1_000 },
+      supervisor: (options) => {
+        seen.push({ ...options });
+        return createSessionSupervisor(options);
+      },
+    });
+    expect(report.failures).toEqual([]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({
+      idleTimeoutMs: 0,
+      startRate: false,
+      callTimeoutMs: 1_000,
+      clock: model.clock,
+    });
+    expect(seen[0]?.logic).not.toBe(cartMachine); // its invoked payment is under the runner's control
+  });
+
   it('runs the paths in a supervisor given as an instance wired to the model', async () => {
     const model = createSessionTestModel(cartMachine, cartModelOptions);
     const sessions = createSessionSupervisor({
