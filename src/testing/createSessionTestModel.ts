@@ -185,11 +185,10 @@ export function createSessionTestModel(
         failures.push(...checkThresholds(name, coverage, run.coverage));
         const print = printer(run.print);
         if (print) {
-          const note = dropped ? ` (${dropped} more paths not run: maxPaths)` : '';
-          print(
-            formatCoverage(name, coverage, paths.length, results.filter((r) => !r.ok).length) +
-              note,
-          );
+          const skipped = dropped + paths.length - results.length;
+          const note = skipped ? ` (${skipped} more paths not run: maxPaths, maxFailures)` : '';
+          const failed = results.filter((r) => !r.ok).length;
+          print(formatCoverage(name, coverage, results.length, failed) + note);
         }
         return { failures, coverage, paths: results };
       } finally {
