@@ -9,6 +9,7 @@ const hasChromium = chromiumAvailable();
 let browser: Browser | undefined;
 let app: VizApp | undefined;
 let page: Page | undefined;
+const pageErrors: Error[] = [];
 
 beforeAll(async () => {
   if (hasChromium) browser = await launchChromium();
@@ -21,6 +22,7 @@ afterEach(async () => {
   page = undefined;
   await app?.close();
   app = undefined;
+  expect(pageErrors.splice(0), 'errors thrown in the page').toEqual([]);
 });
 
 async function openPage(path = '/_sessions'): Promise<Page> {
@@ -31,9 +33,7 @@ async function openPage(path = '/_sessions'): Promise<Page> {
       outside.push(req.url());
     }
   });
-  page.on('pageerror', (err) => {
-    throw err;
-  });
+  page.on('pageerror', (err) => pageErrors.push(err));
   await page.goto(app!.url + path);
   (page as Page & { outside?: string[] }).outside = outside;
   return page;
