@@ -76,6 +76,22 @@ describe('describe', () => {
     ).rejects.toThrow(/cart: transitions coverage 15\.0% \(3\/20\) is below the threshold of 100%/);
   });
 
+  it('does not check coverage when only some of the paths ran (tests filtered out)', async () => {
+    const model = createSessionTestModel(cartMachine, cartModelOptions);
+    const { api, tests, after } = collector();
+    const printed: string[] = [];
+    model.describe('cart', {
+      vitest: api,
+      print: (text) => printed.push(text),
+      coverage: { transitions: 100 },
+    });
+    await tests[0]?.fn();
+    for (const fn of after) await fn();
+    expect(printed).toEqual([
+      `[session-process/testing] cart: 1 of ${tests.length} paths ran; coverage not checked`,
+    ]);
+  });
+
   it('finds vitest by itself when called in a vitest test file', () => {
     // This file's own suite below is registered without passing { vitest }.
     expect(typeof (globalThis as Record<string, unknown>).__vitest_index__).toBe('object');
