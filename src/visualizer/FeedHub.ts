@@ -97,7 +97,8 @@ export class FeedHub {
         const entry: Omit<EventEntry, 'seq'> = { at: Date.now(), event: ev.event };
         const source = ev.sourceRef as AnyActorRef | undefined;
         // Events from the supervisor's root are the app's own casts and calls: "from outside".
-        if (source && source !== sessions.actor) entry.source = String(source.id);
+        if (source === ev.actorRef) entry.source = 'self';
+        else if (source && source !== sessions.actor) entry.source = String(source.id);
         for (const w of set) w.event(entry);
       }
     });
