@@ -144,7 +144,7 @@ export function planPaths(
   const userEvents = options.events;
   const traversal = {
     input: options.input,
-    limit: options.limit ?? 10_000,
+    limit: options.limit ?? 100_000,
     events: (snapshot: AnyMachineSnapshot) =>
       eventsFor(
         graph,
@@ -155,6 +155,28 @@ export function planPaths(
       serialize({ value: snapshot.value, context: snapshot.context }),
   } as never;
 
+  try {
+    return plan(graph, options, strategy, traversal, serialize);
+  } catch (error) {
+    if (error instanceof Error && error.message === 'Traversal limit exceeded') {
+      throw new Error(
+        `${options.name ?? machine.id}: more than ${options.limit ?? 100_000} traversal steps; ` +
+          'make serializeState coarser (a context value that keeps growing makes the graph infinite) or raise `limit`',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+function plan(
+  graph: MachineGraph,
+  options: SessionTestModelOptions,
+  strategy: PathStrategy,
+  traversal: never,
+  serialize: (state: ModelState) => string,
+): PlannedPath[] {
+  const machine = graph.machine;
   let sequences: EventObject[][];
   if (strategy === 'shortest') {
     sequences = getShortestPaths(machine, traversal).map(eventsOfGraphPath);

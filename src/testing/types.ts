@@ -59,7 +59,7 @@ export interface SessionTestModelOptions {
   checkReply?: (check: ReplyCheck) => void;
   /** Name in titles and printed coverage. @default the machine's id */
   name?: string;
-  /** Most states the traversal may visit before it gives up. @default 10_000 */
+  /** Most traversal steps (a state and an event tried there) before the model gives up. @default 100_000 */
   limit?: number;
 }
 

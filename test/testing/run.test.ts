@@ -234,3 +234,16 @@ describe('eventless transitions', () => {
     expect(report.coverage.transitions).toEqual({ reached: 3, total: 3, missing: [] });
   });
 });
+
+describe('planning', () => {
+  it('explains an infinite state space instead of running forever', () => {
+    const model = createSessionTestModel(counterMachine, {
+      events: [{ type: 'add_one' }],
+      serializeState: ({ value, context }) => JSON.stringify({ value, context }),
+      limit: 1_000,
+    });
+    expect(() => model.getPaths()).toThrow(
+      'counter: more than 1000 traversal steps; make serializeState coarser (a context value that keeps growing makes the graph infinite) or raise `limit`',
+    );
+  });
+});
