@@ -31,15 +31,22 @@ export function createSessionList(options: {
     ...['session', 'logic', 'state', 'started', 'last active'].map((t) => h('th', {}, t)),
   );
   const empty = h('div', { class: 'empty' }, 'No live sessions.');
+  // Paging through 10,000 sessions to find one is no way to find it: paste its ID instead.
+  const goto = h('input', {
+    class: 'goto',
+    placeholder: 'open a session by ID',
+    'aria-label': 'open a session by ID',
+    spellcheck: 'false',
+    autocomplete: 'off',
+  });
+  goto.addEventListener('keydown', (e) => {
+    const id = goto.value.trim();
+    if (e.key === 'Enter' && id) options.onSelect(id);
+  });
   const element = h(
     'section',
     { class: 'list' },
-    h(
-      'div',
-      { class: 'list-head' },
-      h('span', {}, 'live sessions'),
-      h('span', { class: 'pager' }, prev, pageInfo, next),
-    ),
+    h('div', { class: 'list-head' }, goto, h('span', { class: 'pager' }, prev, pageInfo, next)),
     h(
       'div',
       { class: 'list-scroll' },

@@ -122,6 +122,19 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
     expect(html).toContain('••••••');
   });
 
+  it('opens a session by the ID pasted into the list head', async () => {
+    app = await startVizApp();
+    await app.client().id();
+    const id = await app.client().id();
+    const p = await openPage();
+    await p.locator('tr[data-session]').first().waitFor();
+    await p.getByLabel('open a session by ID').fill(id);
+    await p.getByLabel('open a session by ID').press('Enter');
+    await active(p, 'cart.auth.anonymous').waitFor();
+    expect(p.url()).toContain(`session=${id}`);
+    expect(await p.locator(`tr[data-session="${id}"]`).getAttribute('aria-selected')).toBe('true');
+  });
+
   it('sends an event from the form when allowSend is set', async () => {
     app = await startVizApp({ allowSend: true });
     const id = await app.client().id();
