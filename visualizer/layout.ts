@@ -141,6 +141,10 @@ export async function layoutMachine(
     );
     const headerHeight = METRICS.titleHeight + inner.length * METRICS.lineHeight + 6;
     const elkNode: ElkNode = { id: escapeId(node.id), layoutOptions: { ...common } };
+    // Regions side by side start at the same edge instead of being centred on one another.
+    const align: Record<string, string> = region
+      ? { 'elk.alignment': direction === 'DOWN' ? 'TOP' : 'LEFT' }
+      : {};
     if (node.states.length === 0) {
       elkNode.width = Math.max(METRICS.leafMinWidth, Math.ceil(textWidth) + 2 * METRICS.padX);
       elkNode.height = Math.max(METRICS.leafMinHeight, headerHeight + 8);
@@ -168,6 +172,7 @@ export async function layoutMachine(
     elkNode.layoutOptions = {
       ...common,
       ...ordered,
+      ...align,
       'elk.padding': `[top=${headerHeight + 8},left=${METRICS.padX + 4},bottom=${METRICS.padBottom + 4},right=${METRICS.padX + 4}]`,
       'elk.nodeSize.constraints': 'MINIMUM_SIZE',
       'elk.nodeSize.minimum': `(${Math.ceil(textWidth) + 2 * METRICS.padX}, ${headerHeight + 20})`,
