@@ -51,6 +51,16 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** `EVENT_NOT_ACCEPTED` from the core, or an error with that `code` from another driver (a live view's `LiveError`). */
+function isRefusal(error: unknown): boolean {
+  return (
+    isSessionError(error, 'EVENT_NOT_ACCEPTED') ||
+    (typeof error === 'object' &&
+      error !== null &&
+      (error as { code?: unknown }).code === 'EVENT_NOT_ACCEPTED')
+  );
+}
+
 function isAccepted(step: PlannedStep): boolean {
   return step.transitions.some(
     (t) => (t.target?.length ?? 0) > 0 || t.actions.length > 0 || t.reenter,
@@ -125,7 +135,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       if (call.status === 'rejected') {
         call.status = 'checked';
         // A refused event may be refused at once by `call`: that is the model's answer too.
-        if (!call.accepted && isSessionError(call.error, 'EVENT_NOT_ACCEPTED')) continue;
+        if (!call.accepted && isRefusal(call.error)) continue;
         return fail(
           step,
           expectedKey(expected),

@@ -125,8 +125,10 @@ export interface SessionDriver {
   /** Starts a fresh session for the next path. */
   start(input: unknown): Promise<void> | void;
   /**
-   * Delivers one event. Resolve once the session has processed it; for a `call` whose reply
-   * comes later, resolve at once with `{ reply }` (a promise the runner watches).
+   * Delivers one event. Resolve once the session has processed it (over a channel without
+   * acknowledgements, follow a cast with a call every state answers: otherwise an event the model
+   * expects to be refused can pass unchecked); for a `call` whose reply comes later, resolve at
+   * once with `{ reply }` (a promise the runner watches).
    */
   send(
     event: EventObject,
