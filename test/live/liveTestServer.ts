@@ -42,6 +42,8 @@ const opened = new Set<LiveTestServer>();
 export async function startLiveTestServer(
   bridge: Partial<LiveBridgeOptions> = {},
   supervisor: SupervisorOptions = {},
+  /** Extra static responses by path: `[content type, body]`. */
+  files: Record<string, [string, string]> = {},
 ): Promise<LiveTestServer> {
   const sessions = createSessionSupervisor({ logic: counterMachine, ...supervisor });
   const app = new Koa();
@@ -55,6 +57,12 @@ export async function startLiveTestServer(
       await sessions.start(id);
       ctx.session!.sessionId = id;
       ctx.body = id;
+      return;
+    }
+    const file = files[ctx.path];
+    if (file) {
+      ctx.type = file[0];
+      ctx.body = file[1];
       return;
     }
     ctx.status = 404;

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing) {
+  if (process.env.CI === 'true')
+    throw new Error(`${CHROMIUM} is missing: browser tests cannot run in CI`);
+  console.warn(`skipping the live-view browser test: ${CHROMIUM} is missing`);
+}
+
+const html = `<!doctype html><meta charset="utf-8"><title>live</title>
+<p>Count: <output id="count">?</output></p><button id="add">add</button>
+<p id="notice" role="status" hidden></p><script type="module" src="/page.js"></script>`;
+
+describe.skipIf(missing)('live views in Chromium', () => {
+  let browser: Browser;
+  let t: LiveTestServer;
+
+  beforeAll(async () => {
+    // The client is bundled for the browser exactly as an app would: esbuild, platform browser.
+    const out = await build({
+      entryPoints: [fileURLToPath(new URL('./page/livePage.ts', import.meta.url))],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      write: false,
+      alias: {
+        'session-process/client': fileURLToPath(
+          new URL('../../src/client/index.ts', import.meta.url),
+        ),
+      },
+    });
+    const js = out.outputFiles[0]!.text;
+    t = await startLiveTestServer(
+      {},
+      {},
+      {
+        '/page': ['text/html', html],
+        '/page.js': ['text/javascript', js],
+      },
+    );
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await closeAll();
+  });
+
+  it('shows an add in one tab in the other, and the end notice in both', async () => {
+    const context = await browser.newContext();
+    const errors: string[] = [];
+    const one = await context.newPage();
+    one.on('pageerror', (e) => errors.push(e.message));
+    const login = await one.goto(`${t.baseUrl}/login`);
+    const sessionId = await login!.text();
+    await one.goto(`${t.baseUrl}/page`);
+    const two = await context.newPage();
+    two.on('pageerror', (e) => errors.push(e.message));
+    await two.goto(`${t.baseUrl}/page`);
+    await expect.poll(() => two.textContent('#count')).toBe('0');
+    await expect.poll(() => one.textContent('#count')).toBe('0');
+    expect(t.live.viewsOf(sessionId)).toBe(2);
+
+    await one.click('#add');
+    await one.click('#add');
+    await expect.poll(() => two.textContent('#count')).toBe('2');
+
+    await t.sessions.terminate(sessionId);
+    for (const page of [one, two]) {
+      await expect.poll(() => page.textContent('#notice')).toBe('Your session ended (terminated).');
+      expect(await page.isVisible('#notice')).toBe(true);
+    }
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
