@@ -319,3 +319,51 @@ describe('attachLiveBridge backpressure', () => {
     expect([...versions].sort((a, b) => a - b)).toEqual(versions);
   });
 });
+
+describe('attachLiveBridge views', () => {
+  it('sends only the version and state value without a view option', async () => {
+    const t = await startLiveTestServer({ view: undefined as never });
+    const { cookie } = await t.login();
+    const rec = record(await t.connect({ cookie, origin: t.origin }));
+    expect(await rec.next()).toEqual({ type: 'snapshot', version: 1, value: {}, view: null });
+  });
+
+  it('reports a view that throws, skips that snapshot and keeps serving', async () => {
+    const reported: unknown[] = [];
+    const t = await startLiveTestServer({
+      view: (s) => {
+        if (s.context.count === 1) throw new Error('view broke');
+        return { count: s.context.count };
+      },
+      onError: (e) => reported.push(e),
+    });
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    expect(await rec.next((m) => m.view?.count === 2)).toMatchObject({ version: 3 });
+    expect(rec.messages.filter((m) => m.type === 'snapshot').map((m) => m.view.count)).toEqual([
+      0, 2,
+    ]);
+    expect(reported).toHaveLength(1);
+  });
+
+  it('drops a view that keeps sending while it does not read, past maxBufferedBytes', async () => {
+    const t = await startLiveTestServer({ maxBufferedBytes: 65_536 });
+    const { cookie, sessionId } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    ws.pause();
+    // Each bad frame earns an error the reader never takes: they fill the kernel buffers, then
+    // the server's, until the cap cuts the view off.
+    for (let i = 0; i < 200 && t.live.clients > 0; i++) {
+      for (let j = 0; j < 500; j++) ws.send('x');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await vi.waitFor(() => expect(t.live.clients).toBe(0), { timeout: 5_000 });
+    expect(t.sessions.started(sessionId)).toBe(true);
+  });
+});
