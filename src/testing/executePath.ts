@@ -264,7 +264,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
           n,
           expectedKey(step.after),
           `(step not executed: ${describeError(error)})`,
-          '',
+          `${formatEvent(event)} could not be executed`,
         );
         return { failure, states, transitions };
       }
@@ -284,7 +284,11 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       reached([step.after, ...step.passed], [...step.transitions, ...step.eventless]);
       lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);
     }
-    return { states, transitions };
+    // Replies that arrived after the last step (calls still waiting end with the session).
+    await macrotask();
+    const last = path.steps.at(-1);
+    const late = last ? checkReplies(path.steps.length, last.after) : undefined;
+    return late ? { failure: late, states, transitions } : { states, transitions };
   } finally {
     try {
       await driver.stop();
