@@ -1,0 +1,189 @@
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
+import { Client } from '../koa/helpers.js';
+
+let shop: ShopApp | undefined;
+afterEach(async () => {
+  await shop?.close();
+  shop = undefined;
+});
+
+async function start(): Promise<string> {
+  shop = createShopApp({ keys: ['shop-test-key'], cart: { paymentDelayMs: 5 } });
+  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+}
+
+function sessionIdOf(client: Client): string {
+  const raw = client.cookies.get(SHOP_COOKIE);
+  return JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8')).sessionId;
+}
+
+async function form(
+  client: Client,
+  path: string,
+  fields: Record<string, string>,
+): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  const cookie = client.cookieHeader();
+  if (cookie) headers.cookie = cookie;
+  const res = await fetch(client.base + path, {
+    method: 'POST',
+    headers,
+    body: new URLSearchParams(fields).toString(),
+    redirect: 'manual',
+  });
+  client.store(res.headers.getSetCookie());
+  return res;
+}
+
+describe('examples/shop', () => {
+  it('renders the product list and sets a signed, httpOnly, SameSite=Lax cookie with an expiry', async () => {
+    const url = await start();
+    const browser = new Client(url);
+    const res = await browser.request('GET', '/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const page = await res.text();
+    expect(page).toContain('<h1>Products</h1>');
+    expect(page).toContain('Espresso beans, 1 kg');
+    const cookies = res.headers.getSetCookie();
+    const main = cookies.find((c) => c.startsWith(`${SHOP_COOKIE}=`)) ?? '';
+    expect(main).toMatch(/httponly/i);
+    expect(main).toMatch(/samesite=lax/i);
+    expect(main).toMatch(/expires=/i);
+    expect(cookies.some((c) => c.startsWith(`${SHOP_COOKIE}.sig=`))).toBe(true);
+  });
+
+  it('goes through add, login with a new session ID, a declined and an accepted payment, in pages', async () => {
+    const url = await start();
+    const browser = new Client(url);
+    await browser.request('GET', '/');
+    expect((await form(browser, '/cart/add', { sku: 'A1', qty: '2' })).status).toBe(303);
+    await form(browser, '/cart/add', { sku: 'D4' });
+    expect((await form(browser, '/cart/remove', { sku: 'D4' })).headers.get('location')).toBe(
+      '/cart',
+    );
+    const cart = await (await browser.request('GET', '/cart')).text();
+    expect(cart).toContain('data-cart-total>€49.80<');
+    expect(cart).not.toContain('data-sku="D4"');
+
+    // Checkout asks for a login first.
+    expect((await form(browser, '/checkout', {})).headers.get('location')).toBe(
+      '/login?next=/cart',
+    );
+    const anonymousId = sessionIdOf(browser);
+    const planted = browser.clone();
+    const login = await form(browser, '/login', { user: 'ada', next: '/cart' });
+    expect(login.status).toBe(303);
+    expect(sessionIdOf(browser)).not.toBe(anonymousId);
+    expect(await (await browser.request('GET', '/cart')).text()).toContain(
+      'Signed in as <strong data-user>ada</strong>',
+    );
+    // The pre-login cookie reaches neither the user nor the cart.
+    const other = await (await planted.request('GET', '/cart')).text();
+    expect(other).toContain('Your cart is empty');
+    expect(other).not.toContain('ada');
+
+    expect((await form(browser, '/checkout', {})).headers.get('location')).toBe('/checkout');
+    const declined = await form(browser, '/checkout/pay', { card: '4000000000000002' });
+    expect(declined.headers.get('location')).toBe('/checkout');
+    expect(await (await browser.request('GET', '/checkout')).text()).toContain(
+      'Payment failed: card_declined',
+    );
+    const paid = await form(browser, '/checkout/pay', { card: '4242 4242 4242 4242' });
+    expect(paid.headers.get('location')).toBe('/order');
+    const order = await (await browser.request('GET', '/order')).text();
+    expect(order).toMatch(/Your order <strong data-order-id>ord_[\w-]+<\/strong> is confirmed/);
+    expect((await form(browser, '/order/new', {})).headers.get('location')).toBe('/');
+    expect(await (await browser.request('GET', '/cart')).text()).toContain('Your cart is empty');
+  });
+
+  it('serves the same flow as JSON, with codes for what is refused', async () => {
+    const url = await start();
+    const api = new Client(url);
+    expect(await api.json('GET', '/api/cart')).toMatchObject({
+      stage: 'shopping',
+      items: [],
+      total: 0,
+      user: null,
+    });
+    expect(await api.json('POST', '/api/cart/items', { sku: 'B2', qty: 3 })).toMatchObject({
+      count: 3,
+      total: 3600,
+    });
+
+    const unknown = await api.request('POST', '/api/cart/items', { sku: 'ZZ' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: { code: 'unknown_sku', message: 'No such product' },
+    });
+    expect((await api.request('POST', '/api/cart/items', { sku: 'A1', qty: 0 })).status).toBe(400);
+    const anonymous = await api.request('POST', '/api/checkout');
+    expect(anonymous.status).toBe(401);
+    expect((await anonymous.json()).error.code).toBe('login_required');
+
+    const before = sessionIdOf(api);
+    expect(await api.json('POST', '/api/login', { user: 'bob' })).toMatchObject({
+      user: 'bob',
+      count: 3,
+    });
+    expect(sessionIdOf(api)).not.toBe(before);
+    expect((await api.request('POST', '/api/login', { user: 'eve' })).status).toBe(409);
+
+    expect(await api.json('POST', '/api/checkout')).toMatchObject({ stage: 'review' });
+    expect((await api.request('POST', '/api/cart/items', { sku: 'A1' })).status).toBe(409);
+    const declined = await api.request('POST', '/api/checkout/pay', { card: '4000000000000002' });
+    expect(declined.status).toBe(402);
+    expect((await declined.json()).error.code).toBe('card_declined');
+    const paid = await api.json('POST', '/api/checkout/pay', { card: '4242424242424242' });
+    expect(paid).toMatchObject({
+      ok: true,
+      cart: { stage: 'ordered', items: [], orderId: paid.orderId },
+    });
+    expect(paid.orderId).toMatch(/^ord_/);
+
+    const loggedInId = sessionIdOf(api);
+    expect(await api.json('POST', '/api/logout')).toMatchObject({ user: null });
+    expect(sessionIdOf(api)).not.toBe(loggedInId);
+    expect(shop!.sessions.count).toBe(1);
+  });
+
+  it('rejects malformed and oversized bodies without touching the cart', async () => {
+    const url = await start();
+    const api = new Client(url);
+    await api.json('GET', '/api/cart');
+    const cookie = api.cookieHeader();
+    const malformed = await fetch(`${url}/api/cart/items`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: '{"sku":',
+    });
+    expect(malformed.status).toBe(400);
+    const huge = await fetch(`${url}/api/cart/items`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ sku: 'A1', pad: 'x'.repeat(20_000) }),
+    });
+    expect(huge.status).toBe(413);
+    const text = await fetch(`${url}/api/cart/items`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'text/plain' },
+      body: 'A1',
+    });
+    expect(text.status).toBe(415);
+    expect((await api.json('GET', '/api/cart')).items).toEqual([]);
+  });
+
+  it('escapes what users type into pages', async () => {
+    const url = await start();
+    const browser = new Client(url);
+    const res = await browser.request('GET', '/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
+    const page = await res.text();
+    expect(page).not.toContain('<script>');
+    const bad = await form(browser, '/login', { user: '<img src=x onerror=alert(1)>' });
+    expect(bad.status).toBe(422);
+    expect(await bad.text()).not.toContain('<img');
+  });
+});
