@@ -31,6 +31,14 @@ export async function removeItem(ctx: Context, sku: string): Promise<CartState> 
   return apply(ctx, { type: 'cart.remove', sku });
 }
 
+/** Empties the cart (while shopping). */
+export async function clearCart(ctx: Context): Promise<CartState> {
+  const cart = currentCart(ctx);
+  if (cart.stage !== 'shopping') ctx.throw(409, 'The cart is in checkout', { code: 'in_checkout' });
+  if (cart.items.length === 0) return cart;
+  return apply(ctx, { type: 'cart.clear' });
+}
+
 const USER = /^[\p{L}\p{N} ._-]{1,40}$/u;
 
 /**

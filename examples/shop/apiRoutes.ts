@@ -3,6 +3,7 @@ import type { CartView } from '../../machines/cart.js';
 import {
   addItem,
   cancelCheckout,
+  clearCart,
   login,
   logout,
   newOrder,
@@ -24,6 +25,7 @@ import type { createRouter } from './router.js';
  * | `GET /api/cart` | the cart (one `call`: `cart.get`) |
  * | `POST /api/cart/items` `{ sku, qty? }` | adds |
  * | `DELETE /api/cart/items/:sku` | removes |
+ * | `DELETE /api/cart` | empties the cart |
  * | `POST /api/login` `{ user }` | rotates the session ID, logs in |
  * | `POST /api/logout` | logs out, rotates the session ID |
  * | `POST /api/checkout` | review (logged in, cart not empty) |
@@ -34,6 +36,9 @@ export function mountApi(router: ReturnType<typeof createRouter>): void {
   router.get('/api/cart', async (ctx) => {
     const view = await ctx.sessionProcess.call<CartView>({ type: 'cart.get' });
     ctx.body = { ...currentCart(ctx), ...view };
+  });
+  router.delete('/api/cart', async (ctx) => {
+    ctx.body = await clearCart(ctx);
   });
   router.post('/api/cart/items', async (ctx) => {
     const body = await readBody(ctx);

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import {
   addItem,
   cancelCheckout,
+  clearCart,
   login,
   logout,
   newOrder,
@@ -48,6 +49,11 @@ export function mountPages(router: ReturnType<typeof createRouter>): void {
   router.post('/cart/remove', async (ctx) => {
     const body = await readBody(ctx);
     await removeItem(ctx, String(body.sku ?? ''));
+    seeOther(ctx, '/cart');
+  });
+
+  router.post('/cart/clear', async (ctx) => {
+    await clearCart(ctx);
     seeOther(ctx, '/cart');
   });
 

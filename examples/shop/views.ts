@@ -110,9 +110,13 @@ export function cartPage(cart: CartState): SafeHtml {
   const next = cart.user
     ? html`<form method="post" action="/checkout"><button>Check out</button></form>`
     : html`<p><a href="/login?next=/cart">Log in</a> to check out.</p>`;
+  const clear =
+    cart.stage === 'shopping'
+      ? html`<form method="post" action="/cart/clear"><button>Empty the cart</button></form>`
+      : '';
   return layout(
     'Cart',
-    html`<h1>Cart</h1>${itemsTable(cart, cart.stage === 'shopping')}${next}`,
+    html`<h1>Cart</h1>${itemsTable(cart, cart.stage === 'shopping')}${clear}${next}`,
     cart,
   );
 }

@@ -144,6 +144,10 @@ describe('examples/shop', () => {
     });
     expect(paid.orderId).toMatch(/^ord_/);
 
+    await api.json('POST', '/api/order/new');
+    await api.json('POST', '/api/cart/items', { sku: 'C3' });
+    expect(await api.json('DELETE', '/api/cart')).toMatchObject({ items: [], total: 0 });
+
     const loggedInId = sessionIdOf(api);
     expect(await api.json('POST', '/api/logout')).toMatchObject({ user: null });
     expect(sessionIdOf(api)).not.toBe(loggedInId);
