@@ -19,6 +19,7 @@ import {
   type KoaSessionMiddleware,
   pathOf,
   readSessionId,
+  upgradeContext,
 } from './upgrade.js';
 
 const debug = debuglog('session-process');
@@ -45,10 +46,13 @@ export interface LiveBridgeOptions<TContext = any> {
    */
   session: KoaSessionMiddleware;
   /**
-   * Exact `Origin` values allowed to connect (scheme, host and port, as browsers send it), or a
-   * predicate. An upgrade without `Origin` is refused (403): browsers always send it.
+   * Exact `Origin` values allowed to connect (scheme, host and port, as browsers send it);
+   * `'same-origin'`: the request's own origin (`${ctx.protocol}://${ctx.host}`: its `Host`, and
+   * with `app.proxy` the forwarded host and protocol); or a predicate. An upgrade without `Origin` is
+   * refused (403): browsers always send it, and it is what stops another site's page from
+   * opening a socket with the user's cookie.
    */
-  origins: readonly string[] | ((origin: string) => boolean);
+  origins: readonly string[] | 'same-origin' | ((origin: string, ctx: Koa.Context) => boolean);
   /** The URL path live views connect to; other upgrade paths are answered 404. @default '/live' */
   path?: string;
   /**
@@ -230,8 +234,9 @@ export function attachLiveBridge<TContext = any>(
         answerHttp(socket, 503);
         return;
       }
+      const ctx = upgradeContext(app, req);
       const origin = req.headers.origin;
-      if (typeof origin !== 'string' || !originOk(origin)) {
+      if (typeof origin !== 'string' || !originOk(origin, ctx)) {
         answerHttp(socket, 403);
         return;
       }
@@ -240,17 +245,22 @@ export function attachLiveBridge<TContext = any>(
         answerHttp(socket, 400);
         return;
       }
-      void authenticate(req, socket, head);
+      void authenticate(ctx, req, socket, head);
     } catch (err) {
       report(err);
       answerHttp(socket, 500);
     }
   }
 
-  async function authenticate(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async function authenticate(
+    ctx: Koa.Context,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<void> {
     let sessionId: string | undefined;
     try {
-      sessionId = await readSessionId(app, session, req);
+      sessionId = await readSessionId(ctx, session);
     } catch (err) {
       report(err);
       answerHttp(socket, 500);
@@ -376,8 +386,12 @@ function onSocketError(this: Duplex): void {
   this.destroy();
 }
 
-function originCheck(origins: LiveBridgeOptions['origins']): (origin: string) => boolean {
+function originCheck(
+  origins: LiveBridgeOptions['origins'],
+): (origin: string, ctx: Koa.Context) => boolean {
   if (typeof origins === 'function') return origins;
+  // Not `ctx.origin`: since Koa 3 that is the request's Origin header itself, not its own origin.
+  if (origins === 'same-origin') return (origin, ctx) => origin === `${ctx.protocol}://${ctx.host}`;
   if (!Array.isArray(origins)) {
     throw new TypeError('attachLiveBridge: `origins` must be a list of allowed Origin values');
   }

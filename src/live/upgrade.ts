@@ -52,18 +52,15 @@ export function answerHttp(
 /**
  * Reads `ctx.session.sessionId` for an upgrade request by running the app's own koa-session
  * middleware on a Koa context built from it, so the signed cookie (or the external store) is
- * checked exactly as on an HTTP request. The response is a detached `ServerResponse`: whatever
- * koa-session writes into it (a cleared cookie after a bad signature, say) goes nowhere.
+ * checked exactly as on an HTTP request (`ctx` from {@link upgradeContext}).
  *
  * Resolves `undefined` when there is no valid session or it holds no string `sessionId`.
  * @internal
  */
 export async function readSessionId(
-  app: Koa<any, any>,
+  ctx: Koa.Context,
   session: KoaSessionMiddleware,
-  req: IncomingMessage,
 ): Promise<string | undefined> {
-  const ctx = app.createContext(req, new ServerResponse(req));
   let id: unknown;
   let read = false;
   try {
@@ -77,6 +74,15 @@ export async function readSessionId(
     if (!read) throw err;
   }
   return typeof id === 'string' && id.length > 0 ? id : undefined;
+}
+
+/**
+ * A Koa context for an upgrade request, with a detached response: whatever koa-session writes
+ * into it (a cleared cookie after a bad signature, say) goes nowhere.
+ * @internal
+ */
+export function upgradeContext(app: Koa<any, any>, req: IncomingMessage): Koa.Context {
+  return app.createContext(req, new ServerResponse(req)) as Koa.Context;
 }
 
 /** The path of an upgrade request's URL, or `undefined` when it cannot be parsed. @internal */

@@ -73,6 +73,16 @@ describe('attachLiveBridge upgrade', () => {
     expect(await refusal(t.url, { cookie, origin: `${t.origin}0` })).toBe(403);
   });
 
+  it("accepts the request's own origin with origins: 'same-origin', and nothing else", async () => {
+    const t = await startLiveTestServer({ origins: 'same-origin' });
+    const { cookie } = await t.login();
+    expect(await record(await t.connect({ cookie, origin: t.origin })).next()).toMatchObject({
+      type: 'snapshot',
+    });
+    expect(await refusal(t.url, { cookie, origin: 'http://evil.example' })).toBe(403);
+    expect(await refusal(t.url, { cookie, origin: t.origin.replace('http:', 'https:') })).toBe(403);
+  });
+
   it('refuses an upgrade without Origin with 403', async () => {
     const t = await startLiveTestServer();
     const { cookie } = await t.login();
