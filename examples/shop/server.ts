@@ -4,9 +4,11 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createShopApp } from './app.js';
+import { attachShopLive, shopLiveScript } from './live.js';
 
 const port = Number(process.env.PORT ?? 3000);
-const shop = createShopApp();
+const shop = createShopApp({ before: [shopLiveScript()] });
+const live = attachShopLive(shop);
 
 shop.server.listen(port, '127.0.0.1', () => {
   const { port: actual } = shop.server.address() as AddressInfo;
@@ -15,7 +17,7 @@ shop.server.listen(port, '127.0.0.1', () => {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    shop.close().then(
+    Promise.all([live.close(), shop.close()]).then(
       () => process.exit(0),
       (err) => {
         console.error(err);

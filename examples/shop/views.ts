@@ -2,6 +2,9 @@ import { catalog } from '../../machines/catalog.js';
 import type { CartState } from './cartState.js';
 import { html, SafeHtml } from './html.js';
 
+/** The URL of the pages' live script (served by `attachShopLive`, examples/shop/live.ts). */
+export const SHOP_LIVE_SCRIPT = '/assets/live.js';
+
 const money = new Intl.NumberFormat('en-IE', { style: 'currency', currency: 'EUR' });
 
 /** Cents as a price (`2490` → `€24.90`). */
@@ -56,6 +59,7 @@ export function layout(title: string, body: SafeHtml, cart?: CartState): SafeHtm
 <main>
 ${body}
 </main>
+${cart ? html`<script type="module" src="${SHOP_LIVE_SCRIPT}"></script>` : ''}
 </body>
 </html>`;
 }

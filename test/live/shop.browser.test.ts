@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import type { LiveBridge } from 'session-process/live';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createShopApp, type ShopApp } from '../../examples/shop/app.js';
+import { formatPrice } from '../../examples/shop/views.js';
+import { attachShopLive, shopLiveScript } from '../../examples/shop/live.js';
+// @ts-expect-error: a plain ESM build script without types
+import { buildAssets } from '../../scripts/build-assets.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const missing = !existsSync(CHROMIUM);
+if (missing) {
+  if (process.env.CI === 'true')
+    throw new Error(`${CHROMIUM} is missing: browser tests cannot run in CI`);
+  console.warn(`skipping the shop's live-view browser test: ${CHROMIUM} is missing`);
+}
+
+describe.skipIf(missing)('the demo shop, live in Chromium', () => {
+  let browser: Browser;
+  let shop: ShopApp;
+  let live: LiveBridge;
+  let base: string;
+  let outdir: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    // The page script is bundled in-process, as `npm run build` does.
+    outdir = await mkdtemp(join(tmpdir(), 'shop-assets-'));
+    await buildAssets({ outdir, minify: false });
+    shop = createShopApp({
+      keys: ['test-key'],
+      before: [shopLiveScript(join(outdir, 'examples/shop'))],
+    });
+    live = attachShopLive(shop);
+    await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await live?.close();
+    await shop?.close();
+    if (outdir) await rm(outdir, { recursive: true, force: true });
+  });
+
+  async function open(
+    context: Awaited<ReturnType<Browser['newContext']>>,
+    path: string,
+  ): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${base}${path}`);
+    return page;
+  }
+
+  const count = (page: Page) => page.textContent('[data-cart-count]');
+
+  it('updates the cart in one tab when another adds to it, and shows the end of the session', async () => {
+    const context = await browser.newContext();
+    const shopping = await open(context, '/');
+    const sessionId = shop.sessions.list()[0]!.id;
+    await expect.poll(() => live.viewsOf(sessionId)).toBe(1);
+    const products = await open(context, '/');
+    await expect.poll(() => live.viewsOf(sessionId)).toBe(2);
+    expect(shop.sessions.count).toBe(1);
+
+    await shopping.click('tr[data-sku="A1"] button');
+    await expect.poll(() => count(products)).toBe('1');
+
+    // A cart page already showing items follows adds made elsewhere: rows and total.
+    const cart = await open(context, '/cart');
+    await shopping.fill('tr[data-sku="B2"] input[name="qty"]', '2');
+    await shopping.click('tr[data-sku="B2"] button');
+    await expect.poll(() => cart.locator('tbody tr[data-sku]').count()).toBe(2);
+    await expect.poll(() => count(cart)).toBe('3');
+    const total = formatPrice(
+      shop.sessions
+        .snapshot(sessionId)
+        .context.items.reduce(
+          (sum: number, item: { qty: number; price: number }) => sum + item.qty * item.price,
+          0,
+        ),
+    );
+    expect(await cart.textContent('[data-cart-total]')).toBe(total);
+
+    await shop.sessions.terminate(sessionId);
+    for (const page of [shopping, products, cart]) {
+      const notice = page.locator('[data-session-ended]');
+      await expect.poll(() => notice.textContent()).toContain('Your session ended (terminated).');
+    }
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
+});
