@@ -18,12 +18,13 @@ export interface ShopLiveOptions {
 }
 
 /**
- * Serves the pages' live script at `/assets/live.js`: `live.entry.ts`, which
- * `scripts/build-assets.mjs` bundles next to the compiled `app.js` (in `dist/examples/shop/`).
+ * Serves the pages' live script at `/assets/livePage.js`: `livePage.entry.ts`, which
+ * `scripts/build-assets.mjs` bundles next to the compiled `app.js` (in `dist/examples/shop/`; not `live.js`, which is
+ * this module compiled).
  * Mount it with `createShopApp({ before: [shopLiveScript()] })`: Koa composes its middleware
  * when the server is made, so it cannot be added afterwards, and asset requests need no session.
  *
- * @param assetsDir where `live.js` is. @default this module's directory
+ * @param assetsDir where `livePage.js` is. @default this module's directory
  * @example
  * ```ts
  * const shop = createShopApp({ before: [shopLiveScript()] });
@@ -35,14 +36,14 @@ export function shopLiveScript(
   let script: Promise<string> | undefined;
   return async (ctx, next) => {
     if (ctx.path !== SHOP_LIVE_SCRIPT) return next();
-    script ??= readFile(join(assetsDir, 'live.js'), 'utf8');
+    script ??= readFile(join(assetsDir, 'livePage.js'), 'utf8');
     try {
       ctx.body = await script;
       ctx.type = 'text/javascript';
     } catch {
       script = undefined;
       ctx.status = 404;
-      ctx.body = 'live.js is not built: run `npm run build`';
+      ctx.body = 'livePage.js is not built: run `npm run build`';
     }
   };
 }

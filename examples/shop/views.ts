@@ -3,7 +3,7 @@ import type { CartState } from './cartState.js';
 import { html, SafeHtml } from './html.js';
 
 /** The URL of the pages' live script (served by `attachShopLive`, examples/shop/live.ts). */
-export const SHOP_LIVE_SCRIPT = '/assets/live.js';
+export const SHOP_LIVE_SCRIPT = '/assets/livePage.js';
 
 const money = new Intl.NumberFormat('en-IE', { style: 'currency', currency: 'EUR' });
 

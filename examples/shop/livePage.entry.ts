@@ -1,4 +1,4 @@
-// The shop pages' live script (bundled by scripts/build-assets.mjs into dist/examples/shop/live.js):
+// The shop pages' live script (bundled by scripts/build-assets.mjs into dist/examples/shop/livePage.js):
 // follows the session's cart over `session-process/live`, so a change in another tab shows here,
 // and tells the user when the session has ended.
 import { connectLive } from 'session-process/client';
