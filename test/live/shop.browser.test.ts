@@ -100,4 +100,23 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
     expect(pageErrors).toEqual([]);
     await context.close();
   });
+
+  it('moves the other tabs to the new session ID when one tab logs in (rotate)', async () => {
+    const context = await browser.newContext();
+    const other = await open(context, '/');
+    const before = shop.sessions.list().map((s) => s.id);
+    await other.click('tr[data-sku="C3"] button');
+    const login = await open(context, '/login');
+    await login.fill('input[name="user"]', 'ada');
+    await login.click('form[action="/login"] button');
+    await login.waitForURL(`${base}/cart`);
+    // The other tab's view ended with 'rotated' and the page loaded again, with the new cookie.
+    await expect.poll(() => other.textContent('[data-user]'), { timeout: 5_000 }).toBe('ada');
+    expect(await other.locator('[data-session-ended]').count()).toBe(0);
+    expect(await count(other)).toBe('1');
+    const rotated = shop.sessions.list().find((s) => !before.includes(s.id))!;
+    await expect.poll(() => live.viewsOf(rotated.id)).toBe(2);
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  });
 });
