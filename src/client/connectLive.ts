@@ -14,6 +14,13 @@ import {
 /**
  * The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package's
  * both fit.
+ *
+ * @example
+ * ```ts
+ * import { WebSocket } from 'ws';
+ * const createSocket = (url: string, protocols: string[]): LiveSocket =>
+ *   new WebSocket(url, protocols, { headers: { cookie, origin } });
+ * ```
  */
 export interface LiveSocket {
   readonly readyState: number;
@@ -25,7 +32,16 @@ export interface LiveSocket {
   ): void;
 }
 
-/** An error the client reports or a `call` rejects with. */
+/**
+ * An error the client reports (`onError`) or a `call` rejects with; `code` is stable.
+ *
+ * @example
+ * ```ts
+ * live.call({ type: 'cart.get' }).catch((err) => {
+ *   if (err instanceof LiveError && err.code === 'NOT_CONNECTED') retryLater();
+ * });
+ * ```
+ */
 export class LiveError extends Error {
   override name = 'LiveError' as const;
   /** The protocol's code (see `LiveErrorCode`). */

@@ -10,17 +10,36 @@
  * @module
  */
 
-/** Version of the wire protocol described here. */
+/**
+ * Version of the wire protocol described here.
+ *
+ * @example
+ * ```ts
+ * console.log(`live protocol v${LIVE_PROTOCOL_VERSION}`); // 'live protocol v1'
+ * ```
+ */
 export const LIVE_PROTOCOL_VERSION = 1;
 
 /**
  * The WebSocket subprotocol naming this protocol's version. A client offers it; the server
  * selects it. A future version gets a new name, so an old client and a new server fail at the
  * handshake instead of misreading each other.
+ *
+ * @example
+ * ```ts
+ * const socket = new WebSocket(url, [LIVE_SUBPROTOCOL]); // what connectLive does
+ * ```
  */
 export const LIVE_SUBPROTOCOL = 'session-process.v1';
 
-/** Close code sent after an `ended` message: the session is over, do not reconnect. */
+/**
+ * Close code sent after an `ended` message: the session is over, do not reconnect.
+ *
+ * @example
+ * ```ts
+ * socket.addEventListener('close', (e) => { if (e.code === CLOSE_SESSION_ENDED) showEnded(e.reason); });
+ * ```
+ */
 export const CLOSE_SESSION_ENDED = 4001;
 
 /** Why a session's live views were ended: the core's end reasons, plus `rotated` (new session ID). */
@@ -129,9 +148,25 @@ export type ParseResult<T> =
   | { ok: true; message: T }
   | { ok: false; code: 'BAD_MESSAGE'; message: string; ref?: string };
 
-/** Longest accepted `ref`. */
+/**
+ * Longest accepted `ref` of a call.
+ *
+ * @example
+ * ```ts
+ * const ref = crypto.randomUUID(); // 36 characters: fits
+ * console.assert(ref.length <= MAX_REF_LENGTH);
+ * ```
+ */
 export const MAX_REF_LENGTH = 64;
-/** Longest accepted event `type`. */
+
+/**
+ * Longest accepted event `type`.
+ *
+ * @example
+ * ```ts
+ * console.assert('cart.add'.length <= MAX_EVENT_TYPE_LENGTH);
+ * ```
+ */
 export const MAX_EVENT_TYPE_LENGTH = 128;
 
 const END_REASONS: ReadonlySet<string> = new Set<LiveEndReason>([

@@ -2,7 +2,14 @@ import { type IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 
-/** A Koa middleware as koa-session returns it. */
+/**
+ * A Koa middleware as koa-session returns it (`attachLiveBridge`'s `session` option).
+ *
+ * @example
+ * ```ts
+ * const sessionMiddleware: KoaSessionMiddleware = session({ key: 'sid' }, app);
+ * ```
+ */
 export type KoaSessionMiddleware = (ctx: any, next: () => Promise<any>) => Promise<unknown>;
 
 /**
