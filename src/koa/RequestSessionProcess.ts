@@ -134,6 +134,18 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     return newId;
   }
 
+  /** @internal Whether lazy-mode casts wait for their start. */
+  get pending(): boolean {
+    return this.#pending !== undefined;
+  }
+
+  /** @internal Whether {@link finish} has anything to do. */
+  needsFinish(): boolean {
+    if (!this.#owned) return false;
+    const session = this.#ctx.session;
+    return session === null || (session !== undefined && session[SESSION_KEY] !== this.#id);
+  }
+
   /** @internal Waits for lazy-mode casts; rejects with the first failure (a refused start). */
   async settle(): Promise<void> {
     const pending = this.#pending;

@@ -59,14 +59,16 @@ export function sessionProcess<TCtx extends Context = Context>(
       liveId,
     );
     ctx.sessionProcess = requestProcess;
+    // The common request (a live ID, nothing queued, the session left alone) awaits nothing
+    // beyond `next()`: each extra await is a microtask on every request (see bench/http).
     try {
       if (!lazy && liveId === undefined) await requestProcess.ensure();
       await next();
-      await requestProcess.settle();
+      if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {
       throw withRetryAfter(err);
     } finally {
-      await requestProcess.finish();
+      if (requestProcess.needsFinish()) await requestProcess.finish();
     }
   };
 }
