@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { assign, setup } from 'xstate';
 import { closeAll, record, refusal, startLiveTestServer } from './liveTestServer.js';
 
 afterEach(closeAll);
@@ -375,5 +376,59 @@ describe('attachLiveBridge views', () => {
     }
     await vi.waitFor(() => expect(t.live.clients).toBe(0), { timeout: 5_000 });
     expect(t.sessions.started(sessionId)).toBe(true);
+  });
+});
+
+describe('attachLiveBridge crashes', () => {
+  const crashy = setup({
+    types: {
+      context: {} as { count: number },
+      events: {} as { type: 'add_one' } | { type: 'boom' },
+    },
+  }).createMachine({
+    context: { count: 0 },
+    on: {
+      add_one: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+      boom: {
+        actions: () => {
+          throw new Error('boom');
+        },
+      },
+    },
+  });
+
+  it('ends the views with reason crashed when the machine throws', async () => {
+    const t = await startLiveTestServer(
+      { events: ['add_one', 'boom'] },
+      { logic: crashy, onError: () => {} },
+    );
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'boom' } }));
+    expect(await rec.whenClosed()).toEqual({ code: 4001, reason: 'crashed' });
+    expect(rec.messages.at(-1)).toEqual({ type: 'ended', reason: 'crashed' });
+  });
+
+  it('keeps the views of a session restarted after a crash and sends its fresh state', async () => {
+    const t = await startLiveTestServer(
+      { events: ['add_one', 'boom'] },
+      { logic: crashy, restart: { onCrash: true }, onError: () => {} },
+    );
+    const { cookie } = await t.login();
+    const ws = await t.connect({ cookie, origin: t.origin });
+    const rec = record(ws);
+    await rec.next();
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'add_one' } }));
+    await rec.next((m) => m.view?.count === 1);
+    const from = rec.messages.length;
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'boom' } }));
+    const fresh = await rec.next((m) => m.type === 'snapshot', from);
+    expect(fresh.view).toEqual({ count: 0 });
+    expect(fresh.version).toBeGreaterThan(2);
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'add_one' } }));
+    expect(await rec.next((m) => m.view?.count === 1, from)).toMatchObject({ type: 'snapshot' });
+    expect(rec.closed).toBeUndefined();
   });
 });
