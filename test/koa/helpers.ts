@@ -61,6 +61,7 @@ export interface TestApp {
 export async function startApp(
   supervisor: SupervisorOptions = {},
   middleware: SessionProcessOptions = {},
+  koaSession: Record<string, unknown> = {},
 ): Promise<TestApp> {
   const sessions = createSessionSupervisor({
     logic: tallyMachine,
@@ -70,7 +71,9 @@ export async function startApp(
   const app = new Koa();
   app.keys = KEYS;
   app.silent = true;
-  app.use(session({ key: COOKIE, maxAge: 60_000, httpOnly: true, sameSite: 'lax' }, app));
+  app.use(
+    session({ key: COOKIE, maxAge: 60_000, httpOnly: true, sameSite: 'lax', ...koaSession }, app),
+  );
   app.use(sessionProcess(sessions, middleware));
   app.use(async (ctx) => {
     const sp = ctx.sessionProcess;

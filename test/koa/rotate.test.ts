@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeSession, startApp, type TestApp } from './helpers.js';
+import { COOKIE, decodeSession, startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -34,6 +34,37 @@ describe('rotate', () => {
     expect(replay.count).toBe(0);
     expect(t.sessions.started(oldId)).toBe(false);
     expect((await browser.json('GET', '/count')).count).toBe(3);
+  });
+
+  it('regenerates the external store key too, so a fixated store cookie reaches nothing', async () => {
+    const store = new Map<string, unknown>();
+    t = await startApp(
+      {},
+      {},
+      {
+        store: {
+          get: async (key: string) => store.get(key),
+          set: async (key: string, value: unknown) => void store.set(key, value),
+          destroy: async (key: string) => void store.delete(key),
+        },
+      },
+    );
+    const browser = t.client();
+    const { id: oldId } = await browser.json('POST', '/inc');
+    const oldKey = browser.cookies.get(COOKIE)!;
+    expect(store.get(oldKey)).toMatchObject({ sessionId: oldId });
+    const planted = browser.clone();
+
+    const rotated = await browser.json('POST', '/rotate');
+    const newKey = browser.cookies.get(COOKIE)!;
+    expect(newKey).not.toBe(oldKey);
+    expect(store.has(oldKey)).toBe(false);
+    expect(store.get(newKey)).toMatchObject({ sessionId: rotated.id });
+    expect((await browser.json('POST', '/inc')).count).toBe(2);
+
+    const replay = await planted.json('GET', '/count');
+    expect(replay.id).not.toBe(rotated.id);
+    expect(replay.count).toBe(0);
   });
 
   it('tells subscribers of the old ID that it is gone', async () => {
