@@ -112,6 +112,11 @@ export class LiveConnection {
     this.#write(frame);
   }
 
+  /** Sends an `error` that answers no message (the view function failed, say). */
+  notify(code: LiveErrorCode, message: string): void {
+    this.#error(code, message);
+  }
+
   /** Sends `ended` and closes with 4001. */
   end(reason: LiveEndReason): void {
     if (this.#closed) return;

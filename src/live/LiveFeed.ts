@@ -44,6 +44,9 @@ export class LiveFeed {
   add(view: LiveConnection): void {
     this.views.add(view);
     if (this.#frame !== undefined) view.offerSnapshot(this.#frame, this.#version);
+    // The view function failed on the current snapshot: say so rather than stay silent; the
+    // next change is tried again.
+    else view.notify('INTERNAL_ERROR', 'The current state could not be rendered for this view');
   }
 
   remove(view: LiveConnection): void {
@@ -78,7 +81,9 @@ export class LiveFeed {
       return true;
     } catch (err) {
       // A view that throws or is not serializable must not take the bridge down: this version
-      // is skipped, the next one is tried again.
+      // is skipped, the next one is tried again. A view joining meanwhile is told, not handed
+      // the older frame as if it were current.
+      this.#frame = undefined;
       this.#ctx.report(err, this.sessionId);
       return false;
     }

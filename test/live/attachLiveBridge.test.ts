@@ -361,6 +361,20 @@ describe('attachLiveBridge views', () => {
     expect(reported).toHaveLength(1);
   });
 
+  it('tells a view when its first snapshot cannot be rendered, and sends the next one', async () => {
+    const t = await startLiveTestServer({
+      view: (s) => {
+        if (s.context.count === 0) throw new Error('view broke');
+        return { count: s.context.count };
+      },
+    });
+    const { cookie, sessionId } = await t.login();
+    const rec = record(await t.connect({ cookie, origin: t.origin }));
+    expect(await rec.next()).toMatchObject({ type: 'error', code: 'INTERNAL_ERROR' });
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    expect(await rec.next((m) => m.type === 'snapshot')).toMatchObject({ view: { count: 1 } });
+  });
+
   it('drops a view that keeps sending while it does not read, past maxBufferedBytes', async () => {
     const t = await startLiveTestServer({ maxBufferedBytes: 65_536 });
     const { cookie, sessionId } = await t.login();
