@@ -110,7 +110,7 @@ export interface ConnectLiveOptions<TView = unknown> {
 }
 
 /** What {@link connectLive} returns. */
-export interface LiveClient {
+export interface LiveClient<TView = unknown> {
   /** Casts an event. Returns `false` (and sends nothing) while not connected. */
   send(event: LiveEvent): boolean;
   /**
@@ -122,7 +122,7 @@ export interface LiveClient {
   close(): void;
   readonly state: LiveState;
   /** The last snapshot received, if any. */
-  readonly snapshot: SnapshotMessage | undefined;
+  readonly snapshot: SnapshotMessage<TView> | undefined;
 }
 
 const OPEN = 1;
@@ -156,7 +156,13 @@ interface PendingCall {
 export function connectLive<TView = unknown>(
   url: string,
   options: ConnectLiveOptions<TView>,
-): LiveClient {
+): LiveClient<TView> {
+  if (!options.createSocket && typeof globalThis.WebSocket !== 'function') {
+    // Node 20 has no global WebSocket: fail at once rather than retry forever.
+    throw new TypeError(
+      'connectLive: no global WebSocket here; pass `createSocket` (the ws package in Node)',
+    );
+  }
   const createSocket =
     options.createSocket ??
     ((u: string, protocols: string[]) => new globalThis.WebSocket(u, protocols) as LiveSocket);

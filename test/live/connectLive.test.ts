@@ -75,6 +75,17 @@ describe('connectLive', () => {
     expect(await c.client.call({ type: 'get_value' })).toBe(0);
   });
 
+  it('throws at once without createSocket where there is no global WebSocket', () => {
+    vi.stubGlobal('WebSocket', undefined);
+    try {
+      expect(() => connectLive('ws://127.0.0.1:1/live', { onSnapshot: () => {} })).toThrow(
+        TypeError,
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('rejects a call with NOT_CONNECTED before the socket opens', async () => {
     const t = await startLiveTestServer();
     const { cookie } = await t.login();
