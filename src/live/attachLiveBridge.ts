@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
@@ -159,7 +160,7 @@ export interface LiveBridge {
  * ```
  */
 export function attachLiveBridge<TContext = any>(
-  server: Server,
+  server: Server | HttpsServer,
   options: LiveBridgeOptions<TContext>,
 ): LiveBridge {
   const { app, sessions, session } = options;
