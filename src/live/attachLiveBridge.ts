@@ -4,24 +4,12 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import { type WebSocket, WebSocketServer } from 'ws';
-import {
-  isSessionError,
-  type SessionErrorCode,
-  type SessionSnapshot,
-  type SessionSupervisor,
-} from '../index.js';
+import { isSessionError, type SessionErrorCode } from '../index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
 import { LIVE_SUBPROTOCOL, type LiveSessionErrorCode } from './protocol.js';
-import {
-  answerHttp,
-  claim,
-  isClaimed,
-  type KoaSessionMiddleware,
-  pathOf,
-  readSessionId,
-  upgradeContext,
-} from './upgrade.js';
+import type { LiveBridge, LiveBridgeOptions } from './types.js';
+import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
 const debug = debuglog('session-process');
 
@@ -33,96 +21,6 @@ const _codesInSync: [SessionErrorCode] extends [LiveSessionErrorCode]
     : false
   : false = true;
 void _codesInSync;
-
-/** Options of {@link attachLiveBridge}. */
-export interface LiveBridgeOptions<TContext = any> {
-  /** The Koa application whose session middleware authenticates upgrades. */
-  app: Koa<any, any>;
-  /** The supervisor that runs the sessions. */
-  sessions: SessionSupervisor;
-  /**
-   * The app's koa-session middleware (the same instance it `use`s). It runs on each upgrade
-   * request, so the signed cookie is checked exactly as on an HTTP request; the upgrade is
-   * accepted only when `ctx.session.sessionId` names a running session.
-   */
-  session: KoaSessionMiddleware;
-  /**
-   * Exact `Origin` values allowed to connect (scheme, host and port, as browsers send it);
-   * `'same-origin'`: the request's own origin (`${ctx.protocol}://${ctx.host}`: its `Host`, and
-   * with `app.proxy` the forwarded host and protocol); or a predicate. An upgrade without `Origin` is
-   * refused (403): browsers always send it, and it is what stops another site's page from
-   * opening a socket with the user's cookie.
-   */
-  origins: readonly string[] | 'same-origin' | ((origin: string, ctx: Koa.Context) => boolean);
-  /** The URL path live views connect to; other upgrade paths are answered 404. @default '/live' */
-  path?: string;
-  /**
-   * Event types live views may `send` or `call`; anything else gets an `EVENT_NOT_ALLOWED`
-   * error. @default [] (views only watch)
-   */
-  events?: readonly string[];
-  /**
-   * What a page may see of a snapshot, sent as the snapshot message's `view` (must be
-   * JSON-serializable). The context never leaves unless this returns it.
-   * @default () => null (only `version` and the state `value` are sent)
-   */
-  view?: (snapshot: SessionSnapshot<TContext>) => unknown;
-  /** Largest accepted frame from a client; a larger one closes the socket with 1009. @default 16_384 (bytes) */
-  maxPayloadBytes?: number;
-  /** Interval of pings; a peer that answered neither ping nor message within one interval is dropped. `0` disables. @default 30_000 (ms) */
-  heartbeatMs?: number;
-  /**
-   * Above this many bytes waiting in a view's socket, intermediate snapshots are dropped and only
-   * the newest is sent once the socket drains. @default 65_536 (bytes)
-   */
-  highWaterMarkBytes?: number;
-  /** A view whose socket holds more than this (replies it does not read) is dropped. @default 1_048_576 (bytes) */
-  maxBufferedBytes?: number;
-  /** Calls one view may have waiting at once; more get `TOO_MANY_CALLS`. @default 16 */
-  maxPendingCalls?: number;
-  /** Timeout of a view's `call` that names none. @default the supervisor's `callTimeoutMs` */
-  callTimeoutMs?: number;
-  /** Upper bound of the `timeoutMs` a view may ask for. @default 30_000 (ms) */
-  maxCallTimeoutMs?: number;
-  /**
-   * Whether upgrades to paths no session-process handler claims are answered 404 (one tick
-   * after the `upgrade` event, so other handlers on the same server get their turn). Set `false`
-   * when another library serves other upgrade paths on this server.
-   * @default true
-   */
-  rejectOtherPaths?: boolean;
-  /** Where unexpected failures go (a view that threw, a session middleware that threw). @default console.error */
-  onError?: (error: unknown, info: { sessionId?: string }) => void;
-}
-
-/** What {@link LiveBridge.stats} returns. */
-export interface LiveBridgeStats {
-  /** Live views connected now. */
-  clients: number;
-  /** Sessions with at least one live view now. */
-  sessions: number;
-  /** Bytes waiting in the views' sockets now, over all views. */
-  bufferedBytes: number;
-  /** Snapshots skipped for slow readers (a newer one replaced them), over the views connected now. */
-  supersededSnapshots: number;
-}
-
-/** What {@link attachLiveBridge} returns. */
-export interface LiveBridge {
-  /** Live views connected now. */
-  readonly clients: number;
-  /** Sessions with at least one live view now. */
-  readonly sessions: number;
-  /** Live views connected to one session now. */
-  viewsOf(sessionId: string): number;
-  /** Counters for monitoring (walks every view: call it now and then, not per message). */
-  stats(): LiveBridgeStats;
-  /**
-   * Stops accepting upgrades, closes every view with 1001 (clients reconnect) and detaches from
-   * the server. Resolves once every socket has closed.
-   */
-  close(): Promise<void>;
-}
 
 /**
  * Serves live views of session processes over WebSocket (ws 8) on an existing HTTP server.

@@ -3,12 +3,7 @@
  *
  * @packageDocumentation
  */
-export {
-  attachLiveBridge,
-  type LiveBridge,
-  type LiveBridgeStats,
-  type LiveBridgeOptions,
-} from './attachLiveBridge.js';
+export { attachLiveBridge } from './attachLiveBridge.js';
 export {
   CLOSE_SESSION_ENDED,
   type CallMessage,
@@ -33,4 +28,5 @@ export {
   type ServerMessage,
   type SnapshotMessage,
 } from './protocol.js';
+export type { LiveBridge, LiveBridgeOptions, LiveBridgeStats } from './types.js';
 export type { KoaSessionMiddleware } from './upgrade.js';
