@@ -8,6 +8,7 @@ import {
   type SupervisorOptions,
 } from 'session-process';
 import { sessionProcess } from 'session-process/koa';
+import { isLoopback, visualizer } from 'session-process/visualizer';
 import { type CartInput, cartMachine } from '../../machines/cart.js';
 import { mountApi } from './apiRoutes.js';
 import { errorHandler } from './errors.js';
@@ -101,18 +102,28 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
     if (ctx.path === '/favicon.ico') ctx.status = 204;
     else await next();
   });
+  // The session visualizer, for operators on this machine; before the session middleware so
+  // that opening it starts no cart.
+  const viz = visualizer(sessions, {
+    path: '/_sessions',
+    authorize: (ctx) => isLoopback(ctx),
+    app,
+  });
+  app.use(viz);
   for (const middleware of options.before ?? []) app.use(middleware);
   app.use(sessionMiddleware);
   app.use(sessionProcess(sessions, { input: () => cartInput }));
   app.use(router.middleware());
 
   const server = createServer(app.callback());
+  viz.attach(server);
   return {
     app,
     server,
     sessions,
     sessionMiddleware,
     async close() {
+      await viz.close();
       if (server.listening) {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
