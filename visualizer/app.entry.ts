@@ -146,6 +146,7 @@ function onMessage(msg: ServerMessage): void {
       lastValue = msg.value;
       lastStatus = msg.status;
       chart?.setValue(msg.value);
+      revealActive();
       contextBody.replaceChildren(renderTree(msg.context, openPaths));
       renderDetailHead();
       renderAccepted();
@@ -269,14 +270,35 @@ async function redraw(): Promise<void> {
     if (ticket !== drawing) return; // another session was selected meanwhile
     chart = view;
     chart.setValue(lastValue);
+    shownActive = new Set();
     chartWrap.replaceChildren(view.element);
     applyZoom();
+    revealActive();
     renderAccepted();
   } catch (err) {
     chartWrap.replaceChildren(
       h('div', { class: 'placeholder' }, `Could not draw this machine: ${String(err)}`),
     );
   }
+}
+
+/**
+ * Scrolls the chart panel so that the active leaf states are in view when they change (a big
+ * chart scrolls inside its panel; the highlight must not move out of sight unnoticed).
+ */
+let shownActive = new Set<string>();
+function revealActive(): void {
+  if (!chart) return;
+  const before = shownActive;
+  shownActive = new Set(chart.active);
+  const leaves = chart.element.querySelectorAll<SVGGElement>(
+    '[data-active="true"][data-type="atomic"], [data-active="true"][data-type="final"]',
+  );
+  // The leaf that just became active, else (a new chart) the first one.
+  const all = Array.from(leaves);
+  const leaf =
+    all.find((g) => !before.has(g.dataset.state ?? '')) ?? (before.size ? undefined : all[0]);
+  leaf?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
 }
 
 function renderEvent(e: EventEntry): HTMLElement {
