@@ -66,6 +66,7 @@ export function renderChart(layout: ChartLayout): RenderedChart {
     viewBox: `0 0 ${layout.width} ${layout.height}`,
     class: 'chart',
     role: 'img',
+    'aria-label': `statechart of ${layout.nodes.find((n) => n.depth === 0)?.id ?? 'the machine'}`,
   });
   const defs = el('defs', {}, svg);
   for (const [id, cls] of [
