@@ -1,3 +1,5 @@
+// Type-only: erased from the browser bundle, so the client stays free of the core at run time.
+import type { SessionErrorCode } from '../core/errors.js';
 /**
  * The live-view wire protocol, shared by the server bridge (`session-process/live`) and the
  * browser client (`session-process/client`). Plain TypeScript, no Node imports: the client bundles
@@ -46,18 +48,7 @@ export const CLOSE_SESSION_ENDED = 4001;
 export type LiveEndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown' | 'rotated';
 
 /** The error codes of the session-process core (`SessionErrorCode`), passed through as they are. */
-export type LiveSessionErrorCode =
-  | 'INVALID_SESSION_ID'
-  | 'SESSION_ALREADY_STARTED'
-  | 'SESSION_NOT_FOUND'
-  | 'SESSION_LIMIT_REACHED'
-  | 'RATE_LIMITED'
-  | 'SESSION_INIT_FAILED'
-  | 'CALL_TIMEOUT'
-  | 'EVENT_NOT_ACCEPTED'
-  | 'SESSION_ENDED'
-  | 'SESSION_CRASHED'
-  | 'UNKNOWN_LOGIC';
+export type LiveSessionErrorCode = SessionErrorCode;
 
 /**
  * Codes of `error` messages. The protocol's own codes:
