@@ -14,6 +14,9 @@ export default defineConfig({
       { find: /^session-process\/client$/, replacement: src('client/index.ts') },
       { find: /^session-process\/visualizer$/, replacement: src('visualizer/index.ts') },
       { find: /^session-process\/testing$/, replacement: src('testing/index.ts') },
+      { find: /^session-process\/sqlite$/, replacement: src('sqlite/index.ts') },
+      { find: /^session-process\/redis$/, replacement: src('redis/index.ts') },
+      { find: /^session-process\/prometheus$/, replacement: src('prometheus/index.ts') },
     ],
   },
   test: {

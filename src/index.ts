@@ -19,6 +19,8 @@ export {
   SessionInitFailedError,
   SessionLimitReachedError,
   SessionNotFoundError,
+  SessionRestoreFailedError,
+  StoreUnavailableError,
   UnknownLogicError,
 } from './core/errors.js';
 export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from './core/reply.js';
@@ -41,3 +43,11 @@ export type {
   TelemetryEvents,
   TelemetryName,
 } from './core/types.js';
+export { memoryStore } from './core/store/memoryStore.js';
+export type {
+  DueSession,
+  SessionStore,
+  StoredSession,
+  StoreWrite,
+  StoreWriteResult,
+} from './core/store/SessionStore.js';

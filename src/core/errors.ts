@@ -15,7 +15,9 @@ export type SessionErrorCode =
   | 'EVENT_NOT_ACCEPTED'
   | 'SESSION_ENDED'
   | 'SESSION_CRASHED'
-  | 'UNKNOWN_LOGIC';
+  | 'UNKNOWN_LOGIC'
+  | 'SESSION_RESTORE_FAILED'
+  | 'STORE_UNAVAILABLE';
 
 /** HTTP status and whether the message may be shown to a client, per code. */
 const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]> = {
@@ -30,6 +32,8 @@ const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]>
   SESSION_ENDED: [410, true],
   SESSION_CRASHED: [500, false],
   UNKNOWN_LOGIC: [500, false],
+  SESSION_RESTORE_FAILED: [500, false],
+  STORE_UNAVAILABLE: [503, true],
 };
 
 /** Options every {@link SessionError} accepts. */
@@ -198,6 +202,35 @@ export class UnknownLogicError extends SessionError {
   }
 }
 
+/**
+ * A stored session could not be brought back (corrupt record, unknown logic, a state the machine
+ * no longer has). The record is kept in the store for inspection; `cause` says what failed.
+ */
+export class SessionRestoreFailedError extends SessionError {
+  override name = 'SessionRestoreFailedError' as const;
+  constructor(sessionId: string, cause: unknown) {
+    super(
+      'SESSION_RESTORE_FAILED',
+      `Session '${sessionId}' could not be restored: ${messageOf(cause)}`,
+      {
+        sessionId,
+        cause,
+      },
+    );
+  }
+}
+
+/** The session store did not answer (down, timed out, refused); `cause` is its error. */
+export class StoreUnavailableError extends SessionError {
+  override name = 'StoreUnavailableError' as const;
+  constructor(cause: unknown, sessionId?: string) {
+    super('STORE_UNAVAILABLE', `The session store is unavailable: ${messageOf(cause)}`, {
+      sessionId,
+      cause,
+    });
+  }
+}
+
 const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   InvalidSessionIdError: 'INVALID_SESSION_ID',
   SessionAlreadyStartedError: 'SESSION_ALREADY_STARTED',
@@ -210,6 +243,8 @@ const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   SessionEndedError: 'SESSION_ENDED',
   SessionCrashedError: 'SESSION_CRASHED',
   UnknownLogicError: 'UNKNOWN_LOGIC',
+  SessionRestoreFailedError: 'SESSION_RESTORE_FAILED',
+  StoreUnavailableError: 'STORE_UNAVAILABLE',
 };
 
 /**

@@ -1,0 +1,73 @@
+/**
+ * The store seam. A store keeps one record per session: an opaque serialized document written by
+ * the supervisor, the record's version, and the time the session next needs waking (its earliest
+ * timer, idle deadline or lifetime end). The supervisor does the serializing, so a store is a
+ * small keyed table with a compare-and-set and a due-time index: the memory, SQLite and Redis
+ * stores are one page each, and a user's Postgres store can be too.
+ */
+
+/** A session as the store holds it. */
+export interface StoredSession {
+  readonly id: string;
+  /** The version this record was written with (increases with every write of the session). */
+  readonly version: number;
+  /** The serialized record (JSON text written by the supervisor; the store never parses it). */
+  readonly data: string;
+  /** Epoch milliseconds at which the session must be woken, or `null` for never. */
+  readonly dueAt: number | null;
+}
+
+/** One write of a group commit. */
+export interface StoreWrite {
+  readonly id: string;
+  /** The version the new record carries. Always greater than `expectedVersion`. */
+  readonly version: number;
+  /**
+   * The version of the record this write replaces, or `0` when there must be no record yet.
+   * A write whose expectation does not hold is not applied and reports `'conflict'`.
+   */
+  readonly expectedVersion: number;
+  readonly data: string;
+  readonly dueAt: number | null;
+}
+
+/** Outcome of each write of {@link SessionStore.save}, in the order of the writes. */
+export type StoreWriteResult = 'ok' | 'conflict';
+
+/** A session due for waking, from {@link SessionStore.due}. */
+export interface DueSession {
+  readonly id: string;
+  readonly dueAt: number;
+}
+
+/**
+ * Where sessions are kept while they are out of memory and across restarts. Every method may
+ * reject when the store is down; the supervisor reports that as `STORE_UNAVAILABLE`. A store
+ * must answer or fail within a bounded time (no endless retries): a caller is waiting.
+ *
+ * `session-process/testing` exports `storeConformance`, the suite every store passes.
+ *
+ * @example
+ * ```ts
+ * import { createSessionSupervisor, memoryStore } from 'session-process';
+ * const sessions = createSessionSupervisor({ logic: cartMachine, store: memoryStore() });
+ * ```
+ */
+export interface SessionStore {
+  /** A short name for telemetry and errors (`'memory'`, `'sqlite'`, `'redis'`). */
+  readonly name: string;
+  /** The stored record of a session, or `undefined` when there is none. */
+  load(id: string): Promise<StoredSession | undefined>;
+  /**
+   * Applies the writes, each checked against the version it replaces; in one transaction where
+   * the store has them (a group commit), so that one fsync covers many sessions. A write that
+   * conflicts does not stop the others.
+   */
+  save(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]>;
+  /** Deletes a session's record (no error when there is none). */
+  delete(id: string): Promise<void>;
+  /** Sessions whose `dueAt` is at or before `until`, earliest first, at most `limit` of them. */
+  due(until: number, limit: number): Promise<DueSession[]>;
+  /** Releases the store's resources (not the client it was given). */
+  close(): Promise<void>;
+}
