@@ -20,6 +20,7 @@ export {
   SessionLimitReachedError,
   SessionNotFoundError,
   SessionRestoreFailedError,
+  SessionRotatedError,
   StoreUnavailableError,
   UnknownLogicError,
 } from './core/errors.js';

@@ -19,6 +19,7 @@ import {
   SessionInitFailedError,
   SessionLimitReachedError,
   SessionNotFoundError,
+  SessionRotatedError,
   UnknownLogicError,
 } from './errors.js';
 import { linkSystem, unlinkSystem } from './reply.js';
@@ -119,6 +120,9 @@ class Supervisor implements SessionSupervisor {
   readonly #subscribersKeepAlive: boolean;
   readonly #onError: NonNullable<SupervisorOptions['onError']>;
   #callSeq = 0;
+  /** IDs rotated away recently, with the time their tombstone lapses (insertion = expiry order). */
+  readonly #rotated = new Map<string, number>();
+  readonly #rotatedIdTtlMs: number;
   #closed = false;
   #subscriberCount = 0;
   readonly #stats = {
@@ -150,6 +154,7 @@ class Supervisor implements SessionSupervisor {
       withinMs: options.restart?.withinMs ?? 60_000,
     };
     this.#subscribersKeepAlive = options.subscribersKeepAlive ?? true;
+    this.#rotatedIdTtlMs = nonNegative(options.rotatedIdTtlMs ?? 30_000, 'rotatedIdTtlMs');
     this.#onError =
       options.onError ??
       ((error, info) => {
@@ -212,6 +217,15 @@ class Supervisor implements SessionSupervisor {
     return this.#start(id, options);
   }
 
+  /** Throws SESSION_ROTATED while `id` was rotated away less than `rotatedIdTtlMs` ago. */
+  #checkRotated(id: string): void {
+    if (this.#rotated.size === 0) return;
+    const until = this.#rotated.get(id);
+    if (until === undefined) return;
+    if (until > Date.now()) throw new SessionRotatedError(id);
+    this.#rotated.delete(id);
+  }
+
   started(id: string): boolean {
     return typeof id === 'string' && this.#sessions.has(id);
   }
@@ -234,6 +248,7 @@ class Supervisor implements SessionSupervisor {
     assertSessionId(id);
     if (this.#closed) throw new SessionInitFailedError(id, 'the supervisor is shut down');
     if (this.#sessions.has(id)) throw new SessionAlreadyStartedError(id);
+    this.#checkRotated(id);
     const logicName = options.logic ?? DEFAULT_LOGIC;
     const logic = this.logics[logicName];
     if (!logic) {
@@ -835,6 +850,15 @@ class Supervisor implements SessionSupervisor {
     this.#sessions.delete(id);
     entry.id = newId;
     this.#sessions.set(newId, entry);
+    if (this.#rotatedIdTtlMs > 0) {
+      const now = Date.now();
+      for (const [old, until] of this.#rotated) {
+        if (until > now) break;
+        this.#rotated.delete(old);
+      }
+      this.#rotated.delete(newId);
+      this.#rotated.set(id, now + this.#rotatedIdTtlMs);
+    }
     // Whoever followed the old ID loses it: that is the point of rotating an ID.
     this.#notifyEnded(entry, 'rotated');
     if (this.#subscribersKeepAlive) this.#armIdle(entry, Date.now());
@@ -867,6 +891,7 @@ class Supervisor implements SessionSupervisor {
     const entry = this.#sessions.get(id);
     if (entry) return entry;
     assertSessionId(id);
+    this.#checkRotated(id);
     throw new SessionNotFoundError(id);
   }
 }

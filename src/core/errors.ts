@@ -17,7 +17,8 @@ export type SessionErrorCode =
   | 'SESSION_CRASHED'
   | 'UNKNOWN_LOGIC'
   | 'SESSION_RESTORE_FAILED'
-  | 'STORE_UNAVAILABLE';
+  | 'STORE_UNAVAILABLE'
+  | 'SESSION_ROTATED';
 
 /** HTTP status and whether the message may be shown to a client, per code. */
 const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]> = {
@@ -34,6 +35,7 @@ const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]>
   UNKNOWN_LOGIC: [500, false],
   SESSION_RESTORE_FAILED: [500, false],
   STORE_UNAVAILABLE: [503, true],
+  SESSION_ROTATED: [409, true],
 };
 
 /** Options every {@link SessionError} accepts. */
@@ -231,6 +233,20 @@ export class StoreUnavailableError extends SessionError {
   }
 }
 
+/**
+ * The session moved to a new ID a moment ago (`rename`, Koa's `rotate()`), and this request still
+ * carries the old one: a concurrent request of the same browser. Retry: the browser holds the new
+ * ID by then. The old ID reaches nothing, and nothing starts under it, while the tombstone lasts.
+ */
+export class SessionRotatedError extends SessionError {
+  override name = 'SessionRotatedError' as const;
+  constructor(sessionId: string) {
+    super('SESSION_ROTATED', `Session '${sessionId}' moved to a new ID; retry with the new one`, {
+      sessionId,
+    });
+  }
+}
+
 const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   InvalidSessionIdError: 'INVALID_SESSION_ID',
   SessionAlreadyStartedError: 'SESSION_ALREADY_STARTED',
@@ -245,6 +261,7 @@ const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   UnknownLogicError: 'UNKNOWN_LOGIC',
   SessionRestoreFailedError: 'SESSION_RESTORE_FAILED',
   StoreUnavailableError: 'STORE_UNAVAILABLE',
+  SessionRotatedError: 'SESSION_ROTATED',
 };
 
 /**

@@ -159,6 +159,13 @@ export interface SupervisorOptions {
    * @default { onCrash: false, maxRestarts: 3, withinMs: 60_000 }
    */
   restart?: { onCrash: boolean; maxRestarts?: number; withinMs?: number };
+  /**
+   * How long an ID that `rename` (Koa's `rotate()`) moved away from answers `SESSION_ROTATED`
+   * instead of `SESSION_NOT_FOUND`, and cannot be started again: concurrent requests that still
+   * carry the old ID then get a retryable answer instead of a fresh, empty session. `0` disables.
+   * @default 30_000
+   */
+  rotatedIdTtlMs?: number;
   /** Whether a session with subscribers is kept from idling out. @default true */
   subscribersKeepAlive?: boolean;
   /** XState clock for the session actors' delayed events (XState's `SimulatedClock` in tests). */

@@ -290,7 +290,7 @@ describe('rename', () => {
     expect(handle.id).toBe('new');
     expect(await sessions.call('new', { type: 'get_value' })).toBe(9);
     expect(sessions.started('old')).toBe(false);
-    expect(await codeOf(sessions.call('old', { type: 'get_value' }))).toBe('SESSION_NOT_FOUND');
+    expect(await codeOf(sessions.call('old', { type: 'get_value' }))).toBe('SESSION_ROTATED');
     expect(sessions.system.get('new')).toBe(handle.actor);
     expect(sessions.system.get('old')).toBeUndefined();
     expect(ended).toEqual([{ type: 'ended', reason: 'rotated' }]);
