@@ -19,9 +19,16 @@ function findEntries(dir) {
   return out;
 }
 
-/** Bundles all browser entries; returns the output paths. */
-export async function buildAssets({ outdir = join(root, 'dist'), minify = true } = {}) {
-  const entries = ['visualizer', 'examples'].flatMap((d) => {
+/**
+ * Bundles the browser entries under `dirs`; returns the output paths. The package needs only
+ * `visualizer` (its page); `examples` holds the demo's pages.
+ */
+export async function buildAssets({
+  outdir = join(root, 'dist'),
+  minify = true,
+  dirs = ['visualizer', 'examples'],
+} = {}) {
+  const entries = dirs.flatMap((d) => {
     try {
       return findEntries(join(root, d));
     } catch {
@@ -49,6 +56,8 @@ export async function buildAssets({ outdir = join(root, 'dist'), minify = true }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const outputs = await buildAssets();
+  // `node scripts/build-assets.mjs visualizer` bundles only the package's own page.
+  const dirs = process.argv.slice(2);
+  const outputs = await buildAssets(dirs.length > 0 ? { dirs } : {});
   for (const o of outputs) console.log(`bundled ${relative(root, o)}`);
 }
