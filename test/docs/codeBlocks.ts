@@ -47,7 +47,8 @@ export function docPages(root: string): string[] {
   return pages;
 }
 
-const FENCE = /^(\s*)```(\S*)(.*)$/;
+// A fence is three or more backticks; it is closed by a line of at least as many (CommonMark).
+const FENCE = /^(\s*)(`{3,})([^`\s]*)(.*)$/;
 const HIDDEN = /<!--\s*(prelude|after):([\s\S]*?)-->\s*$/;
 
 /** The fenced blocks of one page, each with its hidden prelude and after lines. */
@@ -58,10 +59,12 @@ export function extractBlocks(root: string, file: string): CodeBlock[] {
     const open = FENCE.exec(lines[i]!);
     if (!open) continue;
     const indent = open[1]!;
-    const lang = open[2]!;
-    const flags = open[3]!.trim().split(/\s+/);
+    const ticks = open[2]!;
+    const lang = open[3]!;
+    const flags = open[4]!.trim().split(/\s+/);
+    const closes = (l: string) => /^`{3,}$/.test(l.trim()) && l.trim().length >= ticks.length;
     let end = i + 1;
-    while (end < lines.length && lines[end]!.trim() !== '```') end++;
+    while (end < lines.length && !closes(lines[end]!)) end++;
     const body = lines
       .slice(i + 1, end)
       .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
