@@ -96,7 +96,10 @@ function statusOf(snap: any): SessionStatus {
  * ```
  */
 export function createSessionSupervisor(options: SupervisorOptions = {}): SessionSupervisor {
-  return new Supervisor(options);
+  const { cluster, ...local } = options;
+  // Many processes: the cluster wraps this process's own supervisor and routes to the others.
+  if (cluster) return cluster.createSupervisor(local, (o) => new Supervisor(o));
+  return new Supervisor(local);
 }
 
 class Supervisor implements SessionSupervisor {

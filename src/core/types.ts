@@ -175,8 +175,26 @@ export interface SupervisorOptions {
   };
   /** XState inspection observer for the whole system (the supervisor and every session). */
   inspect?: (event: any) => void;
+  /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
+  cluster?: ClusterAdapter | undefined;
   /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
   onError?: (error: unknown, info: { sessionId?: string; source: 'crash' | 'listener' }) => void;
+}
+
+/**
+ * What the `cluster` option takes (`redisCluster(...)` from `session-process/redis`): it wraps the
+ * supervisor of this process, which holds the sessions this node owns, into one that serves every
+ * session ID from any node.
+ */
+export interface ClusterAdapter {
+  /**
+   * Builds the node's supervisor. `createLocal` makes the in-process supervisor for the sessions
+   * this node owns, from options the cluster may change (its fenced `store`, say).
+   */
+  createSupervisor(
+    options: Omit<SupervisorOptions, 'cluster'>,
+    createLocal: (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor,
+  ): SessionSupervisor;
 }
 
 /** A bound view of one session, returned by `start` and `ensure`. */
