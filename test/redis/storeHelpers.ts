@@ -62,10 +62,14 @@ export async function freePort(): Promise<number> {
 /** A private redis-server (no persistence) that a test may pause, stop and restart. */
 export class PrivateRedis {
   process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  /** `args`: more redis-server options; the default keeps nothing on disk. */
+  constructor(
+    readonly port: number,
+    readonly args: readonly string[] = ['--save', '', '--appendonly', 'no'],
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort());
+  static async start(args?: readonly string[]): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), args);
     await server.start();
     return server;
   }
@@ -73,7 +77,7 @@ export class PrivateRedis {
   async start(): Promise<void> {
     this.process = spawn(
       REDIS_SERVER,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', ...this.args],
       { stdio: 'ignore' },
     );
     const probe = new Redis(this.port, '127.0.0.1', {
