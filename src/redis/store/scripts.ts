@@ -1,12 +1,13 @@
 /**
  * Lua scripts of the Redis store, registered with ioredis' `defineCommand` (EVALSHA, falling
  * back to EVAL once per connection). Versions are compared as the decimal strings the store
- * writes, so no float conversion touches them.
- *
- * @internal
+ * writes, so no float conversion touches them. Internal to the Redis store.
  */
 
-/** Commands the store defines on the client (names chosen not to clash with a user's). */
+/**
+ * @internal
+ * Commands the store defines on the client (names chosen not to clash with a user's).
+ */
 export const COMMAND = {
   save: 'sessionProcessSave',
   saveRecord: 'sessionProcessSaveRecord',
