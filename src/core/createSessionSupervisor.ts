@@ -732,6 +732,20 @@ class Supervisor implements SessionSupervisor {
 
   /**
    * @internal
+   * Saves a session and takes it out of memory now, as a quiet period would (a node handing its
+   * sessions over, a benchmark). Whether it left.
+   */
+  async passivate(id: string): Promise<boolean> {
+    const entry = this.#registry.get(id);
+    if (!entry || !this.#persist) return false;
+    await this.#persist.writer.whenSaved(entry);
+    if (entry.ended || entry.left || entry.storedVersion < entry.version) return false;
+    this.#leave(entry);
+    return true;
+  }
+
+  /**
+   * @internal
    * Drops a session from this process's memory without saving, deleting or telling its
    * subscribers (a cluster node that lost the session's lease). Whether it was in memory.
    */
