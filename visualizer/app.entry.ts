@@ -105,6 +105,14 @@ let drawing = 0;
 let zoom: 'fit' | 'actual' = 'fit';
 let direction: 'auto' | 'RIGHT' | 'DOWN' = 'auto';
 let lastValue: unknown;
+/**
+ * Whether `lastValue` is the selected session's (a snapshot arrived since it was selected). The
+ * chart is drawn only then, so that its first frame already marks the active states: a chart
+ * drawn from the machine alone showed a moment with nothing active.
+ */
+let haveSnapshot = false;
+/** A machine arrived before its session's first snapshot: draw when the snapshot comes. */
+let drawWhenSnapshot = false;
 let lastStatus = '';
 let endedReason: string | undefined;
 const openPaths = new Set<string>();
@@ -139,12 +147,18 @@ function onMessage(msg: ServerMessage): void {
       endedReason = undefined;
       eventList.replaceChildren();
       renderDetailHead(msg.logic);
-      void redraw();
+      if (haveSnapshot || !machine) void redraw();
+      else drawWhenSnapshot = true;
       return;
     case 'snapshot':
       if (msg.id !== selected) return;
       lastValue = msg.value;
       lastStatus = msg.status;
+      haveSnapshot = true;
+      if (drawWhenSnapshot) {
+        drawWhenSnapshot = false;
+        void redraw();
+      }
       chart?.setValue(msg.value);
       revealActive();
       contextBody.replaceChildren(renderTree(msg.context, openPaths));
@@ -201,6 +215,8 @@ function select(id: string): void {
   machine = null;
   chart = null;
   lastValue = undefined;
+  haveSnapshot = false;
+  drawWhenSnapshot = false;
   endedReason = undefined;
   openPaths.clear();
   eventList.replaceChildren();
