@@ -27,6 +27,8 @@ const allowSend = body.dataset.allowSend === 'true';
 
 const status = h('span', { class: 'status', 'data-state': 'connecting' }, 'connecting…');
 const total = h('span', { class: 'total', 'data-testid': 'total' }, '–');
+/** Why the feed is refused, when it is (the server's explanation, from its 403 page). */
+const refusal = h('div', { class: 'refusal', role: 'alert', hidden: '' });
 const detailHead = h('div', { class: 'detail-head' });
 const zoomFit = h(
   'button',
@@ -65,6 +67,7 @@ const list = createSessionList({
 
 body.append(
   h('header', { class: 'top' }, h('h1', {}, 'Sessions'), total, status),
+  refusal,
   h(
     'main',
     { class: 'layout' },
@@ -120,7 +123,9 @@ list.select(selected);
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${basePath}/feed`;
 const feed = connectFeed(wsUrl, {
+  onRefused: () => void explainRefusal(),
   onOpen: () => {
+    refusal.hidden = true;
     feed.send({ type: 'list', offset, limit: PAGE_SIZE });
     if (selected) feed.send({ type: 'select', id: selected });
   },
@@ -131,6 +136,26 @@ const feed = connectFeed(wsUrl, {
   },
   onMessage,
 });
+
+/**
+ * A browser does not show why a WebSocket upgrade was refused (the handshake's response is not
+ * readable from a page), so the page asks the feed's URL over plain HTTP: the server answers
+ * the same host and authorize checks there, with the explanation and what to configure.
+ */
+async function explainRefusal(): Promise<void> {
+  let text: string;
+  try {
+    const res = await fetch(`${basePath}/feed`, { cache: 'no-store' });
+    text =
+      res.status === 426
+        ? 'The live feed was refused: its origin or the number of open feeds (maxConnections); the server reports why to its onError.'
+        : (await res.text()).replace(/^Forbidden\s*/, '').trim() || `HTTP ${res.status}`;
+  } catch {
+    return; // the server is down: the status already says "disconnected"
+  }
+  refusal.textContent = text;
+  refusal.hidden = false;
+}
 
 function onMessage(msg: ServerMessage): void {
   switch (msg.type) {

@@ -112,3 +112,15 @@ describe.skipIf(!hasChromium)('the chart (Chromium)', () => {
     expect(await page.locator('svg.chart [data-state]').count()).toBeGreaterThan(8);
   });
 });
+
+describe.skipIf(!hasChromium)('a refused feed (Chromium)', () => {
+  it('shows the server’s reason on the page', async () => {
+    // The page is allowed, its feed is not: the page must say why rather than reconnect silently.
+    app = await startVizApp({ authorize: (ctx) => ctx.path !== '/_sessions/feed' });
+    page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(`${app.url}/_sessions`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('authorize option refused');
+  });
+});
