@@ -348,6 +348,9 @@ export function visualizer(
         if (counted) feeds--;
         counted = false;
       };
+      // Until the socket closes: an open feed, but also a handshake that ws aborts (a bad key)
+      // without calling back, which must not hold a place for ever.
+      socket.once('close', uncount);
       void (async () => {
         const refused = await checkAuthorize(ctx, 'feed');
         if (refused) {
@@ -356,7 +359,6 @@ export function visualizer(
         }
         if (socket.destroyed) return uncount();
         wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.once('close', uncount);
           alive.add(ws);
           ws.on('pong', () => alive.add(ws));
           ws.on('error', (err) => debug('visualizer feed socket: %o', err));

@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { request } from 'node:http';
 import {
   isVisualizerError,
   type VisualizerError,
@@ -149,5 +150,38 @@ describe('refused upgrades and requests are reported', () => {
     await expect(app.feed({ origin: 'https://ops.example' })).rejects.toMatchObject({
       status: 403,
     });
+  });
+});
+
+describe('maxConnections', () => {
+  it('frees the place of a feed that closes and of a handshake that fails', async () => {
+    app = await startVizApp({ maxConnections: 1, authorize: () => true });
+    const url = `${app.url.replace('http', 'ws')}/_sessions/feed`;
+    // A handshake ws aborts itself (no Sec-WebSocket-Key): answered 400, its place freed.
+    const status = await new Promise<number>((resolve, reject) => {
+      request(url.replace('ws', 'http'), {
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13' },
+      })
+        .on('response', (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(400);
+    const feed = await app.feed();
+    await feed.next((m) => m.type === 'hello');
+    expect(await refusedStatus(url)).toBe(503);
+    feed.close();
+    await expect
+      .poll(
+        async () =>
+          await app!.feed().then(
+            () => 'open',
+            () => 'refused',
+          ),
+      )
+      .toBe('open');
   });
 });
