@@ -144,14 +144,22 @@ const feed = connectFeed(wsUrl, {
  */
 async function explainRefusal(): Promise<void> {
   let text: string;
+  let status: number;
   try {
     const res = await fetch(`${basePath}/feed`, { cache: 'no-store' });
+    status = res.status;
     text =
-      res.status === 426
+      status === 426
         ? 'The live feed was refused: its origin or the number of open feeds (maxConnections); the server reports why to its onError.'
-        : (await res.text()).replace(/^Forbidden\s*/, '').trim() || `HTTP ${res.status}`;
+        : (await res.text()).replace(/^Forbidden\s*/, '').trim() || `HTTP ${status}`;
   } catch {
     return; // the server is down: the status already says "disconnected"
+  }
+  if (status === 403) {
+    // Refused for its host or by authorize: trying again changes nothing until the server's
+    // configuration does, and every attempt is one more report there.
+    feed.close();
+    text += '\n\nReload this page once that is changed.';
   }
   refusal.textContent = text;
   refusal.hidden = false;

@@ -118,9 +118,16 @@ describe.skipIf(!hasChromium)('a refused feed (Chromium)', () => {
     // The page is allowed, its feed is not: the page must say why rather than reconnect silently.
     app = await startVizApp({ authorize: (ctx) => ctx.path !== '/_sessions/feed' });
     page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
+    let attempts = 0;
+    page.on('websocket', () => attempts++);
     await page.goto(`${app.url}/_sessions`);
     const alert = page.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toContain('authorize option refused');
+    // A refusal that only a configuration change can lift is not retried (reconnects start 1 s
+    // apart): the page says to reload instead.
+    await page.waitForTimeout(2_500);
+    expect(attempts).toBe(1);
+    expect(await alert.textContent()).toContain('Reload this page');
   });
 });
