@@ -104,9 +104,11 @@ export interface VisualizerOptions {
    * Told about every refused request or upgrade and every dropped feed, with the reason
    * (`host`, `origin`, `authorize`, `path`, `limit`, `no-app`, `slow-reader`). The same reports go
    * to the `session-process:visualizer-refused` and `:visualizer-dropped` diagnostics channels.
+   * Its shape is the supervisor's and the live bridge's (an error, then an info object), so one
+   * handler can serve all three.
    * @default logs with `NODE_DEBUG=session-process`
    */
-  onError?: (error: VisualizerError) => void;
+  onError?: (error: VisualizerError, info: { source: 'refused' | 'dropped' }) => void;
 }
 
 /** What `attach` returns: the feed on one server. */
@@ -194,7 +196,7 @@ export function visualizer(
       return;
     }
     try {
-      options.onError(err);
+      options.onError(err, { source: r.code === 'VISUALIZER_DROPPED' ? 'dropped' : 'refused' });
     } catch (e) {
       debug('visualizer: onError threw: %o', e);
     }

@@ -185,3 +185,14 @@ describe('maxConnections', () => {
       .toBe('open');
   });
 });
+
+describe('onError', () => {
+  it('has the supervisor’s shape, so one handler serves both', async () => {
+    const seen: [unknown, { source: string }][] = [];
+    const onError = (error: unknown, info: { sessionId?: string; source: string }) =>
+      seen.push([error, info]);
+    app = await startVizApp({ authorize: () => false, onError });
+    await fetch(`${app.url}/_sessions`);
+    expect(seen).toEqual([[expect.any(Error), { source: 'refused' }]]);
+  });
+});
