@@ -25,7 +25,9 @@ const allowSend = body.dataset.allowSend === 'true';
 
 // ---- skeleton -------------------------------------------------------------------------------
 
-const status = h('span', { class: 'status', 'data-state': 'connecting' }, 'connecting…');
+// `data-status`, not `data-state`: that attribute marks the chart's state nodes only, so that
+// `[data-state]` finds them in a page test without a narrower selector.
+const status = h('span', { class: 'status', 'data-status': 'connecting' }, 'connecting…');
 const total = h('span', { class: 'total', 'data-testid': 'total' }, '–');
 /** Why the feed is refused, when it is (the server's explanation, from its 403 page). */
 const refusal = h('div', { class: 'refusal', role: 'alert', hidden: '' });
@@ -130,7 +132,7 @@ const feed = connectFeed(wsUrl, {
     if (selected) feed.send({ type: 'select', id: selected });
   },
   onStatus: (s, detail) => {
-    status.dataset.state = s;
+    status.dataset.status = s;
     status.textContent =
       s === 'open' ? 'live' : s === 'connecting' ? 'connecting…' : (detail ?? 'closed');
   },

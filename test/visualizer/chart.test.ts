@@ -38,13 +38,13 @@ describe.skipIf(!hasChromium)('the chart (Chromium)', () => {
     await page.addInitScript(() => {
       const w = window as unknown as { __firstChart?: { nodes: number; active: string[] } };
       new MutationObserver((_records, observer) => {
-        const nodes = document.querySelectorAll('svg.chart [data-state]');
+        const nodes = document.querySelectorAll('[data-state]');
         if (nodes.length === 0) return;
         observer.disconnect();
         w.__firstChart = {
           nodes: nodes.length,
           active: Array.from(
-            document.querySelectorAll<SVGElement>('svg.chart [data-state][data-active="true"]'),
+            document.querySelectorAll<SVGElement>('[data-state][data-active="true"]'),
             (n) => n.dataset.state ?? '',
           ),
         };
@@ -91,7 +91,7 @@ describe.skipIf(!hasChromium)('the chart (Chromium)', () => {
     await active(page, 'cart.auth.anonymous').waitFor();
     await page.getByRole('button', { name: '100%' }).click();
     await page.getByRole('button', { name: 'fit' }).click();
-    const outside = await page.locator('svg.chart [data-state]').evaluateAll((nodes) =>
+    const outside = await page.locator('[data-state]').evaluateAll((nodes) =>
       nodes
         .map((n) => ({ id: (n as SVGElement).dataset.state, box: n.getBoundingClientRect() }))
         .filter(
