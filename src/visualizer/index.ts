@@ -35,11 +35,11 @@ export {
   type VisualizerReport,
   visualizerChannels,
 } from './VisualizerError.js';
-export {
-  CLOSE_SLOW_READER,
-  type Visualizer,
-  type VisualizerAttachment,
-  type VisualizerOptions,
-  type VisualizerOrigins,
-  visualizer,
-} from './visualizer.js';
+export { CLOSE_SLOW_READER } from './constants.js';
+export type {
+  Visualizer,
+  VisualizerAttachment,
+  VisualizerOptions,
+  VisualizerOrigins,
+} from './types.js';
+export { visualizer } from './visualizer.js';
