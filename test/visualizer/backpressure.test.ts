@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { CLOSE_SLOW_READER, type VisualizerError } from 'session-process/visualizer';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startVizApp, type VizApp } from './helpers.js';
 
 let app: VizApp | undefined;
@@ -108,5 +108,28 @@ describe('backpressure on the feed', () => {
     for (let i = 0; i < 50; i++) feed.send({ type: 'list', offset: i % 3, limit: 1 });
     const last = await feed.next((m) => m.type === 'list' && m.offset === 49 % 3);
     expect(last.rows).toHaveLength(1);
+  });
+});
+
+describe('heartbeat', () => {
+  it('closes a feed that stops answering pings within two heartbeats', async () => {
+    // Only the heartbeat's interval is faked: sockets, ws and the app run on real time.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      app = await startVizApp({ heartbeatMs: 30_000, maxConnections: 1, authorize: () => true });
+      const raw = await openRaw(app.url);
+      socket = raw.s;
+      socket.pause(); // reads nothing, so it never answers a ping
+      const closed = new Promise<void>((resolve) => socket!.once('close', () => resolve()));
+      await expect(app.feed()).rejects.toMatchObject({ status: 503 }); // its place is taken
+      vi.advanceTimersByTime(30_000); // a ping
+      vi.advanceTimersByTime(30_000); // no pong: terminated
+      socket.resume();
+      await closed;
+      const feed = await app.feed(); // the place is free again
+      await feed.next((m) => m.type === 'hello');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
