@@ -131,7 +131,7 @@ export function isVisualizerError(
  * subscribe('session-process:visualizer-refused', (report) => log.warn(report));
  * ```
  */
-export const visualizerChannels = {
+export const visualizerTelemetryChannels = {
   refused: channel('session-process:visualizer-refused'),
   dropped: channel('session-process:visualizer-dropped'),
 } as const;

@@ -33,7 +33,7 @@ export {
   VisualizerError,
   type VisualizerErrorCode,
   type VisualizerReport,
-  visualizerChannels,
+  visualizerTelemetryChannels,
 } from './VisualizerError.js';
 export { CLOSE_SLOW_READER } from './constants.js';
 export type {

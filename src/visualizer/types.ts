@@ -4,7 +4,7 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import type { AllowedHosts } from './allowedHosts.js';
 import type { Sanitize } from './sanitize.js';
-import type { VisualizerError } from './VisualizerError.js';
+import type { DropReason, RefusalReason, VisualizerError } from './VisualizerError.js';
 
 /**
  * Browser origins allowed to open the feed besides the page's own: exact `Origin` values, a
@@ -85,12 +85,16 @@ export interface VisualizerOptions {
   /**
    * Told about every refused request or upgrade and every dropped feed, with the reason
    * (`host`, `origin`, `authorize`, `path`, `limit`, `no-app`, `slow-reader`). The same reports go
-   * to the `session-process:visualizer-refused` and `:visualizer-dropped` diagnostics channels.
-   * Its shape is the supervisor's and the live bridge's (an error, then an info object), so one
-   * handler can serve all three.
+   * to the `session-process:visualizer-refused` and `:visualizer-dropped` diagnostics channels
+   * (`visualizerTelemetryChannels`).
+   * Its shape is the supervisor's and the live bridge's: an error, then an info object (here with
+   * the `reason`, as the live bridge's).
    * @default logs with `NODE_DEBUG=session-process`
    */
-  onError?: (error: VisualizerError, info: { source: 'refused' | 'dropped' }) => void;
+  onError?: (
+    error: VisualizerError,
+    info: { source: 'refused' | 'dropped'; reason: RefusalReason | DropReason },
+  ) => void;
 }
 
 /** What `attach` returns: the feed on one server. */

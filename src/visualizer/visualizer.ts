@@ -21,7 +21,7 @@ import {
   type RefusalReason,
   VisualizerError,
   type VisualizerReport,
-  visualizerChannels,
+  visualizerTelemetryChannels,
 } from './VisualizerError.js';
 
 const debug = debuglog('session-process');
@@ -75,7 +75,9 @@ export function visualizer(
 
   const report = (r: VisualizerReport, cause?: unknown) => {
     const ch =
-      r.code === 'VISUALIZER_DROPPED' ? visualizerChannels.dropped : visualizerChannels.refused;
+      r.code === 'VISUALIZER_DROPPED'
+        ? visualizerTelemetryChannels.dropped
+        : visualizerTelemetryChannels.refused;
     const err = new VisualizerError(r, cause === undefined ? undefined : { cause });
     if (ch.hasSubscribers) ch.publish(err.toJSON());
     if (!options.onError) {
@@ -83,7 +85,10 @@ export function visualizer(
       return;
     }
     try {
-      options.onError(err, { source: r.code === 'VISUALIZER_DROPPED' ? 'dropped' : 'refused' });
+      options.onError(err, {
+        source: r.code === 'VISUALIZER_DROPPED' ? 'dropped' : 'refused',
+        reason: r.reason,
+      });
     } catch (e) {
       debug('visualizer: onError threw: %o', e);
     }

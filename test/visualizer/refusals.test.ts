@@ -187,12 +187,12 @@ describe('maxConnections', () => {
 });
 
 describe('onError', () => {
-  it('has the supervisor’s shape, so one handler serves both', async () => {
+  it('is called with the error and an info object (source, reason), as the supervisor’s and the live bridge’s', async () => {
     const seen: [unknown, { source: string }][] = [];
     const onError = (error: unknown, info: { sessionId?: string; source: string }) =>
       seen.push([error, info]);
     app = await startVizApp({ authorize: () => false, onError });
     await fetch(`${app.url}/_sessions`);
-    expect(seen).toEqual([[expect.any(Error), { source: 'refused' }]]);
+    expect(seen).toEqual([[expect.any(Error), { source: 'refused', reason: 'authorize' }]]);
   });
 });
