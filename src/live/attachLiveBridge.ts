@@ -4,23 +4,14 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { isSessionError, type SessionErrorCode } from '../index.js';
+import { isSessionError } from '../index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
-import { LIVE_SUBPROTOCOL, type LiveSessionErrorCode } from './protocol.js';
+import { LIVE_SUBPROTOCOL } from './protocol.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
 const debug = debuglog('session-process');
-
-// The wire protocol lists the core's codes by hand (it may not import the core); this fails to
-// compile when the core gains a code the protocol does not know.
-const _codesInSync: [SessionErrorCode] extends [LiveSessionErrorCode]
-  ? [LiveSessionErrorCode] extends [SessionErrorCode]
-    ? true
-    : false
-  : false = true;
-void _codesInSync;
 
 /**
  * Serves live views of session processes over WebSocket (ws 8) on an existing HTTP server.

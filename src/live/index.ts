@@ -29,4 +29,14 @@ export {
   type SnapshotMessage,
 } from './protocol.js';
 export type { LiveBridge, LiveBridgeOptions, LiveBridgeStats } from './types.js';
-export type { KoaSessionMiddleware } from './upgrade.js';
+// The upgrade plumbing the visualizer's feed shares (and an app's own upgrade handler may use).
+export {
+  answerHttp,
+  claim,
+  isClaimed,
+  type KoaSessionMiddleware,
+  pathOf,
+  readSessionId,
+  UPGRADE_CLAIMED,
+  upgradeContext,
+} from './upgrade.js';

@@ -1,5 +1,5 @@
 // Type-only: erased from the browser bundle, so the client stays free of the core at run time.
-import type { SessionErrorCode } from '../core/errors.js';
+import type { SessionErrorCode } from '../index.js';
 /**
  * The live-view wire protocol, shared by the server bridge (`session-process/live`) and the
  * browser client (`session-process/client`). Plain TypeScript, no Node imports: the client bundles

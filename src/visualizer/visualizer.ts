@@ -5,7 +5,7 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import { WebSocketServer } from 'ws';
 import type { SessionSupervisor } from '../index.js';
-import { answerHttp, claim } from '../live/upgrade.js';
+import { answerHttp, claim } from '../live/index.js';
 import { loadAssets } from './assets.js';
 import { FeedConnection } from './FeedConnection.js';
 import { FeedHub } from './FeedHub.js';
