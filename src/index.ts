@@ -29,6 +29,7 @@ export { generateSessionId, isValidSessionId } from './core/sessionId.js';
 export { telemetryChannels } from './core/telemetry.js';
 export type {
   CallOptions,
+  ClusterAdapter,
   EndReason,
   ListOptions,
   SessionHandle,

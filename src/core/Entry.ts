@@ -1,4 +1,5 @@
 import type { AnyActorRef } from 'xstate';
+import type { PendingCall } from './CallTracker.js';
 import type { DeadlineNode } from './DeadlineQueue.js';
 import type { EndReason, SessionMessage, SessionSnapshot } from './types.js';
 
@@ -11,22 +12,6 @@ export interface Subscriber {
   active: boolean;
 }
 
-/** @internal A call waiting for its reply. */
-export interface PendingCall {
-  readonly id: string;
-  readonly entry: Entry;
-  readonly eventType: string;
-  readonly startedAt: number;
-  until: ((s: SessionSnapshot) => boolean) | undefined;
-  sending: boolean;
-  replied: boolean;
-  value: unknown;
-  settled: boolean;
-  resolve: ((value: any) => void) | undefined;
-  reject: ((err: unknown) => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
-}
-
 /**
  * @internal One running session: its actor plus the supervisor's bookkeeping about it. It is its
  * own node in the idle queue (no separate node object: memory per session is a target), and
@@ -36,7 +21,7 @@ export class Entry implements DeadlineNode<Entry> {
   id: string;
   readonly logicName: string;
   readonly input: unknown;
-  readonly startedAt: number;
+  startedAt: number;
   actor!: AnyActorRef;
   lastActiveAt: number;
   version = 1;

@@ -123,9 +123,15 @@ export class RateLimitedError extends SessionError {
   override name = 'RateLimitedError' as const;
   /** Milliseconds until the current rate window closes. */
   readonly retryAfterMs: number;
+  /** Starts allowed per window. */
+  readonly limit: number;
+  /** The window, in milliseconds. */
+  readonly intervalMs: number;
   constructor(limit: number, intervalMs: number, retryAfterMs: number) {
     super('RATE_LIMITED', `More than ${limit} session starts within ${intervalMs} ms`);
     this.retryAfterMs = retryAfterMs;
+    this.limit = limit;
+    this.intervalMs = intervalMs;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
+import type { AnyActorLogic, AnyActorRef, ActorSystem, AnyEventObject, EventObject } from 'xstate';
 
 /** Why a session ended. Every subscriber gets exactly one `ended` message with one of these. */
 export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
@@ -137,11 +137,21 @@ export interface TelemetryEvents {
 }
 
 /** Options of `createSessionSupervisor`. */
-export interface SupervisorOptions {
+export interface SupervisorOptions<
+  TLogic extends AnyActorLogic = AnyActorLogic,
+  TLogics extends Record<string, AnyActorLogic> = Record<string, AnyActorLogic>,
+> {
   /** Default session logic (the seed's `session_process` config). */
-  logic?: AnyActorLogic;
+  logic?: TLogic;
   /** Named logics, chosen at start with `{ logic: name }`. */
-  logics?: Record<string, AnyActorLogic>;
+  logics?: TLogics;
+  /**
+   * Bound on the microsteps of one event's step, for state machines that set no
+   * `options.maxIterations` of their own. A step past it (an `always` cycle, a `raise` that
+   * re-enters its own state) crashes that session alone instead of blocking the process.
+   * @default 10_000
+   */
+  maxMicrosteps?: number;
   /** More starts are refused with `SESSION_LIMIT_REACHED`. @default 100_000 */
   maxSessions?: number;
   /** A session without activity for this long ends with reason `expired`. `0` disables. @default 1_800_000 (30 min) */
@@ -175,8 +185,26 @@ export interface SupervisorOptions {
   };
   /** XState inspection observer for the whole system (the supervisor and every session). */
   inspect?: (event: any) => void;
+  /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
+  cluster?: ClusterAdapter | undefined;
   /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
   onError?: (error: unknown, info: { sessionId?: string; source: 'crash' | 'listener' }) => void;
+}
+
+/**
+ * What the `cluster` option takes (`redisCluster(...)` from `session-process/redis`): it wraps the
+ * supervisor of this process, which holds the sessions this node owns, into one that serves every
+ * session ID from any node.
+ */
+export interface ClusterAdapter {
+  /**
+   * Builds the node's supervisor. `createLocal` makes the in-process supervisor for the sessions
+   * this node owns, from options the cluster may change (its fenced `store`, say).
+   */
+  createSupervisor(
+    options: Omit<SupervisorOptions, 'cluster'>,
+    createLocal: (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor,
+  ): SessionSupervisor;
 }
 
 /** A bound view of one session, returned by `start` and `ensure`. */
@@ -199,19 +227,23 @@ export interface SessionHandle<TContext = any> {
   terminate(): Promise<void>;
 }
 
-/** The supervisor: starts, finds and stops session actors by session ID. */
-export interface SessionSupervisor {
+/**
+ * The supervisor: starts, finds and stops session actors by session ID. `TEvent` is the union of
+ * the events its logics accept (from `createSessionSupervisor`'s options), so `call` and `cast`
+ * refuse a misspelt event at compile time.
+ */
+export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> {
   start<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
   ensure<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
   started(id: string): boolean;
   /** The handle of a running session, or `undefined`. */
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
-  call<T = unknown, TContext = any, TEvent extends EventObject = EventObject>(
+  call<TReply = unknown, TContext = any>(
     id: string,
     event: TEvent,
     options?: CallOptions<TContext>,
-  ): Promise<T>;
-  cast<TEvent extends EventObject>(id: string, event: TEvent): void;
+  ): Promise<TReply>;
+  cast(id: string, event: TEvent): void;
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext>;
   subscribe<TContext = any, TSelected = unknown>(
     id: string,
