@@ -848,13 +848,20 @@ describe('attachLiveBridge slow and dead peers', () => {
       }
     }
     expect(maxBuffered).toBeLessThanOrEqual(highWaterMarkBytes + 2 * (pad.length + 200));
+    // Meanwhile another session's view is served as usual.
+    const other = await t.login();
+    const otherWs = await t.connect({ cookie: other.cookie, origin: t.origin });
+    await roundTrip(otherWs, 'served');
     vi.advanceTimersByTime(HEARTBEAT_MS);
     await new Promise((r) => setImmediate(r));
-    expect(t.live.clients).toBe(1);
+    await roundTrip(otherWs, 'after-first-tick'); // its pong is in
+    expect(t.live.clients).toBe(2);
     vi.advanceTimersByTime(HEARTBEAT_MS);
-    await vi.waitFor(() => expect(t.live.clients).toBe(0));
+    await vi.waitFor(() => expect(t.live.clients).toBe(1));
+    expect(t.live.viewsOf(sessionId)).toBe(0);
     expect(drops).toEqual([{ sessionId, reason: 'heartbeat' }]);
     expect(t.sessions.started(sessionId)).toBe(true);
+    await roundTrip(otherWs, 'still-served');
   });
 
   it('drops a peer that keeps sending but never reads, past maxBufferedBytes', async () => {
