@@ -100,6 +100,8 @@ export function attachLiveBridge<TContext = any>(
   // of a refusal: they hold a file descriptor as much as a view does.
   const upgrading = new Set<Duplex>();
   const upgradingBySession = new Map<string, number>();
+  // Refused sockets that got the handshake and a close code: they close by themselves.
+  const refusing = new WeakSet<Duplex>();
   let refused = 0;
 
   const dropped = (connection: LiveConnection, reason: LiveDroppedEvent['reason']): void => {
@@ -195,6 +197,7 @@ export function attachLiveBridge<TContext = any>(
       answerHttp(socket, status, status === 503 ? { 'Retry-After': '5' } : {}, `${message}\n`);
       return;
     }
+    refusing.add(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.removeListener('error', onSocketError);
       ws.on('error', () => {});
@@ -273,7 +276,10 @@ export function attachLiveBridge<TContext = any>(
         );
         return;
       }
-      void authenticate(ctx, req, socket, head, release);
+      authenticate(ctx, req, socket, head, release).catch((err: unknown) => {
+        report(err);
+        answerHttp(socket, 500);
+      });
     } catch (err) {
       report(err);
       answerHttp(socket, 500);
@@ -315,7 +321,15 @@ export function attachLiveBridge<TContext = any>(
     }
     // Awaited: with a store, whether a session exists may take a read (a passivated session is
     // restored on first use); a plain boolean passes through unchanged.
-    const running = await sessions.started(sessionId);
+    let running: boolean;
+    try {
+      running = await sessions.started(sessionId);
+    } catch (err) {
+      // The session's store did not answer (STORE_UNAVAILABLE, say): not the peer's fault.
+      report(err, sessionId);
+      answerHttp(socket, isSessionError(err) ? err.status : 500);
+      return;
+    }
     if (socket.destroyed) return;
     if (!running) {
       refuse(
@@ -463,7 +477,9 @@ export function attachLiveBridge<TContext = any>(
         server.removeListener('upgrade', onUpgrade);
         if (heartbeat) clearInterval(heartbeat);
         // Upgrades still being authenticated (a slow session store) must not hold the server.
-        for (const socket of upgrading) answerHttp(socket, 503, { 'Retry-After': '5' });
+        for (const socket of upgrading) {
+          if (!refusing.has(socket)) answerHttp(socket, 503, { 'Retry-After': '5' });
+        }
         const open = [...connections];
         closing.add(
           Promise.all(open.map((c) => closedOf(c))).then(() => {

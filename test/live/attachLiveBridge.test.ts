@@ -765,6 +765,56 @@ describe('attachLiveBridge limits', () => {
     expect(await refusal(t.url, { cookie: c.cookie, origin: t.origin })).toBe(503);
   });
 
+  it('answers upgrades still being authenticated with 503 on close()', async () => {
+    const gate = new Promise<void>(() => {}); // a session store that never answers
+    let t!: LiveTestServer;
+    t = await startLiveTestServer({
+      session: async (ctx, next) => {
+        await gate;
+        return t.sessionMiddleware(ctx, next);
+      },
+    });
+    const { cookie } = await t.login();
+    const status = refusal(t.url, { cookie, origin: t.origin });
+    await vi.waitFor(() => expect(t.live.stats().upgrading).toBe(1));
+    await t.live.close();
+    expect(await status).toBe(503);
+    await vi.waitFor(() => expect(t.live.stats().upgrading).toBe(0));
+  });
+
+  it('answers 503 and reports it when the supervisor cannot tell whether the session exists', async () => {
+    const reported: unknown[] = [];
+    const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    const down = new SessionError('STORE_UNAVAILABLE', 'the store is down');
+    const sessions = new Proxy(t.sessions, {
+      get(target, prop) {
+        if (prop === 'started')
+          return () => {
+            throw down;
+          };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as SessionSupervisor;
+    const bridge = attachLiveBridge(t.server, {
+      app: t.app,
+      sessions,
+      session: t.sessionMiddleware,
+      origins: [t.origin],
+      path: '/down',
+      onError: (e) => reported.push(e),
+    });
+    try {
+      expect(await refusal(t.url.replace('/live', '/down'), { cookie, origin: t.origin })).toBe(
+        503,
+      );
+      expect(reported).toEqual([down]);
+    } finally {
+      await bridge.close();
+    }
+  });
+
   it('stops counting an upgrade whose peer went away once its authentication ends', async () => {
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
