@@ -51,6 +51,8 @@ export class PendingCall implements DeadlineNode<PendingCall> {
 export interface CallHooks {
   /** Whether `from` (an actor that ran `reply`) belongs to the session of this call. */
   ownedBy(from: AnyActorRef, entry: Entry): boolean;
+  /** What a successful call waits for before it resolves (its change saved, with `durable`). */
+  gate(pending: PendingCall): Promise<void> | undefined;
   /** A call settled (telemetry). */
   settled(pending: PendingCall, failed: boolean, result: unknown): void;
   /** The entry has no `until` call left (it may stop watching snapshots). */
@@ -169,7 +171,11 @@ export class CallTracker {
     this.#hooks.settled(pending, failed, result);
     if (pending.reject) {
       if (failed) pending.reject(result);
-      else pending.resolve!(result);
+      else {
+        const gate = this.#hooks.gate(pending);
+        if (gate) gate.then(() => pending.resolve!(result), pending.reject);
+        else pending.resolve!(result);
+      }
     } else {
       // Settled during call()'s own send (a crash or an end in that step): hand call() a promise.
       pending.result = failed ? Promise.reject(result) : Promise.resolve(result);

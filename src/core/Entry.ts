@@ -29,6 +29,8 @@ export class Entry implements DeadlineNode<Entry> {
   /** Increases when the session restarts after a crash. */
   generation = 0;
   starting = true;
+  /** The session left this process's memory without ending (passivated, evicted). */
+  left = false;
   /** Why the session ended, once it has. */
   ended: EndReason | undefined;
   /** What the session's machine last threw. */
@@ -39,6 +41,11 @@ export class Entry implements DeadlineNode<Entry> {
   watch: { unsubscribe(): void } | undefined;
   crashes: number[] | undefined;
   lifetime: DeadlineNode<Entry> | undefined;
+  /** With a store: the version last written, and the node of the passivation queue. */
+  storedVersion = 0;
+  /** Versions written but not (yet) known to be stored: a write that timed out may still land. */
+  attempted: number[] = [];
+  passivation: DeadlineNode<Entry> | undefined;
   // idle queue node
   deadline = 0;
   prev: Entry | undefined;

@@ -19,10 +19,13 @@ export interface SubscriberHooks {
  */
 export class SubscriberHub {
   readonly #hooks: SubscriberHooks;
+  readonly #always: boolean;
   #count = 0;
 
-  constructor(hooks: SubscriberHooks) {
+  /** @param always watch every session, needed or not (a store saves every change) */
+  constructor(hooks: SubscriberHooks, always = false) {
     this.#hooks = hooks;
+    this.#always = always;
   }
 
   /** Subscribers attached now, over all sessions. */
@@ -73,7 +76,7 @@ export class SubscriberHub {
 
   /** Stops observing the entry's actor when nobody needs its snapshots. */
   unwatchIfIdle(entry: Entry): void {
-    if (entry.watch && !entry.subscribers?.size && entry.untilCalls === 0) {
+    if (entry.watch && !this.#always && !entry.subscribers?.size && entry.untilCalls === 0) {
       entry.watch.unsubscribe();
       entry.watch = undefined;
     }

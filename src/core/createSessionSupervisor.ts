@@ -19,9 +19,12 @@ import {
   SessionEndedError,
   SessionInitFailedError,
   SessionNotFoundError,
+  SessionRestoreFailedError,
   UnknownLogicError,
 } from './errors.js';
 import { Expiry, type ExpiryCause } from './Expiry.js';
+import { Persistence } from './persistence/Persistence.js';
+import type { SessionRecord } from './persistence/record.js';
 import { Handle } from './Handle.js';
 import { linkSystem, unlinkSystem } from './reply.js';
 import { RestartPolicy } from './RestartPolicy.js';
@@ -114,6 +117,7 @@ class Supervisor implements SessionSupervisor {
   readonly #expiry: Expiry;
   readonly #restart: RestartPolicy;
   readonly #scheduler: IndexedScheduler;
+  readonly #persist: Persistence | undefined;
   readonly #telemetry = new Telemetry();
   readonly #callTimeoutMs: number;
   readonly #onError: NonNullable<SupervisorOptions['onError']>;
@@ -163,6 +167,7 @@ class Supervisor implements SessionSupervisor {
     );
     this.#calls = new CallTracker({
       ownedBy: (from, entry) => sessionActorOf(from, this.actor) === entry.actor,
+      gate: (pending) => this.#persist?.gate(pending.entry),
       settled: (pending, failed, result) => {
         if (this.#telemetry.active('call'))
           this.#emitCall(
@@ -173,13 +178,22 @@ class Supervisor implements SessionSupervisor {
       },
       untilDone: (entry) => this.#subs.unwatchIfIdle(entry),
     });
-    this.#subs = new SubscriberHub({
-      listenerFailed: (err, entry) => this.#report(err, entry.id, 'listener'),
-      changed: (entry, snap: any) => {
-        if (snap !== entry.lastSnap && snap.status === 'active') this.#publish(entry, snap);
+    const store = options.store;
+    if (options.passivateAfterMs !== undefined && !store)
+      throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+    this.#subs = new SubscriberHub(
+      {
+        listenerFailed: (err, entry) => this.#report(err, entry.id, 'listener'),
+        changed: (entry, snap: any) => {
+          if (snap === entry.lastSnap || snap.status !== 'active') return;
+          this.#publish(entry, snap);
+          this.#persist?.changed(entry);
+        },
+        occupancy: (entry, occupied) => this.#expiry.occupancy(entry, occupied, Date.now()),
       },
-      occupancy: (entry, occupied) => this.#expiry.occupancy(entry, occupied, Date.now()),
-    });
+      // With a store every change is saved, so every session in memory is watched.
+      store !== undefined,
+    );
 
     // The supervisor is the root actor of the system. Its logic only listens: a session actor's
     // crash or completion reaches it as `xstate.error.actor.<id>` / `xstate.done.actor.<id>`
@@ -204,6 +218,39 @@ class Supervisor implements SessionSupervisor {
     this.actor = root;
     this.system = root.system;
     this.#scheduler = installIndexedScheduler(this.system);
+    this.#persist = store
+      ? new Persistence(
+          {
+            store,
+            durability: options.durability ?? 'eventual',
+            passivateAfterMs:
+              options.passivateAfterMs === undefined
+                ? undefined
+                : positive(options.passivateAfterMs, 'passivateAfterMs'),
+            migrate: options.migrate,
+            wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+            logicVersion: (name) => (this.logics[name] as { version?: string }).version,
+          },
+          this.#scheduler,
+          {
+            revive: (record, storedVersion) => this.#revive(record, storedVersion),
+            resident: (id) => this.#registry.has(id),
+            passivate: (entry) => this.#leave(entry),
+            deadlineOf: (entry) => this.#expiry.deadlineOf(entry),
+            report: (err, id) => this.#report(err, id, 'store'),
+            conflict: (entry) => {
+              // Someone else wrote this session (another node took it over): stop running it
+              // here rather than fork it.
+              this.#report(
+                new Error(`session ${entry.id} was written elsewhere; leaving it`),
+                entry.id,
+                'store',
+              );
+              this.evict(entry.id);
+            },
+          },
+        )
+      : undefined;
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
@@ -221,6 +268,10 @@ class Supervisor implements SessionSupervisor {
     id: string,
     options: StartOptions = {},
   ): Promise<SessionHandle<TContext>> {
+    if (this.#persist && !this.#registry.has(id)) {
+      assertSessionId(id);
+      if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+    }
     return this.#start(id, options);
   }
 
@@ -230,11 +281,21 @@ class Supervisor implements SessionSupervisor {
   ): Promise<SessionHandle<TContext>> {
     assertSessionId(id);
     if (this.#registry.has(id)) return new Handle(this, id);
+    if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
+      return new Handle(this, id);
     return this.#start(id, options);
   }
 
+  async restore(id: string): Promise<boolean> {
+    assertSessionId(id);
+    if (this.#registry.has(id)) return true;
+    if (!this.#persist) return false;
+    return (await this.#persist.restore(id)) !== undefined || this.#registry.has(id);
+  }
+
   started(id: string): boolean {
-    return typeof id === 'string' && this.#registry.has(id);
+    if (typeof id !== 'string') return false;
+    return this.#registry.has(id) || this.#persist?.storedSync(id) === true;
   }
 
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
@@ -284,6 +345,11 @@ class Supervisor implements SessionSupervisor {
       throw failure;
     }
     this.#expiry.begin(entry);
+    if (this.#persist) {
+      this.#subs.watch(entry);
+      this.#persist.active(entry, now);
+      this.#persist.changed(entry);
+    }
     this.#stats.started++;
     if (t0)
       this.#emit('start', {
@@ -295,8 +361,39 @@ class Supervisor implements SessionSupervisor {
     return new Handle(this, id);
   }
 
+  /** Brings a stored session back into memory, as it was (throws SESSION_RESTORE_FAILED). */
+  #revive(record: SessionRecord, storedVersion: number): Entry {
+    const id = record.id;
+    if (!this.#runnable[record.logic])
+      throw new SessionRestoreFailedError(
+        id,
+        new UnknownLogicError(record.logic, Object.keys(this.logics)),
+      );
+    const t0 = this.#telemetry.active('start') ? performance.now() : 0;
+    const entry = new Entry(id, record.logic, record.input, record.startedAt);
+    entry.lastActiveAt = record.lastActiveAt;
+    entry.version = record.version;
+    entry.storedVersion = storedVersion;
+    const failure = this.#spawn(entry, record.snapshot);
+    if (failure) throw new SessionRestoreFailedError(id, failure.cause ?? failure);
+    this.#persist!.rearm(entry, record);
+    this.#registry.add(entry);
+    this.#expiry.begin(entry);
+    this.#subs.watch(entry);
+    this.#persist!.active(entry, Date.now());
+    if (t0)
+      this.#emit('start', {
+        sessionId: id,
+        logic: record.logic,
+        durationMs: performance.now() - t0,
+        restart: false,
+        restored: true,
+      });
+    return entry;
+  }
+
   /** Creates and starts the entry's actor; returns the error to throw when it failed to start. */
-  #spawn(entry: Entry): SessionInitFailedError | undefined {
+  #spawn(entry: Entry, snapshot?: unknown): SessionInitFailedError | undefined {
     entry.starting = true;
     let actor: AnyActorRef;
     try {
@@ -305,6 +402,7 @@ class Supervisor implements SessionSupervisor {
         id: entry.id,
         systemId: entry.id,
         input: entry.input,
+        ...(snapshot === undefined ? {} : { snapshot: snapshot as any }),
       });
       entry.actor = actor;
       actor.start();
@@ -386,34 +484,59 @@ class Supervisor implements SessionSupervisor {
   // ---- activity, cast and call ------------------------------------------------------------
 
   touch(id: string): boolean {
-    const entry = this.#registry.get(id);
+    let entry = this.#registry.get(id);
+    if (!entry && this.#persist && isValidId(id)) {
+      try {
+        entry = this.#persist.restoreSync(id);
+      } catch (err) {
+        this.#report(err, id, 'store');
+      }
+    }
     if (!entry) return false;
-    this.#expiry.activity(entry, Date.now());
+    this.#active(entry);
     return true;
+  }
+
+  #active(entry: Entry): void {
+    const now = Date.now();
+    this.#expiry.activity(entry, now);
+    this.#persist?.active(entry, now);
   }
 
   cast(id: string, event: EventObject): void {
     const entry = this.#entry(id);
     if (!isEventObject(event)) throw notAnEvent(id);
     this.#stats.casts++;
-    this.#expiry.activity(entry, Date.now());
+    this.#active(entry);
     entry.actor.send(event);
     if (this.#telemetry.active('cast'))
       this.#emit('cast', { sessionId: id, eventType: event.type });
   }
 
   call<T = unknown>(id: string, event: EventObject, options: CallOptions = {}): Promise<T> {
-    const entry = this.#registry.get(id);
+    let entry = this.#registry.get(id);
     if (entry === undefined || !isEventObject(event)) {
       try {
-        if (entry === undefined) this.#entry(id);
-        throw notAnEvent(id);
+        if (entry === undefined) {
+          if (this.#persist && isValidId(id) && !this.#persist.store.loadSync) {
+            // A stored session comes back first; then the call goes on as usual.
+            return this.#persist
+              .restore(id)
+              .then(() =>
+                this.#registry.has(id)
+                  ? this.call<T>(id, event, options)
+                  : (this.#entry(id) as never),
+              );
+          }
+          entry = this.#entry(id);
+        }
+        if (!isEventObject(event)) throw notAnEvent(id);
       } catch (err) {
         return Promise.reject(err);
       }
     }
     this.#stats.calls++;
-    this.#expiry.activity(entry, Date.now());
+    this.#active(entry);
     const measure = this.#telemetry.active('call');
     const pending = new PendingCall(
       this.#calls,
@@ -455,14 +578,17 @@ class Supervisor implements SessionSupervisor {
     if (pending.replied) {
       this.#calls.forget(pending);
       if (measure) this.#emitCall(pending, 'reply');
-      return Promise.resolve(pending.result as T);
+      const gate = this.#persist?.gate(entry);
+      const result = pending.result as T;
+      return gate ? gate.then(() => result) : Promise.resolve(result);
     }
     if (until) {
       const s = this.#plain(entry);
       if (until(s)) {
         this.#calls.forget(pending);
         if (measure) this.#emitCall(pending, 'until');
-        return Promise.resolve(s as T);
+        const gate = this.#persist?.gate(entry);
+        return gate ? gate.then(() => s as T) : Promise.resolve(s as T);
       }
     } else {
       this.#calls.register(pending);
@@ -518,12 +644,14 @@ class Supervisor implements SessionSupervisor {
   // ---- ending -----------------------------------------------------------------------------
 
   async terminate(id: string): Promise<void> {
-    this.#end(this.#entry(id), 'terminated');
+    await this.#end(await this.#entryAsync(id), 'terminated');
   }
 
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Every session is saved before it stops: it comes back in the next process.
+    if (this.#persist) await this.#persist.close();
     for (const entry of [...this.#registry.values()]) this.#end(entry, 'shutdown');
     this.#expiry.clear();
     this.#calls.clear();
@@ -541,13 +669,21 @@ class Supervisor implements SessionSupervisor {
     this.#end(entry, 'expired');
   }
 
-  #end(entry: Entry, reason: EndReason, error?: unknown): void {
-    if (entry.ended) return;
+  /** Ends a session for good; resolves when its record is deleted (with a store). */
+  #end(entry: Entry, reason: EndReason, error?: unknown): Promise<void> | undefined {
+    if (entry.ended) return undefined;
     entry.ended = reason;
     if (error !== undefined) entry.fault = error;
     this.#registry.remove(entry);
     this.#expiry.remove(entry);
     this.#subs.unwatch(entry);
+    let deleted: Promise<void> | undefined;
+    if (this.#persist) {
+      this.#persist.forget(entry);
+      this.#persist.writer.drop(entry, () => new SessionEndedError(entry.id, reason));
+      // Ended is gone; shut down is kept for the next process.
+      if (reason !== 'shutdown') deleted = this.#persist.writer.delete(entry.id);
+    }
     // Costs O(this session's own timers): see installIndexedScheduler.
     if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
     this.#calls.failAll(entry, () =>
@@ -564,6 +700,37 @@ class Supervisor implements SessionSupervisor {
       lifetimeMs: Date.now() - entry.startedAt,
     });
     debug('session %s ended (%s)', entry.id, reason);
+    return deleted;
+  }
+
+  /**
+   * Takes a session out of memory without ending it: no `ended` message, no telemetry `stop`,
+   * its record untouched. Passivation (after saving) and a cluster node that lost a session's
+   * lease (without saving: it may no longer write) use it.
+   */
+  #leave(entry: Entry): void {
+    if (entry.ended || entry.left) return;
+    entry.left = true;
+    this.#registry.remove(entry);
+    this.#expiry.remove(entry);
+    this.#subs.unwatch(entry);
+    this.#persist?.forget(entry);
+    this.#persist?.writer.drop(entry, () => new SessionEndedError(entry.id, 'moved'));
+    if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
+    this.#calls.failAll(entry, () => new SessionEndedError(entry.id, 'moved'));
+    debug('session %s left memory', entry.id);
+  }
+
+  /**
+   * @internal
+   * Drops a session from this process's memory without saving, deleting or telling its
+   * subscribers (a cluster node that lost the session's lease). Whether it was in memory.
+   */
+  evict(id: string): boolean {
+    const entry = this.#registry.get(id);
+    if (!entry) return false;
+    this.#leave(entry);
+    return true;
   }
 
   #onChildEvent(event: EventObject): void {
@@ -616,9 +783,10 @@ class Supervisor implements SessionSupervisor {
   // ---- renaming ---------------------------------------------------------------------------
 
   async rename(id: string, newId: string): Promise<SessionHandle> {
-    const entry = this.#entry(id);
+    const entry = await this.#entryAsync(id);
     assertSessionId(newId);
-    if (this.#registry.has(newId)) throw new SessionAlreadyStartedError(newId);
+    if (this.#registry.has(newId) || (this.#persist && (await this.#persist.stored(newId))))
+      throw new SessionAlreadyStartedError(newId);
     // The actor keeps running, state and timers untouched; only its names change.
     renameActor(this.system, entry.actor, newId);
     this.#registry.rename(entry, newId);
@@ -626,6 +794,12 @@ class Supervisor implements SessionSupervisor {
     this.#subs.ended(entry, 'rotated');
     this.#expiry.rearm(entry);
     this.#subs.unwatchIfIdle(entry);
+    if (this.#persist) {
+      // The record moves too: the new ID's is written fresh, the old one's deleted after it.
+      entry.storedVersion = 0;
+      this.#persist.changed(entry);
+      await this.#persist.writer.delete(id);
+    }
     return new Handle(this, newId);
   }
 
@@ -642,7 +816,11 @@ class Supervisor implements SessionSupervisor {
     this.#telemetry.emit(name, event, (err) => this.#report(err, undefined, 'listener'));
   }
 
-  #report(error: unknown, sessionId: string | undefined, source: 'crash' | 'listener'): void {
+  #report(
+    error: unknown,
+    sessionId: string | undefined,
+    source: 'crash' | 'listener' | 'store',
+  ): void {
     try {
       this.#onError(error, sessionId === undefined ? { source } : { sessionId, source });
     } catch {
@@ -650,13 +828,30 @@ class Supervisor implements SessionSupervisor {
     }
   }
 
+  /** The session in memory, or restored synchronously from the store; else throws. */
   #entry(id: string): Entry {
     const entry = this.#registry.get(id);
     if (entry) return entry;
     assertSessionId(id);
     this.#registry.checkRotated(id);
+    const restored = this.#persist?.restoreSync(id);
+    if (restored) return restored;
     throw new SessionNotFoundError(id);
   }
+
+  /** The session in memory, or restored from the store; else throws. */
+  async #entryAsync(id: string): Promise<Entry> {
+    const entry = this.#registry.get(id);
+    if (entry) return entry;
+    assertSessionId(id);
+    this.#registry.checkRotated(id);
+    if (this.#persist) await this.#persist.restore(id);
+    return this.#entry(id);
+  }
+}
+
+function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id);
 }
 
 function isEventObject(event: unknown): event is EventObject {

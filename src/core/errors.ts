@@ -232,9 +232,11 @@ export class SessionRestoreFailedError extends SessionError {
 export class StoreUnavailableError extends SessionError {
   override name = 'StoreUnavailableError' as const;
   constructor(cause: unknown, sessionId?: string) {
-    super('STORE_UNAVAILABLE', `The session store is unavailable: ${messageOf(cause)}`, {
+    // A store's own STORE_UNAVAILABLE is not wrapped twice: its cause is the one that matters.
+    const inner = isSessionError(cause, 'STORE_UNAVAILABLE') ? (cause.cause ?? cause) : cause;
+    super('STORE_UNAVAILABLE', `The session store is unavailable: ${messageOf(inner)}`, {
       sessionId,
-      cause,
+      cause: inner,
     });
   }
 }

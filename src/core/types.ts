@@ -1,4 +1,9 @@
 import type { AnyActorLogic, AnyActorRef, ActorSystem, AnyEventObject, EventObject } from 'xstate';
+import type { SessionRecord } from './persistence/record.js';
+import type { SessionStore } from './store/SessionStore.js';
+
+/** When changes reach the store: see {@link SupervisorOptions.durability}. */
+export type Durability = 'none' | 'eventual' | 'durable';
 
 /** Why a session ended. Every subscriber gets exactly one `ended` message with one of these. */
 export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
@@ -107,6 +112,8 @@ export interface SupervisorStats {
   casts: number;
   /** Starts refused by `maxSessions` or `startRate`. */
   refused: number;
+  /** With a store: sessions passivated and restored since creation, and writes waiting. */
+  store?: { passivated: number; restored: number; backlog: number };
 }
 
 /** Telemetry event names (also `node:diagnostics_channel` channels `session-process:<name>`). */
@@ -121,7 +128,14 @@ export type TelemetryName =
 
 /** Payload of each telemetry event. Durations are in milliseconds. */
 export interface TelemetryEvents {
-  start: { sessionId: string; logic: string; durationMs: number; restart: boolean };
+  start: {
+    sessionId: string;
+    logic: string;
+    durationMs: number;
+    restart: boolean;
+    /** True when the session was brought back from the store rather than started. */
+    restored?: boolean;
+  };
   stop: { sessionId: string; logic: string; reason: EndReason; lifetimeMs: number };
   call: {
     sessionId: string;
@@ -185,10 +199,47 @@ export interface SupervisorOptions<
   };
   /** XState inspection observer for the whole system (the supervisor and every session). */
   inspect?: (event: any) => void;
+  /**
+   * Where sessions are kept across passivation and restarts: `memoryStore()`,
+   * `sqliteStore(...)` from `session-process/sqlite`, `redisStore(...)` from
+   * `session-process/redis`, or your own {@link SessionStore}. With a store, a session exists
+   * while it is in memory or in the store.
+   * @default undefined (sessions live in memory only)
+   */
+  store?: SessionStore | undefined;
+  /**
+   * When a change is saved. `'eventual'`: soon after, coalesced, at most one write per session
+   * in flight. `'durable'`: a `call` settles only after the change it caused is saved (a group
+   * commit across sessions), so an acknowledged call survives `kill -9`. `'none'`: only on
+   * passivation and shutdown.
+   * @default 'eventual' with a store, 'none' without
+   */
+  durability?: Durability;
+  /**
+   * A session without activity (call, cast, touch) for this long leaves memory and stays in the
+   * store, to come back on its next use; its timers still fire on time. Sessions with
+   * subscribers or waiting calls stay. Needs a `store`.
+   * @default undefined (never)
+   */
+  passivateAfterMs?: number | undefined;
+  /**
+   * Upgrades a stored record written by an older machine before it is restored (rename a state,
+   * add a context field). Return the record to use; throw to refuse it (`SESSION_RESTORE_FAILED`).
+   */
+  migrate?: ((record: SessionRecord) => SessionRecord) | undefined;
+  /**
+   * How often the store's due-time index is polled for passivated sessions whose timers or
+   * deadlines fell due (sessions saved by an earlier process included).
+   * @default 1_000
+   */
+  wakeIntervalMs?: number;
   /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
   cluster?: ClusterAdapter | undefined;
-  /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
-  onError?: (error: unknown, info: { sessionId?: string; source: 'crash' | 'listener' }) => void;
+  /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */
+  onError?: (
+    error: unknown,
+    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' },
+  ) => void;
 }
 
 /**
@@ -255,6 +306,11 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
   readonly count: number;
   stats(): SupervisorStats;
   terminate(id: string): Promise<void>;
+  /**
+   * Brings a stored session into memory if it is not there; whether the session exists. Needed
+   * only with a store that cannot load synchronously (Redis) before `snapshot` or `subscribe`.
+   */
+  restore(id: string): Promise<boolean>;
   /** Gives a running session a new ID, state kept; the old ID reaches nothing afterwards. */
   rename(id: string, newId: string): Promise<SessionHandle>;
   shutdown(): Promise<void>;
