@@ -319,16 +319,21 @@ export function attachLiveBridge<TContext = any>(
       );
       return;
     }
-    // Awaited: with a store, whether a session exists may take a read (a passivated session is
-    // restored on first use); a plain boolean passes through unchanged.
+    // Not `started()`: with a store that loads asynchronously (Redis), a session that left memory
+    // (passivated, or saved before a restart) is there only once `restore` has read it, and the
+    // feed's subscribe needs it in memory.
     let running: boolean;
     try {
-      running = await sessions.started(sessionId);
+      running = await sessions.restore(sessionId);
     } catch (err) {
-      // The session's store did not answer (STORE_UNAVAILABLE, say): not the peer's fault.
-      report(err, sessionId);
-      answerHttp(socket, isSessionError(err) ? err.status : 500);
-      return;
+      if (isSessionError(err, 'INVALID_SESSION_ID')) running = false;
+      else {
+        // The store did not answer (STORE_UNAVAILABLE) or the record is broken
+        // (SESSION_RESTORE_FAILED): not the peer's fault, and not a reason to stop its client.
+        report(err, sessionId);
+        answerHttp(socket, isSessionError(err) ? err.status : 500);
+        return;
+      }
     }
     if (socket.destroyed) return;
     if (!running) {

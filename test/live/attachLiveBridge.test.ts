@@ -789,10 +789,7 @@ describe('attachLiveBridge limits', () => {
     const down = new SessionError('STORE_UNAVAILABLE', 'the store is down');
     const sessions = new Proxy(t.sessions, {
       get(target, prop) {
-        if (prop === 'started')
-          return () => {
-            throw down;
-          };
+        if (prop === 'restore') return () => Promise.reject(down);
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },

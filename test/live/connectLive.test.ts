@@ -5,9 +5,11 @@ import {
   type LiveClient,
   type SnapshotMessage,
 } from 'session-process/client';
+import { createSessionSupervisor, memoryStore, type SessionStore } from 'session-process';
 import { attachLiveBridge } from 'session-process/live';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { counterMachine } from '../../machines/counter.js';
 import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 const clients = new Set<LiveClient>();
@@ -250,6 +252,29 @@ describe('connectLive after a server restart', () => {
     expect(await c.client.call({ type: 'get_value' })).toBe(1);
     expect(c.client.send({ type: 'add_one' })).toBe(true);
     await vi.waitFor(() => expect(c.client.snapshot?.view).toEqual({ count: 2 }));
+  });
+
+  // A new process on the same port, with a store that loads asynchronously (as Redis does): the
+  // session is not in memory when its view comes back, and the bridge must restore it.
+  it('resumes on a new process that restores its session from the store', async () => {
+    const store = memoryStore();
+    const asyncStore = new Proxy(store, {
+      get: (target, prop) => (prop === 'loadSync' ? undefined : Reflect.get(target, prop, target)),
+    }) as SessionStore;
+    const t = await startLiveTestServer({}, { store: asyncStore });
+    const { cookie, sessionId } = await t.login();
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    const c = connect(t, cookie);
+    await vi.waitFor(() => expect(c.client.snapshot?.view).toEqual({ count: 1 }));
+    await t.restart({
+      sessions: () => createSessionSupervisor({ logic: counterMachine, store: asyncStore }),
+    });
+    expect(t.sessions.count).toBe(0); // nothing in memory: only the store has it
+    await vi.waitFor(() => expect(c.sockets.length).toBeGreaterThanOrEqual(2), { timeout: 3_000 });
+    await vi.waitFor(() => expect(c.client.state).toBe('open'), { timeout: 3_000 });
+    expect(c.client.snapshot?.view).toEqual({ count: 1 });
+    expect(c.errors).toEqual([]);
+    expect(await c.client.call({ type: 'get_value' })).toBe(1);
   });
 
   // 1,000 views of 50 sessions (20 tabs each) drop at once and come back together.

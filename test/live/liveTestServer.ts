@@ -34,7 +34,10 @@ export interface LiveTestServer {
    * drops), then a new server and bridge listen on the same port. The supervisor, and so every
    * session, stays (as with a store that restores them). `live` and `server` are the new ones.
    */
-  restart(): Promise<void>;
+  restart(options?: {
+    /** Replaces the supervisor: the old one is shut down first (a new process, same store). */
+    sessions?: () => SessionSupervisor;
+  }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,7 +54,10 @@ export async function startLiveTestServer(
   /** Extra static responses by path: `[content type, body]`. */
   files: Record<string, [string, string]> = {},
 ): Promise<LiveTestServer> {
-  const sessions = createSessionSupervisor({ logic: counterMachine, ...supervisor });
+  let sessions: SessionSupervisor = createSessionSupervisor({
+    logic: counterMachine,
+    ...supervisor,
+  });
   const app = new Koa();
   app.keys = ['test-secret-1'];
   const sessionMiddleware = session({ key: 'sid', sameSite: 'lax' }, app);
@@ -98,7 +104,9 @@ export async function startLiveTestServer(
   const t: LiveTestServer = {
     app,
     sessionMiddleware,
-    sessions,
+    get sessions() {
+      return sessions;
+    },
     get live() {
       return live;
     },
@@ -127,8 +135,12 @@ export async function startLiveTestServer(
         ws.once('error', reject);
       });
     },
-    async restart() {
+    async restart(options = {}) {
       await stopServer();
+      if (options.sessions) {
+        await sessions.shutdown();
+        sessions = options.sessions();
+      }
       server = http.createServer(app.callback());
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       live = attach();
