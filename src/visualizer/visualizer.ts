@@ -5,7 +5,7 @@ import { debuglog } from 'node:util';
 import type { Context } from 'koa';
 import { WebSocketServer } from 'ws';
 import type { SessionSupervisor } from '../index.js';
-import { answerHttp, claim } from '../live/upgrade.js';
+import { answerHttp, claim } from '../live/index.js';
 import { isHostAllowed } from './allowedHosts.js';
 import { CLOSE_SLOW_READER } from './constants.js';
 import { loadAssets } from './assets.js';
