@@ -2,8 +2,13 @@ import type { AnyMachineSnapshot, AnyTransitionDefinition, EventObject } from 'x
 import { isSessionError } from '../index.js';
 import { formatEvent, formatValue, stableStringify } from './format.js';
 import type { InvocationController } from './InvocationController.js';
-import { activeStateNodes, type MachineGraph, resolveDelayMs } from './machineGraph.js';
-import { defaultSerializeState, type PlannedPath, type PlannedStep } from './planPaths.js';
+import { type MachineGraph, resolveDelayMs } from './machineGraph.js';
+import {
+  defaultSerializeState,
+  markReached,
+  type PlannedPath,
+  type PlannedStep,
+} from './planPaths.js';
 import type { TestClock } from './TestClock.js';
 import type { ModelState, SessionDriver, SessionTestModelOptions, TestFailure } from './types.js';
 
@@ -37,6 +42,8 @@ interface PendingCall {
 const DONE_PREFIX = 'xstate.done.actor.';
 const ERROR_PREFIX = 'xstate.error.actor.';
 const AFTER_PREFIX = 'xstate.after.';
+/** Marks a state the machine reached as a top-level final state (its session has ended). */
+const FINAL = ' (final: the session ended)';
 
 const settles = (event: EventObject) =>
   event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX);
@@ -45,6 +52,9 @@ const settles = (event: EventObject) =>
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 class StepError extends Error {}
+
+const show = (snapshot: AnyMachineSnapshot) =>
+  `${formatValue(snapshot.value)}${snapshot.status === 'done' ? ' (final)' : ''}`;
 
 function describeError(error: unknown): string {
   if (isSessionError(error)) return `${error.code}: ${error.message}`;
@@ -81,12 +91,19 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
 
   const expectedKey = (snapshot: AnyMachineSnapshot): string => {
     const base = serialize({ value: snapshot.value, context: snapshot.context });
-    return project ? `${base} context ${stableStringify(project(snapshot.context))}` : base;
+    const withContext = project
+      ? `${base} context ${stableStringify(project(snapshot.context))}`
+      : base;
+    return snapshot.status === 'done' ? withContext + FINAL : withContext;
   };
-  const actualKey = (state: ModelState): string => {
+  const actualKey = (state: ModelState, expected: AnyMachineSnapshot): string => {
     const base = serialize(state);
-    if (!project) return base;
-    return `${base} context ${'context' in state ? stableStringify(project(state.context)) : '(not reported by the driver)'}`;
+    const withContext = project
+      ? `${base} context ${'context' in state ? stableStringify(project(state.context)) : '(not reported by the driver)'}`
+      : base;
+    // A driver that does not report the status is taken at its word about the rest.
+    const done = state.status === undefined ? expected.status === 'done' : state.status === 'done';
+    return done ? withContext + FINAL : withContext;
   };
 
   const fail = (step: number, expected: string, actual: string, why: string): TestFailure => {
@@ -98,7 +115,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       `  actual state:   ${actual}`,
       '  path so far:',
       ...lines,
-      `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? formatValue(want.value) : '?'}`,
+      `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? show(want) : '?'}`,
     ].join('\n');
     return { title: path.title, path: events, step, expected, actual, message };
   };
@@ -114,7 +131,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     for (;;) {
       let got: string;
       try {
-        got = actualKey(await driver.state());
+        got = actualKey(await driver.state(), expected);
       } catch (error) {
         return fail(
           step,
@@ -167,15 +184,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   const reached = (
     snapshots: readonly AnyMachineSnapshot[],
     taken: readonly AnyTransitionDefinition[],
-  ) => {
-    for (const snapshot of snapshots) {
-      for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
-    }
-    for (const t of taken) {
-      const key = graph.keyOf(t);
-      if (key) transitions.add(key);
-    }
-  };
+  ) => markReached(graph, states, transitions, snapshots, taken);
 
   ctx.controller.reset();
   try {
@@ -193,8 +202,8 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   try {
     const initialFailure = await check(0, path.initial);
     if (initialFailure) return { failure: initialFailure, states, transitions };
-    reached([path.initial, ...path.initialPassed], path.initialEventless);
-    lines.push(`      0. (start) → ${formatValue(path.initial.value)}`);
+    reached([path.initial, ...path.initialPassed], path.initialTaken);
+    lines.push(`      0. (start) → ${show(path.initial)}`);
 
     for (const [index, step] of path.steps.entries()) {
       const n = index + 1;
@@ -281,8 +290,8 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       }
       const failure = checkReplies(n, step.after);
       if (failure) return { failure, states, transitions };
-      reached([step.after, ...step.passed], [...step.transitions, ...step.eventless]);
-      lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);
+      reached([step.after, ...step.passed], step.taken);
+      lines.push(`      ${n}. ${formatEvent(event)} → ${show(step.after)}`);
     }
     // Replies that arrived after the last step (calls still waiting end with the session).
     await macrotask();

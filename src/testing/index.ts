@@ -11,6 +11,7 @@ export type {
   Coverage,
   CoverageFigure,
   DriveContext,
+  MinCoverage,
   ModelEvent,
   ModelState,
   PathStrategy,
