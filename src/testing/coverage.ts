@@ -1,6 +1,38 @@
-import type { EventObject } from 'xstate';
-import type { MachineGraph, TransitionInfo } from './machineGraph.js';
+import type { AnyMachineSnapshot, AnyTransitionDefinition, EventObject } from 'xstate';
+import { activeStateNodes, type MachineGraph, type TransitionInfo } from './machineGraph.js';
 import type { Coverage, MinCoverage, PathStrategy, TestFailure } from './types.js';
+
+/**
+ * The state ids and transition keys reached, added step by step. Planned steps are shared by
+ * the paths through them, so each is added once: a run of thousands of long paths pays for
+ * its distinct steps only.
+ * @internal
+ */
+export class Reached {
+  readonly states = new Set<string>();
+  readonly transitions = new Set<string>();
+  readonly #seen = new WeakSet<object>();
+
+  constructor(readonly graph: MachineGraph) {}
+
+  /** Adds the states active in `snapshots` and the transitions `taken`, once per `owner`. */
+  add(
+    owner: object,
+    snapshots: readonly AnyMachineSnapshot[],
+    taken: readonly AnyTransitionDefinition[],
+  ): void {
+    if (this.#seen.has(owner)) return;
+    this.#seen.add(owner);
+    for (const snapshot of snapshots) {
+      for (const node of activeStateNodes(this.graph.machine, snapshot.value))
+        this.states.add(node.id);
+    }
+    for (const t of taken) {
+      const key = this.graph.keyOf(t);
+      if (key) this.transitions.add(key);
+    }
+  }
+}
 
 /** Coverage of `graph` from the state ids and transition keys reached. @internal */
 export function computeCoverage(

@@ -1,10 +1,11 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import { createSessionSupervisor, type SupervisorOptions } from '../index.js';
 import {
   type CoverageContext,
   checkCoverage,
   computeCoverage,
   formatCoverage,
+  Reached,
   resolveMinCoverage,
 } from './coverage.js';
 import { executePath, type PathContext } from './executePath.js';
@@ -135,11 +136,14 @@ export function createSessionTestModel(
     return { driver: createSupervisorDriver(sessions), close: () => sessions.shutdown() };
   };
 
-  const contextFor = (driver: SessionDriver): PathContext => ({
+  const expectedKeys = new WeakMap<AnyMachineSnapshot, string>();
+  const contextFor = (driver: SessionDriver, reached: Reached): PathContext => ({
     name,
     graph,
     options,
     driver,
+    reached,
+    expectedKeys,
     clock,
     controller,
   });
@@ -194,22 +198,20 @@ export function createSessionTestModel(
         const { plan, paths, dropped } = select(run);
         const opened = await open(run);
         const failures: TestFailure[] = [];
-        const states = new Set<string>();
-        const transitions = new Set<string>();
+        const reached = new Reached(graph);
+        const context = contextFor(opened.driver, reached);
         const results: TestReport['paths'] = [];
         try {
           for (const path of paths) {
             if (failures.length >= (run.maxFailures ?? Number.POSITIVE_INFINITY)) break;
-            const outcome = await executePath(contextFor(opened.driver), path);
-            for (const id of outcome.states) states.add(id);
-            for (const key of outcome.transitions) transitions.add(key);
+            const outcome = await executePath(context, path);
             if (outcome.failure) failures.push(outcome.failure);
             results.push({ title: path.title, events: path.events, ok: !outcome.failure });
           }
         } finally {
           await opened.close();
         }
-        const coverage = computeCoverage(graph, states, transitions);
+        const coverage = computeCoverage(graph, reached.states, reached.transitions);
         const pathsNotRun = dropped + paths.length - results.length;
         const failed = results.filter((r) => !r.ok).length;
         const below = checkCoverage(
@@ -232,8 +234,7 @@ export function createSessionTestModel(
       const vitest = resolveVitest(describeOptions.vitest);
       const { plan, paths, dropped } = select(describeOptions);
       const strategy = describeOptions.paths ?? 'transitions';
-      const states = new Set<string>();
-      const transitions = new Set<string>();
+      const reached = new Reached(graph);
       let opened: Promise<OpenedDriver> | undefined;
       let failed = 0;
       let ran = 0;
@@ -242,9 +243,7 @@ export function createSessionTestModel(
           vitest.it(path.title, async () => {
             opened ??= open(describeOptions);
             ran++;
-            const outcome = await executePath(contextFor((await opened).driver), path);
-            for (const id of outcome.states) states.add(id);
-            for (const key of outcome.transitions) transitions.add(key);
+            const outcome = await executePath(contextFor((await opened).driver, reached), path);
             if (outcome.failure) {
               failed++;
               throw new Error(outcome.failure.message);
@@ -267,7 +266,7 @@ export function createSessionTestModel(
             context?.skip?.(note);
             return;
           }
-          const coverage = computeCoverage(graph, states, transitions);
+          const coverage = computeCoverage(graph, reached.states, reached.transitions);
           print?.(formatCoverage(name, coverage, paths.length, failed) + notRunNote(dropped));
           const below = checkCoverage(
             name,

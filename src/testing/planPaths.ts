@@ -7,7 +7,8 @@ import {
 import { getAdjacencyMap, getShortestPaths, getSimplePaths, type StatePath } from 'xstate/graph';
 import { formatEvents, formatValue, stableStringify } from './format.js';
 import { createMacrostepRunner, type MacrostepRunner } from './macrosteps.js';
-import { activeStateNodes, eventsFor, type MachineGraph } from './machineGraph.js';
+import { Reached } from './coverage.js';
+import { eventsFor, type MachineGraph } from './machineGraph.js';
 import type { ModelState, PathStrategy, SessionTestModelOptions } from './types.js';
 
 /** One step of a planned path: the event, and the model's state before and after it. @internal */
@@ -78,8 +79,8 @@ class Replayer {
   readonly #initial: AnyMachineSnapshot;
   readonly #initialTaken: AnyTransitionDefinition[];
   readonly #initialPassed: AnyMachineSnapshot[];
-  /** Steps by the key of the events up to and including theirs. */
-  readonly #steps = new Map<string, PlannedStep>();
+  /** Steps by the events that lead to them, as a trie. */
+  readonly #root: TrieNode = newNode();
 
   constructor(graph: MachineGraph, input: unknown) {
     this.#runner = createMacrostepRunner(graph.machine);
@@ -95,11 +96,11 @@ class Replayer {
 
   replay(events: EventObject[]): PlannedPath {
     let current = this.#initial;
-    let key = '';
+    let node = this.#root;
     const steps: PlannedStep[] = [];
     for (const event of events) {
-      key += `${stableStringify(event)}\n`;
-      let step = this.#steps.get(key);
+      node = childOf(node, event);
+      let step = node.step;
       if (!step) {
         const { snapshot, microsteps } = this.#runner.next(current, event);
         step = {
@@ -110,7 +111,7 @@ class Replayer {
           taken: microsteps.flatMap((m) => m.transitions),
           passed: microsteps.map((m) => m.snapshot),
         };
-        this.#steps.set(key, step);
+        node.step = step;
       }
       steps.push(step);
       current = step.after;
@@ -127,27 +128,53 @@ class Replayer {
   }
 }
 
-/**
- * Event sequences that are a strict prefix of another one are checked by that one. Linear in
- * the total length: every proper prefix of every sequence goes into one set.
- */
-function dropPrefixes(sequences: EventObject[][]): EventObject[][] {
-  const keys = sequences.map((seq) => seq.map((e) => stableStringify(e)));
-  const prefixes = new Set<string>();
-  for (const key of keys) {
-    let prefix = '';
-    for (let i = 0; i < key.length - 1; i++) {
-      prefix += `${key[i]}\n`;
-      prefixes.add(prefix);
-    }
+/** A trie of event sequences: shared prefixes are stored (and replayed) once. */
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  /** A sequence ends here. */
+  end: boolean;
+  /** The step of the event that leads here (replay). */
+  step?: PlannedStep;
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), end: false });
+const eventKeys = new WeakMap<EventObject, string>();
+
+function childOf(node: TrieNode, event: EventObject): TrieNode {
+  let key = eventKeys.get(event);
+  if (key === undefined) {
+    key = stableStringify(event);
+    eventKeys.set(event, key);
   }
-  prefixes.add('');
-  return sequences.filter((_, i) => {
-    const key = keys[i] ?? [];
-    const whole = key.map((k) => `${k}\n`).join('');
-    // The empty sequence is a prefix of all others; keep it only when it is alone.
-    return key.length === 0 ? sequences.length === 1 : !prefixes.has(whole);
+  let child = node.children.get(key);
+  if (!child) {
+    child = newNode();
+    node.children.set(key, child);
+  }
+  return child;
+}
+
+/**
+ * The sequences without duplicates and, with `dropPrefixes`, without those that are a strict
+ * prefix of another (checked by that one, since every step is checked). Linear in the total
+ * length, through a trie: long paths (a counter taken to 60) stay cheap.
+ */
+function distinct(sequences: EventObject[][], dropPrefixes: boolean): EventObject[][] {
+  const root = newNode();
+  const ends = sequences.map((seq) => {
+    let node = root;
+    for (const event of seq) node = childOf(node, event);
+    return node;
   });
+  for (const end of ends) end.end = true;
+  const kept: EventObject[][] = [];
+  sequences.forEach((seq, i) => {
+    const end = ends[i] as TrieNode;
+    if (!end.end || (dropPrefixes && end.children.size > 0)) return;
+    end.end = false; // the first of equal sequences is kept
+    kept.push(seq);
+  });
+  return kept;
 }
 
 /** Generates the paths of a strategy with `xstate/graph`'s traversal. @internal */
@@ -186,47 +213,16 @@ export function planPaths(
     throw error;
   }
 
-  const seen = new Set<string>();
-  const unique = sequences.filter((seq) => {
-    const key = stableStringify(seq);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const unique = distinct(sequences, strategy === 'transitions');
   unique.sort((a, b) => a.length - b.length);
   const replayer = new Replayer(graph, options.input);
   const paths = unique.map((events) => replayer.replay(events));
-  const states = new Set<string>();
-  const transitions = new Set<string>();
+  const reached = new Reached(graph);
   for (const path of paths) {
-    markReached(
-      graph,
-      states,
-      transitions,
-      [path.initial, ...path.initialPassed],
-      path.initialTaken,
-    );
-    for (const step of path.steps)
-      markReached(graph, states, transitions, [step.after, ...step.passed], step.taken);
+    reached.add(path.initial, [path.initial, ...path.initialPassed], path.initialTaken);
+    for (const step of path.steps) reached.add(step, [step.after, ...step.passed], step.taken);
   }
-  return { paths, states, transitions };
-}
-
-/** Adds the state nodes active in `snapshots` and the keys of `taken` to the sets. @internal */
-export function markReached(
-  graph: MachineGraph,
-  states: Set<string>,
-  transitions: Set<string>,
-  snapshots: readonly AnyMachineSnapshot[],
-  taken: readonly AnyTransitionDefinition[],
-): void {
-  for (const snapshot of snapshots) {
-    for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
-  }
-  for (const t of taken) {
-    const key = graph.keyOf(t);
-    if (key) transitions.add(key);
-  }
+  return { paths, states: reached.states, transitions: reached.transitions };
 }
 
 function sequencesOf(
@@ -265,5 +261,5 @@ function sequencesOf(
       }
     }
   }
-  return dropPrefixes(sequences);
+  return sequences;
 }
