@@ -49,7 +49,8 @@ export interface SessionTestModel {
   /**
    * Registers a vitest suite with one test per path (titled with the path's events and final
    * state), then one more test, `covers every state and transition`, that prints the coverage
-   * and fails when it is below `minCoverage` (100 % by default), naming what was not reached.
+   * and fails when it is below `minCoverage` (100 % by default; the title then says the
+   * minimum), naming what was not reached.
    * Call it at the top level of a test file.
    */
   describe(title?: string, options?: RunOptions & { vitest?: VitestApi }): void;
@@ -256,7 +257,12 @@ export function createSessionTestModel(
         }
         // The coverage check is a test of its own, registered after the paths' tests (vitest
         // runs a suite's tests in order), so a run that misses states fails visibly by name.
-        vitest.it('covers every state and transition', async (context) => {
+        const min = minimum(describeOptions);
+        const coverageTitle =
+          min.states >= 100 && min.transitions >= 100
+            ? 'covers every state and transition'
+            : `covers at least ${min.states} % of states and ${min.transitions} % of transitions`;
+        vitest.it(coverageTitle, async (context) => {
           if (opened) {
             const driver = opened;
             opened = undefined;
@@ -275,7 +281,7 @@ export function createSessionTestModel(
           const below = checkCoverage(
             name,
             coverage,
-            minimum(describeOptions),
+            min,
             coverageContext(describeOptions, plan, failed, dropped),
           );
           if (below) throw new Error(below.message);

@@ -170,6 +170,7 @@ describe('the coverage test of describe()', () => {
     });
     const { api, tests, after } = collector();
     model.describe('cart', { vitest: api, print: false, minCoverage: { transitions: 95 } });
+    expect(tests.at(-1)?.name).toBe('covers at least 100 % of states and 95 % of transitions');
     for (const test of tests) await test.fn();
     for (const fn of after) await fn();
   });
