@@ -478,6 +478,15 @@ class Supervisor implements SessionSupervisor {
       calls: this.#stats.calls,
       casts: this.#stats.casts,
       refused: this.#stats.refused,
+      ...(this.#persist
+        ? {
+            store: {
+              passivated: this.#persist.passivated,
+              restored: this.#persist.restored,
+              backlog: this.#persist.writer.backlog,
+            },
+          }
+        : {}),
     };
   }
 

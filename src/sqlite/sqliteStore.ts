@@ -151,16 +151,21 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   const open = () => {
     if (closed) throw new Error('sqliteStore: the store is closed');
   };
+  const loadSync = (id: string): StoredSession | undefined => {
+    open();
+    const row = selectOne.get(id) as [number, string, number | null] | undefined;
+    if (!row) return undefined;
+    return { id, version: row[0], data: row[1], dueAt: row[2] };
+  };
 
   return {
     name: 'sqlite',
     database: db,
     async load(id): Promise<StoredSession | undefined> {
-      open();
-      const row = selectOne.get(id) as [number, string, number | null] | undefined;
-      if (!row) return undefined;
-      return { id, version: row[0], data: row[1], dueAt: row[2] };
+      return loadSync(id);
     },
+    // libsql answers synchronously: the supervisor's synchronous methods reach stored sessions.
+    loadSync,
     async save(writes): Promise<StoreWriteResult[]> {
       open();
       if (writes.length === 0) return [];

@@ -3,16 +3,15 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import Database from 'libsql';
 import { sqliteStore } from 'session-process/sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bundleChild, removeBundles } from '../support/bundleChild.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sp-sqlite-'));
-const bundled: string[] = [];
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  for (const f of bundled) rmSync(f, { force: true });
+  removeBundles();
 });
 let n = 0;
 const file = () => join(dir, `t${n++}.db`);
@@ -122,7 +121,7 @@ describe('sqliteStore', () => {
 
   describe.each(['full', 'normal'] as const)('with synchronous %s', (synchronous) => {
     it('keeps every acknowledged write when the process is killed with SIGKILL', async () => {
-      const child = await bundle(new URL('./killWriter.ts', import.meta.url));
+      const child = await bundleChild(new URL('./killWriter.ts', import.meta.url));
       const path = file();
       const proc = spawn(process.execPath, [child, path, synchronous], {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -155,26 +154,3 @@ describe('sqliteStore', () => {
 });
 
 /** Bundles a TypeScript entry for plain node, next to node_modules so `libsql` resolves. */
-async function bundle(entry: URL): Promise<string> {
-  const outdir = fileURLToPath(new URL('../../node_modules/.cache/sp-test/', import.meta.url));
-  mkdirSync(outdir, { recursive: true });
-  const outfile = join(outdir, `child-${process.pid}-${n++}.mjs`);
-  await build({
-    entryPoints: [fileURLToPath(entry)],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    outfile,
-    external: ['libsql', 'ioredis', 'xstate'],
-    alias: {
-      'session-process/sqlite': fileURLToPath(
-        new URL('../../src/sqlite/index.ts', import.meta.url),
-      ),
-      'session-process': fileURLToPath(new URL('../../src/index.ts', import.meta.url)),
-    },
-    logLevel: 'silent',
-  });
-  bundled.push(outfile);
-  return outfile;
-}

@@ -49,6 +49,8 @@ export class Persistence {
   readonly #quiet: DeadlineQueue<Entry> | undefined;
   readonly #restoring = new Map<string, Promise<Entry | undefined>>();
   readonly #unrestorable = new Set<string>();
+  /** Due times of sessions this process passivated, so the waker is on time for them. */
+  readonly #hints = new Set<number>();
   #wakeTimer: NodeJS.Timeout | undefined;
   #nextWake = Number.POSITIVE_INFINITY;
   #waking = false;
@@ -209,7 +211,10 @@ export class Persistence {
       const { dueAt } = this.#encode(entry);
       this.#hooks.passivate(entry);
       this.passivated++;
-      if (dueAt !== null) this.#armWake(dueAt - Date.now());
+      if (dueAt !== null) {
+        if (this.#hints.size < 100_000) this.#hints.add(dueAt);
+        this.#armWake(dueAt - Date.now());
+      }
     };
     if (saved) saved.then(leave, () => this.active(entry, Date.now()));
     else leave();
@@ -253,6 +258,11 @@ export class Persistence {
       this.#hooks.report(new StoreUnavailableError(err));
     } finally {
       this.#waking = false;
+      const now = Date.now();
+      for (const at of this.#hints) {
+        if (at <= now) this.#hints.delete(at);
+        else if (at - now < next) next = at - now;
+      }
       this.#armWake(next);
     }
   }

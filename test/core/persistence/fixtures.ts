@@ -7,6 +7,7 @@ export const shelf = setup({
     context: {} as { items: string[]; paid: number },
     events: {} as
       | { type: 'add'; sku: string }
+      | { type: 'put'; sku: string }
       | { type: 'count' }
       | { type: 'hold' }
       | { type: 'pay' },
@@ -31,6 +32,12 @@ export const shelf = setup({
     open: {
       on: {
         add: { actions: assign({ items: ({ context, event }) => [...context.items, event.sku] }) },
+        put: {
+          actions: [
+            assign({ items: ({ context, event }) => [...context.items, event.sku] }),
+            reply(({ context }) => context.items.length),
+          ],
+        },
         count: { actions: reply(({ context }) => context.items.length) },
         hold: 'held',
         pay: 'paying',
