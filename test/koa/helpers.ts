@@ -11,7 +11,7 @@ import {
 } from 'session-process';
 import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
 
-export const KEYS = ['test-key-1'];
+export const KEYS = ['test-key-0123456789-abcdefghijklmnopqrstuvwxyz'];
 export const COOKIE = 'sid';
 
 /** A counter that can also crash (`boom`) and stop itself (`finish`, a final state). */
@@ -56,7 +56,7 @@ export interface TestApp {
  * A real Koa 3 app with koa-session 7 and `sessionProcess`, on 127.0.0.1 and a free port.
  * Routes: `GET /id`, `GET /count`, `POST /inc` (a call), `POST /cast` (a cast, 204), `GET /static`
  * (does not touch the process), `POST /rotate`, `POST /logout` (`ctx.session = null`),
- * `POST /terminate`, `POST /boom`, `POST /finish`.
+ * `POST /terminate`, `POST /boom`, `POST /finish`, `POST /fail` (uses the process, then throws).
  */
 export async function startApp(
   supervisor: SupervisorOptions = {},
@@ -113,6 +113,11 @@ export async function startApp(
       case 'POST /boom':
         await sp.call({ type: 'boom' });
         return;
+      case 'POST /fail':
+        // Uses the process (starting it, on a first visit), then fails.
+        sp.cast({ type: 'inc' });
+        await sp.call({ type: 'get' });
+        throw new Error('handler failed');
       case 'POST /finish':
         sp.cast({ type: 'finish' });
         ctx.status = 204;

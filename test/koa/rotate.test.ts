@@ -9,7 +9,7 @@ afterEach(async () => {
 
 describe('rotate', () => {
   it('changes the ID, keeps the state, and the old cookie reaches nothing', async () => {
-    t = await startApp();
+    t = await startApp({ rotatedIdTtlMs: 200 });
     const browser = t.client();
     await browser.json('POST', '/inc');
     const { id: oldId } = await browser.json('POST', '/inc');
@@ -27,7 +27,12 @@ describe('rotate', () => {
     expect(t.sessions.started(oldId)).toBe(false);
     expect(t.sessions.count).toBe(1);
 
-    // The old cookie gets a fresh, empty session: neither the old ID nor the rotated state.
+    // While the tombstone lasts the old cookie is told to retry; it reaches nothing either way.
+    const early = await planted.request('GET', '/count');
+    expect(early.status).toBe(409);
+    expect(early.headers.getSetCookie()).toEqual([]);
+    // Afterwards it gets a fresh, empty session: neither the old ID nor the rotated state.
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const replay = await planted.json('GET', '/count');
     expect(replay.id).not.toBe(oldId);
     expect(replay.id).not.toBe(rotated.id);
