@@ -1,9 +1,10 @@
 import type { SessionHandle, SessionSupervisor } from '../index.js';
 
-interface Replacement {
+/** @internal One dead ID's fresh process: its ID (known before it has started) and its start. */
+export interface Replacement {
+  readonly id: string;
   readonly starting: Promise<SessionHandle>;
   readonly until: number;
-  id: string | undefined;
 }
 
 /**
@@ -29,44 +30,41 @@ export class Replacements {
   }
 
   /** Records the start of `deadId`'s fresh process (the first request to need one). */
-  offer(deadId: string, starting: Promise<SessionHandle>): void {
+  offer(deadId: string, id: string, starting: Promise<SessionHandle>): void {
     const now = Date.now();
     this.#prune(now);
-    const entry: Replacement = { starting, until: now + this.#ttlMs, id: undefined };
-    this.#byDeadId.delete(deadId);
+    const entry: Replacement = { id, starting, until: now + this.#ttlMs };
+    const previous = this.#byDeadId.get(deadId);
+    if (previous) this.#delete(deadId, previous);
     this.#byDeadId.set(deadId, entry);
+    this.#byId.set(id, deadId);
     starting.then(
-      (handle) => {
-        entry.id = handle.id;
-        if (this.#byDeadId.get(deadId) === entry) this.#byId.set(handle.id, deadId);
-      },
+      () => {},
       () => {
         if (this.#byDeadId.get(deadId) === entry) this.#byDeadId.delete(deadId);
       },
     );
   }
 
-  /** The running fresh process of `deadId`, waiting for its start; `undefined` when there is none. */
-  async join(deadId: string, sessions: SessionSupervisor): Promise<SessionHandle | undefined> {
+  /**
+   * The start of `deadId`'s fresh process, if one is under way or done, else `undefined`.
+   * Synchronous on purpose: a request that finds nothing offers its own start before it yields,
+   * so concurrent requests cannot all find nothing.
+   */
+  find(deadId: string): Replacement | undefined {
     const entry = this.#byDeadId.get(deadId);
     if (entry === undefined) return undefined;
     if (entry.until <= Date.now()) {
       this.#delete(deadId, entry);
       return undefined;
     }
-    let handle: SessionHandle;
-    try {
-      handle = await entry.starting;
-    } catch {
-      return undefined; // refused or failed: the joiner tries a start of its own
-    }
-    return sessions.get(handle.id);
+    return entry;
   }
 
   /** The ID of `deadId`'s fresh process if it has started and runs, without waiting. */
   live(deadId: string, sessions: SessionSupervisor): string | undefined {
     const entry = this.#byDeadId.get(deadId);
-    if (entry?.id === undefined || entry.until <= Date.now()) return undefined;
+    if (entry === undefined || entry.until <= Date.now()) return undefined;
     return sessions.started(entry.id) ? entry.id : undefined;
   }
 
@@ -86,7 +84,7 @@ export class Replacements {
 
   #delete(deadId: string, entry: Replacement): void {
     this.#byDeadId.delete(deadId);
-    if (entry.id !== undefined && this.#byId.get(entry.id) === deadId) this.#byId.delete(entry.id);
+    if (this.#byId.get(entry.id) === deadId) this.#byId.delete(entry.id);
   }
 
   #prune(now: number): void {

@@ -92,7 +92,12 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
 
   get id(): string {
     if (this.#rotatedId !== undefined) return this.#rotatedId;
-    if (this.#id === undefined) this.#id = generateSessionId();
+    if (this.#id === undefined) {
+      // A browser whose ID ended: the fresh process its concurrent requests share, if any.
+      const deadId = this.#deadId;
+      const shared = deadId === undefined ? undefined : this.#shared.replacements.find(deadId);
+      this.#id = shared?.id ?? generateSessionId();
+    }
     return this.#id;
   }
 
@@ -291,9 +296,19 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
       this.#owned = false;
     }
     const deadId = this.#deadId;
-    if (deadId !== undefined && this.#id === undefined) {
-      const joined = await shared.replacements.join(deadId, sessions);
-      if (joined !== undefined && this.#id === undefined) return this.#adopt(joined, false);
+    if (deadId !== undefined) {
+      const found = shared.replacements.find(deadId);
+      if (found !== undefined && (this.#id === undefined || this.#id === found.id)) {
+        this.#id = found.id;
+        const joined = await found.starting.then(
+          (handle) => sessions.get<TContext>(handle.id),
+          () => undefined, // refused or failed: this request tries a start of its own
+        );
+        if (this.#id === found.id) {
+          if (joined !== undefined) return this.#adopt(joined, false);
+          this.#id = undefined;
+        }
+      }
     }
     const ctx = this.#ctx;
     if (shared.limiter) {
@@ -301,13 +316,13 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
       if (wait > 0)
         throw new RateLimitedError(shared.limiter.limit, shared.limiter.intervalMs, wait);
     }
-    const id = this.id;
+    const id = (this.#id ??= generateSessionId());
     const { logic, input } = shared.options;
     const starting = sessions.start<TContext>(id, {
       logic: typeof logic === 'function' ? logic(ctx) : logic,
       input: input?.(ctx),
     });
-    if (deadId !== undefined) shared.replacements.offer(deadId, starting);
+    if (deadId !== undefined) shared.replacements.offer(deadId, id, starting);
     const handle = await starting;
     if (this.#id !== id) return handle;
     return this.#adopt(handle, true);

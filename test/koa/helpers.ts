@@ -54,7 +54,7 @@ export interface TestApp {
 
 /**
  * A real Koa 3 app with koa-session 7 and `sessionProcess`, on 127.0.0.1 and a free port.
- * Routes: `GET /id`, `GET /count`, `POST /inc` (a call), `POST /cast` (a cast, 204), `GET /static`
+ * Routes: `GET /id`, `GET /count`, `POST /inc` (a cast, then a call), `POST /add` (one call), `POST /cast` (a cast, 204), `GET /static`
  * (does not touch the process), `POST /rotate`, `POST /logout` (`ctx.session = null`),
  * `POST /terminate`, `POST /boom`, `POST /finish`, `POST /fail` (uses the process, then throws).
  */
@@ -89,6 +89,15 @@ export async function startApp(
         sp.cast({ type: 'inc' });
         ctx.body = { id: sp.id, count: await sp.call({ type: 'get' }) };
         return;
+      case 'POST /add': {
+        // One step: the increment and the count it led to, from the same process.
+        const snap = await sp.call<{ context: { count: number } }>(
+          { type: 'inc' },
+          { until: () => true },
+        );
+        ctx.body = { id: sp.id, count: snap.context.count };
+        return;
+      }
       case 'POST /cast':
         sp.cast({ type: 'inc' });
         ctx.status = 204;
