@@ -177,7 +177,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
 
   async rotate(): Promise<string> {
     if (this.#rotatedId !== undefined) throw new SessionRotatedError(this.#rotatedId);
-    const { sessions, rotations } = this.#shared;
+    const { rotations } = this.#shared;
     // One rotation per ID at a time within this process: a second one (a double-clicked login)
     // waits, then finds the ID moved and answers SESSION_ROTATED instead of stranding the state.
     let inFlight = this.#id === undefined ? undefined : rotations.get(this.#id);
