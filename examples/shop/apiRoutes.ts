@@ -22,7 +22,7 @@ import { parse, schemas } from './validation.js';
  *
  * | route | does |
  * | --- | --- |
- * | `GET /api/cart` | the cart (one `call`: `cart.get`, once the cart session has started) |
+ * | `GET /api/cart` | the cart (one `call`: `cart.get`; starts the cart session) |
  * | `POST /api/cart/items` `{ sku, qty? }` | adds (`qty` an integer 1–99) |
  * | `DELETE /api/cart/items/:sku` | removes |
  * | `DELETE /api/cart` | empties the cart |
@@ -34,11 +34,7 @@ import { parse, schemas } from './validation.js';
  */
 export function mountApi(router: Router): void {
   router.get('/cart', async (ctx) => {
-    // A visitor without a cart session gets the empty cart without starting one.
-    if (!ctx.sessionProcess.started) {
-      ctx.body = currentCart(ctx);
-      return;
-    }
+    // An API client asking for its cart gets one (the pages, which crawlers visit, start none).
     const view = await ctx.sessionProcess.call<CartView>({ type: 'cart.get' });
     ctx.body = { ...currentCart(ctx), ...view };
   });

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { isSessionError, type SessionSnapshot } from 'session-process';
+import { markSessionless } from './sessionless.js';
 import { type CartContext, type CartEvent, type CartItem, totalOf } from '../../machines/cart.js';
 
 /** Where the cart region is: shopping, the three checkout steps, or ordered. */
@@ -97,7 +98,11 @@ export function currentCart(ctx: Context): CartState {
   try {
     return cartStateOf(sp.snapshot() as SessionSnapshot<CartContext>);
   } catch (err) {
-    if (isSessionError(err, 'SESSION_NOT_FOUND')) return { ...EMPTY_CART, items: [] };
+    if (isSessionError(err, 'SESSION_NOT_FOUND')) {
+      const empty = { ...EMPTY_CART, items: [] };
+      markSessionless(empty);
+      return empty;
+    }
     throw err;
   }
 }

@@ -190,6 +190,24 @@ describe('examples/shop', () => {
     expect((await api.json('GET', '/api/cart')).items).toEqual([]);
   });
 
+  it('starts no cart session for 2,000 cookie-less page views and 404s', async () => {
+    const url = await start();
+    const paths = ['/', '/cart', '/login', '/checkout', '/order', '/nope', '/api/nope', '/_x'];
+    let cookies = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, lane) => {
+        for (let i = lane; i < 2_000; i += 20) {
+          const res = await fetch(url + paths[i % paths.length]);
+          await res.arrayBuffer();
+          expect(res.status).toBeLessThan(500);
+          cookies += res.headers.getSetCookie().length;
+        }
+      }),
+    );
+    expect(cookies).toBe(0);
+    expect(shop!.sessions.stats().started).toBe(0);
+  });
+
   it('escapes what users type into pages', async () => {
     const url = await start();
     const browser = new Client(url);
