@@ -110,6 +110,17 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     return this.#rotatedId !== undefined;
   }
 
+  /**
+   * @internal Whether the live ID this request started with was rotated away by another request
+   * while this one ran (a login in another tab). Its response must then not write the old ID back
+   * into the cookie: koa-session's `rolling` and `renew` would, logging the browser out.
+   */
+  lostToRotation(liveId: string): boolean {
+    if (this.#rotatedId !== undefined) return true;
+    if (this.#id !== liveId || this.#shared.sessions.started(liveId)) return false;
+    return wasRotated(this.#shared.sessions, liveId);
+  }
+
   ensure(): Promise<SessionHandle<TContext>> {
     if (this.started) {
       const handle = this.#shared.sessions.get<TContext>(this.#id!);

@@ -119,8 +119,23 @@ export function sessionProcess<TCtx extends Context = Context>(
       throw withRetryAfter(err);
     } finally {
       if (requestProcess.needsFinish()) await requestProcess.finish();
+      const carried = liveId ?? rotatedId;
+      if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
     }
   };
+}
+
+/**
+ * Keeps koa-session from re-sending this request's (stale) cookie: `rolling` and `renew` would
+ * write the ID another tab just rotated away over the browser's new cookie. The options object is
+ * koa-session's per-request copy (`ctx.sessionOptions`), so other requests are not affected.
+ */
+function keepCookie(ctx: Context): void {
+  const opts = (ctx as { sessionOptions?: { rolling?: boolean; renew?: boolean } }).sessionOptions;
+  if (opts) {
+    opts.rolling = false;
+    opts.renew = false;
+  }
 }
 
 /**

@@ -102,6 +102,11 @@ export async function startApp(
         sp.cast({ type: 'inc' });
         ctx.status = 204;
         return;
+      case 'GET /slow':
+        // Reads the process, then takes a while (another tab acts meanwhile).
+        ctx.body = { id: sp.id, count: await sp.call({ type: 'get' }) };
+        await new Promise((resolve) => setTimeout(resolve, Number(ctx.query.ms ?? 100)));
+        return;
       case 'GET /static':
         ctx.body = 'static';
         return;

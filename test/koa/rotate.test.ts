@@ -92,3 +92,22 @@ describe('rotate', () => {
     expect((await browser.json('POST', '/inc')).id).toBe(rotated.id);
   });
 });
+
+describe('rotate with koa-session `rolling`', () => {
+  it('keeps a slow request that began before the rotation from writing the old ID back', async () => {
+    t = await startApp({ rotatedIdTtlMs: 60_000 }, {}, { rolling: true });
+    const browser = t.client();
+    const { id: oldId } = await browser.json('POST', '/inc');
+    const slow = browser.request('GET', '/slow?ms=150');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const rotated = await browser.json('POST', '/rotate');
+    const late = await slow;
+    expect(((await late.json()) as { id: string }).id).toBe(oldId);
+    expect(late.headers.getSetCookie()).toEqual([]);
+    // The browser keeps the new cookie, and with it the session.
+    expect(decodeSession(browser)?.sessionId).toBe(rotated.id);
+    expect(await browser.json('GET', '/count')).toEqual({ id: rotated.id, count: 1 });
+    // Without a rotation, rolling still refreshes the cookie on every response.
+    expect((await browser.request('GET', '/static')).headers.getSetCookie()).not.toEqual([]);
+  });
+});
