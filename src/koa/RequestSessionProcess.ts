@@ -1,3 +1,4 @@
+import { debuglog } from 'node:util';
 import type { EventObject } from 'xstate';
 import {
   type CallOptions,
@@ -18,6 +19,7 @@ import type { SessionProcessContext, SessionProcessOptions } from './types.js';
 export const SESSION_KEY = 'sessionId';
 
 const noop = () => {};
+const debug = debuglog('session-process:koa');
 
 /** @internal What every request of one middleware shares. */
 export interface SharedState {
@@ -277,6 +279,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     if (this.#starting) await this.#starting.catch(noop);
     if (!this.#created || !this.#owned) return;
     const id = this.#id!;
+    debug('request failed: ending the process %s it started', id);
     this.#created = false;
     this.#owned = false;
     this.#id = undefined;
@@ -298,6 +301,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
       // Our process is gone during this request. Moved by a concurrent request (a login in
       // another tab): a retryable refusal, never a fresh empty session under a new cookie.
       if (wasRotated(sessions, this.#id!)) {
+        debug('session %s rotated away during this request: SESSION_ROTATED', this.#id);
         this.#rotatedId = this.#id;
         throw new SessionRotatedError(this.#id!);
       }
@@ -316,7 +320,10 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
           () => undefined, // refused or failed: this request tries a start of its own
         );
         if (this.#id === found.id) {
-          if (joined !== undefined) return this.#adopt(joined, false);
+          if (joined !== undefined) {
+            debug('ended session %s: joined its fresh process %s', deadId, found.id);
+            return this.#adopt(joined, false);
+          }
           this.#id = undefined;
         }
       }
@@ -324,8 +331,10 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     const ctx = this.#ctx;
     if (shared.limiter) {
       const wait = shared.limiter.take(shared.clientKey(ctx), Date.now());
-      if (wait > 0)
+      if (wait > 0) {
+        debug('client %s over clientStartRate: refused for %d ms', shared.clientKey(ctx), wait);
         throw new RateLimitedError(shared.limiter.limit, shared.limiter.intervalMs, wait);
+      }
     }
     const id = (this.#id ??= generateSessionId());
     const { logic, input } = shared.options;
