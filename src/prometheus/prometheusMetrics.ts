@@ -1,7 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client';
 import type { SessionSupervisor } from '../index.js';
 
-/** Options of {@link prometheusMetrics}. */
+/**
+ * Options of {@link prometheusMetrics}.
+ *
+ * @example
+ * ```ts
+ * prometheusMetrics(sessions, { registry: new Registry(), prefix: 'shop_', live: [liveBridge] });
+ * ```
+ */
 export interface PrometheusMetricsOptions {
   /** The prom-client registry to register on. @default prom-client's global `register` */
   registry?: Registry | undefined;
@@ -19,7 +26,15 @@ export interface PrometheusMetricsOptions {
   lifetimeBuckets?: number[] | undefined;
 }
 
-/** What {@link prometheusMetrics} returns. */
+/**
+ * What {@link prometheusMetrics} returns.
+ *
+ * @example
+ * ```ts
+ * const metrics = prometheusMetrics(sessions, { registry });
+ * process.once('SIGTERM', () => metrics.close());
+ * ```
+ */
 export interface PrometheusMetrics {
   /** The registry the metrics are on. */
   readonly registry: Registry;
