@@ -18,9 +18,9 @@ import type { CallOptions, SessionHandle, SessionSnapshot } from '../index.js';
  */
 export interface SessionProcessOptions<TCtx = any> {
   /**
-   * When `true`, a process starts on first use (`call`, `cast`, `rotate` or `ensure`; `snapshot()` starts nothing),
-   * so a request that never touches it (a crawler, a 404, an asset) starts nothing and sets no
-   * cookie. When `false`, every request ensures its session's process before the handler runs.
+   * When `true`, a process starts on first use (`call`, `cast`, `rotate` or `ensure`, not
+   * `snapshot()`), so a request that never touches it (a crawler, a 404, an asset) starts nothing
+   * and sets no cookie. When `false`, every request ensures its process before the handler runs.
    * @default true
    */
   lazy?: boolean | undefined;
