@@ -40,11 +40,9 @@ const HOW =
  */
 export function assertSigningKeys(keys: unknown, minLength: number): void {
   const how = HOW.replace('%d', String(minLength));
-  const list: unknown[] | undefined = Array.isArray(keys)
-    ? keys
-    : keys !== null && typeof keys === 'object' && Array.isArray((keys as { keys?: unknown }).keys)
-      ? (keys as { keys: unknown[] }).keys // a Keygrip instance
-      : undefined;
+  // A Keygrip instance (Koa accepts one as `app.keys`) does not show its keys: trust it.
+  if (keys !== null && typeof keys === 'object' && !Array.isArray(keys)) return;
+  const list: unknown[] | undefined = Array.isArray(keys) ? keys : undefined;
   if (list === undefined || list.length === 0)
     throw new SigningKeyError(
       'SIGNING_KEY_MISSING',

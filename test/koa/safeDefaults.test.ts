@@ -91,6 +91,9 @@ describe('safe defaults', () => {
       unsigned.use(session({ key: COOKIE, signed: false }, unsigned));
       expect(() => sessionProcess(sessions, { app: unsigned })).not.toThrow();
       expect(() => sessionProcess(sessions, { app: new Koa(), signed: false })).not.toThrow();
+      // A Keygrip instance does not show its keys: it is taken as it is.
+      const grip = { keys: undefined, sign: () => '', verify: () => true, index: () => 0 };
+      expect(() => sessionProcess(sessions, { app: { keys: grip } })).not.toThrow();
     });
 
     it('without `app`, fails the first request with the same message instead of a keygrip error', async () => {
