@@ -24,6 +24,8 @@ const noop = () => {};
  *   ensures the process before every handler instead.
  * - Signing keys are checked once: with `{ app }` when the middleware is created, otherwise on the
  *   first request. Missing or short `app.keys` throw a `SigningKeyError` that says what to set.
+ * - A stored ID whose session was passivated to the supervisor's store is restored (awaited only
+ *   then, for stores that load asynchronously).
  * - A stored ID that is invalid, unknown or whose process has ended gets a fresh ID and a fresh
  *   process (one, shared by the browser's concurrent requests): never a 500, never a restart under
  *   the old ID. An ID that another request just rotated away (`rotate()` at login in another tab)
@@ -104,6 +106,9 @@ export function sessionProcess<TCtx extends Context = Context>(
     if (isValidSessionId(stored)) {
       if (sessions.touch(stored)) liveId = stored;
       else if (wasRotated(sessions, stored)) rotatedId = stored;
+      // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
+      // ended. Only this slow path awaits.
+      else if ((await sessions.restore(stored)) && sessions.touch(stored)) liveId = stored;
       else deadId = stored;
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
