@@ -108,7 +108,7 @@ export function sessionProcess<TCtx extends Context = Context>(
       else if (wasRotated(sessions, stored)) rotatedId = stored;
       // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
       // ended. Only this slow path awaits.
-      else if ((await sessions.restore(stored)) && sessions.touch(stored)) liveId = stored;
+      else if (await restoredFromStore(sessions, stored)) liveId = stored;
       else deadId = stored;
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
@@ -128,6 +128,11 @@ export function sessionProcess<TCtx extends Context = Context>(
       if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
     }
   };
+}
+
+/** Whether `id` was in the supervisor's store and is now in memory, touched. */
+async function restoredFromStore(sessions: SessionSupervisor, id: string): Promise<boolean> {
+  return (await sessions.restore(id)) && sessions.touch(id);
 }
 
 /**
