@@ -13,6 +13,7 @@ import {
 } from '../index.js';
 import type { ClientStartLimiter } from './ClientStartLimiter.js';
 import type { Replacements } from './Replacements.js';
+import { type KoaRefusal, koaRefusedChannel } from './telemetry.js';
 import type { SessionProcessContext, SessionProcessOptions } from './types.js';
 
 /** Where the ID lives in the koa-session session (DESIGN.md: `sessionId`). */
@@ -332,7 +333,17 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     if (shared.limiter) {
       const wait = shared.limiter.take(shared.clientKey(ctx), Date.now());
       if (wait > 0) {
-        debug('client %s over clientStartRate: refused for %d ms', shared.clientKey(ctx), wait);
+        const client = shared.clientKey(ctx);
+        debug('client %s over clientStartRate: refused for %d ms', client, wait);
+        if (koaRefusedChannel.hasSubscribers) {
+          const refusal: KoaRefusal = {
+            supervisor: sessions,
+            reason: 'client_rate_limited',
+            client,
+            retryAfterMs: wait,
+          };
+          koaRefusedChannel.publish(refusal);
+        }
         throw new RateLimitedError(shared.limiter.limit, shared.limiter.intervalMs, wait);
       }
     }

@@ -4,4 +4,5 @@
  */
 export { SigningKeyError, type SigningKeyErrorCode } from './SigningKeyError.js';
 export { sessionProcess } from './sessionProcess.js';
+export { type KoaRefusal, koaRefusedChannel } from './telemetry.js';
 export type { SessionProcessContext, SessionProcessOptions } from './types.js';

@@ -1,5 +1,9 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client';
 import type { SessionSupervisor } from '../index.js';
+
+/** session-process/koa's `koaRefusedChannel`. */
+const KOA_REFUSED = 'session-process:koa:refused';
 
 /**
  * Options of {@link prometheusMetrics}.
@@ -52,7 +56,8 @@ export interface PrometheusMetrics {
  * Counters, fed from the supervisor's telemetry (`sessions.on(...)`) since this call:
  * `starts_total`, `restarts_total`, `ends_total{reason}` (terminated, expired, crashed, shutdown),
  * `crashes_total`, `calls_total{outcome,code}` (outcome reply, until or error; `code` the error's),
- * `casts_total`, `refusals_total{reason}` (`rate_limited` or `session_limit`).
+ * `casts_total`, `refusals_total{reason}` (`rate_limited` or `session_limit` from the supervisor,
+ * `client_rate_limited` from the Koa middleware's `clientStartRate`).
  * Histograms: `call_duration_seconds{outcome}`, `session_lifetime_seconds{reason}`.
  *
  * Listening to `call` and `cast` telemetry makes the supervisor time each call
@@ -149,7 +154,7 @@ export function prometheusMetrics(
   const casts = new Counter({ name: `${p}casts_total`, help: 'Casts sent.', registers });
   const refusals = new Counter({
     name: `${p}refusals_total`,
-    help: 'Session starts refused, per reason (rate_limited, session_limit).',
+    help: 'Session starts refused, per reason (rate_limited, session_limit, client_rate_limited).',
     labelNames: ['reason'],
     registers,
     collect() {
@@ -160,6 +165,15 @@ export function prometheusMetrics(
   });
   refusals.inc({ reason: 'rate_limited' }, 0);
   refusals.inc({ reason: 'session_limit' }, 0);
+  refusals.inc({ reason: 'client_rate_limited' }, 0);
+  // The Koa middleware's refusals never reach the supervisor: they come on a channel of their own
+  // (session-process/koa's `koaRefusedChannel`), named here to keep prom-client users free of Koa.
+  const onKoaRefusal = (message: unknown) => {
+    const refusal = message as { supervisor?: unknown; reason?: unknown };
+    if (refusal.supervisor === sessions && refusal.reason === 'client_rate_limited')
+      refusals.inc({ reason: 'client_rate_limited' });
+  };
+  subscribe(KOA_REFUSED, onKoaRefusal);
   const callDuration = new Histogram({
     name: `${p}call_duration_seconds`,
     help: 'Time from call to settlement, per outcome.',
@@ -200,6 +214,7 @@ export function prometheusMetrics(
   return {
     registry,
     close() {
+      unsubscribe(KOA_REFUSED, onKoaRefusal);
       for (const off of offs.splice(0)) off();
       for (const metric of metrics.splice(0))
         registry.removeSingleMetric((metric as unknown as { name: string }).name);

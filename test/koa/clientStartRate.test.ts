@@ -1,3 +1,5 @@
+import { Registry } from 'prom-client';
+import { prometheusMetrics } from 'session-process/prometheus';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from './helpers.js';
 
@@ -41,6 +43,22 @@ describe('clientStartRate', () => {
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ count: 0 });
     expect(t.sessions.count).toBe(4);
+  });
+
+  it('reports each refusal, counted by the metrics', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 1, intervalMs: 60_000 } });
+    const registry = new Registry();
+    const metrics = prometheusMetrics(t.sessions, { registry });
+    try {
+      expect((await visit('10.0.0.1')).status).toBe(200);
+      expect((await visit('10.0.0.1')).status).toBe(429);
+      expect((await visit('10.0.0.1')).status).toBe(429);
+      expect(await registry.metrics()).toMatch(
+        /^session_process_refusals_total\{reason="client_rate_limited"\} 2$/m,
+      );
+    } finally {
+      metrics.close();
+    }
   });
 
   it('counts by the socket address when the app does not trust a proxy', async () => {
