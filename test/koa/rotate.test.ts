@@ -111,3 +111,26 @@ describe('rotate with koa-session `rolling`', () => {
     expect((await browser.request('GET', '/static')).headers.getSetCookie()).not.toEqual([]);
   });
 });
+
+describe('a request with a rotated-away ID', () => {
+  it.each([
+    ['lazy', true, '/count', 409],
+    ['lazy, not using the process', true, '/static', 200],
+    ['eager', false, '/static', 409],
+  ])(
+    'in %s mode answers %s with %i, no cookie and no fresh process',
+    async (_, lazy, path, status) => {
+      t = await startApp({ rotatedIdTtlMs: 60_000 }, { lazy });
+      const browser = t.client();
+      await browser.json('POST', '/inc');
+      const stale = browser.clone();
+      await browser.json('POST', '/rotate');
+      const res = await stale.request('GET', path);
+      expect(res.status).toBe(status);
+      expect(res.headers.getSetCookie()).toEqual([]);
+      if (status === 409) expect(res.headers.get('retry-after')).toBe('0');
+      expect(t.sessions.count).toBe(1);
+      expect(t.sessions.stats().started).toBe(1);
+    },
+  );
+});
