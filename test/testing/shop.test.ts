@@ -30,7 +30,12 @@ function stateValueOf(cart: CartState): unknown {
  */
 async function shopDriver({ supervisorOptions, input }: DriveContext): Promise<SessionDriver> {
   const sessions = createSessionSupervisor(supervisorOptions);
-  const shop = createShopApp({ sessions, cart: input as object, keys: ['model-test-key'] });
+  const shop = createShopApp({
+    sessions,
+    cart: input as object,
+    keys: ['model-test-key-0123456789abcdefghijklm'],
+    clientStartRate: false,
+  });
   await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
   let jar = new Map<string, string>();
@@ -137,7 +142,8 @@ describe('the cart model through the demo shop (HTTP JSON API)', () => {
   const model = createSessionTestModel(cartMachine, { ...cartModelOptions, events });
 
   it('passes every transition path over real HTTP, sessions and cookies', async () => {
-    const report = await model.run({ drive: shopDriver });
+    // The API has no route for cart.clear, so one transition of 20 cannot be reached over it.
+    const report = await model.run({ drive: shopDriver, minCoverage: { transitions: 95 } });
     expect(report.failures.map((f) => f.message)).toEqual([]);
     expect(report.coverage.states).toMatchObject({ reached: 13, total: 13 });
     expect(report.coverage.transitions).toMatchObject({
@@ -156,7 +162,8 @@ describe('the cart model through the demo shop (HTTP JSON API)', () => {
       maxFailures: 1,
       print: false,
     });
-    expect(report.failures).toHaveLength(1);
+    // The failed path, then the coverage that the stopped run (maxFailures) did not reach.
+    expect(report.failures.map((f) => f.title).slice(1)).toEqual(['coverage']);
     const failure = report.failures[0];
     expect(failure?.path.at(-1)).toEqual({ type: 'auth.logout' });
     expect(failure?.message).toContain('auth.login {"user":"ada"} → auth.loggedIn');

@@ -8,11 +8,11 @@ import { isLoopback, visualizer } from 'session-process/visualizer';
 import { expect, it } from 'vitest';
 import { cartMachine } from '../../machines/cart.js';
 
-// The README's example (notes/README-visualizer.md), on port 0.
+// The guide's first example (docs/visualizer.md), on port 0.
 it('runs the README example: the page from loopback, the app untouched', async () => {
   const sessions = createSessionSupervisor({ logic: cartMachine });
   const app = new Koa();
-  app.keys = ['a secret key'];
+  app.keys = ['a secret key of at least 32 characters'];
   const viz = visualizer(sessions, {
     path: '/_sessions',
     authorize: (ctx) => isLoopback(ctx),
@@ -21,11 +21,11 @@ it('runs the README example: the page from loopback, the app untouched', async (
   app.use(viz);
   app.use(session({ key: 'sid', maxAge: 86_400_000, sameSite: 'lax' }, app));
   app.use(sessionProcess(sessions));
-  app.use((ctx) => {
-    ctx.body = { id: ctx.sessionProcess.id };
+  app.use(async (ctx) => {
+    ctx.body = { id: (await ctx.sessionProcess.ensure()).id }; // starts the (lazy) process
   });
   const server = createServer(app.callback());
-  viz.attach(server);
+  const feed = viz.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
@@ -38,7 +38,7 @@ it('runs the README example: the page from loopback, the app untouched', async (
     });
     expect(proxied.status).toBe(403);
   } finally {
-    await viz.close();
+    await feed.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
