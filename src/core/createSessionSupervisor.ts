@@ -558,6 +558,13 @@ class Supervisor implements SessionSupervisor {
     assertSessionId(newId);
     if (this.#registry.has(newId) || (this.#persist && (await this.#persist.stored(newId))))
       throw new SessionAlreadyStartedError(newId);
+    // Another rename of the same ID may have run while this one waited: it won, and the old ID
+    // now answers SESSION_ROTATED (or the session ended meanwhile).
+    if (this.#registry.get(id) !== entry) {
+      this.#entry(id);
+      throw new SessionNotFoundError(id);
+    }
+    if (this.#registry.has(newId)) throw new SessionAlreadyStartedError(newId);
     // The actor keeps running, state and timers untouched; only its names change.
     renameActor(this.system, entry.actor, newId);
     this.#registry.rename(entry, newId);
