@@ -169,8 +169,11 @@ export class SupervisorModel {
     this.sessions.set(newId, s);
     this.tombstones.delete(newId);
     this.tombstones.set(id, this.now + this.config.rotatedIdTtlMs);
+    // A rename is not activity: a session nobody watches keeps its deadline. Its subscribers are
+    // told `rotated` and leave, and, as when the last one unsubscribes, the session gets a full
+    // idle timeout from now: it must not expire on the spot because it was watched for long.
+    if (s.subs.size > 0) s.deadline = this.now + this.config.idleTimeoutMs;
     this.#endSubs(s, 'rotated');
-    s.deadline = this.now + this.config.idleTimeoutMs;
     return undefined;
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { LiveErrorCode } from 'session-process/live';
-import { CLOSE_SESSION_ENDED } from 'session-process/live';
+import { CLOSE_SESSION_ENDED, REFUSAL_CLOSE_CODES } from 'session-process/live';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import {
@@ -34,6 +34,11 @@ const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   INTERNAL_ERROR: true,
   NOT_CONNECTED: false,
   CONNECTION_LOST: false,
+  // Refusals travel as close codes (REFUSAL_CLOSE_CODES), never as error messages.
+  UNAUTHORIZED: false,
+  FORBIDDEN: false,
+  NOT_FOUND: false,
+  TOO_MANY_VIEWS: false,
   INVALID_SESSION_ID: true,
   SESSION_ALREADY_STARTED: true,
   SESSION_NOT_FOUND: true,
@@ -50,8 +55,14 @@ const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   SESSION_ROTATED: true,
 };
 const END_REASONS = new Set(['terminated', 'expired', 'crashed', 'shutdown', 'rotated']);
-/** Close codes the server may use: going away, bad UTF-8, too big, session ended. */
-const CLOSE_CODES = new Set([1001, 1007, 1009, CLOSE_SESSION_ENDED]);
+/** Close codes the server may use: going away, bad UTF-8, too big, session ended, refusals. */
+const CLOSE_CODES = new Set([
+  1001,
+  1007,
+  1009,
+  CLOSE_SESSION_ENDED,
+  ...Object.values(REFUSAL_CLOSE_CODES),
+]);
 
 /** A frame to send; `ref` is set when it is a well-formed call that must be answered once. */
 interface FuzzFrame {
