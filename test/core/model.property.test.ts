@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { createSessionSupervisor } from 'session-process';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { propertyMachine } from './propertyMachine.js';
-import { agree, cmd, commands, type Real } from './supervisorCommands.js';
+import { agree, cmd, commands, type Real, refused, tally } from './supervisorCommands.js';
 import { type ModelConfig, SupervisorModel } from './SupervisorModel.js';
 
 /**
@@ -22,11 +22,20 @@ const base: Omit<ModelConfig, 'restart'> = {
   // Shorter than the idle timeout: a call always times out before its session can expire.
   callTimeoutMs: 700,
   rotatedIdTtlMs: 2_000,
-  maxSessions: 3,
+  maxSessions: 2,
 };
 
 afterEach(() => {
   vi.useRealTimers();
+});
+
+let runs = 0;
+const settled: Record<string, number> = {};
+const endings: Record<string, number> = {};
+afterAll(() => {
+  console.log(
+    `supervisor model: ${runs} runs, ${tally.commands} commands ${JSON.stringify(tally.byKind)}; calls settled ${JSON.stringify(settled)}; subscriptions ended ${JSON.stringify(endings)}; refusals checked ${JSON.stringify(tally.refused)}`,
+  );
 });
 
 async function runModel(
@@ -49,12 +58,19 @@ async function runModel(
   const model = new SupervisorModel(config);
   const real: Real = { sessions, calls: [], subs: [] };
   try {
+    runs++;
     await fc.asyncModelRun(() => ({ model, real }), cmds);
     // Shutting down ends every session: subscribers are told `shutdown`, waiting calls SESSION_ENDED.
     model.shutdown();
     await sessions.shutdown();
     for (let i = 0; i < 10; i++) await Promise.resolve();
     agree(model, real);
+    for (const c of model.calls) {
+      const key = c.outcome && 'code' in c.outcome ? c.outcome.code : 'value';
+      settled[key] = (settled[key] ?? 0) + 1;
+      if (key !== 'value' && key !== 'CALL_TIMEOUT') refused(key);
+    }
+    for (const sub of model.subs) endings[sub.ended!] = (endings[sub.ended!] ?? 0) + 1;
     // Nothing is left behind: no pending call, no subscriber, no timer.
     expect(sessions.stats().pendingCalls).toBe(0);
     expect(vi.getTimerCount(), 'timers left after shutdown').toBe(0);

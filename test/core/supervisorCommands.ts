@@ -14,17 +14,9 @@ export interface Real {
 type Cmd = fc.AsyncCommand<SupervisorModel, Real>;
 
 /** IDs the commands use: few, so that starts, renames and tombstones collide often. */
-export const IDS = ['a', 'b', 'c', 'd'] as const;
-const EVENTS: PropertyEventType[] = [
-  'inc',
-  'get',
-  'wait',
-  'release',
-  'lock',
-  'unlock',
-  'boom',
-  'boom.guard',
-];
+export const IDS = ['a', 'b', 'c'] as const;
+const EVENTS: PropertyEventType[] = ['inc', 'get', 'wait', 'release', 'lock', 'unlock'];
+const CRASHES: PropertyEventType[] = ['boom', 'boom.guard'];
 
 function codeOf(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
@@ -91,10 +83,26 @@ export function agree(m: SupervisorModel, r: Real): void {
   }
 }
 
+/** What the commands did, over every run of a file (printed as the suite's figures). */
+export const tally = {
+  commands: 0,
+  byKind: {} as Record<string, number>,
+  /** Operations the model expected to be refused, by code (calls counted at settlement). */
+  refused: {} as Record<string, number>,
+};
+const count = (rec: Record<string, number>, key: string) => {
+  rec[key] = (rec[key] ?? 0) + 1;
+};
+export const refused = (code: string | undefined) => {
+  if (code !== undefined) count(tally.refused, code);
+};
+
 function command(label: string, run: (m: SupervisorModel, r: Real) => Promise<void> | void): Cmd {
   return {
     check: () => true,
     async run(m, r) {
+      tally.commands++;
+      count(tally.byKind, label.slice(0, label.indexOf('(')));
       await run(m, r);
       await flush();
       agree(m, r);
@@ -104,13 +112,18 @@ function command(label: string, run: (m: SupervisorModel, r: Real) => Promise<vo
 }
 
 const id = fc.constantFrom(...IDS);
-const event = fc.constantFrom(...EVENTS);
+// Crashes are rarer than the rest, so sessions live long enough to be used in between.
+const event = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...EVENTS) },
+  { weight: 1, arbitrary: fc.constantFrom(...CRASHES) },
+);
 
 /** One command per public operation, for sequences written by hand (regression cases). */
 export const cmd = {
   start: (i: string) =>
     command(`start(${i})`, async (m, r) => {
       const expected = m.start(i);
+      refused(expected);
       expect(await outcomeOf(r.sessions.start(i)), `start(${i})`).toBe(expected);
     }),
   call: (i: string, e: PropertyEventType) =>
@@ -138,6 +151,7 @@ export const cmd = {
   cast: (i: string, e: PropertyEventType) =>
     command(`cast(${i}, ${e})`, (m, r) => {
       const expected = m.cast(i, e);
+      refused(expected);
       let thrown: string | undefined;
       try {
         r.sessions.cast(i, { type: e });
@@ -149,6 +163,7 @@ export const cmd = {
   terminate: (i: string) =>
     command(`terminate(${i})`, async (m, r) => {
       const expected = m.terminate(i);
+      refused(expected);
       expect(await outcomeOf(r.sessions.terminate(i)), `terminate(${i})`).toBe(expected);
     }),
   touch: (i: string) =>
@@ -158,6 +173,7 @@ export const cmd = {
   subscribe: (i: string) =>
     command(`subscribe(${i})`, (m, r) => {
       const expected = m.subscribe(i);
+      if ('code' in expected) refused(expected.code);
       const messages: SessionMessage[] = [];
       let off: () => void = () => {};
       let thrown: string | undefined;
@@ -183,6 +199,7 @@ export const cmd = {
   rename: (from: string, to: string) =>
     command(`rename(${from} → ${to})`, async (m, r) => {
       const expected = m.rename(from, to);
+      refused(expected);
       expect(await outcomeOf(r.sessions.rename(from, to)), `rename(${from} → ${to})`).toBe(
         expected,
       );
@@ -202,13 +219,19 @@ const touch = id.map(cmd.touch);
 const subscribe = id.map(cmd.subscribe);
 const unsubscribe = fc.nat(15).map(cmd.unsubscribe);
 const rename = fc.tuple(id, id).map(([from, to]) => cmd.rename(from, to));
+// Mostly short steps, so sessions live long enough to be used; sometimes exactly a deadline.
 const tick = fc
-  .oneof(fc.integer({ min: 1, max: 1_500 }), fc.constantFrom(1, 699, 700, 999, 1_000, 2_000))
+  .oneof(
+    { weight: 3, arbitrary: fc.integer({ min: 1, max: 400 }) },
+    { weight: 1, arbitrary: fc.constantFrom(1, 699, 700, 999, 1_000, 2_000) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 2_500 }) },
+  )
   .map(cmd.tick);
 
 /** Every command, weighted so that sessions exist most of the time. */
 export const commands = fc.commands(
   [
+    start,
     start,
     start,
     call,
