@@ -14,6 +14,8 @@
  * - Chromium: `chromiumAvailable`/`launchChromium` of test/visualizer/helpers.ts and the inline
  *   launchers of test/live/browser.test.ts and test/live/shop.browser.test.ts.
  *
+ * `bundleChild.ts` (bundles an entry for a real child process) lives here too; import it directly.
+ *
  * @example
  * ```ts
  * import { startTestServer } from '../support/index.js';
