@@ -1,8 +1,17 @@
 import fc from 'fast-check';
-import { createSessionSupervisor } from 'session-process';
+import { createSessionSupervisor, memoryStore, type SupervisorOptions } from 'session-process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { propertyMachine } from './propertyMachine.js';
-import { agree, cmd, commands, type Real, refused, tally } from './supervisorCommands.js';
+import {
+  agree,
+  cmd,
+  commands,
+  flush,
+  IDS,
+  type Real,
+  refused,
+  tally,
+} from './supervisorCommands.js';
 import { type ModelConfig, SupervisorModel } from './SupervisorModel.js';
 
 /**
@@ -15,7 +24,7 @@ import { type ModelConfig, SupervisorModel } from './SupervisorModel.js';
  * PROPERTY_RUNS=2000 npx vitest run test/core/model.property.test.ts   (long run)
  * PROPERTY_SEED=<seed> PROPERTY_PATH=<path> ...                        (replay a failure)
  */
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 150);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 100);
 
 const base: Omit<ModelConfig, 'restart'> = {
   idleTimeoutMs: 1_000,
@@ -41,6 +50,7 @@ afterAll(() => {
 async function runModel(
   config: ModelConfig,
   cmds: Iterable<fc.AsyncCommand<SupervisorModel, Real>>,
+  extra: Partial<SupervisorOptions> = {},
 ) {
   vi.useFakeTimers({
     toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
@@ -51,6 +61,7 @@ async function runModel(
     logic: propertyMachine,
     startRate: false,
     ...config,
+    ...extra,
     onError: (error, info) => {
       if (info.source !== 'crash') errors.push(error);
     },
@@ -61,10 +72,14 @@ async function runModel(
     runs++;
     await fc.asyncModelRun(() => ({ model, real }), cmds);
     // Shutting down ends every session: subscribers are told `shutdown`, waiting calls SESSION_ENDED.
+    const alive = [...model.sessions.keys()];
     model.shutdown();
     await sessions.shutdown();
-    for (let i = 0; i < 10; i++) await Promise.resolve();
-    agree(model, real);
+    await flush();
+    agree(model, real, { stored: extra.store !== undefined });
+    // With a store, what was running at shutdown is saved, and nothing else is left in it.
+    if (extra.store)
+      for (const id of IDS) expect(sessions.started(id), `stored: ${id}`).toBe(alive.includes(id));
     for (const c of model.calls) {
       const key = c.outcome && 'code' in c.outcome ? c.outcome.code : 'value';
       settled[key] = (settled[key] ?? 0) + 1;
@@ -98,6 +113,29 @@ describe('the supervisor against its model', () => {
     async (_name, restart) => {
       await fc.assert(
         fc.asyncProperty(commands, (cmds) => runModel({ ...base, restart: { ...restart } }, cmds)),
+        params(),
+      );
+    },
+  );
+});
+
+// With a store and no passivation every session stays in memory: the supervisor must behave
+// exactly as without one (DESIGN.md: a stored session is reached "as if it had never left").
+describe('the supervisor with a memoryStore against the same model', () => {
+  it.each([
+    ['eventual', { onCrash: false, maxRestarts: 2, withinMs: 5_000 }],
+    ['durable', { onCrash: true, maxRestarts: 2, withinMs: 5_000 }],
+  ] as const)(
+    'agrees after every step, durability %s',
+    { timeout: Math.max(20_000, RUNS * 30) },
+    async (durability, restart) => {
+      await fc.assert(
+        fc.asyncProperty(commands, (cmds) =>
+          runModel({ ...base, restart: { ...restart } }, cmds, {
+            store: memoryStore(),
+            durability,
+          }),
+        ),
         params(),
       );
     },
