@@ -12,6 +12,8 @@
  *    every one within two intervals.
  * 3. reconnect storm: PEERS_RECONNECT views (default 1,000) are cut off by a bridge restart and
  *    all reconnect at once; every one must get its snapshot again.
+ * 4. visualizer slow readers: PEERS_VIZ_SLOW feeds (default 40) ask for 200-row session lists
+ *    without reading the answers; each must be dropped (close 4008) with its queue bounded.
  *
  * Prints a table (not part of `npm test`; the clients share the server's process).
  */
@@ -21,6 +23,7 @@ import Koa from 'koa';
 import session from 'koa-session';
 import { createSessionSupervisor, generateSessionId, reply } from 'session-process';
 import { attachLiveBridge, type LiveBridgeOptions } from 'session-process/live';
+import { visualizer } from 'session-process/visualizer';
 import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
 
@@ -29,6 +32,7 @@ const SLOW = env('PEERS_SLOW', 100);
 const DEAD = env('PEERS_DEAD', 200);
 const RECONNECT = env('PEERS_RECONNECT', 1_000);
 const HEARTBEAT_MS = env('PEERS_HEARTBEAT_MS', 1_000);
+const VIZ_SLOW = env('PEERS_VIZ_SLOW', 40);
 // Big enough that a paused reader's kernel buffers (a few MB on loopback) fill within seconds, so
 // what is measured is the bridge's own queue.
 const SLOW_VIEW_BYTES = env('PEERS_SLOW_VIEW_BYTES', 32_768);
@@ -65,6 +69,16 @@ app.keys = ['peers-key'];
 app.silent = true;
 const sessionMiddleware = session({ key: 'sid', sameSite: 'lax' }, app);
 app.use(sessionMiddleware);
+// The default heartbeat (30 s): the feeds below must be dropped for not reading, not for a missed pong.
+const vizDrops: Record<string, number> = {};
+const viz = visualizer(sessions, {
+  app,
+  onError: (err) => {
+    const reason = String((err as { reason?: unknown }).reason ?? 'other');
+    vizDrops[reason] = (vizDrops[reason] ?? 0) + 1;
+  },
+});
+app.use(viz);
 app.use(async (ctx) => {
   const id = generateSessionId();
   await sessions.start(id);
@@ -74,6 +88,7 @@ app.use(async (ctx) => {
 const server = http.createServer(app.callback());
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const feedDetach = viz.attach(server);
 const wsUrl = `${origin.replace('http', 'ws')}/live`;
 let reported = 0;
 const bridgeOptions = (heartbeatMs: number, padBytes = 100): LiveBridgeOptions => ({
@@ -245,6 +260,67 @@ const f1 = (n: number) => n.toFixed(1);
   await live.close();
 }
 
+// ---- 4. visualizer slow readers ---------------------------------------------------------------
+{
+  const live = attachLiveBridge(server, bridgeOptions(HEARTBEAT_MS));
+  const ctl = control((await login()).cookie);
+  const before = heapMB();
+  const t0 = performance.now();
+  const closes = await Promise.all(
+    Array.from(
+      { length: VIZ_SLOW },
+      () =>
+        new Promise<{ code: number; requests: number; capped: boolean }>((resolve) => {
+          const ws = new WebSocket(`${origin.replace('http', 'ws')}/_sessions/feed`, {
+            headers: { origin },
+          });
+          let requests = 0;
+          let capped = false;
+          let timer: NodeJS.Timeout | undefined;
+          ws.on('error', () => {});
+          ws.once('message', () => {
+            // After the hello: stop reading, and keep asking for full list pages.
+            (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+            const list = JSON.stringify({ type: 'list', offset: 0, limit: 200 });
+            timer = setInterval(() => {
+              for (let i = 0; i < 10; i++) ws.send(list);
+              requests += 10;
+              if (requests >= 5_000) {
+                capped = true; // never dropped: the row says so
+                ws.terminate();
+              }
+            }, 20);
+          });
+          ws.once('close', (code) => {
+            clearInterval(timer);
+            resolve({ code, requests, capped });
+          });
+          // The close frame sits behind what the client does not read: let it read again soon.
+          setTimeout(
+            () => (ws as unknown as { _socket: { resume(): void } })._socket.resume(),
+            3_000,
+          );
+        }),
+    ),
+  );
+  const allMs = performance.now() - t0;
+  const after = heapMB();
+  await sleep(2_000);
+  const later = heapMB();
+  const c = await ctl.stop();
+  const dropped = closes.filter((x) => x.code === 4008).length;
+  const codes = [...new Set(closes.map((x) => x.code))].join(', ');
+  const capped = closes.filter((x) => x.capped).length;
+  const asked = closes.reduce((a, x) => a + x.requests, 0);
+  rows.push([
+    `visualizer slow readers: ${VIZ_SLOW} feeds ask for 200-row lists (${asked} requests) without reading`,
+    `server: dropped ${JSON.stringify(vizDrops)}; clients saw close ${codes} (4008 ${dropped} times; ${capped} never dropped after 5,000 requests), all within ${f1(allMs)} ms; heap ${f1(before)} -> ${f1(after)} MB once all closed, ${f1(later)} MB 2 s later`,
+    `control: ${c.calls} calls, p50 ${f1(c.p50)} ms, p99 ${f1(c.p99)} ms, ${c.failures} unanswered`,
+  ]);
+  await live.close();
+}
+
+await feedDetach.close();
 await sessions.shutdown();
 server.closeAllConnections();
 await new Promise<void>((resolve) => server.close(() => resolve()));
