@@ -12,6 +12,8 @@ export interface ModelSession {
   waiting: number | null;
   /** When it expires; `undefined` while subscribers keep it alive. */
   deadline: number | undefined;
+  /** The last call, cast or touch, or when its first subscriber arrived or its last one left. */
+  lastActive: number;
   /** Times of its recent crashes (for the restart budget). */
   crashes: number[];
   /** Indices of the subscribers attached now. */
@@ -42,6 +44,8 @@ export interface ModelConfig {
   callTimeoutMs: number;
   rotatedIdTtlMs: number;
   maxSessions: number;
+  /** Whether a session with subscribers is kept from idling out (the supervisor's option). */
+  subscribersKeepAlive: boolean;
   restart: { onCrash: boolean; maxRestarts: number; withinMs: number };
 }
 
@@ -87,6 +91,7 @@ export class SupervisorModel {
       state: 'idle',
       waiting: null,
       deadline: this.now + this.config.idleTimeoutMs,
+      lastActive: this.now,
       crashes: [],
       subs: new Set(),
       calls: new Set(),
@@ -146,8 +151,9 @@ export class SupervisorModel {
     if (!s) return { code: this.#missing(id) };
     const index = this.subs.length;
     this.subs.push({ session: s, snapshots: 0, last: undefined, ended: undefined });
+    if (s.subs.size === 0) s.lastActive = this.now;
     s.subs.add(index);
-    s.deadline = undefined; // a watched session does not idle out
+    if (this.config.subscribersKeepAlive) s.deadline = undefined; // a watched session does not idle out
     return { index };
   }
 
@@ -157,7 +163,9 @@ export class SupervisorModel {
     const s = sub.session;
     if (!s.subs.delete(index)) return;
     sub.ended = 'unsubscribed';
-    if (s.subs.size === 0) s.deadline = this.now + this.config.idleTimeoutMs;
+    if (s.subs.size > 0) return;
+    s.lastActive = this.now;
+    if (this.config.subscribersKeepAlive) s.deadline = this.now + this.config.idleTimeoutMs;
   }
 
   rename(id: string, newId: string): string | undefined {
@@ -169,11 +177,12 @@ export class SupervisorModel {
     this.sessions.set(newId, s);
     this.tombstones.delete(newId);
     this.tombstones.set(id, this.now + this.config.rotatedIdTtlMs);
-    // A rename is not activity: a session nobody watches keeps its deadline. Its subscribers are
-    // told `rotated` and leave, and, as when the last one unsubscribes, the session gets a full
-    // idle timeout from now: it must not expire on the spot because it was watched for long.
-    if (s.subs.size > 0) s.deadline = this.now + this.config.idleTimeoutMs;
+    // A rename is not activity: its idle deadline is re-armed from the last activity. Its
+    // subscribers are told `rotated` and leave, and that counts as the last one leaving (as an
+    // unsubscribe does): a session watched for long must not expire on the spot.
+    if (s.subs.size > 0) s.lastActive = this.now;
     this.#endSubs(s, 'rotated');
+    s.deadline = s.lastActive + this.config.idleTimeoutMs;
     return undefined;
   }
 
@@ -211,6 +220,7 @@ export class SupervisorModel {
   }
 
   #activity(s: ModelSession): void {
+    s.lastActive = this.now;
     if (s.deadline !== undefined) s.deadline = this.now + this.config.idleTimeoutMs;
   }
 

@@ -18,10 +18,11 @@ import { type ModelConfig, SupervisorModel } from './SupervisorModel.js';
  * The supervisor against a hand-written model (SupervisorModel.ts): random interleavings of
  * start, call, cast, terminate, touch, subscribe, unsubscribe, rename, time passing (fake clock:
  * idle expiry, call timeouts and the SESSION_ROTATED window are the subject) and crashes, with
- * the restart policy off and on. After every command the two agree on which sessions exist,
- * what every subscriber was told and how every call settled.
+ * the restart policy off and on, subscribers keeping sessions alive or not, and with a store.
+ * After every command the two agree on which sessions exist, what every subscriber was told and
+ * how every call settled.
  *
- * PROPERTY_RUNS=2000 npx vitest run test/core/model.property.test.ts   (long run)
+ * PROPERTY_RUNS=1000 npx vitest run test/core/model.property.test.ts   (long run)
  * PROPERTY_SEED=<seed> PROPERTY_PATH=<path> ...                        (replay a failure)
  */
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 100);
@@ -32,6 +33,7 @@ const base: Omit<ModelConfig, 'restart'> = {
   callTimeoutMs: 700,
   rotatedIdTtlMs: 2_000,
   maxSessions: 2,
+  subscribersKeepAlive: true,
 };
 
 afterEach(() => {
@@ -105,14 +107,22 @@ function params(): fc.Parameters<unknown> {
 
 describe('the supervisor against its model', () => {
   it.each([
-    ['off', { onCrash: false, maxRestarts: 2, withinMs: 5_000 }],
-    ['on', { onCrash: true, maxRestarts: 2, withinMs: 5_000 }],
+    ['with restart on crash off', { onCrash: false, maxRestarts: 2, withinMs: 5_000 }, true],
+    ['with restart on crash on', { onCrash: true, maxRestarts: 2, withinMs: 5_000 }, true],
+    // Watched sessions expire too: subscribers are told `expired`.
+    [
+      'with subscribersKeepAlive: false',
+      { onCrash: false, maxRestarts: 2, withinMs: 5_000 },
+      false,
+    ],
   ] as const)(
-    'agrees after every step, with restart on crash %s',
+    'agrees after every step, %s',
     { timeout: Math.max(20_000, RUNS * 30) },
-    async (_name, restart) => {
+    async (_name, restart, subscribersKeepAlive) => {
       await fc.assert(
-        fc.asyncProperty(commands, (cmds) => runModel({ ...base, restart: { ...restart } }, cmds)),
+        fc.asyncProperty(commands, (cmds) =>
+          runModel({ ...base, subscribersKeepAlive, restart: { ...restart } }, cmds),
+        ),
         params(),
       );
     },
