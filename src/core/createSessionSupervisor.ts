@@ -570,10 +570,10 @@ class Supervisor implements SessionSupervisor {
     renameActor(this.system, entry.actor, newId);
     this.#registry.rename(entry, newId);
     // Whoever followed the old ID loses it: that is the point of rotating an ID.
-    this.#subs.ended(entry, 'rotated');
     // Its subscribers are gone: the idle countdown starts now, as when the last one leaves (from
     // the first subscriber's arrival, a long-watched session would expire on the spot).
-    entry.lastActiveAt = Date.now();
+    if (entry.subscribers?.size) entry.lastActiveAt = Date.now();
+    this.#subs.ended(entry, 'rotated');
     this.#expiry.rearm(entry);
     this.#subs.unwatchIfIdle(entry);
     if (this.#persist) {
