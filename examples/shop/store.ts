@@ -16,7 +16,8 @@ export interface ShopStore {
 
 /**
  * The demo's store: `STORE=sqlite` (the default) keeps sessions in `${dataDir}/sessions.db`, one
- * file, no server; `STORE=redis` in Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`);
+ * file, no server; `STORE=redis` in Redis at `REDIS_URL` (default `redis://127.0.0.1:6379`,
+ * keys under `REDIS_PREFIX`, default `shop:`);
  * `STORE=memory` nowhere (sessions end with the process). Calls are `durable`: a cart change a
  * shopper saw acknowledged survives even `kill -9`.
  *
@@ -39,7 +40,7 @@ export function shopStore(env: Record<string, string | undefined>, dataDir: stri
     const url = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const redis = new Redis(url, { maxRetriesPerRequest: 1 });
     redis.on('error', () => {}); // the store reports failures as STORE_UNAVAILABLE
-    const store = redisStore({ redis, prefix: 'shop:' });
+    const store = redisStore({ redis, prefix: env.REDIS_PREFIX ?? 'shop:' });
     return {
       store,
       durability: 'durable',

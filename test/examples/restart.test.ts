@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectLive, type SnapshotMessage } from 'session-process/client';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { type RunningShop, startShop } from '../../examples/shop/startShop.js';
 import { Client } from '../koa/helpers.js';
+import { deleteKeys, REDIS_URL, redisAvailable } from '../redis/storeHelpers.js';
 
+const hasRedis = await redisAvailable();
 const dir = mkdtempSync(join(tmpdir(), 'sp-shop-restart-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let running: RunningShop | undefined;
@@ -61,6 +64,26 @@ describe('the demo keeps its shoppers across a restart', () => {
     });
     expect(tab.state).toBe('open');
     tab.close();
+  });
+
+  it.skipIf(!hasRedis)('keeps carts in Redis with STORE=redis', async () => {
+    const env = { STORE: 'redis', REDIS_PREFIX: `sp-shop-${process.pid}:` };
+    const redis = new Redis(REDIS_URL);
+    try {
+      running = await startShop({ port: 0, env, dataDir: join(dir, 'r'), log: () => {} });
+      const shopper = new Client(running.urls.shop.slice(0, -1));
+      await shopper.json('POST', '/api/cart/items', { sku: 'C3' });
+      await running.close();
+      const [, keys] = await redis.scan('0', 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
+      expect(keys.length).toBeGreaterThan(0); // the cart is in Redis, not in a file
+      running = await startShop({ port: 0, env, dataDir: join(dir, 'r'), log: () => {} });
+      const again = new Client(running.urls.shop.slice(0, -1));
+      for (const [k, v] of shopper.cookies) again.cookies.set(k, v);
+      expect(await again.json('GET', '/api/cart')).toMatchObject({ count: 1 });
+    } finally {
+      await deleteKeys(redis, env.REDIS_PREFIX);
+      redis.disconnect();
+    }
   });
 
   it('keeps the development cookie secret in the data folder, so cookies stay valid', async () => {
