@@ -257,6 +257,7 @@ class Supervisor implements SessionSupervisor {
   async restore(id: string): Promise<boolean> {
     assertSessionId(id);
     if (this.#registry.has(id)) return true;
+    this.#registry.checkRotated(id);
     if (!this.#persist) return false;
     return (await this.#persist.restore(id)) !== undefined || this.#registry.has(id);
   }

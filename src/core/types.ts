@@ -493,6 +493,7 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
   /**
    * Brings a stored session into memory if it is not there; whether the session exists. Needed
    * only with a store that cannot load synchronously (Redis) before `snapshot` or `subscribe`.
+   * Rejects with `SESSION_ROTATED` for an ID that was just rotated away.
    * @example
    * ```ts
    * if (await sessions.restore(id)) sessions.subscribe(id, onMessage);
