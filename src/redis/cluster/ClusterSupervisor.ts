@@ -1,0 +1,680 @@
+import { debuglog } from 'node:util';
+import type { Redis } from 'ioredis';
+import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
+import {
+  type CallOptions,
+  CallTimeoutError,
+  EventNotAcceptedError,
+  InvalidSessionIdError,
+  isSessionError,
+  isValidSessionId,
+  type ListOptions,
+  type SessionHandle,
+  type SessionInfo,
+  type SessionMessage,
+  SessionNotFoundError,
+  type SessionSnapshot,
+  type SessionSupervisor,
+  type StartOptions,
+  type SubscribeOptions,
+  type SupervisorOptions,
+  type SupervisorStats,
+  type TelemetryEvents,
+  type TelemetryName,
+} from '../../index.js';
+import { ClusterHandle } from './ClusterHandle.js';
+import { Directory } from './Directory.js';
+import { fencedStore } from './fencedStore.js';
+import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
+import { NodeLease } from './NodeLease.js';
+import { Ownership } from './Ownership.js';
+import { RemoteViews, ViewForwarders } from './RemoteViews.js';
+import { type ReplyBody, type RouteRequest, Router } from './Router.js';
+import {
+  ClusterTelemetry,
+  type ClusterTelemetryEvents,
+  type ClusterTelemetryName,
+  isClusterTelemetryName,
+} from './telemetry.js';
+import { fromWire, toWire } from './wireError.js';
+
+const debug = debuglog('session-process:cluster');
+const MIRROR_MAX = 10_000;
+
+/** What `stats().cluster` holds. */
+export interface ClusterStats {
+  /** This node. */
+  nodeId: string;
+  /** Live nodes (this one included), by node ID, as of the last lease renewal. */
+  nodes: string[];
+  /** Whether this node holds its lease now. */
+  leaseHeld: boolean;
+  /** Sessions this node owns (running here, or stored and not yet claimed by another node). */
+  owned: number;
+  /** Session IDs known in the whole cluster (the directory). */
+  known: number;
+}
+
+/** The stats of a cluster node: the node's own supervisor's, plus `cluster`. */
+export interface ClusterSupervisorStats extends SupervisorStats {
+  cluster: ClusterStats;
+}
+
+/**
+ * What `createSessionSupervisor({ cluster: redisCluster(...) })` returns: a {@link SessionSupervisor}
+ * whose `stats()` has `cluster` and whose `on()` also takes the cluster's `lease` and `route`
+ * events. The core's return type does not say so yet: cast to this type.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionSupervisor({ logic, cluster }) as ClusterSessionSupervisor;
+ * sessions.on('lease', (e) => e.type === 'lose' && log.warn(e));
+ * console.log(sessions.stats().cluster.nodes);
+ * ```
+ */
+export interface ClusterSessionSupervisor extends SessionSupervisor {
+  stats(): ClusterSupervisorStats;
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void;
+  on<TName extends ClusterTelemetryName>(
+    name: TName,
+    listener: (event: ClusterTelemetryEvents[TName]) => void,
+  ): () => void;
+}
+
+/** @internal Settings of one node. */
+export interface ClusterNodeSettings {
+  redis: Redis;
+  keys: ClusterKeys;
+  nodeId: string;
+  leaseMs: number;
+  unfenced: boolean;
+}
+
+type LocalFactory = (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor;
+type Evictable = SessionSupervisor & { evict?: (id: string) => unknown };
+
+/**
+ * @internal One node of the cluster: a {@link SessionSupervisor} for every session ID, wrapping
+ * the supervisor of the sessions this node owns. An operation on a session this node owns runs
+ * here directly; any other is routed to the owner (taking the session first when nobody owns it).
+ */
+export class ClusterSupervisor implements ClusterSessionSupervisor {
+  readonly #local: Evictable;
+  readonly #redis: Redis;
+  readonly #sub: Redis;
+  readonly #keys: ClusterKeys;
+  readonly #telemetry: ClusterTelemetry;
+  readonly #lease: NodeLease;
+  readonly #ownership: Ownership;
+  readonly #router: Router;
+  readonly #views: RemoteViews;
+  readonly #forwarders: ViewForwarders;
+  readonly #directory: Directory;
+  readonly #onError: NonNullable<SupervisorOptions['onError']>;
+  readonly #callTimeoutMs: number;
+  /** Snapshots (and logic names) of remote sessions this node saw last, for `snapshot()`. */
+  readonly #mirror = new Map<string, { snapshot?: SessionSnapshot; logic?: string }>();
+  /** Request IDs applied per session since its last write (recorded with it: exactly once). */
+  readonly #applied = new Map<string, string[]>();
+  readonly #persistent: boolean;
+  readonly #ready: Promise<void>;
+  readonly #offLocal: (() => void)[] = [];
+  #closed = false;
+
+  constructor(
+    options: Omit<SupervisorOptions, 'cluster'>,
+    createLocal: LocalFactory,
+    s: ClusterNodeSettings,
+  ) {
+    this.#redis = s.redis;
+    this.#keys = s.keys;
+    this.#callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.#onError =
+      options.onError ??
+      ((error, info) =>
+        console.error(`[session-process] ${info.source} in ${info.sessionId ?? '-'}:`, error));
+    this.#telemetry = new ClusterTelemetry((err) => this.#report(err));
+    this.#lease = new NodeLease(s.redis, s.keys, s.nodeId, s.leaseMs, this.#telemetry, {
+      onLost: () => this.#fence(),
+      onError: (err) => this.#report(err),
+      onAcquired: () => {},
+    });
+    this.#ownership = new Ownership(s.redis, s.keys, this.#lease, this.#telemetry);
+    const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
+      onFenced: (id) => this.#lostSession(id),
+      takeApplied: (id) => {
+        const rids = this.#applied.get(id);
+        if (!rids) return [];
+        this.#applied.delete(id);
+        return rids;
+      },
+      unfenced: s.unfenced,
+    });
+    this.#local = createLocal({ ...options, store } as Omit<SupervisorOptions, 'cluster'>);
+    this.#persistent = typeof this.#local.evict === 'function';
+    this.#router = new Router(
+      s.redis,
+      s.keys,
+      this.#lease,
+      this.#ownership,
+      this.#telemetry,
+      (req, rid, attempt) => this.#apply(req, rid, attempt),
+    );
+    this.#sub = s.redis.duplicate();
+    this.#directory = new Directory(s.redis, s.keys);
+    this.#forwarders = new ViewForwarders(s.redis, s.keys);
+    this.#views = new RemoteViews(
+      this.#sub,
+      s.keys,
+      {
+        watch: async (id) => (await this.#route({ op: 'watch', id }, this.#callTimeoutMs)).x,
+        saw: (id, snapshot) => this.#see(id, { snapshot }),
+        report: (err, id) => this.#report(err, id),
+      },
+      s.leaseMs,
+    );
+    this.#offLocal.push(
+      this.#local.on('start', (e) => {
+        if (!e.restart && this.#ownership.tokens.has(e.sessionId))
+          void this.#directory.add(e.sessionId).catch((err) => this.#report(err, e.sessionId));
+      }),
+      this.#local.on('stop', (e) => {
+        // A session that ended here while this node owned it is gone from the cluster; one that
+        // stops because the node shuts down lives on in the store.
+        if (e.reason === 'shutdown' || !this.#ownership.tokens.has(e.sessionId)) return;
+        this.#forwarders.stop(e.sessionId);
+        void this.#directory.remove(e.sessionId).catch(() => {});
+        void this.#ownership.release(e.sessionId).catch(() => {});
+      }),
+    );
+    this.#sub.on('message', (channel: string, message: string) =>
+      this.#onMessage(channel, message),
+    );
+    this.#ready = this.#begin(options);
+    this.#ready.catch((err) => this.#report(err));
+  }
+
+  async #begin(options: Omit<SupervisorOptions, 'cluster'>): Promise<void> {
+    await this.#sub.subscribe(this.#keys.channel(this.#lease.nodeId), this.#keys.directory);
+    await this.#directory.load();
+    await this.#lease.start();
+    this.#renewHook();
+    const durability = (options as { durability?: string }).durability;
+    if (durability === 'durable') void warnIfNotDurable(this.#redis);
+  }
+
+  /** Re-watches views at each renewal (their owner may have gone). */
+  #renewHook(): void {
+    this.#telemetry.on('lease', (e) => {
+      if (e.type === 'renew') this.#views.rewatch();
+    });
+  }
+
+  /** Resolves when this node holds its lease (operations wait for it by themselves). */
+  get ready(): Promise<void> {
+    return this.#ready.then(() => this.#lease.ready);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  #onMessage(channel: string, message: string): void {
+    if (channel === this.#keys.directory) this.#directory.onMessage(message);
+    else if (channel.startsWith(this.#keys.view(''))) this.#views.onMessage(channel, message);
+    else this.#router.onMessage(message);
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
+    if (this.#closed) throw new SessionNotFoundError(req.id);
+    await this.#ready;
+    const body = await this.#router.send(req, ttlMs);
+    if (body.x || body.l)
+      this.#see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
+    if (body.err) throw fromWire(body.err);
+    return body;
+  }
+
+  /** Whether `id` runs here under this node's lease (then operations on it need no Redis). */
+  #here(id: string): boolean {
+    return this.#ownership.owns(id) && this.#local.started(id);
+  }
+
+  /** Applies a routed request on this node (its owner). */
+  async #apply(req: RouteRequest, rid: string, attempt: number): Promise<ReplyBody> {
+    const { id } = req;
+    const local = this.#local;
+    if (attempt > 1 && this.#persistent && (req.op === 'call' || req.op === 'cast')) {
+      // A retry: the request may have been applied by a previous owner before a failover.
+      const prior = await this.#redis.hget(this.#keys.applied(id), rid);
+      if (prior === '')
+        return { err: toWire(new CallTimeoutError(id, req.event?.type ?? req.op, 0)) };
+      if (prior) return JSON.parse(prior) as ReplyBody;
+      if (!this.#ownership.owns(id)) return { m: 1 };
+    }
+    try {
+      switch (req.op) {
+        case 'call': {
+          const p = local.call(id, req.event!, {
+            timeoutMs: req.timeoutMs ?? this.#callTimeoutMs,
+            ...(req.until ? { until: () => true } : {}),
+          });
+          this.#markApplied(id, rid);
+          const v = await p;
+          const body: ReplyBody = { ok: 1, v, ...this.#snap(id) };
+          if (this.#persistent) this.#recordReply(id, rid, body);
+          return body;
+        }
+        case 'cast':
+          local.cast(id, req.event!);
+          this.#markApplied(id, rid);
+          return { ok: 1 };
+        case 'start':
+        case 'ensure': {
+          const h =
+            req.op === 'start'
+              ? await local.start(id, req.start)
+              : await local.ensure(id, req.start);
+          return { ok: 1, l: h.logic, ...this.#snap(id) };
+        }
+        case 'terminate':
+          await local.terminate(id);
+          return { ok: 1 };
+        case 'touch':
+          return { ok: 1, v: local.touch(id) };
+        case 'watch':
+          this.#forwarders.ensure(local, id);
+          return { ok: 1, ...this.#snap(id) };
+        case 'rename': {
+          const to = req.newId!;
+          const o = await this.#ownership.acquire(to);
+          if (!o.self)
+            return {
+              err: {
+                code: 'SESSION_ALREADY_STARTED',
+                name: 'SessionAlreadyStartedError',
+                message: `Session '${to}' is already started`,
+                sessionId: to,
+              },
+            };
+          this.#forwarders.stop(id);
+          const h = await local.rename(id, to);
+          void this.#directory.add(to).catch(() => {});
+          void this.#directory.remove(id).catch(() => {});
+          void this.#ownership.release(id).catch(() => {});
+          return { ok: 1, l: h.logic, ...this.#snap(to) };
+        }
+      }
+    } catch (err) {
+      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
+        void this.#ownership.release(id).catch(() => {});
+      return { err: toWire(err) };
+    }
+  }
+
+  #snap(id: string): { x?: SessionSnapshot } {
+    if (!this.#local.started(id)) return {};
+    const s = this.#local.snapshot(id);
+    return { x: { value: s.value, context: s.context, status: s.status, version: s.version } };
+  }
+
+  #markApplied(id: string, rid: string): void {
+    if (!this.#persistent) return;
+    const list = this.#applied.get(id);
+    if (list) list.push(rid);
+    else this.#applied.set(id, [rid]);
+  }
+
+  #recordReply(id: string, rid: string, body: ReplyBody): void {
+    const key = this.#keys.applied(id);
+    void this.#redis
+      .multi()
+      .hset(key, rid, JSON.stringify(body))
+      .pexpire(key, APPLIED_TTL_MS)
+      .exec()
+      .catch(() => {});
+  }
+
+  #see(
+    id: string,
+    seen: { snapshot?: SessionSnapshot | undefined; logic?: string | undefined },
+  ): void {
+    const cur = this.#mirror.get(id) ?? {};
+    this.#mirror.delete(id);
+    if (this.#mirror.size >= MIRROR_MAX) {
+      const oldest = this.#mirror.keys().next().value;
+      if (oldest !== undefined) this.#mirror.delete(oldest);
+    }
+    if (seen.snapshot && (!cur.snapshot || seen.snapshot.version >= cur.snapshot.version))
+      cur.snapshot = seen.snapshot;
+    if (seen.logic) cur.logic = seen.logic;
+    this.#mirror.set(id, cur);
+  }
+
+  // ---- losing sessions -----------------------------------------------------------------------
+
+  /** The lease is gone: stop every session here at once, before another node can take them. */
+  #fence(): number {
+    this.#forwarders.stopAll();
+    const ids = this.#ownership.clear();
+    this.#applied.clear();
+    this.#router.forgetOwners();
+    let stopped = 0;
+    for (const id of ids) if (this.#drop(id)) stopped++;
+    debug('node %s fenced %d session(s)', this.#lease.nodeId, stopped);
+    return stopped;
+  }
+
+  /** A write for `id` was refused: another node owns it now. */
+  #lostSession(id: string): void {
+    if (!this.#ownership.tokens.has(id) && !this.#local.started(id)) return;
+    this.#forwarders.stop(id);
+    this.#ownership.tokens.delete(id);
+    this.#drop(id);
+  }
+
+  #drop(id: string): boolean {
+    if (!this.#local.started(id)) return false;
+    try {
+      if (this.#local.evict) this.#local.evict(id);
+      // Without persistence there is nothing to keep: the session is gone with the lease.
+      else void this.#local.terminate(id).catch(() => {});
+      return true;
+    } catch (err) {
+      this.#report(err, id);
+      return false;
+    }
+  }
+
+  // ---- SessionSupervisor ---------------------------------------------------------------------
+
+  async start<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
+    checkId(id);
+    await this.#route({ op: 'start', id, start: options }, this.#callTimeoutMs);
+    return new ClusterHandle(this, id);
+  }
+
+  async ensure<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
+    checkId(id);
+    if (this.#here(id)) return new ClusterHandle(this, id);
+    await this.#route({ op: 'ensure', id, start: options }, this.#callTimeoutMs);
+    return new ClusterHandle(this, id);
+  }
+
+  started(id: string): boolean {
+    return typeof id === 'string' && (this.#local.started(id) || this.#directory.has(id));
+  }
+
+  get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
+    return this.started(id) ? new ClusterHandle(this, id) : undefined;
+  }
+
+  async call<T = unknown, TContext = any, TEvent extends EventObject = EventObject>(
+    id: string,
+    event: TEvent,
+    options: CallOptions<TContext> = {},
+  ): Promise<T> {
+    if (this.#here(id)) return this.#local.call<T, TContext, TEvent>(id, event, options);
+    checkId(id);
+    if (!isEventObject(event))
+      throw new EventNotAcceptedError(
+        id,
+        undefined,
+        'An event must be an object with a string `type`',
+      );
+    const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
+    const until = options.until;
+    if (!until) {
+      const body = await this.#route({ op: 'call', id, event, timeoutMs }, timeoutMs);
+      return body.v as T;
+    }
+    return this.#callUntil<T>(id, event, timeoutMs, until as (s: SessionSnapshot) => boolean);
+  }
+
+  /** A remote call with `until`: the owner answers with the snapshot after the step; later ones come through a view. */
+  #callUntil<T>(
+    id: string,
+    event: EventObject,
+    timeoutMs: number,
+    until: (s: SessionSnapshot) => boolean,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        off();
+        fn();
+      };
+      const check = (s: SessionSnapshot) => {
+        try {
+          if (until(s)) finish(() => resolve(s as T));
+        } catch (err) {
+          finish(() => reject(err));
+        }
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new CallTimeoutError(id, event.type, timeoutMs))),
+        timeoutMs,
+      );
+      const off = this.#views.subscribe(
+        id,
+        (m) => {
+          if (m.type === 'snapshot') check(m.snapshot);
+          else
+            finish(() =>
+              reject(
+                fromWire({
+                  code: 'SESSION_ENDED',
+                  name: 'SessionEndedError',
+                  message: `Session '${id}' ended (${m.reason})`,
+                  sessionId: id,
+                  reason: m.reason,
+                }),
+              ),
+            );
+        },
+        {},
+        this.#mirror.get(id)?.snapshot,
+      );
+      this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs).then(
+        (body) => {
+          if (body.x) check(body.x);
+        },
+        (err) => finish(() => reject(err)),
+      );
+    });
+  }
+
+  cast<TEvent extends EventObject>(id: string, event: TEvent): void {
+    if (this.#here(id)) {
+      this.#local.cast(id, event);
+      return;
+    }
+    checkId(id);
+    if (!isEventObject(event))
+      throw new EventNotAcceptedError(
+        id,
+        undefined,
+        'An event must be an object with a string `type`',
+      );
+    if (!this.started(id)) throw new SessionNotFoundError(id);
+    this.#route({ op: 'cast', id, event }, this.#callTimeoutMs).catch((err) =>
+      this.#report(err, id),
+    );
+  }
+
+  snapshot<TContext = any>(id: string): SessionSnapshot<TContext> {
+    if (this.#here(id)) return this.#local.snapshot<TContext>(id);
+    checkId(id);
+    const seen = this.#mirror.get(id)?.snapshot;
+    if (seen && this.started(id)) return seen as SessionSnapshot<TContext>;
+    throw new SessionNotFoundError(id);
+  }
+
+  subscribe<TContext = any, TSelected = unknown>(
+    id: string,
+    listener: (message: SessionMessage<TContext, TSelected>) => void,
+    options: SubscribeOptions<TContext, TSelected> = {},
+  ): () => void {
+    checkId(id);
+    if (!this.started(id)) throw new SessionNotFoundError(id);
+    const current = this.#here(id) ? this.#local.snapshot(id) : this.#mirror.get(id)?.snapshot;
+    return this.#views.subscribe(
+      id,
+      listener as (m: SessionMessage) => void,
+      options as SubscribeOptions,
+      current,
+    );
+  }
+
+  touch(id: string): boolean {
+    if (this.#here(id)) return this.#local.touch(id);
+    if (!isValidSessionId(id) || !this.#directory.has(id)) return false;
+    this.#route({ op: 'touch', id }, this.#callTimeoutMs).catch(() => {});
+    return true;
+  }
+
+  list(options?: ListOptions): SessionInfo[] {
+    return this.#local.list(options);
+  }
+
+  get count(): number {
+    return this.#local.count;
+  }
+
+  stats(): ClusterSupervisorStats {
+    const local = this.#local.stats();
+    return {
+      ...local,
+      subscribers: local.subscribers + this.#views.subscriberCount,
+      cluster: {
+        nodeId: this.#lease.nodeId,
+        nodes: [...this.#lease.liveNodes].sort(),
+        leaseHeld: this.#lease.valid(),
+        owned: this.#ownership.tokens.size,
+        known: this.#directory.size,
+      },
+    };
+  }
+
+  async terminate(id: string): Promise<void> {
+    if (this.#here(id)) return this.#local.terminate(id);
+    checkId(id);
+    await this.#route({ op: 'terminate', id }, this.#callTimeoutMs);
+  }
+
+  async rename(id: string, newId: string): Promise<SessionHandle> {
+    checkId(id);
+    checkId(newId);
+    await this.#route({ op: 'rename', id, newId }, this.#callTimeoutMs);
+    return new ClusterHandle(this, newId);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#views.endAll('shutdown');
+    // The sessions live on in the store: nobody watching here should see them end.
+    this.#forwarders.stopAll();
+    await this.#local.shutdown();
+    for (const off of this.#offLocal) off();
+    await Promise.allSettled(
+      [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
+    );
+    await this.#lease.stop();
+    this.#router.close();
+    await this.#sub.quit().catch(() => this.#sub.disconnect());
+  }
+
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void;
+  on<TName extends ClusterTelemetryName>(
+    name: TName,
+    listener: (event: ClusterTelemetryEvents[TName]) => void,
+  ): () => void;
+  on(name: string, listener: (event: any) => void): () => void {
+    if (isClusterTelemetryName(name)) return this.#telemetry.on(name, listener);
+    return this.#local.on(name as TelemetryName, listener);
+  }
+
+  logicOf(id: string): AnyActorLogic | undefined {
+    const local = this.#local.logicOf(id);
+    if (local) return local;
+    const name = this.#mirror.get(id)?.logic;
+    return name === undefined ? undefined : this.#local.logics[name];
+  }
+
+  /** @internal The logic name of a session, for handles. */
+  logicNameOf(id: string): string {
+    return this.#local.get(id)?.logic ?? this.#mirror.get(id)?.logic ?? 'default';
+  }
+
+  /** @internal The session's actor when it runs on this node. */
+  localActor(id: string): AnyActorRef | undefined {
+    return this.#local.started(id) ? this.#local.get(id)?.actor : undefined;
+  }
+
+  get logics(): Readonly<Record<string, AnyActorLogic>> {
+    return this.#local.logics;
+  }
+
+  get actor(): AnyActorRef {
+    return this.#local.actor;
+  }
+
+  get system(): ActorSystem<any> {
+    return this.#local.system;
+  }
+
+  #report(error: unknown, sessionId?: string): void {
+    try {
+      // 'cluster' is a source the core's type does not list yet (see docs/cluster.md).
+      const info = { source: 'cluster', ...(sessionId === undefined ? {} : { sessionId }) };
+      this.#onError(error, info as unknown as { source: 'crash' });
+    } catch {
+      // nowhere left to report to
+    }
+  }
+}
+
+function checkId(id: string): void {
+  if (!isValidSessionId(id)) throw new InvalidSessionIdError(id);
+}
+
+function isEventObject(event: unknown): event is EventObject {
+  return (
+    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
+  );
+}
+
+let warnedNotDurable = false;
+
+/** `durable` promises survival of `kill -9`; a Redis without AOF forgets everything on restart. */
+async function warnIfNotDurable(redis: Redis): Promise<void> {
+  if (warnedNotDurable) return;
+  try {
+    const info = await redis.info('persistence');
+    if (/aof_enabled:1/.test(info)) return;
+    if (warnedNotDurable) return;
+    warnedNotDurable = true;
+    process.emitWarning(
+      "durability 'durable' with a Redis that has no AOF (appendonly no): acknowledged calls survive a node's death but not a Redis restart. Set `appendonly yes` and `appendfsync always` (or `everysec`, losing up to a second).",
+      { code: 'SESSION_PROCESS_REDIS_NOT_DURABLE' },
+    );
+  } catch {
+    // INFO may be disabled (managed Redis): nothing to say then
+  }
+}

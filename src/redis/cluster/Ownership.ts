@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis';
+import type { ClusterKeys } from './keys.js';
+import type { NodeLease } from './NodeLease.js';
+import { ACQUIRE, RELEASE } from './scripts.js';
+import type { ClusterTelemetry } from './telemetry.js';
+
+/** @internal Where a session lives, as far as this node can tell. */
+export type Owner = { self: true; token: string } | { self: false; nodeId: string };
+
+/**
+ * @internal The sessions this node owns, each with its fencing token, and the Redis side of taking
+ * and giving them up. A token is `node|incarnation|counter`: it never repeats (the incarnation is
+ * random per lease), and the fenced store writes only while Redis still holds it.
+ */
+export class Ownership {
+  /** Session ID to this node's token, for the sessions it owns. */
+  readonly tokens = new Map<string, string>();
+  readonly #redis: Redis;
+  readonly #keys: ClusterKeys;
+  readonly #lease: NodeLease;
+  readonly #telemetry: ClusterTelemetry;
+  #counter = 0;
+
+  constructor(redis: Redis, keys: ClusterKeys, lease: NodeLease, telemetry: ClusterTelemetry) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#lease = lease;
+    this.#telemetry = telemetry;
+  }
+
+  /** A new token prefix and counter range for `n` acquisitions (the `due` script takes several). */
+  reserve(n: number): { prefix: string; first: number } {
+    const first = this.#counter + 1;
+    this.#counter += n;
+    return { prefix: `${this.#lease.nodeId}|${this.#lease.incarnation}|`, first };
+  }
+
+  /** Whether this node owns `id` and may act on it now. */
+  owns(id: string): boolean {
+    return this.tokens.has(id) && this.#lease.valid();
+  }
+
+  /**
+   * Takes `id` for this node unless a live node owns it. Resolves with the owner; rejects when
+   * Redis does not answer.
+   */
+  async acquire(id: string): Promise<Owner> {
+    for (;;) {
+      await this.#lease.ready;
+      const mine = this.tokens.get(id);
+      if (mine !== undefined && this.#lease.valid()) return { self: true, token: mine };
+      const { prefix, first } = this.reserve(1);
+      const token = `${prefix}${first}`;
+      const inc = this.#lease.incarnation;
+      const t0 = performance.now();
+      const res = (await ACQUIRE.run(
+        this.#redis,
+        [this.#keys.owner(id), this.#keys.node(this.#lease.nodeId)],
+        [this.#keys.node(''), token, inc, this.#lease.nodeId],
+      )) as [number, string?, string?];
+      const status = res[0];
+      if (status === -1 || inc !== this.#lease.incarnation) {
+        // Our lease lapsed meanwhile: wait for the next incarnation and ask again.
+        if (this.#lease.valid()) await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      if (status === 0) return { self: false, nodeId: nodeOf(res[1]!) };
+      const held = res[1]!;
+      this.tokens.set(id, held);
+      if (status === 2 && this.#telemetry.active('lease')) {
+        const previous = res[2] ? nodeOf(res[2]) : undefined;
+        this.#telemetry.emit('lease', {
+          type: previous === undefined ? 'acquire' : 'takeover',
+          nodeId: this.#lease.nodeId,
+          sessionId: id,
+          durationMs: performance.now() - t0,
+          ...(previous === undefined ? {} : { previousOwner: previous }),
+        });
+      }
+      return { self: true, token: held };
+    }
+  }
+
+  /** Gives `id` up (it ended here, or moved to a new ID). */
+  async release(id: string): Promise<void> {
+    const token = this.tokens.get(id);
+    if (token === undefined) return;
+    this.tokens.delete(id);
+    await RELEASE.run(this.#redis, [this.#keys.owner(id)], [token]);
+    if (this.#telemetry.active('lease'))
+      this.#telemetry.emit('lease', { type: 'release', nodeId: this.#lease.nodeId, sessionId: id });
+  }
+
+  /** Forgets every session (the lease is gone: the tokens are worthless now). */
+  clear(): string[] {
+    const ids = [...this.tokens.keys()];
+    this.tokens.clear();
+    return ids;
+  }
+}
+
+/** @internal The node ID of an owner record `node|incarnation|counter`. */
+export function nodeOf(record: string): string {
+  const i = record.indexOf('|');
+  return i < 0 ? record : record.slice(0, i);
+}

@@ -1,0 +1,289 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { EventObject } from 'xstate';
+import { CallTimeoutError, type SessionSnapshot, type StartOptions } from '../../index.js';
+import type { ClusterKeys } from './keys.js';
+import type { NodeLease } from './NodeLease.js';
+import type { Ownership } from './Ownership.js';
+import type { ClusterTelemetry } from './telemetry.js';
+import type { WireError } from './wireError.js';
+
+/** @internal An operation on one session, as it travels to its owner. */
+export interface RouteRequest {
+  op: 'call' | 'cast' | 'ensure' | 'start' | 'terminate' | 'touch' | 'rename' | 'watch';
+  id: string;
+  event?: EventObject;
+  start?: StartOptions;
+  newId?: string;
+  /** A call with `until`: the owner answers with the snapshot after the step. */
+  until?: 1;
+  /** The call's timeout on the owner, ms. */
+  timeoutMs?: number;
+}
+
+/** @internal What the owner answers. */
+export interface ReplyBody {
+  ok?: 1;
+  /** The value (a call's reply, touch's boolean). */
+  v?: unknown;
+  /** The session's snapshot after the operation (the caller's node keeps it for `snapshot()`). */
+  x?: SessionSnapshot;
+  /** The session's logic name. */
+  l?: string;
+  err?: WireError;
+  /** Not the owner (any more): ask Redis again. */
+  m?: 1;
+}
+
+interface WireRequest extends RouteRequest {
+  k: 'q';
+  /** Idempotency ID: the same for every retry of one operation. */
+  r: string;
+  /** The caller's node. */
+  f: string;
+  /** Attempt number, from 1. */
+  a: number;
+}
+
+interface Waiter {
+  resolve(body: ReplyBody | undefined): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Seen {
+  body: ReplyBody | undefined;
+  from: string;
+  at: number;
+}
+
+/** How long the owner remembers a request ID and its reply. */
+const SEEN_TTL_MS = 60_000;
+const SEEN_MAX = 20_000;
+const OWNER_CACHE_MAX = 50_000;
+
+/**
+ * @internal Sends operations to the owner of a session over its node's pub/sub channel and brings
+ * the answer back; answers the requests other nodes send here. Each operation carries an
+ * idempotency ID: the owner applies it once and answers a repeat with the first reply; the caller
+ * repeats it (same ID) when the owner is gone, stopped owning the session, or did not answer in
+ * time, until the operation's deadline.
+ */
+export class Router {
+  readonly #redis: Redis;
+  readonly #keys: ClusterKeys;
+  readonly #lease: NodeLease;
+  readonly #ownership: Ownership;
+  readonly #telemetry: ClusterTelemetry;
+  readonly #apply: (req: RouteRequest, rid: string, attempt: number) => Promise<ReplyBody>;
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #seen = new Map<string, Seen>();
+  /** Remote owners this node learned (a hint: a stale one costs a `moved` answer). */
+  readonly #owners = new Map<string, string>();
+  #seq = 0;
+  readonly #ridPrefix: string;
+
+  constructor(
+    redis: Redis,
+    keys: ClusterKeys,
+    lease: NodeLease,
+    ownership: Ownership,
+    telemetry: ClusterTelemetry,
+    apply: (req: RouteRequest, rid: string, attempt: number) => Promise<ReplyBody>,
+  ) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#lease = lease;
+    this.#ownership = ownership;
+    this.#telemetry = telemetry;
+    this.#apply = apply;
+    this.#ridPrefix = randomBytes(9).toString('base64url');
+  }
+
+  /** Forgets what this node knew about remote owners on `nodeId` (or all). */
+  forgetOwners(nodeId?: string): void {
+    if (nodeId === undefined) this.#owners.clear();
+    else for (const [id, n] of this.#owners) if (n === nodeId) this.#owners.delete(id);
+  }
+
+  /** The remote owner this node last routed `id` to, if any. */
+  ownerHint(id: string): string | undefined {
+    return this.#owners.get(id);
+  }
+
+  /** Sends `req` to the owner of its session (this node included), until `ttlMs` has passed. */
+  async send(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
+    const rid = `${this.#ridPrefix}.${(++this.#seq).toString(36)}`;
+    const t0 = performance.now();
+    const deadline = t0 + ttlMs;
+    let attempt = 0;
+    let to = this.#lease.nodeId;
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        const err = new CallTimeoutError(req.id, req.event?.type ?? req.op, ttlMs);
+        this.#emitRoute(req, to, attempt, t0, {
+          err: { code: err.code, name: err.name, message: err.message },
+        });
+        throw err;
+      }
+      attempt++;
+      let owner = this.#owners.get(req.id);
+      if (owner === undefined) {
+        const o = await this.#ownership.acquire(req.id);
+        if (o.self) {
+          to = this.#lease.nodeId;
+          const body = await this.#handle(req, rid, attempt, this.#lease.nodeId);
+          if (body.m) continue;
+          return body;
+        }
+        owner = o.nodeId;
+        this.#remember(req.id, owner);
+      }
+      to = owner;
+      const body = await this.#remote(
+        req,
+        rid,
+        attempt,
+        owner,
+        Math.min(remaining, this.#attemptMs()),
+      );
+      if (body === undefined || body.m) {
+        this.#owners.delete(req.id);
+        // A node that is gone keeps its sessions until its lease lapses: poll, not spin.
+        if (body === undefined || attempt > 2)
+          await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
+        continue;
+      }
+      if (this.#telemetry.active('route')) this.#emitRoute(req, owner, attempt, t0, body);
+      return body;
+    }
+  }
+
+  #attemptMs(): number {
+    return Math.max(100, this.#lease.leaseMs / 3);
+  }
+
+  #remember(id: string, nodeId: string): void {
+    if (this.#owners.size >= OWNER_CACHE_MAX) this.#owners.clear();
+    this.#owners.set(id, nodeId);
+  }
+
+  async #remote(
+    req: RouteRequest,
+    rid: string,
+    attempt: number,
+    nodeId: string,
+    waitMs: number,
+  ): Promise<ReplyBody | undefined> {
+    const msg: WireRequest = { ...req, k: 'q', r: rid, f: this.#lease.nodeId, a: attempt };
+    const reply = new Promise<ReplyBody | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(rid);
+        resolve(undefined);
+      }, waitMs);
+      this.#waiters.set(rid, { resolve, timer });
+    });
+    const receivers = await this.#redis.publish(this.#keys.channel(nodeId), JSON.stringify(msg));
+    if (receivers === 0) {
+      // Nobody listens on the owner's channel: the process is gone (a fast sign, before its
+      // lease lapses).
+      const w = this.#waiters.get(rid);
+      if (w) {
+        clearTimeout(w.timer);
+        this.#waiters.delete(rid);
+      }
+      return undefined;
+    }
+    return reply;
+  }
+
+  /** A message on this node's channel: a request to apply, or a reply to a request sent from here. */
+  onMessage(raw: string): void {
+    let msg: (WireRequest | (ReplyBody & { k: 'p'; r: string })) | undefined;
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg !== 'object') return;
+    if (msg.k === 'p') {
+      const w = this.#waiters.get(msg.r);
+      if (!w) return;
+      this.#waiters.delete(msg.r);
+      clearTimeout(w.timer);
+      w.resolve(msg);
+      return;
+    }
+    if (msg.k !== 'q') return;
+    const req = msg;
+    void this.#handle(req, req.r, req.a, req.f).then((body) => {
+      if (req.f === this.#lease.nodeId) return;
+      void this.#redis
+        .publish(this.#keys.channel(req.f), JSON.stringify({ ...body, k: 'p', r: req.r }))
+        .catch(() => {});
+    });
+  }
+
+  /**
+   * Applies a request on this node once per idempotency ID: a repeat gets the first reply (or, if
+   * the first is still running, nothing now: the first one's reply answers it).
+   */
+  async #handle(req: RouteRequest, rid: string, attempt: number, from: string): Promise<ReplyBody> {
+    const seen = this.#seen.get(rid);
+    if (seen) {
+      if (seen.body) return seen.body;
+      return new Promise<ReplyBody>(() => {}); // the first attempt replies
+    }
+    if (!this.#ownership.owns(req.id)) return { m: 1 };
+    this.#prune();
+    const entry: Seen = { body: undefined, from, at: performance.now() };
+    this.#seen.set(rid, entry);
+    let body: ReplyBody;
+    try {
+      body = await this.#apply(req, rid, attempt);
+    } catch (err) {
+      this.#seen.delete(rid);
+      throw err;
+    }
+    if (body.m) this.#seen.delete(rid);
+    else entry.body = body;
+    return body;
+  }
+
+  #prune(): void {
+    const now = performance.now();
+    for (const [rid, s] of this.#seen) {
+      if (this.#seen.size < SEEN_MAX && now - s.at < SEEN_TTL_MS) break;
+      this.#seen.delete(rid);
+    }
+  }
+
+  #emitRoute(req: RouteRequest, to: string, attempts: number, t0: number, body: ReplyBody): void {
+    if (!this.#telemetry.active('route')) return;
+    this.#telemetry.emit('route', {
+      sessionId: req.id,
+      op: req.op,
+      nodeId: this.#lease.nodeId,
+      to,
+      attempts,
+      durationMs: performance.now() - t0,
+      outcome: body.err ? 'error' : 'ok',
+      ...(body.err?.code ? { errorCode: body.err.code } : {}),
+    });
+  }
+
+  /** Rejects nothing: pending sends end by their own deadlines. Clears the caches. */
+  close(): void {
+    for (const w of this.#waiters.values()) {
+      clearTimeout(w.timer);
+      w.resolve(undefined);
+    }
+    this.#waiters.clear();
+    this.#seen.clear();
+    this.#owners.clear();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

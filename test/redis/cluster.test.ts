@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  EventNotAcceptedError,
+  isSessionError,
+  SessionAlreadyStartedError,
+  SessionNotFoundError,
+  type SessionMessage,
+} from 'session-process';
+import { isClusterError, type LeaseEvent } from 'session-process/redis';
+import { eventually, redisAvailable, TestCluster } from './clusterHelpers.js';
+
+const available = await redisAvailable('the cluster tests');
+
+describe.skipIf(!available)('redisCluster', () => {
+  let cluster: TestCluster;
+  afterEach(async () => {
+    await cluster?.close();
+  });
+
+  describe('routing', () => {
+    it('serves a call through a node that does not own the session', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('s1');
+      expect(await a.sessions.call('s1', { type: 'inc' })).toBe(1);
+      expect(await b.sessions.call('s1', { type: 'inc' })).toBe(2);
+      expect(await b.sessions.call('s1', { type: 'get' })).toBe(2);
+      expect(a.sessions.count).toBe(1);
+      expect(b.sessions.count).toBe(0);
+    });
+
+    it('activates an unowned session on the first node that needs it', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await b.sessions.ensure('s2');
+      expect(b.sessions.count).toBe(1);
+      await a.sessions.ensure('s2');
+      expect(a.sessions.count).toBe(0);
+      expect(await a.sessions.call('s2', { type: 'inc' })).toBe(1);
+    });
+
+    it('delivers casts across nodes in the order they were sent', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('s3');
+      await eventually(() => b.sessions.started('s3'));
+      for (let i = 0; i < 5; i++) b.sessions.cast('s3', { type: 'add', item: `i${i}` });
+      await eventually(
+        async () =>
+          (await b.sessions.call<number>('s3', { type: 'get' })) === 0 &&
+          a.sessions.snapshot('s3').context.items.length === 5,
+      );
+      expect(a.sessions.snapshot('s3').context.items).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
+    });
+
+    it('rebuilds a remote error as the same SessionError subclass', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('s4');
+      const notAccepted = (await b.sessions
+        .call('s4', { type: 'nope' })
+        .catch((e: unknown) => e)) as EventNotAcceptedError;
+      expect(notAccepted).toBeInstanceOf(EventNotAcceptedError);
+      expect(isSessionError(notAccepted, 'EVENT_NOT_ACCEPTED')).toBe(true);
+      expect(notAccepted.sessionId).toBe('s4');
+      const again = await b.sessions.start('s4').catch((e) => e);
+      expect(again).toBeInstanceOf(SessionAlreadyStartedError);
+      const missing = (await b.sessions
+        .call('nobody', { type: 'get' })
+        .catch((e: unknown) => e)) as SessionNotFoundError;
+      expect(missing).toBeInstanceOf(SessionNotFoundError);
+      expect(missing.message).toBe("Session 'nobody' was not found");
+    });
+
+    it('answers started, touch and snapshot on every node', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('s5');
+      await eventually(() => b.sessions.started('s5'));
+      expect(b.sessions.touch('s5')).toBe(true);
+      expect(b.sessions.touch('unknown')).toBe(false);
+      await b.sessions.call('s5', { type: 'inc' });
+      expect(b.sessions.snapshot('s5').context.n).toBe(1);
+      await b.sessions.terminate('s5');
+      expect(a.sessions.started('s5')).toBe(false);
+      await eventually(() => !b.sessions.started('s5'));
+    });
+
+    it('applies a request ID once and answers its repeat with the first reply', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('s6');
+      await b.sessions.call('s6', { type: 'get' }); // b's subscriber is up
+      const replies: unknown[] = [];
+      const { Redis } = await import('ioredis');
+      const sub = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+      await sub.subscribe(`${cluster.prefix}c:probe`);
+      sub.on('message', (_c, m) => replies.push(JSON.parse(m)));
+      const req = {
+        k: 'q',
+        r: 'rid-1',
+        f: 'probe',
+        a: 1,
+        op: 'call',
+        id: 's6',
+        event: { type: 'inc' },
+      };
+      await cluster.admin.publish(`${cluster.prefix}c:a`, JSON.stringify(req));
+      await cluster.admin.publish(`${cluster.prefix}c:a`, JSON.stringify({ ...req, a: 2 }));
+      await eventually(() => replies.length === 2);
+      expect(replies[0]).toEqual(replies[1]);
+      expect((replies[0] as { v: number }).v).toBe(1);
+      expect(await b.sessions.call('s6', { type: 'get' })).toBe(1);
+      sub.disconnect();
+    });
+  });
+
+  describe('views', () => {
+    it('gives subscribers on another node the snapshots in version order and ended once', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('v1');
+      await eventually(() => b.sessions.started('v1'));
+      const got: SessionMessage[] = [];
+      b.sessions.subscribe('v1', (m) => got.push(m));
+      await eventually(() => a.sessions.stats().subscribers === 1);
+      for (let i = 0; i < 10; i++) a.sessions.cast('v1', { type: 'inc' });
+      await eventually(() => got.length === 10);
+      const versions = got.map((m) => (m.type === 'snapshot' ? m.version : -1));
+      expect(versions).toEqual([...versions].sort((x, y) => x - y));
+      expect(got.at(-1)).toMatchObject({ type: 'snapshot', snapshot: { context: { n: 10 } } });
+      await a.sessions.terminate('v1');
+      await eventually(() => got.length === 11);
+      expect(got.at(-1)).toEqual({ type: 'ended', reason: 'terminated' });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(got.filter((m) => m.type === 'ended')).toHaveLength(1);
+    });
+
+    it('notifies a selected value only when it changes', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('v2');
+      await eventually(() => b.sessions.started('v2'));
+      const got: unknown[] = [];
+      b.sessions.subscribe('v2', (m) => m.type === 'snapshot' && got.push(m.selected), {
+        select: (s) => s.context.items.length,
+      });
+      await eventually(() => a.sessions.stats().subscribers === 1);
+      a.sessions.cast('v2', { type: 'inc' });
+      a.sessions.cast('v2', { type: 'add', item: 'x' });
+      a.sessions.cast('v2', { type: 'inc' });
+      await eventually(() => got.length === 1);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(got).toEqual([1]);
+    });
+  });
+
+  describe('leases', () => {
+    it('lists the live nodes in stats().cluster', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      cluster.node('b');
+      cluster.node('c');
+      await eventually(() => a.sessions.stats().cluster.nodes.length === 3);
+      expect(a.sessions.stats().cluster).toMatchObject({
+        nodeId: 'a',
+        nodes: ['a', 'b', 'c'],
+        leaseHeld: true,
+      });
+    });
+
+    it('moves a session to another node within leaseMs + 300 ms after its owner is cut off', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a', {}, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const b = cluster.node('b');
+      const leaseA: LeaseEvent[] = [];
+      const leaseB: LeaseEvent[] = [];
+      a.sessions.on('lease', (e) => leaseA.push(e));
+      b.sessions.on('lease', (e) => leaseB.push(e));
+      await a.sessions.start('f1');
+      await b.sessions.call('f1', { type: 'inc' });
+      const tokenBefore = await cluster.admin.get(`${cluster.prefix}o:f1`);
+      const t0 = performance.now();
+      await cluster.cut(a);
+      await b.sessions.ensure('f1');
+      const elapsed = performance.now() - t0;
+      expect(elapsed).toBeLessThan(600 + 300);
+      expect(b.sessions.count).toBe(1);
+      const tokenAfter = await cluster.admin.get(`${cluster.prefix}o:f1`);
+      expect(tokenAfter).not.toBe(tokenBefore);
+      expect(tokenAfter?.startsWith('b|')).toBe(true);
+      expect(
+        leaseB.some(
+          (e) => e.type === 'takeover' && e.sessionId === 'f1' && e.previousOwner === 'a',
+        ),
+      ).toBe(true);
+      // The cut-off node stopped its session by itself, before b could take it.
+      await eventually(() => a.sessions.count === 0);
+      expect(leaseA.some((e) => e.type === 'lose')).toBe(true);
+      expect(a.errors.some((e) => isClusterError(e, 'LEASE_LOST'))).toBe(true);
+    });
+  });
+});
