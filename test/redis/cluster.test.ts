@@ -119,6 +119,32 @@ describe.skipIf(!available)('redisCluster', () => {
       expect(await b.sessions.call('s6', { type: 'get' })).toBe(1);
       sub.disconnect();
     });
+    it('resolves a remote call with `until` on the first snapshot that satisfies it', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('u1');
+      await eventually(() => b.sessions.started('u1'));
+      const done = b.sessions.call('u1', { type: 'inc' }, { until: (s) => s.context.n >= 3 });
+      await new Promise((r) => setTimeout(r, 30));
+      a.sessions.cast('u1', { type: 'inc' });
+      a.sessions.cast('u1', { type: 'inc' });
+      expect(await done).toMatchObject({ context: { n: 3 } });
+    });
+
+    it('renames a session from a node that does not own it', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await a.sessions.start('r1');
+      await a.sessions.call('r1', { type: 'inc' });
+      await b.sessions.rename('r1', 'r2');
+      expect(await b.sessions.call('r2', { type: 'get' })).toBe(1);
+      expect(a.sessions.started('r1')).toBe(false);
+      await eventually(() => !b.sessions.started('r1') && b.sessions.started('r2'));
+      const err = await b.sessions.call('r1', { type: 'get' }).catch((e: unknown) => e);
+      expect(isSessionError(err)).toBe(true);
+    });
   });
 
   describe('views', () => {
@@ -206,6 +232,24 @@ describe.skipIf(!available)('redisCluster', () => {
       await eventually(() => a.sessions.count === 0);
       expect(leaseA.some((e) => e.type === 'lose')).toBe(true);
       expect(a.errors.some((e) => isClusterError(e, 'LEASE_LOST'))).toBe(true);
+    });
+
+    it('detects that Redis lost its data, reports it and fences its sessions', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const lease: LeaseEvent[] = [];
+      a.sessions.on('lease', (e) => lease.push(e));
+      await a.sessions.start('d1');
+      await a.sessions.call('d1', { type: 'inc' });
+      // What a Redis restarted without AOF looks like: every key gone.
+      const keys = await cluster.admin.keys(`${cluster.prefix}*`);
+      await cluster.admin.del(...keys);
+      await eventually(() => a.errors.some((e) => isClusterError(e, 'REDIS_DATA_LOSS')));
+      expect(a.sessions.count).toBe(0);
+      expect(lease.find((e) => e.type === 'data-loss')).toMatchObject({ nodeId: 'a', sessions: 1 });
+      // The node comes back under a new epoch and serves again.
+      await a.sessions.ensure('d1');
+      expect(await a.sessions.call('d1', { type: 'get' })).toBe(0);
     });
   });
 });

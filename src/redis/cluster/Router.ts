@@ -6,7 +6,7 @@ import type { ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
 import type { ClusterTelemetry } from './telemetry.js';
-import type { WireError } from './wireError.js';
+import { toWire, type WireError } from './wireError.js';
 
 /** @internal An operation on one session, as it travels to its owner. */
 export interface RouteRequest {
@@ -51,8 +51,8 @@ interface Waiter {
 }
 
 interface Seen {
-  body: ReplyBody | undefined;
-  from: string;
+  /** The first attempt's answer (every repeat gets this one). */
+  body: Promise<ReplyBody>;
   at: number;
 }
 
@@ -132,7 +132,7 @@ export class Router {
         const o = await this.#ownership.acquire(req.id);
         if (o.self) {
           to = this.#lease.nodeId;
-          const body = await this.#handle(req, rid, attempt, this.#lease.nodeId);
+          const body = await this.#handle(req, rid, attempt);
           if (body.m) continue;
           return body;
         }
@@ -216,37 +216,36 @@ export class Router {
     }
     if (msg.k !== 'q') return;
     const req = msg;
-    void this.#handle(req, req.r, req.a, req.f).then((body) => {
-      if (req.f === this.#lease.nodeId) return;
+    const answer = (body: ReplyBody) => {
       void this.#redis
         .publish(this.#keys.channel(req.f), JSON.stringify({ ...body, k: 'p', r: req.r }))
         .catch(() => {});
-    });
+    };
+    // A failure here (Redis did not answer the applied-ID check) is the caller's to retry.
+    this.#handle(req, req.r, req.a).then(answer, (err: unknown) => answer({ err: toWire(err) }));
   }
 
   /**
-   * Applies a request on this node once per idempotency ID: a repeat gets the first reply (or, if
-   * the first is still running, nothing now: the first one's reply answers it).
+   * Applies a request on this node once per idempotency ID: a repeat gets the first reply (waiting
+   * for it when the first attempt is still running).
    */
-  async #handle(req: RouteRequest, rid: string, attempt: number, from: string): Promise<ReplyBody> {
+  #handle(req: RouteRequest, rid: string, attempt: number): Promise<ReplyBody> {
     const seen = this.#seen.get(rid);
-    if (seen) {
-      if (seen.body) return seen.body;
-      return new Promise<ReplyBody>(() => {}); // the first attempt replies
-    }
-    if (!this.#ownership.owns(req.id)) return { m: 1 };
+    if (seen) return seen.body;
+    if (!this.#ownership.owns(req.id)) return Promise.resolve({ m: 1 });
     this.#prune();
-    const entry: Seen = { body: undefined, from, at: performance.now() };
-    this.#seen.set(rid, entry);
-    let body: ReplyBody;
-    try {
-      body = await this.#apply(req, rid, attempt);
-    } catch (err) {
-      this.#seen.delete(rid);
-      throw err;
-    }
-    if (body.m) this.#seen.delete(rid);
-    else entry.body = body;
+    const body = this.#apply(req, rid, attempt).then(
+      (b) => {
+        // Not applied here (the session moved meanwhile): a repeat must be free to go elsewhere.
+        if (b.m) this.#seen.delete(rid);
+        return b;
+      },
+      (err: unknown) => {
+        this.#seen.delete(rid);
+        throw err;
+      },
+    );
+    this.#seen.set(rid, { body, at: performance.now() });
     return body;
   }
 
