@@ -101,13 +101,19 @@ export class TestCluster {
     return node;
   }
 
-  /** Cuts a node off Redis (both its connections), as a partition or a dead process would. */
-  async cut(node: TestNode): Promise<void> {
+  /**
+   * Cuts a node off Redis, as a dead process would (both its connections), or only its command
+   * connection (`commandsOnly`): it still hears requests but can no longer renew its lease, as a
+   * paused or partitioned node.
+   */
+  async cut(node: TestNode, commandsOnly = false): Promise<void> {
+    const names = [`${this.prefix}${node.nodeId}`];
+    if (!commandsOnly) names.push(`${this.prefix}${node.nodeId}:sub`);
     const list = await this.#admin.client('LIST');
     for (const line of String(list).split('\n')) {
       const name = /name=(\S*)/.exec(line)?.[1];
       const id = /id=(\d+)/.exec(line)?.[1];
-      if (id && name === `${this.prefix}${node.nodeId}`) await this.#admin.client('KILL', 'ID', id);
+      if (id && name && names.includes(name)) await this.#admin.client('KILL', 'ID', id);
     }
   }
 

@@ -163,7 +163,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       this.#telemetry,
       (req, rid, attempt) => this.#apply(req, rid, attempt),
     );
-    this.#sub = s.redis.duplicate();
+    const name = s.redis.options.connectionName;
+    this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
     this.#views = new RemoteViews(
@@ -193,6 +194,11 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     this.#sub.on('message', (channel: string, message: string) =>
       this.#onMessage(channel, message),
     );
+    // Without its subscriber connection the node gets no requests, and other nodes may take its
+    // sessions as soon as Redis sees nothing listening on its channel: stop them now.
+    this.#sub.on('close', () => {
+      if (!this.#closed) this.#lease.drop('disconnected');
+    });
     this.#ready = this.#begin(options);
     this.#ready.catch((err) => this.#report(err));
   }

@@ -8,10 +8,13 @@ import type { ClusterTelemetry } from './telemetry.js';
 
 const debug = debuglog('session-process:cluster');
 
+/** @internal Why a node lost its lease. */
+export type LossReason = 'lapsed' | 'taken' | 'data-loss' | 'disconnected';
+
 /** @internal What the lease tells the node about. */
 export interface NodeLeaseHooks {
   /** The lease lapsed, was taken, or Redis lost its data: stop every session now. */
-  onLost(reason: 'lapsed' | 'taken' | 'data-loss'): number;
+  onLost(reason: LossReason): number;
   onError(err: unknown): void;
   /** A new incarnation holds the lease. */
   onAcquired(): void;
@@ -212,7 +215,15 @@ export class NodeLease {
     if (this.#held) this.#scheduleRenew();
   }
 
-  #lose(reason: 'lapsed' | 'taken' | 'data-loss'): void {
+  /**
+   * Gives the lease up at once: the node's subscriber connection closed, so other nodes may
+   * already take its sessions (they check that nothing listens on its channel).
+   */
+  drop(reason: LossReason): void {
+    this.#lose(reason);
+  }
+
+  #lose(reason: LossReason): void {
     if (!this.#held) return;
     this.#held = false;
     clearTimeout(this.#renewTimer);

@@ -41,10 +41,11 @@ export class Ownership {
   }
 
   /**
-   * Takes `id` for this node unless a live node owns it. Resolves with the owner; rejects when
-   * Redis does not answer.
+   * Takes `id` for this node unless a live node owns it (`gone`: a node a publish did not reach,
+   * taken as dead when Redis confirms nothing listens on its channel). Resolves with the owner;
+   * rejects when Redis does not answer.
    */
-  async acquire(id: string): Promise<Owner> {
+  async acquire(id: string, gone = ''): Promise<Owner> {
     for (;;) {
       await this.#lease.ready;
       const mine = this.tokens.get(id);
@@ -56,7 +57,7 @@ export class Ownership {
       const res = (await ACQUIRE.run(
         this.#redis,
         [this.#keys.owner(id), this.#keys.node(this.#lease.nodeId)],
-        [this.#keys.node(''), token, inc, this.#lease.nodeId],
+        [this.#keys.node(''), token, inc, this.#lease.nodeId, gone, this.#keys.channel('')],
       )) as [number, string?, string?];
       const status = res[0];
       if (status === -1 || inc !== this.#lease.incarnation) {

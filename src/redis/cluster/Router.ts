@@ -58,6 +58,8 @@ interface Seen {
 
 /** How long the owner remembers a request ID and its reply. */
 const SEEN_TTL_MS = 60_000;
+/** A publish that reached no subscriber. */
+const NOBODY = Symbol('nobody');
 const SEEN_MAX = 20_000;
 const OWNER_CACHE_MAX = 50_000;
 
@@ -117,6 +119,8 @@ export class Router {
     const deadline = t0 + ttlMs;
     let attempt = 0;
     let to = this.#lease.nodeId;
+    /** The owner a publish did not reach (a hint for the next acquisition). */
+    let gone = '';
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
@@ -129,7 +133,7 @@ export class Router {
       attempt++;
       let owner = this.#owners.get(req.id);
       if (owner === undefined) {
-        const o = await this.#ownership.acquire(req.id);
+        const o = await this.#ownership.acquire(req.id, gone);
         if (o.self) {
           to = this.#lease.nodeId;
           const body = await this.#handle(req, rid, attempt);
@@ -145,12 +149,21 @@ export class Router {
         rid,
         attempt,
         owner,
-        Math.min(remaining, this.#attemptMs()),
+        Math.min(remaining, this.#attemptMs(attempt)),
       );
+      if (body === NOBODY) {
+        // Nobody listens on the owner's channel: its process is gone (a fast sign, before its
+        // lease lapses); the next acquisition asks Redis to confirm it and takes over.
+        this.#owners.delete(req.id);
+        if (gone === owner) await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
+        gone = owner;
+        continue;
+      }
       if (body === undefined || body.m) {
         this.#owners.delete(req.id);
         // A node that is gone keeps its sessions until its lease lapses: poll, not spin.
-        if (body === undefined || attempt > 2)
+        // A `moved` answer right after another: the session is between owners, do not spin.
+        if (body !== undefined && attempt > 2)
           await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
         continue;
       }
@@ -159,8 +172,14 @@ export class Router {
     }
   }
 
-  #attemptMs(): number {
-    return Math.max(100, this.#lease.leaseMs / 3);
+  /**
+   * How long to wait for the owner's answer before asking again (same ID, so a slow call is not
+   * applied twice): short at first, so that a process killed while the request was on its way is
+   * noticed fast (the repeat finds nobody listening), then up to a third of the lease, so that a
+   * paused owner is noticed within the lease.
+   */
+  #attemptMs(attempt: number): number {
+    return Math.min(25 * 2 ** Math.min(attempt, 10), Math.max(100, this.#lease.leaseMs / 3));
   }
 
   #remember(id: string, nodeId: string): void {
@@ -174,7 +193,7 @@ export class Router {
     attempt: number,
     nodeId: string,
     waitMs: number,
-  ): Promise<ReplyBody | undefined> {
+  ): Promise<ReplyBody | typeof NOBODY | undefined> {
     const msg: WireRequest = { ...req, k: 'q', r: rid, f: this.#lease.nodeId, a: attempt };
     const reply = new Promise<ReplyBody | undefined>((resolve) => {
       const timer = setTimeout(() => {
@@ -185,14 +204,12 @@ export class Router {
     });
     const receivers = await this.#redis.publish(this.#keys.channel(nodeId), JSON.stringify(msg));
     if (receivers === 0) {
-      // Nobody listens on the owner's channel: the process is gone (a fast sign, before its
-      // lease lapses).
       const w = this.#waiters.get(rid);
       if (w) {
         clearTimeout(w.timer);
         this.#waiters.delete(rid);
       }
-      return undefined;
+      return NOBODY;
     }
     return reply;
   }

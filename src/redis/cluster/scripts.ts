@@ -78,7 +78,12 @@ return {1, redis.call('ZRANGE', KEYS[3], 0, -1)}
 
 /**
  * Takes a session's ownership unless a live node holds it.
- * KEYS: owner key, own node key. ARGV: node-key prefix, new token, own incarnation, own node ID.
+ * KEYS: owner key, own node key. ARGV: node-key prefix, new token, own incarnation, own node ID,
+ * a node the caller found gone ('' for none), channel prefix.
+ * A node counts as gone before its lease lapses when the caller says so (a publish to it reached
+ * nobody) and Redis confirms that nothing listens on its channel: its process is dead, or it lost
+ * its subscriber connection, which makes it stop its sessions at once. Its node key is dropped
+ * then, freeing all its sessions.
  * Returns `{ 1, token }` (already ours), `{ 2, token, previous record or '' }` (acquired),
  * `{ 0, record }` (a live node owns it) or `{ -1 }` (our own lease is gone).
  */
@@ -87,7 +92,13 @@ local cur = redis.call('GET', KEYS[1])
 if cur then
   local node, inc = string.match(cur, '^(.-)|(.-)|')
   if node == ARGV[4] and inc == ARGV[3] then return {1, cur} end
-  if node and redis.call('GET', ARGV[1] .. node) == inc then return {0, cur} end
+  if node and redis.call('GET', ARGV[1] .. node) == inc then
+    if ARGV[5] == node and redis.call('PUBSUB', 'NUMSUB', ARGV[6] .. node)[2] == 0 then
+      redis.call('DEL', ARGV[1] .. node)
+    else
+      return {0, cur}
+    end
+  end
 end
 if redis.call('GET', KEYS[2]) ~= ARGV[3] then return {-1} end
 redis.call('SET', KEYS[1], ARGV[2])
