@@ -137,11 +137,19 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       ((error, info) =>
         console.error(`[session-process] ${info.source} in ${info.sessionId ?? '-'}:`, error));
     this.#telemetry = new ClusterTelemetry((err) => this.#report(err));
-    this.#lease = new NodeLease(s.redis, s.keys, s.nodeId, s.leaseMs, this.#telemetry, {
-      onLost: () => this.#fence(),
-      onError: (err) => this.#report(err),
-      onAcquired: () => {},
-    });
+    this.#lease = new NodeLease(
+      s.redis,
+      s.keys,
+      s.nodeId,
+      s.leaseMs,
+      this.#telemetry,
+      {
+        onLost: () => this.#fence(),
+        onError: (err) => this.#report(err),
+        onAcquired: () => {},
+      },
+      !s.unfenced,
+    );
     this.#ownership = new Ownership(s.redis, s.keys, this.#lease, this.#telemetry);
     const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
       onFenced: (id) => this.#lostSession(id),

@@ -54,6 +54,8 @@ export class NodeLease {
   #renewing = false;
   #resolveReady: (() => void) | undefined;
   #warnedBusy = false;
+  /** Tests only, off: the node never stops its sessions (the fork the checker must catch). */
+  readonly #selfFencing: boolean;
 
   constructor(
     redis: Redis,
@@ -62,7 +64,9 @@ export class NodeLease {
     leaseMs: number,
     telemetry: ClusterTelemetry,
     hooks: NodeLeaseHooks,
+    selfFencing = true,
   ) {
+    this.#selfFencing = selfFencing;
     this.#redis = redis;
     this.#keys = keys;
     this.nodeId = nodeId;
@@ -76,6 +80,7 @@ export class NodeLease {
 
   /** Whether the node holds its lease now, by its own monotonic clock. */
   valid(): boolean {
+    if (!this.#selfFencing) return this.incarnation !== '';
     if (!this.#held) return false;
     if (performance.now() < this.#validUntil) return true;
     this.#lose('lapsed');
@@ -230,7 +235,7 @@ export class NodeLease {
     clearTimeout(this.#loseTimer);
     const previous = this.incarnation;
     this.ready = this.#newReady();
-    const stopped = this.#hooks.onLost(reason);
+    const stopped = this.#selfFencing ? this.#hooks.onLost(reason) : 0;
     if (reason === 'data-loss') {
       this.epoch = undefined;
       this.#reportDataLoss(stopped);

@@ -130,8 +130,7 @@ async function unfencedSave(
     const [id, , ver, exp, data, due] = a.slice(b, b + 6);
     const rec = k[3 + j * 3]!;
     const cur = Number((await redis.hget(rec, 'v')) ?? 0);
-    // Without fencing, a stale node's write lands whenever versions line up.
-    if (cur !== Number(exp) && cur >= Number(ver)) {
+    if (cur !== Number(exp)) {
       out.push('conflict');
       continue;
     }

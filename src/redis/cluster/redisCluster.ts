@@ -21,8 +21,9 @@ export interface RedisClusterOptions {
   /** Prefix of every Redis key and channel the cluster uses. @default 'sp:' */
   prefix?: string;
   /**
-   * @internal Tests only: turns the token check of every write off, so that the Jepsen-style
-   * test can show that its checker catches the fork fencing prevents. Never in production.
+   * @internal Tests only: turns fencing off (no token check on writes, and a node that lost its
+   * lease keeps running its sessions), so that the Jepsen-style test can show that its checker
+   * catches the fork fencing prevents. Never in production.
    */
   testOnlyDisableFencing?: boolean;
 }
