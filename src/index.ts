@@ -27,9 +27,11 @@ export {
 export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from './core/reply.js';
 export { generateSessionId, isValidSessionId } from './core/sessionId.js';
 export { telemetryChannels } from './core/telemetry.js';
+export type { SessionRecord, StoredTimer } from './core/persistence/record.js';
 export type {
   CallOptions,
   ClusterAdapter,
+  Durability,
   EndReason,
   ListOptions,
   SessionHandle,

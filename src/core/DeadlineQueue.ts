@@ -9,9 +9,9 @@ export interface DeadlineNode<T> {
 
 /**
  * @internal
- * Exact per-session deadlines with one timer. Every deadline in a queue is `now + the same
- * duration`, so deadlines are ordered like the moments they were set: a touch moves the node to
- * the tail in O(1), and the only timer is for the head. The timer is not re-armed on a touch;
+ * Exact per-session deadlines with one timer. Almost every deadline in a queue is `now + the
+ * same duration`, so deadlines are ordered like the moments they were set: a touch moves the
+ * node to the tail in O(1), and the only timer is for the head. The timer is not re-armed on a touch;
  * when it fires early (its node moved), it re-arms for the new head. No sweep: each session
  * expires at its own deadline, to the millisecond.
  */
@@ -19,11 +19,19 @@ export class DeadlineQueue<T> {
   #head: DeadlineNode<T> | undefined;
   #tail: DeadlineNode<T> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The deadline the timer was armed for. */
+  #armedFor = 0;
   #size = 0;
   readonly #onExpire: (value: T) => void;
+  readonly #unref: boolean;
 
-  constructor(onExpire: (value: T) => void) {
+  /**
+   * @param onExpire called with each node's value when its deadline passes
+   * @param unref whether the timer lets the process exit (idle expiry: yes; a waiting call: no)
+   */
+  constructor(onExpire: (value: T) => void, unref = true) {
     this.#onExpire = onExpire;
+    this.#unref = unref;
   }
 
   get size(): number {
@@ -44,22 +52,35 @@ export class DeadlineQueue<T> {
     return { value, deadline: 0, prev: undefined, next: undefined, queued: false };
   }
 
-  /** Puts the node at the tail with this deadline (moving it if queued). */
+  /**
+   * Puts the node in deadline order (moving it if queued). A deadline at or after the tail's,
+   * the common case, is O(1); an earlier one (a session restored with a deadline set long ago)
+   * walks back from the tail.
+   */
   push(node: DeadlineNode<T>, deadline: number): void {
     if (node.queued) {
-      node.deadline = deadline;
-      if (node === this.#tail) return;
+      if (node === this.#tail && deadline >= node.deadline) {
+        node.deadline = deadline;
+        return;
+      }
       this.#unlink(node);
     }
     node.deadline = deadline;
-    node.prev = this.#tail;
-    node.next = undefined;
-    if (this.#tail) this.#tail.next = node;
+    let after = this.#tail;
+    while (after && after.deadline > deadline) after = after.prev;
+    node.prev = after;
+    node.next = after ? after.next : this.#head;
+    if (node.next) node.next.prev = node;
+    else this.#tail = node;
+    if (after) after.next = node;
     else this.#head = node;
-    this.#tail = node;
     node.queued = true;
     this.#size++;
     if (this.#timer === undefined) this.#arm();
+    else if (node === this.#head && this.#armedFor > deadline) {
+      this.#disarm();
+      this.#arm();
+    }
   }
 
   remove(node: DeadlineNode<T>): void {
@@ -93,9 +114,10 @@ export class DeadlineQueue<T> {
 
   #arm(): void {
     if (!this.#head) return;
+    this.#armedFor = this.#head.deadline;
     const delay = Math.max(0, this.#head.deadline - Date.now());
     this.#timer = setTimeout(this.#fire, delay);
-    this.#timer.unref();
+    if (this.#unref) this.#timer.unref();
   }
 
   #disarm(): void {

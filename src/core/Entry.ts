@@ -1,4 +1,5 @@
 import type { AnyActorRef } from 'xstate';
+import type { PendingCall } from './CallTracker.js';
 import type { DeadlineNode } from './DeadlineQueue.js';
 import type { EndReason, SessionMessage, SessionSnapshot } from './types.js';
 
@@ -11,22 +12,6 @@ export interface Subscriber {
   active: boolean;
 }
 
-/** @internal A call waiting for its reply. */
-export interface PendingCall {
-  readonly id: string;
-  readonly entry: Entry;
-  readonly eventType: string;
-  readonly startedAt: number;
-  until: ((s: SessionSnapshot) => boolean) | undefined;
-  sending: boolean;
-  replied: boolean;
-  value: unknown;
-  settled: boolean;
-  resolve: ((value: any) => void) | undefined;
-  reject: ((err: unknown) => void) | undefined;
-  timer: NodeJS.Timeout | undefined;
-}
-
 /**
  * @internal One running session: its actor plus the supervisor's bookkeeping about it. It is its
  * own node in the idle queue (no separate node object: memory per session is a target), and
@@ -36,7 +21,7 @@ export class Entry implements DeadlineNode<Entry> {
   id: string;
   readonly logicName: string;
   readonly input: unknown;
-  readonly startedAt: number;
+  startedAt: number;
   actor!: AnyActorRef;
   lastActiveAt: number;
   version = 1;
@@ -44,6 +29,8 @@ export class Entry implements DeadlineNode<Entry> {
   /** Increases when the session restarts after a crash. */
   generation = 0;
   starting = true;
+  /** The session left this process's memory without ending (passivated, evicted). */
+  left = false;
   /** Why the session ended, once it has. */
   ended: EndReason | undefined;
   /** What the session's machine last threw. */
@@ -54,6 +41,11 @@ export class Entry implements DeadlineNode<Entry> {
   watch: { unsubscribe(): void } | undefined;
   crashes: number[] | undefined;
   lifetime: DeadlineNode<Entry> | undefined;
+  /** With a store: the version last written, and the node of the passivation queue. */
+  storedVersion = 0;
+  /** Versions written but not (yet) known to be stored: a write that timed out may still land. */
+  attempted: number[] = [];
+  passivation: DeadlineNode<Entry> | undefined;
   // idle queue node
   deadline = 0;
   prev: Entry | undefined;

@@ -3,29 +3,34 @@ import {
   type AnyActorLogic,
   type AnyActorRef,
   type ActorSystem,
+  type AnyEventObject,
   type EventObject,
   createActor,
   fromTransition,
 } from 'xstate';
-import { DeadlineQueue } from './DeadlineQueue.js';
-import { Entry, type PendingCall, type Subscriber } from './Entry.js';
+import { boundLogic } from './boundLogic.js';
+import { CallTracker, PendingCall } from './CallTracker.js';
+import { Entry } from './Entry.js';
 import {
-  CallTimeoutError,
   EventNotAcceptedError,
   RateLimitedError,
   SessionAlreadyStartedError,
   SessionCrashedError,
   SessionEndedError,
   SessionInitFailedError,
-  SessionLimitReachedError,
   SessionNotFoundError,
-  SessionRotatedError,
+  SessionRestoreFailedError,
   UnknownLogicError,
 } from './errors.js';
-import { linkSystem, unlinkSystem } from './reply.js';
-import { assertSessionId } from './sessionId.js';
+import { Expiry, type ExpiryCause } from './Expiry.js';
+import { Persistence } from './persistence/Persistence.js';
+import type { SessionRecord } from './persistence/record.js';
 import { Handle } from './Handle.js';
-import { StartRateLimiter } from './StartRateLimiter.js';
+import { linkSystem, unlinkSystem } from './reply.js';
+import { RestartPolicy } from './RestartPolicy.js';
+import { SessionRegistry } from './SessionRegistry.js';
+import { assertSessionId } from './sessionId.js';
+import { SubscriberHub } from './SubscriberHub.js';
 import { Telemetry } from './telemetry.js';
 import type {
   CallOptions,
@@ -44,44 +49,25 @@ import type {
   TelemetryEvents,
   TelemetryName,
 } from './types.js';
+import {
+  checkXStateInternals,
+  DONE_ACTOR_PREFIX,
+  ERROR_ACTOR_PREFIX,
+  installIndexedScheduler,
+  type IndexedScheduler,
+  renameActor,
+  sessionActorOf,
+  stopActor,
+} from './xstateInternals.js';
 
 const debug = debuglog('session-process');
 const DEFAULT_LOGIC = 'default';
 
 /**
- * The XState internals this file relies on, in one place. A session actor is created with
- * `createActor(logic, { parent: root })` rather than spawned, so the root's snapshot never holds
- * it (spawning copies the whole `children` object: quadratic, see DESIGN.md); such an actor can
- * only be stopped through `_stop()` (`stop()` refuses non-root actors), and renaming one means
- * re-registering it in the system by hand.
- */
-interface ActorInternals {
-  id: string;
-  sessionId: string;
-  _parent?: AnyActorRef;
-  _stop(): void;
-  _actorScope: { id: string };
-}
-interface SystemInternals {
-  _register(sessionId: string, actor: AnyActorRef): void;
-  _unregister(actor: AnyActorRef): void;
-  _set(systemId: string, actor: AnyActorRef): void;
-}
-
-function isEventObject(event: unknown): event is EventObject {
-  return (
-    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
-  );
-}
-
-function statusOf(snap: any): SessionStatus {
-  return (snap?.status ?? 'active') as SessionStatus;
-}
-
-/**
  * Creates a session supervisor: the root actor of an XState system whose children are the
  * session actors, one per session ID, with calls, casts, subscriptions, idle expiry, limits and
- * crash isolation.
+ * crash isolation. The type of `logic`/`logics` types `call` and `cast`: an event the machines
+ * do not know is a compile error.
  *
  * @example
  * ```ts
@@ -95,39 +81,47 @@ function statusOf(snap: any): SessionStatus {
  * await sessions.shutdown();
  * ```
  */
-export function createSessionSupervisor(options: SupervisorOptions = {}): SessionSupervisor {
-  const { cluster, ...local } = options;
+export function createSessionSupervisor<
+  TLogic extends AnyActorLogic = never,
+  TLogics extends Record<string, AnyActorLogic> = {},
+>(
+  options: SupervisorOptions<TLogic, TLogics> = {} as SupervisorOptions<TLogic, TLogics>,
+): SessionSupervisor<EventOfLogics<TLogic, TLogics>> {
+  const { cluster, ...local } = options as SupervisorOptions;
   // Many processes: the cluster wraps this process's own supervisor and routes to the others.
-  if (cluster) return cluster.createSupervisor(local, (o) => new Supervisor(o));
-  return new Supervisor(local);
+  if (cluster) return cluster.createSupervisor(local, (o) => new Supervisor(o)) as any;
+  return new Supervisor(local) as any;
 }
+
+/** The events of the supervisor's logics (any event when they are untyped or none is given). */
+export type EventOfLogics<TLogic, TLogics> = OrAny<
+  EventOf<TLogic> | { [K in keyof TLogics]: EventOf<TLogics[K]> }[keyof TLogics]
+>;
+type OrAny<T> = [T] extends [never] ? AnyEventObject : T;
+type EventOf<TLogic> = TLogic extends { transition: (s: any, event: infer E, ...r: any[]) => any }
+  ? E extends EventObject
+    ? E
+    : never
+  : never;
 
 class Supervisor implements SessionSupervisor {
   readonly logics: Readonly<Record<string, AnyActorLogic>>;
   readonly actor: AnyActorRef;
   readonly system: ActorSystem<any>;
 
-  readonly #sessions = new Map<string, Entry>();
-  readonly #pending = new Map<string, PendingCall>();
-  /** The call whose event is being processed right now (its reply needs no lookup). */
-  #sending: PendingCall | undefined;
+  /** The logics sessions are created from (bounded copies of state machines). */
+  readonly #runnable: Record<string, AnyActorLogic> = {};
+  readonly #registry: SessionRegistry;
+  readonly #calls: CallTracker;
+  readonly #subs: SubscriberHub;
+  readonly #expiry: Expiry;
+  readonly #restart: RestartPolicy;
+  readonly #scheduler: IndexedScheduler;
+  readonly #persist: Persistence | undefined;
   readonly #telemetry = new Telemetry();
-  readonly #idle: DeadlineQueue<Entry>;
-  readonly #lifetime: DeadlineQueue<Entry>;
-  readonly #rate: StartRateLimiter | undefined;
-  readonly #maxSessions: number;
-  readonly #idleTimeoutMs: number;
-  readonly #maxLifetimeMs: number | undefined;
   readonly #callTimeoutMs: number;
-  readonly #restart: { onCrash: boolean; maxRestarts: number; withinMs: number };
-  readonly #subscribersKeepAlive: boolean;
   readonly #onError: NonNullable<SupervisorOptions['onError']>;
-  #callSeq = 0;
-  /** IDs rotated away recently, with the time their tombstone lapses (insertion = expiry order). */
-  readonly #rotated = new Map<string, number>();
-  readonly #rotatedIdTtlMs: number;
   #closed = false;
-  #subscriberCount = 0;
   readonly #stats = {
     started: 0,
     ended: { terminated: 0, expired: 0, crashed: 0, shutdown: 0 } as Record<EndReason, number>,
@@ -138,26 +132,20 @@ class Supervisor implements SessionSupervisor {
   };
 
   constructor(options: SupervisorOptions) {
+    checkXStateInternals();
     const logics: Record<string, AnyActorLogic> = { ...options.logics };
     if (options.logic) logics[DEFAULT_LOGIC] = options.logic;
     this.logics = Object.freeze(logics);
-    this.#maxSessions = positive(options.maxSessions ?? 100_000, 'maxSessions');
-    this.#idleTimeoutMs = nonNegative(options.idleTimeoutMs ?? 30 * 60_000, 'idleTimeoutMs');
-    this.#maxLifetimeMs =
-      options.maxLifetimeMs === undefined
-        ? undefined
-        : positive(options.maxLifetimeMs, 'maxLifetimeMs');
+    const maxMicrosteps = positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps');
+    for (const [name, logic] of Object.entries(logics))
+      this.#runnable[name] = boundLogic(logic, maxMicrosteps);
+    this.#registry = new SessionRegistry({
+      maxSessions: positive(options.maxSessions ?? 100_000, 'maxSessions'),
+      startRate: options.startRate ?? { limit: 1_000, intervalMs: 1_000 },
+      rotatedIdTtlMs: nonNegative(options.rotatedIdTtlMs ?? 30_000, 'rotatedIdTtlMs'),
+    });
     this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
-    const rate =
-      options.startRate === undefined ? { limit: 1_000, intervalMs: 1_000 } : options.startRate;
-    this.#rate = rate === false ? undefined : new StartRateLimiter(rate.limit, rate.intervalMs);
-    this.#restart = {
-      onCrash: options.restart?.onCrash ?? false,
-      maxRestarts: options.restart?.maxRestarts ?? 3,
-      withinMs: options.restart?.withinMs ?? 60_000,
-    };
-    this.#subscribersKeepAlive = options.subscribersKeepAlive ?? true;
-    this.#rotatedIdTtlMs = nonNegative(options.rotatedIdTtlMs ?? 30_000, 'rotatedIdTtlMs');
+    this.#restart = new RestartPolicy(options.restart);
     this.#onError =
       options.onError ??
       ((error, info) => {
@@ -166,8 +154,46 @@ class Supervisor implements SessionSupervisor {
           error,
         );
       });
-    this.#idle = new DeadlineQueue((entry) => this.#expire(entry, 'idle'));
-    this.#lifetime = new DeadlineQueue((entry) => this.#expire(entry, 'lifetime'));
+    this.#expiry = new Expiry(
+      {
+        idleTimeoutMs: nonNegative(options.idleTimeoutMs ?? 30 * 60_000, 'idleTimeoutMs'),
+        maxLifetimeMs:
+          options.maxLifetimeMs === undefined
+            ? undefined
+            : positive(options.maxLifetimeMs, 'maxLifetimeMs'),
+        subscribersKeepAlive: options.subscribersKeepAlive ?? true,
+      },
+      (entry, cause) => this.#expire(entry, cause),
+    );
+    this.#calls = new CallTracker({
+      ownedBy: (from, entry) => sessionActorOf(from, this.actor) === entry.actor,
+      gate: (pending) => this.#persist?.gate(pending.entry),
+      settled: (pending, failed, result) => {
+        if (this.#telemetry.active('call'))
+          this.#emitCall(
+            pending,
+            failed ? 'error' : pending.replied ? 'reply' : 'until',
+            failed ? (result as { code?: string }).code : undefined,
+          );
+      },
+      untilDone: (entry) => this.#subs.unwatchIfIdle(entry),
+    });
+    const store = options.store;
+    if (options.passivateAfterMs !== undefined && !store)
+      throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+    this.#subs = new SubscriberHub(
+      {
+        listenerFailed: (err, entry) => this.#report(err, entry.id, 'listener'),
+        changed: (entry, snap: any) => {
+          if (snap === entry.lastSnap || snap.status !== 'active') return;
+          this.#publish(entry, snap);
+          this.#persist?.changed(entry);
+        },
+        occupancy: (entry, occupied) => this.#expiry.occupancy(entry, occupied, Date.now()),
+      },
+      // With a store every change is saved, so every session in memory is watched.
+      store !== undefined,
+    );
 
     // The supervisor is the root actor of the system. Its logic only listens: a session actor's
     // crash or completion reaches it as `xstate.error.actor.<id>` / `xstate.done.actor.<id>`
@@ -191,15 +217,49 @@ class Supervisor implements SessionSupervisor {
     );
     this.actor = root;
     this.system = root.system;
+    this.#scheduler = installIndexedScheduler(this.system);
+    this.#persist = store
+      ? new Persistence(
+          {
+            store,
+            durability: options.durability ?? 'eventual',
+            passivateAfterMs:
+              options.passivateAfterMs === undefined
+                ? undefined
+                : positive(options.passivateAfterMs, 'passivateAfterMs'),
+            migrate: options.migrate,
+            wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+            logicVersion: (name) => (this.logics[name] as { version?: string }).version,
+          },
+          this.#scheduler,
+          {
+            revive: (record, storedVersion) => this.#revive(record, storedVersion),
+            resident: (id) => this.#registry.has(id),
+            passivate: (entry) => this.#leave(entry),
+            deadlineOf: (entry) => this.#expiry.deadlineOf(entry),
+            report: (err, id) => this.#report(err, id, 'store'),
+            conflict: (entry) => {
+              // Someone else wrote this session (another node took it over): stop running it
+              // here rather than fork it.
+              this.#report(
+                new Error(`session ${entry.id} was written elsewhere; leaving it`),
+                entry.id,
+                'store',
+              );
+              this.evict(entry.id);
+            },
+          },
+        )
+      : undefined;
     linkSystem(this.system, {
       root,
-      deliverReply: (callId, value, from) => this.#deliverReply(callId, value, from),
+      replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
     });
     root.start();
   }
 
   get count(): number {
-    return this.#sessions.size;
+    return this.#registry.size;
   }
 
   // ---- starting ---------------------------------------------------------------------------
@@ -208,6 +268,10 @@ class Supervisor implements SessionSupervisor {
     id: string,
     options: StartOptions = {},
   ): Promise<SessionHandle<TContext>> {
+    if (this.#persist && !this.#registry.has(id)) {
+      assertSessionId(id);
+      if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+    }
     return this.#start(id, options);
   }
 
@@ -216,82 +280,76 @@ class Supervisor implements SessionSupervisor {
     options: StartOptions = {},
   ): Promise<SessionHandle<TContext>> {
     assertSessionId(id);
-    if (this.#sessions.has(id)) return new Handle(this, id);
+    if (this.#registry.has(id)) return new Handle(this, id);
+    if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
+      return new Handle(this, id);
     return this.#start(id, options);
   }
 
-  /** Throws SESSION_ROTATED while `id` was rotated away less than `rotatedIdTtlMs` ago. */
-  #checkRotated(id: string): void {
-    if (this.#rotated.size === 0) return;
-    const until = this.#rotated.get(id);
-    if (until === undefined) return;
-    if (until > Date.now()) throw new SessionRotatedError(id);
-    this.#rotated.delete(id);
+  async restore(id: string): Promise<boolean> {
+    assertSessionId(id);
+    if (this.#registry.has(id)) return true;
+    if (!this.#persist) return false;
+    return (await this.#persist.restore(id)) !== undefined || this.#registry.has(id);
   }
 
   started(id: string): boolean {
-    return typeof id === 'string' && this.#sessions.has(id);
+    if (typeof id !== 'string') return false;
+    return this.#registry.has(id) || this.#persist?.storedSync(id) === true;
   }
 
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
-    return this.#sessions.has(id) ? new Handle(this, id) : undefined;
+    return this.#registry.has(id) ? new Handle(this, id) : undefined;
   }
 
   logicOf(id: string): AnyActorLogic | undefined {
-    const entry = this.#sessions.get(id);
+    const entry = this.#registry.get(id);
     return entry && this.logics[entry.logicName];
   }
 
   /** @internal */
   logicNameOf(id: string): string | undefined {
-    return this.#sessions.get(id)?.logicName;
+    return this.#registry.get(id)?.logicName;
   }
 
   #start(id: string, options: StartOptions): Handle {
     assertSessionId(id);
     if (this.#closed) throw new SessionInitFailedError(id, 'the supervisor is shut down');
-    if (this.#sessions.has(id)) throw new SessionAlreadyStartedError(id);
-    this.#checkRotated(id);
     const logicName = options.logic ?? DEFAULT_LOGIC;
-    const logic = this.logics[logicName];
-    if (!logic) {
+    if (!this.logics[logicName]) {
+      if (this.#registry.has(id)) throw new SessionAlreadyStartedError(id);
       throw new UnknownLogicError(options.logic, Object.keys(this.logics));
     }
     const now = Date.now();
-    if (this.#sessions.size >= this.#maxSessions) {
-      this.#stats.refused++;
-      const head = this.#idle.headDeadline;
-      throw new SessionLimitReachedError(
-        this.#maxSessions,
-        head === undefined ? 1_000 : Math.max(1_000, head - now),
-      );
-    }
-    if (this.#rate) {
-      const wait = this.#rate.take(now);
-      if (wait > 0) {
+    this.#registry.admit(
+      id,
+      now,
+      () => this.#expiry.nextIdleDeadline,
+      (err) => {
         this.#stats.refused++;
-        this.#emit('rate-limited', {
-          sessionId: id,
-          limit: this.#rate.limit,
-          intervalMs: this.#rate.intervalMs,
-          retryAfterMs: wait,
-        });
-        throw new RateLimitedError(this.#rate.limit, this.#rate.intervalMs, wait);
-      }
-    }
+        if (err instanceof RateLimitedError)
+          this.#emit('rate-limited', {
+            sessionId: id,
+            limit: err.limit,
+            intervalMs: err.intervalMs,
+            retryAfterMs: err.retryAfterMs,
+          });
+      },
+    );
     const t0 = this.#telemetry.active('start') ? performance.now() : 0;
     const entry = new Entry(id, logicName, options.input, now);
-    this.#sessions.set(id, entry);
+    this.#registry.add(entry);
     const failure = this.#spawn(entry);
     if (failure !== undefined) {
-      this.#sessions.delete(id);
+      this.#registry.remove(entry);
       throw failure;
     }
-    if (this.#maxLifetimeMs !== undefined) {
-      entry.lifetime = DeadlineQueue.node(entry);
-      this.#lifetime.push(entry.lifetime, now + this.#maxLifetimeMs);
+    this.#expiry.begin(entry);
+    if (this.#persist) {
+      this.#subs.watch(entry);
+      this.#persist.active(entry, now);
+      this.#persist.changed(entry);
     }
-    this.#armIdle(entry, now);
     this.#stats.started++;
     if (t0)
       this.#emit('start', {
@@ -303,16 +361,48 @@ class Supervisor implements SessionSupervisor {
     return new Handle(this, id);
   }
 
+  /** Brings a stored session back into memory, as it was (throws SESSION_RESTORE_FAILED). */
+  #revive(record: SessionRecord, storedVersion: number): Entry {
+    const id = record.id;
+    if (!this.#runnable[record.logic])
+      throw new SessionRestoreFailedError(
+        id,
+        new UnknownLogicError(record.logic, Object.keys(this.logics)),
+      );
+    const t0 = this.#telemetry.active('start') ? performance.now() : 0;
+    const entry = new Entry(id, record.logic, record.input, record.startedAt);
+    entry.lastActiveAt = record.lastActiveAt;
+    entry.version = record.version;
+    entry.storedVersion = storedVersion;
+    const failure = this.#spawn(entry, record.snapshot);
+    if (failure) throw new SessionRestoreFailedError(id, failure.cause ?? failure);
+    this.#persist!.rearm(entry, record);
+    this.#registry.add(entry);
+    this.#expiry.begin(entry);
+    this.#subs.watch(entry);
+    this.#persist!.active(entry, Date.now());
+    if (t0)
+      this.#emit('start', {
+        sessionId: id,
+        logic: record.logic,
+        durationMs: performance.now() - t0,
+        restart: false,
+        restored: true,
+      });
+    return entry;
+  }
+
   /** Creates and starts the entry's actor; returns the error to throw when it failed to start. */
-  #spawn(entry: Entry): SessionInitFailedError | undefined {
+  #spawn(entry: Entry, snapshot?: unknown): SessionInitFailedError | undefined {
     entry.starting = true;
     let actor: AnyActorRef;
     try {
-      actor = createActor(this.logics[entry.logicName]!, {
+      actor = createActor(this.#runnable[entry.logicName]!, {
         parent: this.actor,
         id: entry.id,
         systemId: entry.id,
         input: entry.input,
+        ...(snapshot === undefined ? {} : { snapshot: snapshot as any }),
       });
       entry.actor = actor;
       actor.start();
@@ -345,7 +435,7 @@ class Supervisor implements SessionSupervisor {
     return {
       value: snap.value,
       context: snap.context,
-      status: statusOf(snap),
+      status: (snap?.status ?? 'active') as SessionStatus,
       version: entry.version,
     };
   }
@@ -355,7 +445,7 @@ class Supervisor implements SessionSupervisor {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     const out: SessionInfo[] = [];
     let i = 0;
-    for (const entry of this.#sessions.values()) {
+    for (const entry of this.#registry.values()) {
       if (i++ < offset) continue;
       if (out.length >= limit) break;
       const s = this.#plain(entry);
@@ -375,243 +465,159 @@ class Supervisor implements SessionSupervisor {
 
   stats(): SupervisorStats {
     const byLogic: Record<string, number> = {};
-    for (const entry of this.#sessions.values())
+    for (const entry of this.#registry.values())
       byLogic[entry.logicName] = (byLogic[entry.logicName] ?? 0) + 1;
     return {
-      total: this.#sessions.size,
+      total: this.#registry.size,
       byLogic,
       started: this.#stats.started,
       ended: { ...this.#stats.ended },
       restarts: this.#stats.restarts,
-      pendingCalls: this.#pending.size,
-      subscribers: this.#subscriberCount,
+      pendingCalls: this.#calls.size,
+      subscribers: this.#subs.size,
       calls: this.#stats.calls,
       casts: this.#stats.casts,
       refused: this.#stats.refused,
+      ...(this.#persist
+        ? {
+            store: {
+              passivated: this.#persist.passivated,
+              restored: this.#persist.restored,
+              backlog: this.#persist.writer.backlog,
+            },
+          }
+        : {}),
     };
   }
 
-  // ---- activity ---------------------------------------------------------------------------
+  // ---- activity, cast and call ------------------------------------------------------------
 
   touch(id: string): boolean {
-    const entry = this.#sessions.get(id);
+    let entry = this.#registry.get(id);
+    if (!entry && this.#persist && isValidId(id)) {
+      try {
+        entry = this.#persist.restoreSync(id);
+      } catch (err) {
+        this.#report(err, id, 'store');
+      }
+    }
     if (!entry) return false;
-    this.#activity(entry);
+    this.#active(entry);
     return true;
   }
 
-  #activity(entry: Entry): void {
+  #active(entry: Entry): void {
     const now = Date.now();
-    entry.lastActiveAt = now;
-    if (entry.queued) this.#idle.push(entry, now + this.#idleTimeoutMs);
+    this.#expiry.activity(entry, now);
+    this.#persist?.active(entry, now);
   }
 
-  #armIdle(entry: Entry, now: number): void {
-    if (this.#idleTimeoutMs === 0) return;
-    if (this.#subscribersKeepAlive && entry.subscribers?.size) return;
-    this.#idle.push(entry, now + this.#idleTimeoutMs);
-  }
-
-  #expire(entry: Entry, cause: 'idle' | 'lifetime'): void {
-    this.#emit('expire', {
-      sessionId: entry.id,
-      logic: entry.logicName,
-      idleMs: Date.now() - entry.lastActiveAt,
-      cause,
-    });
-    this.#end(entry, 'expired');
-  }
-
-  // ---- cast and call ----------------------------------------------------------------------
-
-  cast<TEvent extends EventObject>(id: string, event: TEvent): void {
+  cast(id: string, event: EventObject): void {
     const entry = this.#entry(id);
-    if (!isEventObject(event))
-      throw new EventNotAcceptedError(
-        id,
-        undefined,
-        'An event must be an object with a string `type`',
-      );
+    if (!isEventObject(event)) throw notAnEvent(id);
     this.#stats.casts++;
-    this.#activity(entry);
+    this.#active(entry);
     entry.actor.send(event);
     if (this.#telemetry.active('cast'))
       this.#emit('cast', { sessionId: id, eventType: event.type });
   }
 
-  call<T = unknown, _TContext = any, TEvent extends EventObject = EventObject>(
-    id: string,
-    event: TEvent,
-    options: CallOptions = {},
-  ): Promise<T> {
-    let entry: Entry;
-    try {
-      entry = this.#entry(id);
-      if (!isEventObject(event))
-        throw new EventNotAcceptedError(
-          id,
-          undefined,
-          'An event must be an object with a string `type`',
-        );
-    } catch (err) {
-      return Promise.reject(err);
+  call<T = unknown>(id: string, event: EventObject, options: CallOptions = {}): Promise<T> {
+    let entry = this.#registry.get(id);
+    if (entry === undefined || !isEventObject(event)) {
+      try {
+        if (entry === undefined) {
+          if (this.#persist && isValidId(id) && !this.#persist.store.loadSync) {
+            // A stored session comes back first; then the call goes on as usual.
+            return this.#persist
+              .restore(id)
+              .then(() =>
+                this.#registry.has(id)
+                  ? this.call<T>(id, event, options)
+                  : (this.#entry(id) as never),
+              );
+          }
+          entry = this.#entry(id);
+        }
+        if (!isEventObject(event)) throw notAnEvent(id);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     this.#stats.calls++;
-    this.#activity(entry);
+    this.#active(entry);
     const measure = this.#telemetry.active('call');
-    const t0 = measure ? performance.now() : 0;
-    const snap: any = entry.actor.getSnapshot();
-    // Refuse at once what the current state cannot take, rather than after a timeout.
-    if (typeof snap.can === 'function' && !snap.can(event)) {
+    const pending = new PendingCall(
+      this.#calls,
+      entry,
+      event.type,
+      measure ? performance.now() : 0,
+    );
+    // Refuse at once what the current state cannot take, rather than after a timeout. A guard
+    // that throws here throws again in the step itself, where it crashes the session and
+    // rejects this call like any other crash: so it is sent.
+    if (!accepts(entry.actor, event)) {
       const err = new EventNotAcceptedError(id, event.type);
-      if (measure) this.#emitCall(id, event.type, t0, 'error', err.code);
+      if (measure) this.#emitCall(pending, 'error', err.code);
       return Promise.reject(err);
     }
-    const callId = `${++this.#callSeq}`;
     const until = options.until as PendingCall['until'];
-    const pending: PendingCall = {
-      id: callId,
-      entry,
-      eventType: event.type,
-      startedAt: t0,
-      until,
-      sending: true,
-      replied: false,
-      value: undefined,
-      settled: false,
-      resolve: undefined,
-      reject: undefined,
-      timer: undefined,
-    };
     // An `until` call watches snapshots from the first step on, so it is registered up front. A
     // plain call is registered only if the step does not answer it: the common same-step reply
-    // costs no map or timer at all.
+    // costs no map, queue or timer at all.
     if (until) {
-      this.#register(pending);
-      entry.untilCalls++;
-      this.#watch(entry);
+      pending.until = until;
+      this.#calls.register(pending);
+      this.#subs.watch(entry);
     }
     const generation = entry.generation;
-    const outer = this.#sending;
-    this.#sending = pending;
-    try {
-      // `$callId` is CALL_ID_KEY, written as a literal key: a computed key makes V8 build the
-      // object in dictionary mode, measurably slower on this path.
-      entry.actor.send({ ...event, $callId: callId });
-    } finally {
-      this.#sending = outer;
-      pending.sending = false;
-    }
+    this.#calls.send(pending, entry.actor, event);
 
-    if (pending.settled) return pending.value as Promise<T>;
+    if (pending.settled) return pending.result as Promise<T>;
     if (entry.ended || entry.generation !== generation) {
       // The step crashed the session (restarted or not) or ended it.
       const err =
         entry.generation !== generation || entry.ended === 'crashed'
           ? new SessionCrashedError(id, entry.fault)
           : new SessionEndedError(id, entry.ended!);
-      this.#forget(pending);
-      if (measure) this.#emitCall(id, event.type, t0, 'error', err.code);
+      this.#calls.forget(pending);
+      if (measure) this.#emitCall(pending, 'error', err.code);
       return Promise.reject(err);
     }
     if (pending.replied) {
-      this.#forget(pending);
-      if (measure) this.#emitCall(id, event.type, t0, 'reply');
-      return Promise.resolve(pending.value as T);
+      this.#calls.forget(pending);
+      if (measure) this.#emitCall(pending, 'reply');
+      const gate = this.#persist?.gate(entry);
+      const result = pending.result as T;
+      return gate ? gate.then(() => result) : Promise.resolve(result);
     }
     if (until) {
       const s = this.#plain(entry);
       if (until(s)) {
-        this.#forget(pending);
-        if (measure) this.#emitCall(id, event.type, t0, 'until');
-        return Promise.resolve(s as T);
+        this.#calls.forget(pending);
+        if (measure) this.#emitCall(pending, 'until');
+        const gate = this.#persist?.gate(entry);
+        return gate ? gate.then(() => s as T) : Promise.resolve(s as T);
       }
     } else {
-      this.#register(pending);
+      this.#calls.register(pending);
     }
     const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
-      pending.timer = setTimeout(() => {
-        this.#settle(pending, new CallTimeoutError(id, pending.eventType, timeoutMs), true);
-      }, timeoutMs);
+      this.#calls.arm(pending, timeoutMs);
     });
   }
 
-  #register(pending: PendingCall): void {
-    this.#pending.set(pending.id, pending);
-    (pending.entry.calls ??= new Set()).add(pending);
-  }
-
-  #emitCall(
-    sessionId: string,
-    eventType: string,
-    t0: number,
-    outcome: 'reply' | 'until' | 'error',
-    errorCode?: string,
-  ): void {
+  #emitCall(pending: PendingCall, outcome: 'reply' | 'until' | 'error', errorCode?: string): void {
     this.#emit('call', {
-      sessionId,
-      eventType,
-      durationMs: performance.now() - t0,
+      sessionId: pending.entry.id,
+      eventType: pending.eventType,
+      durationMs: performance.now() - pending.startedAt,
       outcome,
       ...(errorCode ? { errorCode } : {}),
     });
-  }
-
-  #deliverReply(callId: string, value: unknown, from: AnyActorRef): void {
-    const sending = this.#sending;
-    const pending =
-      sending !== undefined && sending.id === callId ? sending : this.#pending.get(callId);
-    if (!pending || pending.replied || pending.settled) return;
-    // A session may only answer its own calls.
-    if (sessionActorOf(from, this.actor) !== pending.entry.actor) return;
-    pending.replied = true;
-    pending.value = value;
-    if (pending.sending) return; // call() settles it once the step has completed
-    // A later step: settle once this step is over. If an action after the reply throws, the
-    // crash rejects the call first, synchronously, and this becomes a no-op.
-    queueMicrotask(() => {
-      if (!pending.settled) this.#settle(pending, value, false);
-    });
-  }
-
-  /** Settles a pending call (value or error) and forgets it. */
-  #settle(pending: PendingCall, result: unknown, failed: boolean): void {
-    if (pending.settled) return;
-    pending.settled = true;
-    this.#forget(pending);
-    if (this.#telemetry.active('call')) {
-      this.#emitCall(
-        pending.entry.id,
-        pending.eventType,
-        pending.startedAt,
-        failed ? 'error' : pending.replied ? 'reply' : 'until',
-        failed ? (result as { code?: string }).code : undefined,
-      );
-    }
-    if (pending.reject) {
-      if (failed) pending.reject(result);
-      else pending.resolve!(result);
-    } else {
-      // Settled during call()'s own send (a crash or an end in that step): hand call() a promise.
-      const p = failed ? Promise.reject(result) : Promise.resolve(result);
-      pending.value = p;
-    }
-  }
-
-  #forget(pending: PendingCall): void {
-    pending.settled = true;
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
-    pending.timer = undefined;
-    const entry = pending.entry;
-    if (entry.calls?.delete(pending)) this.#pending.delete(pending.id);
-    if (pending.until) {
-      pending.until = undefined;
-      entry.untilCalls--;
-      this.#unwatchIfIdle(entry);
-    }
   }
 
   // ---- subscriptions ----------------------------------------------------------------------
@@ -624,136 +630,77 @@ class Supervisor implements SessionSupervisor {
     const entry = this.#entry(id);
     if (typeof listener !== 'function')
       throw new TypeError('subscribe(id, listener): listener must be a function');
-    const sub: Subscriber = {
-      listener: listener as Subscriber['listener'],
-      select: options.select as Subscriber['select'],
-      equals: (options.equals as Subscriber['equals']) ?? Object.is,
-      last: undefined,
-      active: true,
-    };
-    if (sub.select) sub.last = sub.select(this.#plain(entry));
-    (entry.subscribers ??= new Set()).add(sub);
-    this.#subscriberCount++;
-    this.#watch(entry);
-    entry.lastActiveAt = Date.now();
-    if (this.#subscribersKeepAlive) this.#idle.remove(entry);
-    return () => {
-      if (!sub.active) return;
-      sub.active = false;
-      this.#subscriberCount--;
-      entry.subscribers?.delete(sub);
-      if (entry.ended) return;
-      this.#unwatchIfIdle(entry);
-      if (this.#subscribersKeepAlive && !entry.subscribers?.size) {
-        entry.lastActiveAt = Date.now();
-        this.#armIdle(entry, entry.lastActiveAt);
-      }
-    };
-  }
-
-  #watch(entry: Entry): void {
-    if (entry.watch || entry.ended) return;
-    entry.watch = entry.actor.subscribe({
-      next: (snap) => this.#onSnapshot(entry, snap),
-      // Crashes are handled where the root receives them; this only keeps XState from
-      // reporting the error as unhandled.
-      error: () => {},
-    });
-  }
-
-  #unwatchIfIdle(entry: Entry): void {
-    if (entry.watch && !entry.subscribers?.size && entry.untilCalls === 0) {
-      entry.watch.unsubscribe();
-      entry.watch = undefined;
-    }
-  }
-
-  #onSnapshot(entry: Entry, snap: any): void {
-    if (snap === entry.lastSnap || snap.status !== 'active') return;
-    this.#publish(entry, snap);
+    return this.#subs.add(entry, listener as (m: SessionMessage) => void, options, () =>
+      this.#plain(entry),
+    );
   }
 
   /** Counts a new snapshot and hands it to `until` calls and subscribers. */
-  #publish(entry: Entry, snap: any): void {
+  #publish(entry: Entry, snap: unknown): void {
     entry.lastSnap = snap;
     entry.version++;
+    const s = snap as { value: unknown; context: unknown };
     const plain: SessionSnapshot = {
-      value: snap.value,
-      context: snap.context,
+      value: s.value,
+      context: s.context,
       status: 'active',
       version: entry.version,
     };
-    if (entry.untilCalls > 0 && entry.calls) {
-      for (const pending of entry.calls) {
-        if (!pending.until || pending.sending || pending.settled) continue;
-        let ok = false;
-        try {
-          ok = pending.until(plain);
-        } catch (err) {
-          this.#settle(pending, err, true);
-          continue;
-        }
-        if (ok) this.#settle(pending, plain, false);
-      }
-    }
-    if (entry.subscribers) {
-      for (const sub of entry.subscribers) {
-        if (!sub.active) continue;
-        try {
-          if (sub.select) {
-            const selected = sub.select(plain);
-            if (sub.equals(sub.last, selected)) continue;
-            sub.last = selected;
-            sub.listener({ type: 'snapshot', snapshot: plain, version: plain.version, selected });
-          } else {
-            sub.listener({ type: 'snapshot', snapshot: plain, version: plain.version });
-          }
-        } catch (err) {
-          this.#report(err, entry.id, 'listener');
-        }
-      }
-    }
+    this.#calls.checkUntil(entry, plain);
+    this.#subs.publish(entry, plain);
   }
 
   // ---- ending -----------------------------------------------------------------------------
 
   async terminate(id: string): Promise<void> {
-    this.#end(this.#entry(id), 'terminated');
+    await this.#end(await this.#entryAsync(id), 'terminated');
   }
 
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const entry of [...this.#sessions.values()]) this.#end(entry, 'shutdown');
-    this.#idle.clear();
-    this.#lifetime.clear();
+    // Every session is saved before it stops: it comes back in the next process.
+    if (this.#persist) await this.#persist.close();
+    for (const entry of [...this.#registry.values()]) this.#end(entry, 'shutdown');
+    this.#expiry.clear();
+    this.#calls.clear();
     this.actor.stop();
     unlinkSystem(this.system);
   }
 
-  #end(entry: Entry, reason: EndReason, error?: unknown): void {
-    if (entry.ended) return;
+  #expire(entry: Entry, cause: ExpiryCause): void {
+    this.#emit('expire', {
+      sessionId: entry.id,
+      logic: entry.logicName,
+      idleMs: Date.now() - entry.lastActiveAt,
+      cause,
+    });
+    this.#end(entry, 'expired');
+  }
+
+  /** Ends a session for good; resolves when its record is deleted (with a store). */
+  #end(entry: Entry, reason: EndReason, error?: unknown): Promise<void> | undefined {
+    if (entry.ended) return undefined;
     entry.ended = reason;
     if (error !== undefined) entry.fault = error;
-    if (this.#sessions.get(entry.id) === entry) this.#sessions.delete(entry.id);
-    this.#idle.remove(entry);
-    if (entry.lifetime) this.#lifetime.remove(entry.lifetime);
-    entry.watch?.unsubscribe();
-    entry.watch = undefined;
-    if (entry.actor.getSnapshot().status === 'active')
-      (entry.actor as unknown as ActorInternals)._stop();
-    if (entry.calls) {
-      for (const pending of [...entry.calls]) {
-        this.#settle(
-          pending,
-          reason === 'crashed'
-            ? new SessionCrashedError(entry.id, error)
-            : new SessionEndedError(entry.id, reason),
-          true,
-        );
-      }
+    this.#registry.remove(entry);
+    this.#expiry.remove(entry);
+    this.#subs.unwatch(entry);
+    let deleted: Promise<void> | undefined;
+    if (this.#persist) {
+      this.#persist.forget(entry);
+      this.#persist.writer.drop(entry, () => new SessionEndedError(entry.id, reason));
+      // Ended is gone; shut down is kept for the next process.
+      if (reason !== 'shutdown') deleted = this.#persist.writer.delete(entry.id);
     }
-    this.#notifyEnded(entry, reason, error);
+    // Costs O(this session's own timers): see installIndexedScheduler.
+    if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
+    this.#calls.failAll(entry, () =>
+      reason === 'crashed'
+        ? new SessionCrashedError(entry.id, error)
+        : new SessionEndedError(entry.id, reason),
+    );
+    this.#subs.ended(entry, reason, error);
     this.#stats.ended[reason]++;
     this.#emit('stop', {
       sessionId: entry.id,
@@ -762,32 +709,47 @@ class Supervisor implements SessionSupervisor {
       lifetimeMs: Date.now() - entry.startedAt,
     });
     debug('session %s ended (%s)', entry.id, reason);
+    return deleted;
   }
 
-  #notifyEnded(entry: Entry, reason: EndReason | 'rotated', error?: unknown): void {
-    const subs = entry.subscribers;
-    if (!subs) return;
-    entry.subscribers = undefined;
-    for (const sub of subs) {
-      if (!sub.active) continue;
-      sub.active = false;
-      this.#subscriberCount--;
-      try {
-        sub.listener(
-          error === undefined ? { type: 'ended', reason } : { type: 'ended', reason, error },
-        );
-      } catch (err) {
-        this.#report(err, entry.id, 'listener');
-      }
-    }
+  /**
+   * Takes a session out of memory without ending it: no `ended` message, no telemetry `stop`,
+   * its record untouched. Passivation (after saving) and a cluster node that lost a session's
+   * lease (without saving: it may no longer write) use it.
+   */
+  #leave(entry: Entry): void {
+    if (entry.ended || entry.left) return;
+    entry.left = true;
+    this.#registry.remove(entry);
+    this.#expiry.remove(entry);
+    this.#subs.unwatch(entry);
+    this.#persist?.forget(entry);
+    this.#persist?.writer.drop(entry, () => new SessionEndedError(entry.id, 'moved'));
+    if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
+    this.#calls.failAll(entry, () => new SessionEndedError(entry.id, 'moved'));
+    debug('session %s left memory', entry.id);
+  }
+
+  /**
+   * @internal
+   * Drops a session from this process's memory without saving, deleting or telling its
+   * subscribers (a cluster node that lost the session's lease). Whether it was in memory.
+   */
+  evict(id: string): boolean {
+    const entry = this.#registry.get(id);
+    if (!entry) return false;
+    this.#leave(entry);
+    return true;
   }
 
   #onChildEvent(event: EventObject): void {
     const type = event.type;
-    const isError = type.startsWith('xstate.error.actor.');
-    if (!isError && !type.startsWith('xstate.done.actor.')) return;
-    const id: string = (event as { actorId?: string }).actorId ?? type.slice(isError ? 19 : 18);
-    const entry = this.#sessions.get(id);
+    const isError = type.startsWith(ERROR_ACTOR_PREFIX);
+    if (!isError && !type.startsWith(DONE_ACTOR_PREFIX)) return;
+    const id: string =
+      (event as { actorId?: string }).actorId ??
+      type.slice((isError ? ERROR_ACTOR_PREFIX : DONE_ACTOR_PREFIX).length);
+    const entry = this.#registry.get(id);
     if (!entry || entry.starting || entry.ended) return;
     if (!isError) {
       // The session's machine reached a top-level final state: the session is over.
@@ -798,14 +760,7 @@ class Supervisor implements SessionSupervisor {
   }
 
   #crash(entry: Entry, error: unknown): void {
-    const now = Date.now();
-    const policy = this.#restart;
-    let restarting = false;
-    if (policy.onCrash && !this.#closed) {
-      entry.crashes = (entry.crashes ?? []).filter((t) => now - t < policy.withinMs);
-      restarting = entry.crashes.length < policy.maxRestarts;
-      entry.crashes.push(now);
-    }
+    const restarting = !this.#closed && this.#restart.crashed(entry, Date.now());
     entry.fault = error;
     this.#emit('crash', { sessionId: entry.id, logic: entry.logicName, error, restarting });
     this.#report(error, entry.id, 'crash');
@@ -814,9 +769,7 @@ class Supervisor implements SessionSupervisor {
       return;
     }
     // Restart this session alone, from its initial state, with the same ID, logic and input.
-    if (entry.calls)
-      for (const pending of [...entry.calls])
-        this.#settle(pending, new SessionCrashedError(entry.id, error), true);
+    this.#calls.failAll(entry, () => new SessionCrashedError(entry.id, error));
     const hadWatch = entry.watch !== undefined;
     entry.watch = undefined;
     entry.generation++;
@@ -826,7 +779,7 @@ class Supervisor implements SessionSupervisor {
       return;
     }
     this.#stats.restarts++;
-    if (hadWatch) this.#watch(entry);
+    if (hadWatch) this.#subs.watch(entry);
     this.#emit('start', {
       sessionId: entry.id,
       logic: entry.logicName,
@@ -839,33 +792,23 @@ class Supervisor implements SessionSupervisor {
   // ---- renaming ---------------------------------------------------------------------------
 
   async rename(id: string, newId: string): Promise<SessionHandle> {
-    const entry = this.#entry(id);
+    const entry = await this.#entryAsync(id);
     assertSessionId(newId);
-    if (this.#sessions.has(newId)) throw new SessionAlreadyStartedError(newId);
-    const actor = entry.actor as unknown as ActorInternals & AnyActorRef;
-    const system = this.system as unknown as SystemInternals;
+    if (this.#registry.has(newId) || (this.#persist && (await this.#persist.stored(newId))))
+      throw new SessionAlreadyStartedError(newId);
     // The actor keeps running, state and timers untouched; only its names change.
-    system._unregister(actor);
-    actor.id = newId;
-    actor._actorScope.id = newId;
-    system._register(actor.sessionId, actor);
-    system._set(newId, actor);
-    this.#sessions.delete(id);
-    entry.id = newId;
-    this.#sessions.set(newId, entry);
-    if (this.#rotatedIdTtlMs > 0) {
-      const now = Date.now();
-      for (const [old, until] of this.#rotated) {
-        if (until > now) break;
-        this.#rotated.delete(old);
-      }
-      this.#rotated.delete(newId);
-      this.#rotated.set(id, now + this.#rotatedIdTtlMs);
-    }
+    renameActor(this.system, entry.actor, newId);
+    this.#registry.rename(entry, newId);
     // Whoever followed the old ID loses it: that is the point of rotating an ID.
-    this.#notifyEnded(entry, 'rotated');
-    if (this.#subscribersKeepAlive) this.#armIdle(entry, Date.now());
-    this.#unwatchIfIdle(entry);
+    this.#subs.ended(entry, 'rotated');
+    this.#expiry.rearm(entry);
+    this.#subs.unwatchIfIdle(entry);
+    if (this.#persist) {
+      // The record moves too: the new ID's is written fresh, the old one's deleted after it.
+      entry.storedVersion = 0;
+      this.#persist.changed(entry);
+      await this.#persist.writer.delete(id);
+    }
     return new Handle(this, newId);
   }
 
@@ -882,7 +825,11 @@ class Supervisor implements SessionSupervisor {
     this.#telemetry.emit(name, event, (err) => this.#report(err, undefined, 'listener'));
   }
 
-  #report(error: unknown, sessionId: string | undefined, source: 'crash' | 'listener'): void {
+  #report(
+    error: unknown,
+    sessionId: string | undefined,
+    source: 'crash' | 'listener' | 'store',
+  ): void {
     try {
       this.#onError(error, sessionId === undefined ? { source } : { sessionId, source });
     } catch {
@@ -890,19 +837,55 @@ class Supervisor implements SessionSupervisor {
     }
   }
 
+  /** The session in memory, or restored synchronously from the store; else throws. */
   #entry(id: string): Entry {
-    const entry = this.#sessions.get(id);
+    const entry = this.#registry.get(id);
     if (entry) return entry;
     assertSessionId(id);
-    this.#checkRotated(id);
+    this.#registry.checkRotated(id);
+    const restored = this.#persist?.restoreSync(id);
+    if (restored) return restored;
     throw new SessionNotFoundError(id);
+  }
+
+  /** The session in memory, or restored from the store; else throws. */
+  async #entryAsync(id: string): Promise<Entry> {
+    const entry = this.#registry.get(id);
+    if (entry) return entry;
+    assertSessionId(id);
+    this.#registry.checkRotated(id);
+    if (this.#persist) await this.#persist.restore(id);
+    return this.#entry(id);
   }
 }
 
-function sessionActorOf(actor: AnyActorRef, root: AnyActorRef): AnyActorRef {
-  let a = actor as AnyActorRef & { _parent?: AnyActorRef };
-  while (a._parent && a._parent !== root) a = a._parent as AnyActorRef & { _parent?: AnyActorRef };
-  return a;
+function isValidId(id: unknown): id is string {
+  return typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id);
+}
+
+function isEventObject(event: unknown): event is EventObject {
+  return (
+    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
+  );
+}
+
+function notAnEvent(id: string): EventNotAcceptedError {
+  return new EventNotAcceptedError(
+    id,
+    undefined,
+    'An event must be an object with a string `type`',
+  );
+}
+
+/** Whether the actor's current state takes the event (true when it cannot tell, or a guard throws). */
+function accepts(actor: AnyActorRef, event: EventObject): boolean {
+  const snap = actor.getSnapshot() as { can?: (e: EventObject) => boolean };
+  if (typeof snap.can !== 'function') return true;
+  try {
+    return snap.can(event);
+  } catch {
+    return true;
+  }
 }
 
 function messageOf(err: unknown): string {

@@ -123,9 +123,15 @@ export class RateLimitedError extends SessionError {
   override name = 'RateLimitedError' as const;
   /** Milliseconds until the current rate window closes. */
   readonly retryAfterMs: number;
+  /** Starts allowed per window. */
+  readonly limit: number;
+  /** The window, in milliseconds. */
+  readonly intervalMs: number;
   constructor(limit: number, intervalMs: number, retryAfterMs: number) {
     super('RATE_LIMITED', `More than ${limit} session starts within ${intervalMs} ms`);
     this.retryAfterMs = retryAfterMs;
+    this.limit = limit;
+    this.intervalMs = intervalMs;
   }
 }
 
@@ -226,9 +232,11 @@ export class SessionRestoreFailedError extends SessionError {
 export class StoreUnavailableError extends SessionError {
   override name = 'StoreUnavailableError' as const;
   constructor(cause: unknown, sessionId?: string) {
-    super('STORE_UNAVAILABLE', `The session store is unavailable: ${messageOf(cause)}`, {
+    // A store's own STORE_UNAVAILABLE is not wrapped twice: its cause is the one that matters.
+    const inner = isSessionError(cause, 'STORE_UNAVAILABLE') ? (cause.cause ?? cause) : cause;
+    super('STORE_UNAVAILABLE', `The session store is unavailable: ${messageOf(inner)}`, {
       sessionId,
-      cause,
+      cause: inner,
     });
   }
 }

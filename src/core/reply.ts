@@ -1,18 +1,12 @@
 import type { AnyActorRef, ActorSystem, EventObject } from 'xstate';
-
-/**
- * The property a `call` adds to the event it sends, holding the call's correlation id. Events
- * stay plain JSON objects, so a call can later travel between processes.
- * @internal
- */
-export const CALL_ID_KEY = '$callId';
+import { CallTracker } from './CallTracker.js';
 
 /** @internal What a supervisor registers for its actor system, so machine actions can reach it. */
 export interface SystemLink {
   /** The supervisor's root actor: a session actor is a direct child of it. */
   readonly root: AnyActorRef;
-  /** Delivers a reply to the pending call with this id, if it still waits. */
-  deliverReply(callId: string, value: unknown, from: AnyActorRef): void;
+  /** Delivers a reply to the pending call with this public id, if it still waits. */
+  replyTo(callId: string, value: unknown, from: AnyActorRef): void;
 }
 
 const links = new WeakMap<ActorSystem<any>, SystemLink>();
@@ -33,8 +27,11 @@ export function linkOf(system: ActorSystem<any>): SystemLink | undefined {
 }
 
 /**
- * The call id carried by an event sent with `sessions.call(...)`, or `undefined` when the event
- * was cast. Keep it (in context, say) to answer later with `reply(value, { to })`.
+ * The id of the call that sent this event with `sessions.call(...)`, or `undefined` when the
+ * event was cast (or reached the session any other way). Keep it (in context, say) to answer later
+ * with `reply(value, { to })`. The correlation is not a field of the event: an event whose
+ * payload claims a call id is not a call, so a cast cannot answer someone else's call. The id is
+ * random (unguessable) and made on first use.
  *
  * @example
  * ```ts
@@ -42,8 +39,7 @@ export function linkOf(system: ActorSystem<any>): SystemLink | undefined {
  * ```
  */
 export function callIdOf(event: EventObject): string | undefined {
-  const id = (event as unknown as Record<string, unknown>)[CALL_ID_KEY];
-  return typeof id === 'string' ? id : undefined;
+  return CallTracker.idOf(event);
 }
 
 /** What a reply's value function and its `to` function receive. */
@@ -92,19 +88,21 @@ export function reply<TContext = any, TEvent extends EventObject = any, TValue =
   system: ActorSystem<any>;
 }) => void {
   const to = options?.to;
+  const resolve = (args: ReplyArgs<TContext, TEvent>) =>
+    typeof value === 'function'
+      ? (value as (a: ReplyArgs<TContext, TEvent>) => TValue)(args)
+      : value;
   return function replyAction(args) {
-    let callId: string | undefined;
-    if (to === undefined) callId = callIdOf(args.event);
-    else if (typeof to === 'function') callId = to(args);
-    else callId = to;
+    if (to === undefined) {
+      // Same step: the call is the one whose event object this is (no id needed).
+      CallTracker.replyToEvent(args.event, resolve(args), args.self);
+      return;
+    }
+    const callId = typeof to === 'function' ? to(args) : to;
     if (callId === undefined) return;
     const link = linkOf(args.system);
     if (!link) return;
-    const resolved =
-      typeof value === 'function'
-        ? (value as (a: ReplyArgs<TContext, TEvent>) => TValue)(args)
-        : value;
-    link.deliverReply(callId, resolved, args.self);
+    link.replyTo(callId, resolve(args), args.self);
   };
 }
 

@@ -1,4 +1,9 @@
-import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
+import type { AnyActorLogic, AnyActorRef, ActorSystem, AnyEventObject, EventObject } from 'xstate';
+import type { SessionRecord } from './persistence/record.js';
+import type { SessionStore } from './store/SessionStore.js';
+
+/** When changes reach the store: see {@link SupervisorOptions.durability}. */
+export type Durability = 'none' | 'eventual' | 'durable';
 
 /** Why a session ended. Every subscriber gets exactly one `ended` message with one of these. */
 export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
@@ -107,6 +112,8 @@ export interface SupervisorStats {
   casts: number;
   /** Starts refused by `maxSessions` or `startRate`. */
   refused: number;
+  /** With a store: sessions passivated and restored since creation, and writes waiting. */
+  store?: { passivated: number; restored: number; backlog: number };
 }
 
 /** Telemetry event names (also `node:diagnostics_channel` channels `session-process:<name>`). */
@@ -121,7 +128,14 @@ export type TelemetryName =
 
 /** Payload of each telemetry event. Durations are in milliseconds. */
 export interface TelemetryEvents {
-  start: { sessionId: string; logic: string; durationMs: number; restart: boolean };
+  start: {
+    sessionId: string;
+    logic: string;
+    durationMs: number;
+    restart: boolean;
+    /** True when the session was brought back from the store rather than started. */
+    restored?: boolean;
+  };
   stop: { sessionId: string; logic: string; reason: EndReason; lifetimeMs: number };
   call: {
     sessionId: string;
@@ -137,11 +151,21 @@ export interface TelemetryEvents {
 }
 
 /** Options of `createSessionSupervisor`. */
-export interface SupervisorOptions {
+export interface SupervisorOptions<
+  TLogic extends AnyActorLogic = AnyActorLogic,
+  TLogics extends Record<string, AnyActorLogic> = Record<string, AnyActorLogic>,
+> {
   /** Default session logic (the seed's `session_process` config). */
-  logic?: AnyActorLogic;
+  logic?: TLogic;
   /** Named logics, chosen at start with `{ logic: name }`. */
-  logics?: Record<string, AnyActorLogic>;
+  logics?: TLogics;
+  /**
+   * Bound on the microsteps of one event's step, for state machines that set no
+   * `options.maxIterations` of their own. A step past it (an `always` cycle, a `raise` that
+   * re-enters its own state) crashes that session alone instead of blocking the process.
+   * @default 10_000
+   */
+  maxMicrosteps?: number;
   /** More starts are refused with `SESSION_LIMIT_REACHED`. @default 100_000 */
   maxSessions?: number;
   /** A session without activity for this long ends with reason `expired`. `0` disables. @default 1_800_000 (30 min) */
@@ -175,10 +199,47 @@ export interface SupervisorOptions {
   };
   /** XState inspection observer for the whole system (the supervisor and every session). */
   inspect?: (event: any) => void;
+  /**
+   * Where sessions are kept across passivation and restarts: `memoryStore()`,
+   * `sqliteStore(...)` from `session-process/sqlite`, `redisStore(...)` from
+   * `session-process/redis`, or your own {@link SessionStore}. With a store, a session exists
+   * while it is in memory or in the store.
+   * @default undefined (sessions live in memory only)
+   */
+  store?: SessionStore | undefined;
+  /**
+   * When a change is saved. `'eventual'`: soon after, coalesced, at most one write per session
+   * in flight. `'durable'`: a `call` settles only after the change it caused is saved (a group
+   * commit across sessions), so an acknowledged call survives `kill -9`. `'none'`: only on
+   * passivation and shutdown.
+   * @default 'eventual' with a store, 'none' without
+   */
+  durability?: Durability;
+  /**
+   * A session without activity (call, cast, touch) for this long leaves memory and stays in the
+   * store, to come back on its next use; its timers still fire on time. Sessions with
+   * subscribers or waiting calls stay. Needs a `store`.
+   * @default undefined (never)
+   */
+  passivateAfterMs?: number | undefined;
+  /**
+   * Upgrades a stored record written by an older machine before it is restored (rename a state,
+   * add a context field). Return the record to use; throw to refuse it (`SESSION_RESTORE_FAILED`).
+   */
+  migrate?: ((record: SessionRecord) => SessionRecord) | undefined;
+  /**
+   * How often the store's due-time index is polled for passivated sessions whose timers or
+   * deadlines fell due (sessions saved by an earlier process included).
+   * @default 1_000
+   */
+  wakeIntervalMs?: number;
   /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
   cluster?: ClusterAdapter | undefined;
-  /** Where errors that belong to nobody go (a subscriber that threw, a crash). @default console.error */
-  onError?: (error: unknown, info: { sessionId?: string; source: 'crash' | 'listener' }) => void;
+  /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */
+  onError?: (
+    error: unknown,
+    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' },
+  ) => void;
 }
 
 /**
@@ -217,19 +278,23 @@ export interface SessionHandle<TContext = any> {
   terminate(): Promise<void>;
 }
 
-/** The supervisor: starts, finds and stops session actors by session ID. */
-export interface SessionSupervisor {
+/**
+ * The supervisor: starts, finds and stops session actors by session ID. `TEvent` is the union of
+ * the events its logics accept (from `createSessionSupervisor`'s options), so `call` and `cast`
+ * refuse a misspelt event at compile time.
+ */
+export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> {
   start<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
   ensure<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
   started(id: string): boolean;
   /** The handle of a running session, or `undefined`. */
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
-  call<T = unknown, TContext = any, TEvent extends EventObject = EventObject>(
+  call<TReply = unknown, TContext = any>(
     id: string,
     event: TEvent,
     options?: CallOptions<TContext>,
-  ): Promise<T>;
-  cast<TEvent extends EventObject>(id: string, event: TEvent): void;
+  ): Promise<TReply>;
+  cast(id: string, event: TEvent): void;
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext>;
   subscribe<TContext = any, TSelected = unknown>(
     id: string,
@@ -241,6 +306,11 @@ export interface SessionSupervisor {
   readonly count: number;
   stats(): SupervisorStats;
   terminate(id: string): Promise<void>;
+  /**
+   * Brings a stored session into memory if it is not there; whether the session exists. Needed
+   * only with a store that cannot load synchronously (Redis) before `snapshot` or `subscribe`.
+   */
+  restore(id: string): Promise<boolean>;
   /** Gives a running session a new ID, state kept; the old ID reaches nothing afterwards. */
   rename(id: string, newId: string): Promise<SessionHandle>;
   shutdown(): Promise<void>;

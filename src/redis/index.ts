@@ -1,9 +1,10 @@
 /**
- * session-process/redis: the Redis store and the multi-node mode (`ioredis`).
+ * session-process/redis: the Redis {@link SessionStore} and the Redis cluster.
  *
  * @packageDocumentation
  */
-// ---- cluster (helper `cluster`) ----
+export { type RedisSessionStore, type RedisStoreOptions, redisStore } from './store/redisStore.js';
+// ---- cluster ----
 export { redisCluster, type RedisClusterOptions } from './cluster/redisCluster.js';
 export type {
   ClusterSessionSupervisor,

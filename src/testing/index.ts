@@ -6,6 +6,11 @@
  */
 export { createSessionTestModel, type SessionTestModel } from './createSessionTestModel.js';
 export { createSupervisorDriver } from './supervisorDriver.js';
+export {
+  type ConformanceVitestApi,
+  type StoreConformanceOptions,
+  storeConformance,
+} from './storeConformance.js';
 export { TestClock } from './TestClock.js';
 export type {
   Coverage,

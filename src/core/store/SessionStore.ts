@@ -59,6 +59,13 @@ export interface SessionStore {
   /** The stored record of a session, or `undefined` when there is none. */
   load(id: string): Promise<StoredSession | undefined>;
   /**
+   * The same, synchronously, for stores that can (memory, SQLite). With it, the supervisor's
+   * synchronous methods (`cast`, `snapshot`, `subscribe`, `touch`, `started`) reach a stored
+   * session too; without it (Redis), they see a stored session once `restore(id)` or any
+   * asynchronous method has brought it into memory.
+   */
+  loadSync?(id: string): StoredSession | undefined;
+  /**
    * Applies the writes, each checked against the version it replaces; in one transaction where
    * the store has them (a group commit), so that one fsync covers many sessions. A write that
    * conflicts does not stop the others.

@@ -33,6 +33,10 @@ export function memoryStore(): SessionStore & { readonly size: number } {
       open();
       return records.get(id);
     },
+    loadSync(id) {
+      open();
+      return records.get(id);
+    },
     async save(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {
       open();
       return writes.map((w) => {

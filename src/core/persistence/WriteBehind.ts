@@ -1,0 +1,204 @@
+import type { Entry } from '../Entry.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { SessionStore, StoreWrite } from '../store/SessionStore.js';
+
+/** @internal What the writer asks of the supervisor. */
+export interface WriteHooks {
+  /** The record of a session as it is now. */
+  encode(entry: Entry): { data: string; dueAt: number | null };
+  /** The store refused a write because someone else wrote the session (another node). */
+  conflict(entry: Entry): void;
+  /** The store failed; it is retried. */
+  failed(error: unknown): void;
+}
+
+interface Waiter {
+  version: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * @internal
+ * Saves changed sessions behind the scenes: every change marks its session dirty, and one
+ * flusher writes all dirty sessions in one `store.save` (a group commit: one transaction, one
+ * fsync for many sessions), so at most one write per session is in flight and a session that
+ * changes ten times while a write is out is written once more, not ten times. `durable` calls
+ * wait on {@link whenSaved}. Deletes go through the same queue, after the writes before them.
+ */
+export class WriteBehind {
+  readonly #store: SessionStore;
+  readonly #hooks: WriteHooks;
+  readonly #dirty = new Set<Entry>();
+  readonly #deletes = new Map<string, Array<() => void>>();
+  readonly #waiters = new Map<Entry, Waiter[]>();
+  #flushing: Promise<void> | undefined;
+  #scheduled = false;
+  #retryMs = 0;
+  #retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(store: SessionStore, hooks: WriteHooks) {
+    this.#store = store;
+    this.#hooks = hooks;
+  }
+
+  /** Sessions waiting to be written. */
+  get backlog(): number {
+    return this.#dirty.size;
+  }
+
+  /** The session changed: write it soon. */
+  mark(entry: Entry): void {
+    this.#dirty.add(entry);
+    this.#schedule();
+  }
+
+  /** Resolves once the session's current version is saved (at once when it already is). */
+  whenSaved(entry: Entry): Promise<void> | undefined {
+    if (entry.storedVersion >= entry.version && !this.#dirty.has(entry)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      let list = this.#waiters.get(entry);
+      if (!list) this.#waiters.set(entry, (list = []));
+      list.push({ version: entry.version, resolve, reject });
+      this.#dirty.add(entry);
+      this.#schedule();
+    });
+  }
+
+  /** Stops writing the session (it ended or left this node); its waiters are rejected. */
+  drop(entry: Entry, error: () => unknown): void {
+    this.#dirty.delete(entry);
+    const waiters = this.#waiters.get(entry);
+    if (!waiters) return;
+    this.#waiters.delete(entry);
+    for (const w of waiters) w.reject(error());
+  }
+
+  /** Deletes a session's record, after any write of it that is in flight. */
+  delete(id: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let list = this.#deletes.get(id);
+      if (!list) this.#deletes.set(id, (list = []));
+      list.push(resolve);
+      this.#schedule();
+    });
+  }
+
+  /** Writes everything that is dirty now and waits for it (shutdown, passivation). */
+  async flush(): Promise<void> {
+    while (this.#dirty.size || this.#deletes.size || this.#flushing) {
+      if (this.#flushing) await this.#flushing;
+      else await this.#run();
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing || this.#retryTimer) return;
+    this.#scheduled = true;
+    // One macrotask of gathering: every change of this turn of the event loop joins the batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (!this.#flushing) void this.#run();
+    });
+  }
+
+  #run(): Promise<void> {
+    const run = this.#write().finally(() => {
+      this.#flushing = undefined;
+      if ((this.#dirty.size || this.#deletes.size) && !this.#retryTimer) this.#schedule();
+    });
+    this.#flushing = run;
+    return run;
+  }
+
+  async #write(): Promise<void> {
+    const entries = [...this.#dirty];
+    this.#dirty.clear();
+    const writes: StoreWrite[] = [];
+    const written: Entry[] = [];
+    for (const entry of entries) {
+      if (entry.ended || entry.left) continue;
+      const { data, dueAt } = this.#hooks.encode(entry);
+      const version = Math.max(entry.version, entry.storedVersion + 1);
+      entry.attempted.push(version);
+      writes.push({ id: entry.id, version, expectedVersion: entry.storedVersion, data, dueAt });
+      written.push(entry);
+    }
+    try {
+      if (writes.length) {
+        const results = await this.#store.save(writes);
+        for (let i = 0; i < written.length; i++) {
+          const entry = written[i]!;
+          const write = writes[i]!;
+          if (results[i] === 'ok') {
+            entry.storedVersion = write.version;
+            if (entry.version < write.version) entry.version = write.version;
+            this.#settle(entry, write.version);
+          } else {
+            await this.#conflict(entry, write.version);
+          }
+        }
+      }
+      const deletes = [...this.#deletes];
+      this.#deletes.clear();
+      for (const [id, done] of deletes) {
+        await this.#store.delete(id);
+        for (const d of done) d();
+      }
+      this.#retryMs = 0;
+    } catch (cause) {
+      // The store is down: the changes stay dirty and are retried with backoff; callers that
+      // wait for durability hear STORE_UNAVAILABLE now rather than hanging.
+      for (const entry of written) {
+        if (!entry.ended) this.#dirty.add(entry);
+        const waiters = this.#waiters.get(entry);
+        if (waiters) {
+          this.#waiters.delete(entry);
+          for (const w of waiters) w.reject(new StoreUnavailableError(cause, entry.id));
+        }
+      }
+      this.#hooks.failed(cause);
+      this.#retryMs = Math.min(2_000, this.#retryMs ? this.#retryMs * 2 : 50);
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#schedule();
+      }, this.#retryMs);
+      this.#retryTimer.unref();
+    }
+  }
+
+  /**
+   * A write found another version than it expected. When that version is one of ours (a write
+   * that failed on our side, a timeout, but reached the store), it is adopted and the session
+   * written again; otherwise someone else wrote the session and the supervisor is told.
+   */
+  async #conflict(entry: Entry, version: number): Promise<void> {
+    const stored = await this.#store.load(entry.id);
+    if (stored && entry.attempted.includes(stored.version) && stored.version < version) {
+      entry.storedVersion = stored.version;
+      entry.attempted = entry.attempted.filter((v) => v > stored.version);
+      this.#dirty.add(entry);
+      return;
+    }
+    this.#hooks.conflict(entry);
+  }
+
+  #settle(entry: Entry, version: number): void {
+    entry.attempted = entry.attempted.filter((v) => v > version);
+    const waiters = this.#waiters.get(entry);
+    if (!waiters) return;
+    const rest = waiters.filter((w) => {
+      if (w.version > version) return true;
+      w.resolve();
+      return false;
+    });
+    if (rest.length) this.#waiters.set(entry, rest);
+    else this.#waiters.delete(entry);
+  }
+
+  /** Stops the retry timer (shutdown). */
+  close(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+}

@@ -1,0 +1,192 @@
+import {
+  type AnyActorRef,
+  type ActorSystem,
+  type EventObject,
+  createActor,
+  fromTransition,
+} from 'xstate';
+
+/**
+ * @internal
+ * Every reach into XState beyond its public, typed API lives in this file, and
+ * {@link checkXStateInternals} verifies each one when a supervisor is created: an xstate that
+ * lacks one fails at start-up with a message naming it, not with a broken `rotate()` later.
+ * Tested with xstate 5.33 (`peerDependencies`).
+ *
+ * What needs them and why:
+ * - A session actor is created with `createActor(logic, { parent: root })` rather than spawned,
+ *   so the root's snapshot never holds it (spawning copies the whole `children` object:
+ *   quadratic, see DESIGN.md). Such an actor can only be stopped with `_stop()` (`stop()` refuses
+ *   non-root actors), and renaming it means re-registering it in the system by hand.
+ * - XState's scheduler cancels an actor's delayed events by scanning every delayed event of the
+ *   system, so ending one session cost time in proportion to all sessions' timers (20,000 carts
+ *   with a reservation timer took 59 s to shut down). {@link installIndexedScheduler} replaces
+ *   it with one that keeps each actor's timers apart, and lets the store read and re-arm them.
+ * - A child's crash and completion reach the root as events with these type prefixes.
+ */
+
+/** Type prefix of the event a child's crash sends its parent (`xstate.error.actor.<id>`). */
+export const ERROR_ACTOR_PREFIX = 'xstate.error.actor.';
+/** Type prefix of the event a child's completion sends its parent (`xstate.done.actor.<id>`). */
+export const DONE_ACTOR_PREFIX = 'xstate.done.actor.';
+/** Type prefix of a delayed (`after`) transition's event. */
+export const AFTER_PREFIX = 'xstate.after.';
+
+interface ActorInternals {
+  id: string;
+  sessionId: string;
+  _parent?: AnyActorRef;
+  _stop(): void;
+  _actorScope: { id: string };
+}
+
+interface SystemInternals {
+  _register(sessionId: string, actor: AnyActorRef): string;
+  _unregister(actor: AnyActorRef): void;
+  _set(systemId: string, actor: AnyActorRef): void;
+  _relay(source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject): void;
+  _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void };
+  scheduler: Scheduler;
+}
+
+interface Scheduler {
+  schedule(
+    source: AnyActorRef,
+    target: AnyActorRef,
+    event: EventObject,
+    delay: number,
+    id?: string,
+  ): void;
+  cancel(source: AnyActorRef, id: string): void;
+  cancelAll(actor: AnyActorRef): void;
+}
+
+/** A delayed event waiting in an {@link installIndexedScheduler} scheduler. */
+export interface ScheduledEvent {
+  readonly id: string;
+  readonly target: AnyActorRef;
+  readonly event: EventObject;
+  /** Epoch milliseconds at which it fires. */
+  readonly dueAt: number;
+  handle: unknown;
+}
+
+const internals = (a: AnyActorRef) => a as unknown as ActorInternals & AnyActorRef;
+const systemInternals = (s: ActorSystem<any>) => s as unknown as SystemInternals;
+
+/**
+ * Throws, naming what is missing, when the installed xstate lacks an internal this package uses.
+ * Runs once per supervisor on a throwaway actor.
+ */
+export function checkXStateInternals(): void {
+  const probe = createActor(fromTransition((s: number) => s, 0));
+  const actor = probe as unknown as Record<string, unknown>;
+  const system = probe.system as unknown as Record<string, unknown>;
+  const missing: string[] = [];
+  for (const name of ['_stop', 'sessionId', '_actorScope', '_parent'] as const)
+    if (!(name in actor)) missing.push(`Actor.${name}`);
+  for (const name of ['_register', '_unregister', '_set', '_relay', '_clock'] as const)
+    if (!(name in system)) missing.push(`system.${name}`);
+  const scheduler = system.scheduler as Record<string, unknown> | undefined;
+  for (const name of ['schedule', 'cancel', 'cancelAll'] as const)
+    if (typeof scheduler?.[name] !== 'function') missing.push(`system.scheduler.${name}`);
+  if (typeof (actor._actorScope as { id?: unknown } | undefined)?.id !== 'string')
+    missing.push('Actor._actorScope.id');
+  if (missing.length)
+    throw new Error(
+      `session-process: the installed xstate lacks ${missing.join(', ')}, which this package ` +
+        "needs. Install the xstate version in session-process's peerDependencies (^5.33).",
+    );
+}
+
+/** Stops a session actor that is not a root (`stop()` refuses those). */
+export function stopActor(actor: AnyActorRef): void {
+  internals(actor)._stop();
+}
+
+/** The parent of an actor, or `undefined` for a root. */
+export function parentOf(actor: AnyActorRef): AnyActorRef | undefined {
+  return internals(actor)._parent;
+}
+
+/** Walks up from `actor` to the child of `root` it belongs to (the session actor). */
+export function sessionActorOf(actor: AnyActorRef, root: AnyActorRef): AnyActorRef {
+  let a = internals(actor);
+  while (a._parent && a._parent !== root) a = internals(a._parent);
+  return a;
+}
+
+/** Gives a running actor a new id and system id, state and timers untouched. */
+export function renameActor(system: ActorSystem<any>, actor: AnyActorRef, newId: string): void {
+  const sys = systemInternals(system);
+  const a = internals(actor);
+  sys._unregister(actor);
+  a.id = newId;
+  a._actorScope.id = newId;
+  sys._register(a.sessionId, actor);
+  sys._set(newId, actor);
+}
+
+/**
+ * Replaces the system's scheduler with one that indexes delayed events by their source actor, so
+ * `cancelAll` (run whenever an actor stops) costs O(that actor's timers) instead of O(every timer
+ * of the system). Returns a view for the store: an actor's pending events with their due times,
+ * and a way to re-arm them after a restore (XState does not, xstate issue #5331).
+ */
+export function installIndexedScheduler(system: ActorSystem<any>): IndexedScheduler {
+  const sys = systemInternals(system);
+  const clock = sys._clock;
+  const bySource = new WeakMap<AnyActorRef, Map<string, ScheduledEvent>>();
+  let seq = 0;
+  const scheduler: Scheduler = {
+    schedule(source, target, event, delay, id = `~${(seq++).toString(36)}`) {
+      let own = bySource.get(source);
+      if (!own) bySource.set(source, (own = new Map()));
+      const previous = own.get(id);
+      if (previous) clock.clearTimeout(previous.handle);
+      const entry: ScheduledEvent = { id, target, event, dueAt: Date.now() + delay, handle: 0 };
+      entry.handle = clock.setTimeout(() => {
+        if (own.get(id) === entry) own.delete(id);
+        sys._relay(source, target, event);
+      }, delay);
+      own.set(id, entry);
+    },
+    cancel(source, id) {
+      const own = bySource.get(source);
+      const entry = own?.get(id);
+      if (!entry) return;
+      own!.delete(id);
+      clock.clearTimeout(entry.handle);
+    },
+    cancelAll(actor) {
+      const own = bySource.get(actor);
+      if (!own) return;
+      for (const entry of own.values()) clock.clearTimeout(entry.handle);
+      own.clear();
+      bySource.delete(actor);
+    },
+  };
+  sys.scheduler = scheduler;
+  return {
+    pending(actor) {
+      const own = bySource.get(actor);
+      return own ? [...own.values()] : [];
+    },
+    rearm(actor, events) {
+      const now = Date.now();
+      for (const e of events)
+        scheduler.schedule(actor, e.target ?? actor, e.event, Math.max(0, e.dueAt - now), e.id);
+    },
+  };
+}
+
+/** @internal The view of the indexed scheduler the supervisor keeps. */
+export interface IndexedScheduler {
+  /** The delayed events an actor has scheduled and that have not fired. */
+  pending(actor: AnyActorRef): ScheduledEvent[];
+  /** Schedules events again for a restored actor, each at its original due time (or now). */
+  rearm(
+    actor: AnyActorRef,
+    events: ReadonlyArray<{ id: string; event: EventObject; dueAt: number; target?: AnyActorRef }>,
+  ): void;
+}

@@ -1,0 +1,196 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'libsql';
+import type {
+  DueSession,
+  SessionStore,
+  StoredSession,
+  StoreWrite,
+  StoreWriteResult,
+} from '../index.js';
+
+/** Options of {@link sqliteStore}: a `path` to open, or a `database` the caller opened. */
+export interface SqliteStoreOptions {
+  /**
+   * The database file. It and its parent directory are created when missing. Ignored when
+   * `database` is given.
+   */
+  path?: string;
+  /**
+   * An open libsql `Database` to use instead of opening `path`. The store configures it (WAL,
+   * `synchronous`, busy timeout), creates its table, and does not close it on `close()`.
+   */
+  database?: Database.Database;
+  /**
+   * The table that holds the records (letters, digits and `_`): several stores can share a file.
+   * @default 'sessions'
+   */
+  table?: string;
+  /**
+   * When a commit reaches the disk. `'full'`: each `save` fsyncs the write-ahead log before it
+   * resolves, so an acknowledged write survives `kill -9`, an OS crash and a power loss.
+   * `'normal'`: the log is fsynced only at checkpoints, so an acknowledged write survives
+   * `kill -9` (it is in the OS's page cache) but the last transactions may be lost on an OS
+   * crash or power loss; about 1 ms faster per commit on an SSD. The database itself is never
+   * corrupted in either mode.
+   * @default 'full'
+   */
+  synchronous?: 'full' | 'normal';
+  /**
+   * How long a write waits for another connection's write lock (another process writing the same
+   * file) before it fails. SQLite waits synchronously, blocking the event loop, so keep it short:
+   * one process per file is the intended use (use `session-process/redis` to share sessions).
+   * @default 1_000
+   */
+  busyTimeoutMs?: number;
+}
+
+/** Size figures of a {@link SqliteSessionStore}. */
+export interface SqliteStoreStats {
+  /** Records in the table. */
+  readonly sessions: number;
+  /** Bytes of the database file (page count × page size, after a WAL checkpoint). */
+  readonly bytes: number;
+}
+
+/** The {@link SessionStore} that {@link sqliteStore} returns, with its size figures. */
+export interface SqliteSessionStore extends SessionStore {
+  readonly name: 'sqlite';
+  /** The libsql connection (for inspection; the store's table is private to it). */
+  readonly database: Database.Database;
+  /**
+   * Records and bytes on disk. Checkpoints the WAL first, so `bytes / sessions` is what a
+   * session costs on disk.
+   */
+  stats(): Promise<SqliteStoreStats>;
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A {@link SessionStore} in one SQLite file (libsql): no server, durable, the default for a
+ * single process. WAL mode; each `save` batch is one transaction, so one fsync covers every
+ * session of a group commit; a partial index on the due time serves wakeups.
+ *
+ * libsql's API is synchronous: a `save` runs to its commit (and fsync) on the event loop. That is
+ * what makes each batch atomic and ordered without locks, and costs ~1 ms per commit with
+ * `synchronous: 'full'` on an SSD, whatever the batch size. Run one process per file.
+ *
+ * @example
+ * ```ts
+ * import { createSessionSupervisor } from 'session-process';
+ * import { sqliteStore } from 'session-process/sqlite';
+ * const sessions = createSessionSupervisor({
+ *   logics: { cart: cartMachine },
+ *   store: sqliteStore({ path: 'data/sessions.db' }),
+ *   durability: 'durable',
+ * });
+ * ```
+ */
+export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
+  const table = options.table ?? 'sessions';
+  if (!TABLE_NAME.test(table)) throw new TypeError(`sqliteStore: invalid table name '${table}'`);
+  const synchronous = options.synchronous ?? 'full';
+  if (synchronous !== 'full' && synchronous !== 'normal')
+    throw new TypeError(`sqliteStore: synchronous must be 'full' or 'normal'`);
+  const owned = options.database === undefined;
+  let db: Database.Database;
+  if (options.database) db = options.database;
+  else {
+    if (!options.path) throw new TypeError('sqliteStore: give a `path` or a `database`');
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    db = new Database(options.path);
+  }
+
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 1_000))}`);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
+  // A rowid table: a WITHOUT ROWID one stores ~1 KB records 18 % larger (measured, 20k carts).
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS ${table} (
+       id TEXT PRIMARY KEY NOT NULL,
+       version INTEGER NOT NULL,
+       data TEXT NOT NULL,
+       due_at INTEGER
+     )`,
+  );
+  // Partial: most sessions have no timer, and only those that do belong in the wakeup index.
+  db.exec(
+    `CREATE INDEX IF NOT EXISTS ${table}_due_at ON ${table} (due_at) WHERE due_at IS NOT NULL`,
+  );
+
+  // raw(): rows as arrays; libsql's row objects carry an extra `_metadata` member.
+  const selectOne = db.prepare(`SELECT version, data, due_at FROM ${table} WHERE id = ?`).raw();
+  const insert = db.prepare(
+    `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  );
+  const update = db.prepare(
+    `UPDATE ${table} SET version = ?, data = ?, due_at = ? WHERE id = ? AND version = ?`,
+  );
+  const remove = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
+  const selectDue = db
+    .prepare(
+      `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
+    )
+    .raw();
+  const countRows = db.prepare(`SELECT count(*) FROM ${table}`).raw();
+  const pageCount = db.prepare('PRAGMA page_count').raw();
+  const pageSize = db.prepare('PRAGMA page_size').raw();
+
+  const apply = (w: StoreWrite): StoreWriteResult => {
+    const changes =
+      w.expectedVersion === 0
+        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
+        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
+    return changes === 1 ? 'ok' : 'conflict';
+  };
+  // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
+  const saveBatch = db.transaction((writes: readonly StoreWrite[]) => writes.map(apply)).immediate;
+
+  let closed = false;
+  const open = () => {
+    if (closed) throw new Error('sqliteStore: the store is closed');
+  };
+  const loadSync = (id: string): StoredSession | undefined => {
+    open();
+    const row = selectOne.get(id) as [number, string, number | null] | undefined;
+    if (!row) return undefined;
+    return { id, version: row[0], data: row[1], dueAt: row[2] };
+  };
+
+  return {
+    name: 'sqlite',
+    database: db,
+    async load(id): Promise<StoredSession | undefined> {
+      return loadSync(id);
+    },
+    // libsql answers synchronously: the supervisor's synchronous methods reach stored sessions.
+    loadSync,
+    async save(writes): Promise<StoreWriteResult[]> {
+      open();
+      if (writes.length === 0) return [];
+      return saveBatch(writes);
+    },
+    async delete(id) {
+      open();
+      remove.run(id);
+    },
+    async due(until, limit): Promise<DueSession[]> {
+      open();
+      const rows = selectDue.all(until, limit) as [string, number][];
+      return rows.map(([id, dueAt]) => ({ id, dueAt }));
+    },
+    async stats(): Promise<SqliteStoreStats> {
+      open();
+      db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      const sessions = (countRows.get() as [number])[0];
+      const bytes = (pageCount.get() as [number])[0] * (pageSize.get() as [number])[0];
+      return { sessions, bytes };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) db.close();
+    },
+  };
+}

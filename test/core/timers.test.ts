@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { setup } from 'xstate';
+import { createSessionSupervisor, type SessionSupervisor } from 'session-process';
+
+/** The demo cart's shape: an item holds a reservation that lapses after a delay. */
+const reserving = setup({}).createMachine({
+  initial: 'held',
+  states: { held: { after: { 60_000: 'lapsed' } }, lapsed: {} },
+});
+const quick = setup({}).createMachine({
+  initial: 'held',
+  states: { held: { after: { 30: 'lapsed' } }, lapsed: {} },
+});
+
+describe('delayed transitions of many sessions', () => {
+  let sessions: SessionSupervisor | undefined;
+  afterEach(() => sessions?.shutdown());
+
+  // With XState's own scheduler each stop scanned every timer of the system: 20,000 sessions
+  // took about a minute to end, far past the test timeout. Each now costs its own timers.
+  it('terminates 20,000 sessions that each hold a pending after timer', async () => {
+    sessions = createSessionSupervisor({ logic: reserving, startRate: false });
+    for (let i = 0; i < 20_000; i++) await sessions.start(`s${i}`);
+    for (let i = 0; i < 20_000; i++) await sessions.terminate(`s${i}`);
+    expect(sessions.count).toBe(0);
+  });
+
+  it("fires each session's own timer, and ending one leaves the others' armed", async () => {
+    sessions = createSessionSupervisor({ logic: quick });
+    await sessions.start('a');
+    await sessions.start('b');
+    await sessions.terminate('a');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sessions.snapshot('b').value).toBe('lapsed');
+  });
+
+  it('keeps the timers of a renamed session', async () => {
+    sessions = createSessionSupervisor({ logic: quick });
+    await sessions.start('old');
+    await sessions.rename('old', 'new');
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sessions.snapshot('new').value).toBe('lapsed');
+  });
+});

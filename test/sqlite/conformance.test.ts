@@ -1,0 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sqliteStore } from 'session-process/sqlite';
+import { storeConformance } from 'session-process/testing';
+import { afterAll, afterEach, describe, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'sp-sqlite-conformance-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+storeConformance('sqliteStore', () => sqliteStore({ path: join(dir, `s${n++}.db`) }), {
+  vitest: { describe, it, afterEach },
+});
+storeConformance(
+  'sqliteStore (synchronous normal)',
+  () => sqliteStore({ path: join(dir, `n${n++}.db`), synchronous: 'normal' }),
+  { vitest: { describe, it, afterEach } },
+);
