@@ -169,6 +169,31 @@ describe.skipIf(!available)('redisCluster', () => {
       expect(got.filter((m) => m.type === 'ended')).toHaveLength(1);
     });
 
+    it('keeps a view on a third node going across a failover, never older after newer', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a', {}, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const b = cluster.node('b');
+      const c = cluster.node('c');
+      await a.sessions.start('v3');
+      await eventually(() => c.sessions.started('v3'));
+      const got: SessionMessage[] = [];
+      c.sessions.subscribe('v3', (m) => got.push(m));
+      await eventually(() => a.sessions.stats().subscribers === 1);
+      for (let i = 0; i < 3; i++) await a.sessions.call('v3', { type: 'inc' });
+      await eventually(() => got.length === 3);
+      await cluster.cut(a);
+      // The view's node watches again at its next renewal: the session comes back on some node.
+      await eventually(() => b.sessions.count + c.sessions.count === 1, 3_000);
+      for (let i = 0; i < 3; i++) await b.sessions.call('v3', { type: 'inc' });
+      await eventually(() => got.some((m) => m.type === 'snapshot' && m.snapshot.context.n === 6));
+      const versions = got.map((m) => (m.type === 'snapshot' ? m.version : -1));
+      for (let i = 1; i < versions.length; i++)
+        expect(versions[i]).toBeGreaterThan(versions[i - 1]!);
+      const ns = got.map((m) => (m.type === 'snapshot' ? m.snapshot.context.n : -1));
+      expect(ns).toEqual([...ns].sort((x, y) => x - y));
+      expect(got.every((m) => m.type === 'snapshot')).toBe(true);
+    });
+
     it('notifies a selected value only when it changes', async () => {
       cluster = new TestCluster();
       const a = cluster.node('a');
@@ -221,6 +246,8 @@ describe.skipIf(!available)('redisCluster', () => {
       // Nothing listens on a's channel any more: b does not wait for the lease to lapse.
       expect(elapsed).toBeLessThan(300);
       expect(b.sessions.count).toBe(1);
+      // From its last saved snapshot.
+      expect(await b.sessions.call('f1', { type: 'get' })).toBe(1);
       const tokenAfter = await cluster.admin.get(`${cluster.prefix}o:f1`);
       expect(tokenAfter).not.toBe(tokenBefore);
       expect(tokenAfter?.startsWith('b|')).toBe(true);
@@ -250,14 +277,21 @@ describe.skipIf(!available)('redisCluster', () => {
       await a.sessions.start('p1');
       await b.sessions.call('p1', { type: 'inc' });
       const t0 = performance.now();
-      // a still hears requests but cannot renew: as a paused or partitioned node.
+      // a still hears requests but cannot renew: as a paused or partitioned node. It answers
+      // until its own deadline, then stops the session; b takes it when the lease has lapsed.
       await cluster.cut(a, true);
-      await b.sessions.ensure('p1');
+      let n = 0;
+      await eventually(async () => {
+        n = await b.sessions.call<number>('p1', { type: 'inc' });
+        return takenAt > 0;
+      });
       expect(performance.now() - t0).toBeLessThan(600 + 300);
       expect(lostAt).toBeGreaterThan(0);
       expect(takenAt).toBeGreaterThan(lostAt);
       expect(a.sessions.count).toBe(0);
       expect(b.sessions.count).toBe(1);
+      // Nothing acknowledged was lost on the way (durable: every inc was saved before its answer).
+      expect(await b.sessions.call('p1', { type: 'get' })).toBe(n);
     });
 
     it('detects that Redis lost its data, reports it and fences its sessions', async () => {

@@ -92,6 +92,7 @@ export class TestCluster {
     const { supervisor, ...cluster } = options;
     const sessions = createSessionSupervisor({
       logic: counterMachine,
+      durability: 'durable',
       onError: (err) => errors.push(err),
       ...supervisor,
       cluster: redisCluster({ leaseMs: 600, prefix: this.prefix, ...cluster, redis, nodeId }),

@@ -161,7 +161,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       },
       unfenced: s.unfenced,
     });
-    this.#local = createLocal({ ...options, store } as Omit<SupervisorOptions, 'cluster'>);
+    this.#local = createLocal({ ...options, store });
     this.#persistent = typeof this.#local.evict === 'function';
     this.#router = new Router(
       s.redis,
@@ -187,7 +187,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     );
     this.#offLocal.push(
       this.#local.on('start', (e) => {
-        if (!e.restart && this.#ownership.tokens.has(e.sessionId))
+        if (!e.restart && !e.restored && this.#ownership.tokens.has(e.sessionId))
           void this.#directory.add(e.sessionId).catch((err) => this.#report(err, e.sessionId));
       }),
       this.#local.on('stop', (e) => {
@@ -216,8 +216,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     await this.#directory.load();
     await this.#lease.start();
     this.#renewHook();
-    const durability = (options as { durability?: string }).durability;
-    if (durability === 'durable') void warnIfNotDurable(this.#redis);
+    if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
   }
 
   /** Re-watches views at each renewal (their owner may have gone). */
@@ -270,6 +269,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       if (!this.#ownership.owns(id)) return { m: 1 };
     }
     try {
+      // The local supervisor's synchronous methods see a stored session once it is in memory.
+      if (req.op === 'cast' || req.op === 'touch' || req.op === 'watch' || req.op === 'rename')
+        await local.restore(id);
+      if (!this.#ownership.owns(id)) return { m: 1 };
       switch (req.op) {
         case 'call': {
           const p = local.call(id, req.event!, {
@@ -299,6 +302,11 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
           return { ok: 1 };
         case 'touch':
           return { ok: 1, v: local.touch(id) };
+        case 'restore': {
+          const exists = await local.restore(id);
+          if (!exists) void this.#ownership.release(id).catch(() => {});
+          return { ok: 1, v: exists, ...this.#snap(id) };
+        }
         case 'watch':
           this.#forwarders.ensure(local, id);
           return { ok: 1, ...this.#snap(id) };
@@ -323,6 +331,9 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
         }
       }
     } catch (err) {
+      // The session left this node while the request ran (its lease lapsed): not applied
+      // durably here, so the caller asks the new owner, with the same ID.
+      if (isMoved(err)) return { m: 1 };
       if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
         void this.#ownership.release(id).catch(() => {});
       return { err: toWire(err) };
@@ -424,6 +435,18 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     return new ClusterHandle(this, id);
   }
 
+  async restore(id: string): Promise<boolean> {
+    checkId(id);
+    if (this.#here(id)) return true;
+    try {
+      const body = await this.#route({ op: 'restore', id }, this.#callTimeoutMs);
+      return body.v === true;
+    } catch (err) {
+      if (isSessionError(err, 'SESSION_NOT_FOUND')) return false;
+      throw err;
+    }
+  }
+
   started(id: string): boolean {
     return typeof id === 'string' && (this.#local.started(id) || this.#directory.has(id));
   }
@@ -432,12 +455,24 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     return this.started(id) ? new ClusterHandle(this, id) : undefined;
   }
 
-  async call<T = unknown, TContext = any, TEvent extends EventObject = EventObject>(
+  async call<T = unknown, TContext = any>(
     id: string,
-    event: TEvent,
+    event: EventObject,
     options: CallOptions<TContext> = {},
   ): Promise<T> {
-    if (this.#here(id)) return this.#local.call<T, TContext, TEvent>(id, event, options);
+    if (this.#here(id)) {
+      // A session that leaves this node while the call waits (its lease lapsed: the call was
+      // not saved, so not acknowledged) is asked again where it went.
+      return this.#local
+        .call<T, TContext>(id, event, options)
+        .catch((err: unknown) =>
+          isMoved(err) ? this.#remoteCall<T>(id, event, options) : Promise.reject(err),
+        );
+    }
+    return this.#remoteCall<T>(id, event, options);
+  }
+
+  async #remoteCall<T>(id: string, event: EventObject, options: CallOptions): Promise<T> {
     checkId(id);
     if (!isEventObject(event))
       throw new EventNotAcceptedError(
@@ -510,7 +545,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     });
   }
 
-  cast<TEvent extends EventObject>(id: string, event: TEvent): void {
+  cast(id: string, event: EventObject): void {
     if (this.#here(id)) {
       this.#local.cast(id, event);
       return;
@@ -662,6 +697,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       // nowhere left to report to
     }
   }
+}
+
+function isMoved(err: unknown): boolean {
+  return isSessionError(err, 'SESSION_ENDED') && (err as { reason?: string }).reason === 'moved';
 }
 
 function checkId(id: string): void {

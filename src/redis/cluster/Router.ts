@@ -10,7 +10,7 @@ import { toWire, type WireError } from './wireError.js';
 
 /** @internal An operation on one session, as it travels to its owner. */
 export interface RouteRequest {
-  op: 'call' | 'cast' | 'ensure' | 'start' | 'terminate' | 'touch' | 'rename' | 'watch';
+  op: 'call' | 'cast' | 'ensure' | 'start' | 'terminate' | 'touch' | 'rename' | 'watch' | 'restore';
   id: string;
   event?: EventObject;
   start?: StartOptions;
