@@ -145,6 +145,37 @@ describe.skipIf(!available)('redisCluster', () => {
       const err = await b.sessions.call('r1', { type: 'get' }).catch((e: unknown) => e);
       expect(isSessionError(err)).toBe(true);
     });
+    it('answers a retry that reaches a new owner after a failover with the first reply, without applying it again', async () => {
+      cluster = new TestCluster();
+      const a = cluster.node('a', {}, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const b = cluster.node('b');
+      await a.sessions.start('x1');
+      await b.sessions.call('x1', { type: 'inc' });
+      const replies: { v?: unknown; m?: 1 }[] = [];
+      const sub = cluster.admin.duplicate();
+      await sub.subscribe(`${cluster.prefix}c:probe`);
+      sub.on('message', (_c, m) => replies.push(JSON.parse(m)));
+      const req = {
+        k: 'q',
+        r: 'rid-x',
+        f: 'probe',
+        a: 1,
+        op: 'call',
+        id: 'x1',
+        event: { type: 'inc' },
+      };
+      await cluster.admin.publish(`${cluster.prefix}c:a`, JSON.stringify(req));
+      await eventually(() => replies.length === 1);
+      expect(replies[0]!.v).toBe(2);
+      // a dies before the caller heard back; the caller retries on the new owner.
+      await cluster.cut(a);
+      await b.sessions.ensure('x1');
+      await cluster.admin.publish(`${cluster.prefix}c:b`, JSON.stringify({ ...req, a: 2 }));
+      await eventually(() => replies.length === 2);
+      expect(replies[1]!.v).toBe(2);
+      expect(await b.sessions.call('x1', { type: 'get' })).toBe(2);
+      sub.disconnect();
+    });
   });
 
   describe('views', () => {
