@@ -2,43 +2,17 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { Redis } from 'ioredis';
+import { bundleChild } from '../../support/bundleChild.js';
 import { REDIS_URL, uniquePrefix } from '../clusterHelpers.js';
 import { type CheckResult, check, parseLog } from './checker.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
 let bundled: string | undefined;
 
 /** Bundles the node process once (the package by its sources, dependencies from node_modules). */
 async function bundle(): Promise<string> {
-  if (bundled) return bundled;
-  const out = join(root, 'node_modules/.cache/session-process-jepsen/node.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./node.entry.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: out,
-    packages: 'external',
-    logLevel: 'error',
-    plugins: [
-      {
-        name: 'session-process',
-        setup(b) {
-          b.onResolve({ filter: /^session-process(\/.*)?$/ }, (a) => ({
-            path:
-              a.path === 'session-process'
-                ? join(root, 'src/index.ts')
-                : join(root, 'src', a.path.slice('session-process/'.length), 'index.ts'),
-          }));
-        },
-      },
-    ],
-  });
-  bundled = out;
-  return out;
+  bundled ??= await bundleChild(new URL('./node.entry.ts', import.meta.url));
+  return bundled;
 }
 
 interface Reply {

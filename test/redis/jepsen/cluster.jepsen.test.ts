@@ -1,10 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeBundles } from '../../support/bundleChild.js';
 import { redisAvailable } from '../clusterHelpers.js';
 import { runWorkload } from './Workload.js';
 
 const available = await redisAvailable('the Jepsen-style cluster test');
 
 describe.skipIf(!available)('the cluster under kills and pauses (Jepsen-style)', () => {
+  afterAll(removeBundles);
+
   it('loses and duplicates no acknowledged item, never runs a session twice at once, and no view goes backwards', async () => {
     const report = await runWorkload({ fencing: true });
     console.log(
