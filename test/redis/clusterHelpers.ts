@@ -108,7 +108,7 @@ export class TestCluster {
    * paused or partitioned node.
    */
   async cut(node: TestNode, commandsOnly = false): Promise<void> {
-    const names = [`${this.prefix}${node.nodeId}`];
+    const names = [`${this.prefix}${node.nodeId}`, `${this.prefix}${node.nodeId}:lease`];
     if (!commandsOnly) names.push(`${this.prefix}${node.nodeId}:sub`);
     const list = await this.#admin.client('LIST');
     for (const line of String(list).split('\n')) {

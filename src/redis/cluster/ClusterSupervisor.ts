@@ -36,6 +36,7 @@ import {
   type ClusterTelemetryName,
   isClusterTelemetryName,
 } from './telemetry.js';
+import { RECORD_REPLY } from './scripts.js';
 import { fromWire, toWire } from './wireError.js';
 
 const debug = debuglog('session-process:cluster');
@@ -105,6 +106,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   readonly #local: Evictable;
   readonly #redis: Redis;
   readonly #sub: Redis;
+  readonly #leaseRedis: Redis;
   readonly #keys: ClusterKeys;
   readonly #telemetry: ClusterTelemetry;
   readonly #lease: NodeLease;
@@ -137,8 +139,12 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       ((error, info) =>
         console.error(`[session-process] ${info.source} in ${info.sessionId ?? '-'}:`, error));
     this.#telemetry = new ClusterTelemetry((err) => this.#report(err));
+    const name = s.redis.options.connectionName;
+    // The lease renews on a connection of its own: behind a burst of calls on the shared one,
+    // a renewal would wait its turn past the lease's deadline.
+    this.#leaseRedis = s.redis.duplicate(name ? { connectionName: `${name}:lease` } : {});
     this.#lease = new NodeLease(
-      s.redis,
+      this.#leaseRedis,
       s.keys,
       s.nodeId,
       s.leaseMs,
@@ -171,7 +177,6 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       this.#telemetry,
       (req, rid, attempt) => this.#apply(req, rid, attempt),
     );
-    const name = s.redis.options.connectionName;
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
@@ -275,6 +280,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       if (!this.#ownership.owns(id)) return { m: 1 };
       switch (req.op) {
         case 'call': {
+          const before = local.started(id) ? local.snapshot(id).version : -1;
           const p = local.call(id, req.event!, {
             timeoutMs: req.timeoutMs ?? this.#callTimeoutMs,
             ...(req.until ? { until: () => true } : {}),
@@ -282,7 +288,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
           this.#markApplied(id, rid);
           const v = await p;
           const body: ReplyBody = { ok: 1, v, ...this.#snap(id) };
-          if (this.#persistent) this.#recordReply(id, rid, body);
+          // A call that changed nothing needs no record: applying it again changes nothing either.
+          if (this.#persistent && body.x?.version !== before) this.#recordReply(id, rid, body);
           return body;
         }
         case 'cast':
@@ -354,13 +361,11 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   #recordReply(id: string, rid: string, body: ReplyBody): void {
-    const key = this.#keys.applied(id);
-    void this.#redis
-      .multi()
-      .hset(key, rid, JSON.stringify(body))
-      .pexpire(key, APPLIED_TTL_MS)
-      .exec()
-      .catch(() => {});
+    RECORD_REPLY.run(
+      this.#redis,
+      [this.#keys.applied(id)],
+      [rid, JSON.stringify(body), APPLIED_TTL_MS],
+    ).catch(() => {});
   }
 
   #see(
@@ -642,6 +647,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
     );
     await this.#lease.stop();
+    await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
     this.#router.close();
     await this.#sub.quit().catch(() => this.#sub.disconnect());
   }

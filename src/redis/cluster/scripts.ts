@@ -206,3 +206,10 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 `);
+
+/** Stores the reply of an applied request. KEYS: applied key. ARGV: request ID, reply, TTL ms. */
+export const RECORD_REPLY = new Script(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`);
