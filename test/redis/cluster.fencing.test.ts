@@ -35,6 +35,7 @@ describe.skipIf(!available)('fenced store', () => {
     const store = fencedStore(redis, keys, lease, ownership, {
       onFenced: (id) => fenced.push(id),
       takeApplied: () => [],
+      resident: () => false,
       unfenced,
     });
     const n = { lease, ownership, store, fenced };

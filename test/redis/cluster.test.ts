@@ -89,6 +89,11 @@ describe.skipIf(!available)('redisCluster', () => {
       await b.sessions.terminate('s5');
       expect(a.sessions.started('s5')).toBe(false);
       await eventually(() => !b.sessions.started('s5'));
+      // Its record went with it: nothing brings it back.
+      await eventually(async () => (await cluster.admin.exists(`${cluster.prefix}s:s5`)) === 0);
+      expect(await cluster.admin.exists(`${cluster.prefix}o:s5`)).toBe(0);
+      const gone = await b.sessions.call('s5', { type: 'get' }).catch((e: unknown) => e);
+      expect(isSessionError(gone, 'SESSION_NOT_FOUND')).toBe(true);
     });
 
     it('applies a request ID once and answers its repeat with the first reply', async () => {

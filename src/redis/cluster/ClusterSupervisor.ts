@@ -165,6 +165,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
         this.#applied.delete(id);
         return rids;
       },
+      resident: (id) => this.#local.started(id),
       unfenced: s.unfenced,
     });
     this.#local = createLocal({ ...options, store });
@@ -199,9 +200,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
         // A session that ended here while this node owned it is gone from the cluster; one that
         // stops because the node shuts down lives on in the store.
         if (e.reason === 'shutdown' || !this.#ownership.tokens.has(e.sessionId)) return;
+        // Its ownership ends with the deletion of its record (the fenced store's delete), which
+        // the core schedules after this: releasing it now would let that delete be refused.
         this.#forwarders.stop(e.sessionId);
         void this.#directory.remove(e.sessionId).catch(() => {});
-        void this.#ownership.release(e.sessionId).catch(() => {});
       }),
     );
     this.#sub.on('message', (channel: string, message: string) =>

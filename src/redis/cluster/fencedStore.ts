@@ -17,6 +17,8 @@ export interface FencedStoreHooks {
   onFenced(id: string): void;
   /** Request IDs applied to `id` since its last write, to be recorded with the next one. */
   takeApplied(id: string): string[];
+  /** Whether the session is in this node's memory now. */
+  resident(id: string): boolean;
   /** Tests only: write without checking the token (to show that the checker catches a fork). */
   unfenced: boolean;
 }
@@ -89,6 +91,8 @@ export function fencedStore(
         [keys.owner(id), keys.record(id), keys.applied(id), keys.due],
         [token, id],
       );
+      // Ownership ends with the record (unless the session came back meanwhile: a new start).
+      if (ownership.tokens.get(id) === token && !hooks.resident(id)) ownership.tokens.delete(id);
     },
     async due(until, limit): Promise<DueSession[]> {
       if (!lease.valid()) return [];

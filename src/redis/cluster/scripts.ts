@@ -155,12 +155,13 @@ return out
 `);
 
 /**
- * Deletes a session's record, only by its owner.
- * KEYS: owner key, record key, applied key, due index. ARGV: token, id. Returns 1 when deleted.
+ * Deletes a session's record and its owner record (the session ended: nothing to own), only by
+ * its owner. KEYS: owner key, record key, applied key, due index. ARGV: token, id. Returns 1 when
+ * deleted.
  */
 export const DELETE = new Script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[2])
 return 1
 `);
