@@ -1,6 +1,24 @@
 import { deepStrictEqual } from 'node:assert/strict';
-import type { SessionTestModelOptions } from 'session-process/testing';
+import type { ModelState, SessionTestModelOptions } from 'session-process/testing';
 import { type CartContext, totalOf } from './cart.js';
+
+/**
+ * The cart's state key: the state value plus which products are in the cart. That tells "remove
+ * the last item" from "remove one of two" (the guards read it) and stays finite. The whole
+ * context (the default key) would not do: quantities grow with every `cart.add`, and `payCall`
+ * holds the id of the real `checkout.pay` call, which the model cannot know.
+ *
+ * @example
+ * ```ts
+ * serializeCartState({ value: { auth: 'anonymous', cart: 'ordered' }, context }); // '{"value":…,"skus":["A1"]}'
+ * ```
+ */
+export function serializeCartState({ value, context }: ModelState): string {
+  return JSON.stringify({
+    value,
+    skus: ((context as CartContext | undefined)?.items ?? []).map((i) => i.sku).sort(),
+  });
+}
 
 /**
  * The model-based test options of `cartMachine`, shared by its own tests and by the demo shop's
@@ -9,7 +27,7 @@ import { type CartContext, totalOf } from './cart.js';
  * @example
  * ```ts
  * const model = createSessionTestModel(cartMachine, cartModelOptions);
- * const report = await model.run({ coverage: { states: 100, transitions: 100 } });
+ * const report = await model.run(); // fails below 100 % of states and transitions
  * ```
  */
 export const cartModelOptions: SessionTestModelOptions = {
@@ -33,13 +51,8 @@ export const cartModelOptions: SessionTestModelOptions = {
     { type: 'xstate.done.actor.payment', output: { ok: false, error: 'card_declined' } },
     { type: 'xstate.error.actor.payment', error: 'provider down' },
   ],
-  // The state value plus which products are in the cart: enough to tell "remove the last item"
-  // from "remove one of two", and finite (quantities are not part of it).
-  serializeState: ({ value, context }) =>
-    JSON.stringify({
-      value,
-      skus: ((context as CartContext | undefined)?.items ?? []).map((i) => i.sku).sort(),
-    }),
+  // Coarser than the default (value and whole context): see serializeCartState.
+  serializeState: serializeCartState,
   compareContext: (context: CartContext) => ({
     items: context.items,
     user: context.user,

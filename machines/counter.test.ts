@@ -6,6 +6,9 @@ import { counterMachine } from './counter.js';
 const model = createSessionTestModel(counterMachine, {
   input: { value: 41 },
   events: [{ type: 'add_one' }, { type: 'get_value' }],
+  // The count grows by one with every add_one, without bound: in the key (the default, value and
+  // context) it would make the graph infinite. compareContext still checks it after every step.
+  serializeState: ({ value }) => JSON.stringify(value),
   calls: ['get_value'],
   compareContext: (context: { count: number }) => context.count,
   checkReply: ({ event, reply, expected }) => {
@@ -14,11 +17,12 @@ const model = createSessionTestModel(counterMachine, {
   },
 });
 
-model.describe('counterMachine (model-based)', { coverage: { states: 100, transitions: 100 } });
+// One test per path, then one that fails below 100 % of states and transitions.
+model.describe('counterMachine (model-based)');
 
 describe('counterMachine', () => {
   it('reaches every state and transition through real sessions', async () => {
-    const report = await model.run({ coverage: { states: 100, transitions: 100 } });
+    const report = await model.run();
     expect(report.failures).toEqual([]);
     expect(report.coverage.states).toMatchObject({ reached: 1, total: 1 });
     expect(report.coverage.transitions).toMatchObject({ reached: 2, total: 2 });

@@ -25,8 +25,12 @@ const allowSend = body.dataset.allowSend === 'true';
 
 // ---- skeleton -------------------------------------------------------------------------------
 
-const status = h('span', { class: 'status', 'data-state': 'connecting' }, 'connecting…');
+// `data-status`, not `data-state`: that attribute marks the chart's state nodes only, so that
+// `[data-state]` finds them in a page test without a narrower selector.
+const status = h('span', { class: 'status', 'data-status': 'connecting' }, 'connecting…');
 const total = h('span', { class: 'total', 'data-testid': 'total' }, '–');
+/** Why the feed is refused, when it is (the server's explanation, from its 403 page). */
+const refusal = h('div', { class: 'refusal', role: 'alert', hidden: '' });
 const detailHead = h('div', { class: 'detail-head' });
 const zoomFit = h(
   'button',
@@ -65,6 +69,7 @@ const list = createSessionList({
 
 body.append(
   h('header', { class: 'top' }, h('h1', {}, 'Sessions'), total, status),
+  refusal,
   h(
     'main',
     { class: 'layout' },
@@ -105,6 +110,14 @@ let drawing = 0;
 let zoom: 'fit' | 'actual' = 'fit';
 let direction: 'auto' | 'RIGHT' | 'DOWN' = 'auto';
 let lastValue: unknown;
+/**
+ * Whether `lastValue` is the selected session's (a snapshot arrived since it was selected). The
+ * chart is drawn only then, so that its first frame already marks the active states: a chart
+ * drawn from the machine alone showed a moment with nothing active.
+ */
+let haveSnapshot = false;
+/** A machine arrived before its session's first snapshot: draw when the snapshot comes. */
+let drawWhenSnapshot = false;
 let lastStatus = '';
 let endedReason: string | undefined;
 const openPaths = new Set<string>();
@@ -112,17 +125,47 @@ list.select(selected);
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${basePath}/feed`;
 const feed = connectFeed(wsUrl, {
+  onRefused: () => void explainRefusal(),
   onOpen: () => {
+    refusal.hidden = true;
     feed.send({ type: 'list', offset, limit: PAGE_SIZE });
     if (selected) feed.send({ type: 'select', id: selected });
   },
   onStatus: (s, detail) => {
-    status.dataset.state = s;
+    status.dataset.status = s;
     status.textContent =
       s === 'open' ? 'live' : s === 'connecting' ? 'connecting…' : (detail ?? 'closed');
   },
   onMessage,
 });
+
+/**
+ * A browser does not show why a WebSocket upgrade was refused (the handshake's response is not
+ * readable from a page), so the page asks the feed's URL over plain HTTP: the server answers
+ * the same host and authorize checks there, with the explanation and what to configure.
+ */
+async function explainRefusal(): Promise<void> {
+  let text: string;
+  let status: number;
+  try {
+    const res = await fetch(`${basePath}/feed`, { cache: 'no-store' });
+    status = res.status;
+    text =
+      status === 426
+        ? 'The live feed was refused: its origin or the number of open feeds (maxConnections); the server reports why to its onError.'
+        : (await res.text()).replace(/^Forbidden\s*/, '').trim() || `HTTP ${status}`;
+  } catch {
+    return; // the server is down: the status already says "disconnected"
+  }
+  if (status === 403) {
+    // Refused for its host or by authorize: trying again changes nothing until the server's
+    // configuration does, and every attempt is one more report there.
+    feed.close();
+    text += '\n\nReload this page once that is changed.';
+  }
+  refusal.textContent = text;
+  refusal.hidden = false;
+}
 
 function onMessage(msg: ServerMessage): void {
   switch (msg.type) {
@@ -139,12 +182,18 @@ function onMessage(msg: ServerMessage): void {
       endedReason = undefined;
       eventList.replaceChildren();
       renderDetailHead(msg.logic);
-      void redraw();
+      if (haveSnapshot || !machine) void redraw();
+      else drawWhenSnapshot = true;
       return;
     case 'snapshot':
       if (msg.id !== selected) return;
       lastValue = msg.value;
       lastStatus = msg.status;
+      haveSnapshot = true;
+      if (drawWhenSnapshot) {
+        drawWhenSnapshot = false;
+        void redraw();
+      }
       chart?.setValue(msg.value);
       revealActive();
       contextBody.replaceChildren(renderTree(msg.context, openPaths));
@@ -201,6 +250,8 @@ function select(id: string): void {
   machine = null;
   chart = null;
   lastValue = undefined;
+  haveSnapshot = false;
+  drawWhenSnapshot = false;
   endedReason = undefined;
   openPaths.clear();
   eventList.replaceChildren();

@@ -22,15 +22,15 @@ export function loadElk(): Promise<new () => ElkApi> {
   return elkClass;
 }
 
-/** Below this scale labels stop being comfortable to read: the chart scrolls instead. */
-const MIN_SCALE = 0.85;
-
 /** A drawn machine whose highlight follows the session's state value. */
 export interface ChartView {
   readonly element: SVGSVGElement;
   readonly layout: ChartLayout;
   setValue(value: unknown): void;
-  /** Scales the drawing: to fit `box` (never below 85 %, never above 100 %), or 1:1. */
+  /**
+   * Scales the drawing: `fit` shows the whole chart in `box` (never above 100 %: a small chart
+   * is not blown up), `actual` draws it 1:1 (a big chart then scrolls inside its panel).
+   */
   setZoom(zoom: 'fit' | 'actual', box: { width: number; height: number }): void;
   /** Ids of the active state nodes, as last set. */
   readonly active: ReadonlySet<string>;
@@ -53,24 +53,16 @@ const fitScale = (l: ChartLayout, box: { width: number; height: number }) =>
   Math.min(1, box.width / l.width, box.height / l.height);
 
 /**
- * The layout to show in `box`: the one drawn at the larger scale, unless only the other one is
- * readable (≥ 85 %) or, both being too big, only the other fits the width at 85 % (scrolling
- * down is easier than scrolling sideways). Left-to-right wins near-ties: it reads like text.
+ * The layout to show in `box`: the one that fits it at the larger scale (the page opens on
+ * "fit", which shows the whole chart), left-to-right unless top-down is clearly larger (10 %):
+ * it reads like text.
  */
 function pickLayout(
   right: ChartLayout,
   down: ChartLayout,
   box: { width: number; height: number },
 ): ChartLayout {
-  const r = fitScale(right, box);
-  const d = fitScale(down, box);
-  if (r >= MIN_SCALE !== d >= MIN_SCALE) return r >= MIN_SCALE ? right : down;
-  if (r < MIN_SCALE) {
-    const rw = right.width * MIN_SCALE <= box.width;
-    const dw = down.width * MIN_SCALE <= box.width;
-    if (rw !== dw) return rw ? right : down;
-  }
-  return d > r * 1.1 ? down : right;
+  return fitScale(down, box) > fitScale(right, box) * 1.1 ? down : right;
 }
 
 /**
@@ -102,10 +94,10 @@ export async function drawMachine(
       chart.setActive(active);
     },
     setZoom(zoom, area) {
-      const scale = zoom === 'actual' ? 1 : Math.max(MIN_SCALE, fitScale(layout, area));
+      const scale = zoom === 'actual' ? 1 : fitScale(layout, area);
       chart.svg.setAttribute('width', String(Math.round(layout.width * scale)));
       chart.svg.setAttribute('height', String(Math.round(layout.height * scale)));
-      chart.svg.dataset.scale = scale.toFixed(2);
+      chart.svg.dataset.scale = scale.toFixed(3);
     },
   };
 }

@@ -15,6 +15,8 @@ export function connectFeed(
     onMessage: (msg: ServerMessage) => void;
     onOpen: () => void;
     onStatus: (status: 'connecting' | 'open' | 'closed', detail?: string) => void;
+    /** The upgrade was refused or failed before the feed opened (called on each attempt). */
+    onRefused?: () => void;
   },
 ): FeedClient {
   let ws: WebSocket | undefined;
@@ -26,7 +28,9 @@ export function connectFeed(
     handlers.onStatus('connecting');
     const socket = new WebSocket(url);
     ws = socket;
+    let opened = false;
     socket.onopen = () => {
+      opened = true;
       delay = 1_000;
       handlers.onStatus('open');
       handlers.onOpen();
@@ -43,6 +47,7 @@ export function connectFeed(
       ws = undefined;
       handlers.onStatus('closed', e.code === 1006 ? 'disconnected' : `closed (${e.code})`);
       if (closed) return;
+      if (!opened) handlers.onRefused?.();
       timer = setTimeout(open, delay);
       delay = Math.min(delay * 2, 10_000);
     };

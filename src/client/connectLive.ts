@@ -6,8 +6,10 @@ import {
   LIVE_SUBPROTOCOL,
   type LiveEndReason,
   type LiveErrorCode,
+  type LiveRefusalCode,
   type LiveEvent,
   parseServerMessage,
+  refusalOf,
   type SnapshotMessage,
 } from '../live/protocol.js';
 
@@ -89,7 +91,13 @@ export interface ConnectLiveOptions<TView = unknown> {
   onSnapshot: (snapshot: SnapshotMessage<TView>) => void;
   /** The session ended (or was rotated); no reconnection follows. */
   onEnded?: (reason: LiveEndReason) => void;
-  /** Errors that belong to no call: a refused `send`, an unreadable frame. */
+  /**
+   * Errors that belong to no call: a refused `send`, an unreadable frame, and a refused
+   * connection. `UNAUTHORIZED` (no valid session cookie, or its session is not running),
+   * `FORBIDDEN` (the page's origin is not allowed) and `NOT_FOUND` (nothing serves the URL) end
+   * the client (state `closed`, no reconnection: retrying would not help); `TOO_MANY_VIEWS` (the
+   * session has too many tabs open) is reported and retried with backoff.
+   */
   onError?: (error: LiveError) => void;
   /** Each time a socket opens (before its first snapshot). */
   onOpen?: () => void;
@@ -126,6 +134,12 @@ export interface LiveClient<TView = unknown> {
 }
 
 const OPEN = 1;
+const REFUSAL_MESSAGES: Readonly<Record<LiveRefusalCode, string>> = {
+  UNAUTHORIZED: 'The live view was refused: no valid session (log in or reload the page)',
+  FORBIDDEN: "The live view was refused: this page's origin is not in the bridge's `origins`",
+  NOT_FOUND: 'The live view was refused: nothing serves live views at this URL',
+  TOO_MANY_VIEWS: 'The live view was refused: this session has too many views open; retrying',
+};
 // A call's own timer leaves the server time to answer with CALL_TIMEOUT first.
 const CALL_GRACE_MS = 1_000;
 
@@ -231,6 +245,19 @@ export function connectLive<TView = unknown>(
         ended((reason || 'terminated') as LiveEndReason);
         safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
         return;
+      }
+      const refusal = refusalOf(code);
+      if (refusal !== undefined) {
+        const error = new LiveError(refusal, REFUSAL_MESSAGES[refusal]);
+        if (refusal !== 'TOO_MANY_VIEWS') {
+          // Retrying cannot help: the page has to act (log in again, reload, fix its config).
+          state = 'closed';
+          rejectAll(refusal, error.message);
+          safely(() => options.onError?.(error));
+          safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
+          return;
+        }
+        safely(() => options.onError?.(error));
       }
       dropped(code, reason);
     });

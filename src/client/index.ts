@@ -19,7 +19,10 @@ export {
   LIVE_PROTOCOL_VERSION,
   LIVE_SUBPROTOCOL,
   type LiveEndReason,
+  type LiveRefusalCode,
   type LiveErrorCode,
   type LiveEvent,
+  REFUSAL_CLOSE_CODES,
+  refusalOf,
   type SnapshotMessage,
 } from '../live/protocol.js';

@@ -129,11 +129,24 @@ export class DeadlineQueue<T> {
     this.#timer = undefined;
     const now = Date.now();
     let node = this.#head;
+    let budget = DeadlineQueue.batch;
     while (node && node.deadline <= now) {
+      if (budget-- === 0) {
+        // An expiry storm (20,000 sessions due at once) is handled a slice per turn of the event
+        // loop, so requests of other sessions are answered between slices.
+        this.#disarm();
+        this.#armedFor = node.deadline;
+        this.#timer = setTimeout(this.#fire, 0);
+        if (this.#unref) this.#timer.unref();
+        return;
+      }
       this.#unlink(node);
       this.#onExpire(node.value);
       node = this.#head;
     }
     if (this.#timer === undefined) this.#arm();
   };
+
+  /** How many deadlines one turn of the event loop handles at most. */
+  static batch = 256;
 }

@@ -1,6 +1,13 @@
 import { DeadlineQueue } from './DeadlineQueue.js';
 import type { Entry } from './Entry.js';
 
+/** @internal The expiry options, resolved. */
+export interface ExpiryOptions {
+  idleTimeoutMs: number;
+  maxLifetimeMs: number | undefined;
+  subscribersKeepAlive: boolean;
+}
+
 /** @internal Why a session expired. */
 export type ExpiryCause = 'idle' | 'lifetime';
 
@@ -16,14 +23,7 @@ export class Expiry {
   readonly #maxLifetimeMs: number | undefined;
   readonly #subscribersKeepAlive: boolean;
 
-  constructor(
-    options: {
-      idleTimeoutMs: number;
-      maxLifetimeMs: number | undefined;
-      subscribersKeepAlive: boolean;
-    },
-    expire: (entry: Entry, cause: ExpiryCause) => void,
-  ) {
+  constructor(options: ExpiryOptions, expire: (entry: Entry, cause: ExpiryCause) => void) {
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#maxLifetimeMs = options.maxLifetimeMs;
     this.#subscribersKeepAlive = options.subscribersKeepAlive;

@@ -1,4 +1,3 @@
-import { debuglog } from 'node:util';
 import {
   type AnyActorLogic,
   type AnyActorRef,
@@ -8,9 +7,8 @@ import {
   createActor,
   fromTransition,
 } from 'xstate';
-import { boundLogic } from './boundLogic.js';
 import { CallTracker, PendingCall } from './CallTracker.js';
-import { Entry } from './Entry.js';
+import type { Entry } from './Entry.js';
 import {
   EventNotAcceptedError,
   RateLimitedError,
@@ -19,28 +17,31 @@ import {
   SessionEndedError,
   SessionInitFailedError,
   SessionNotFoundError,
-  SessionRestoreFailedError,
   UnknownLogicError,
 } from './errors.js';
-import { Expiry, type ExpiryCause } from './Expiry.js';
-import { Persistence } from './persistence/Persistence.js';
-import type { SessionRecord } from './persistence/record.js';
+import { Expiry } from './Expiry.js';
 import { Handle } from './Handle.js';
+import {
+  DEFAULT_LOGIC,
+  type ErrorSource,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.js';
+import { Persistence } from './persistence/Persistence.js';
 import { linkSystem, unlinkSystem } from './reply.js';
 import { RestartPolicy } from './RestartPolicy.js';
+import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
 import { SessionRegistry } from './SessionRegistry.js';
 import { assertSessionId } from './sessionId.js';
 import { SubscriberHub } from './SubscriberHub.js';
 import { Telemetry } from './telemetry.js';
 import type {
   CallOptions,
-  EndReason,
   ListOptions,
   SessionHandle,
   SessionInfo,
   SessionMessage,
   SessionSnapshot,
-  SessionStatus,
   SessionSupervisor,
   StartOptions,
   SubscribeOptions,
@@ -51,17 +52,10 @@ import type {
 } from './types.js';
 import {
   checkXStateInternals,
-  DONE_ACTOR_PREFIX,
-  ERROR_ACTOR_PREFIX,
   installIndexedScheduler,
-  type IndexedScheduler,
   renameActor,
   sessionActorOf,
-  stopActor,
 } from './xstateInternals.js';
-
-const debug = debuglog('session-process');
-const DEFAULT_LOGIC = 'default';
 
 /**
  * Creates a session supervisor: the root actor of an XState system whose children are the
@@ -109,62 +103,33 @@ class Supervisor implements SessionSupervisor {
   readonly actor: AnyActorRef;
   readonly system: ActorSystem<any>;
 
-  /** The logics sessions are created from (bounded copies of state machines). */
-  readonly #runnable: Record<string, AnyActorLogic> = {};
   readonly #registry: SessionRegistry;
   readonly #calls: CallTracker;
   readonly #subs: SubscriberHub;
   readonly #expiry: Expiry;
-  readonly #restart: RestartPolicy;
-  readonly #scheduler: IndexedScheduler;
+  readonly #life: SessionLifecycle;
   readonly #persist: Persistence | undefined;
   readonly #telemetry = new Telemetry();
   readonly #callTimeoutMs: number;
-  readonly #onError: NonNullable<SupervisorOptions['onError']>;
-  #closed = false;
-  readonly #stats = {
+  readonly #onError: ResolvedOptions['onError'];
+  readonly #stats: Counters = {
     started: 0,
-    ended: { terminated: 0, expired: 0, crashed: 0, shutdown: 0 } as Record<EndReason, number>,
+    ended: { terminated: 0, expired: 0, crashed: 0, shutdown: 0 },
     restarts: 0,
     calls: 0,
     casts: 0,
     refused: 0,
   };
+  #closed = false;
 
   constructor(options: SupervisorOptions) {
     checkXStateInternals();
-    const logics: Record<string, AnyActorLogic> = { ...options.logics };
-    if (options.logic) logics[DEFAULT_LOGIC] = options.logic;
-    this.logics = Object.freeze(logics);
-    const maxMicrosteps = positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps');
-    for (const [name, logic] of Object.entries(logics))
-      this.#runnable[name] = boundLogic(logic, maxMicrosteps);
-    this.#registry = new SessionRegistry({
-      maxSessions: positive(options.maxSessions ?? 100_000, 'maxSessions'),
-      startRate: options.startRate ?? { limit: 1_000, intervalMs: 1_000 },
-      rotatedIdTtlMs: nonNegative(options.rotatedIdTtlMs ?? 30_000, 'rotatedIdTtlMs'),
-    });
-    this.#callTimeoutMs = positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs');
-    this.#restart = new RestartPolicy(options.restart);
-    this.#onError =
-      options.onError ??
-      ((error, info) => {
-        console.error(
-          `[session-process] ${info.source} in session ${info.sessionId ?? '-'}:`,
-          error,
-        );
-      });
-    this.#expiry = new Expiry(
-      {
-        idleTimeoutMs: nonNegative(options.idleTimeoutMs ?? 30 * 60_000, 'idleTimeoutMs'),
-        maxLifetimeMs:
-          options.maxLifetimeMs === undefined
-            ? undefined
-            : positive(options.maxLifetimeMs, 'maxLifetimeMs'),
-        subscribersKeepAlive: options.subscribersKeepAlive ?? true,
-      },
-      (entry, cause) => this.#expire(entry, cause),
-    );
+    const o = resolveOptions(options);
+    this.logics = o.logics;
+    this.#callTimeoutMs = o.callTimeoutMs;
+    this.#onError = o.onError;
+    this.#registry = new SessionRegistry(o.registry);
+    this.#expiry = new Expiry(o.expiry, (entry, cause) => this.#life.expire(entry, cause));
     this.#calls = new CallTracker({
       ownedBy: (from, entry) => sessionActorOf(from, this.actor) === entry.actor,
       gate: (pending) => this.#persist?.gate(pending.entry),
@@ -178,21 +143,14 @@ class Supervisor implements SessionSupervisor {
       },
       untilDone: (entry) => this.#subs.unwatchIfIdle(entry),
     });
-    const store = options.store;
-    if (options.passivateAfterMs !== undefined && !store)
-      throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
     this.#subs = new SubscriberHub(
       {
         listenerFailed: (err, entry) => this.#report(err, entry.id, 'listener'),
-        changed: (entry, snap: any) => {
-          if (snap === entry.lastSnap || snap.status !== 'active') return;
-          this.#publish(entry, snap);
-          this.#persist?.changed(entry);
-        },
+        changed: (entry, snap) => this.#life.changed(entry, snap),
         occupancy: (entry, occupied) => this.#expiry.occupancy(entry, occupied, Date.now()),
       },
       // With a store every change is saved, so every session in memory is watched.
-      store !== undefined,
+      o.persistence !== undefined,
     );
 
     // The supervisor is the root actor of the system. Its logic only listens: a session actor's
@@ -203,7 +161,7 @@ class Supervisor implements SessionSupervisor {
     const root = createActor(
       fromTransition((state: null, event: EventObject) => {
         try {
-          this.#onChildEvent(event);
+          this.#life.childEvent(event);
         } catch (err) {
           this.#report(err, undefined, 'crash');
         }
@@ -217,25 +175,32 @@ class Supervisor implements SessionSupervisor {
     );
     this.actor = root;
     this.system = root.system;
-    this.#scheduler = installIndexedScheduler(this.system);
-    this.#persist = store
+    const scheduler = installIndexedScheduler(this.system);
+    this.#life = new SessionLifecycle({
+      root,
+      logics: o.logics,
+      runnable: o.runnable,
+      registry: this.#registry,
+      expiry: this.#expiry,
+      subs: this.#subs,
+      calls: this.#calls,
+      restart: new RestartPolicy(o.restart),
+      telemetry: this.#telemetry,
+      counters: this.#stats,
+      report: (err, id, source) => this.#report(err, id, source),
+      closing: () => this.#closed,
+    });
+    this.#persist = o.persistence
       ? new Persistence(
           {
-            store,
-            durability: options.durability ?? 'eventual',
-            passivateAfterMs:
-              options.passivateAfterMs === undefined
-                ? undefined
-                : positive(options.passivateAfterMs, 'passivateAfterMs'),
-            migrate: options.migrate,
-            wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+            ...o.persistence,
             logicVersion: (name) => (this.logics[name] as { version?: string }).version,
           },
-          this.#scheduler,
+          scheduler,
           {
-            revive: (record, storedVersion) => this.#revive(record, storedVersion),
+            revive: (record, storedVersion) => this.#life.revive(record, storedVersion),
             resident: (id) => this.#registry.has(id),
-            passivate: (entry) => this.#leave(entry),
+            passivate: (entry) => this.#life.leave(entry),
             deadlineOf: (entry) => this.#expiry.deadlineOf(entry),
             report: (err, id) => this.#report(err, id, 'store'),
             conflict: (entry) => {
@@ -246,11 +211,12 @@ class Supervisor implements SessionSupervisor {
                 entry.id,
                 'store',
               );
-              this.evict(entry.id);
+              this.#life.leave(entry);
             },
           },
         )
       : undefined;
+    this.#life.persist = this.#persist;
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
@@ -328,7 +294,7 @@ class Supervisor implements SessionSupervisor {
       (err) => {
         this.#stats.refused++;
         if (err instanceof RateLimitedError)
-          this.#emit('rate-limited', {
+          this.#life.emit('rate-limited', {
             sessionId: id,
             limit: err.limit,
             intervalMs: err.intervalMs,
@@ -336,108 +302,14 @@ class Supervisor implements SessionSupervisor {
           });
       },
     );
-    const t0 = this.#telemetry.active('start') ? performance.now() : 0;
-    const entry = new Entry(id, logicName, options.input, now);
-    this.#registry.add(entry);
-    const failure = this.#spawn(entry);
-    if (failure !== undefined) {
-      this.#registry.remove(entry);
-      throw failure;
-    }
-    this.#expiry.begin(entry);
-    if (this.#persist) {
-      this.#subs.watch(entry);
-      this.#persist.active(entry, now);
-      this.#persist.changed(entry);
-    }
-    this.#stats.started++;
-    if (t0)
-      this.#emit('start', {
-        sessionId: id,
-        logic: logicName,
-        durationMs: performance.now() - t0,
-        restart: false,
-      });
+    this.#life.create(id, logicName, options.input, now);
     return new Handle(this, id);
-  }
-
-  /** Brings a stored session back into memory, as it was (throws SESSION_RESTORE_FAILED). */
-  #revive(record: SessionRecord, storedVersion: number): Entry {
-    const id = record.id;
-    if (!this.#runnable[record.logic])
-      throw new SessionRestoreFailedError(
-        id,
-        new UnknownLogicError(record.logic, Object.keys(this.logics)),
-      );
-    const t0 = this.#telemetry.active('start') ? performance.now() : 0;
-    const entry = new Entry(id, record.logic, record.input, record.startedAt);
-    entry.lastActiveAt = record.lastActiveAt;
-    entry.version = record.version;
-    entry.storedVersion = storedVersion;
-    const failure = this.#spawn(entry, record.snapshot);
-    if (failure) throw new SessionRestoreFailedError(id, failure.cause ?? failure);
-    this.#persist!.rearm(entry, record);
-    this.#registry.add(entry);
-    this.#expiry.begin(entry);
-    this.#subs.watch(entry);
-    this.#persist!.active(entry, Date.now());
-    if (t0)
-      this.#emit('start', {
-        sessionId: id,
-        logic: record.logic,
-        durationMs: performance.now() - t0,
-        restart: false,
-        restored: true,
-      });
-    return entry;
-  }
-
-  /** Creates and starts the entry's actor; returns the error to throw when it failed to start. */
-  #spawn(entry: Entry, snapshot?: unknown): SessionInitFailedError | undefined {
-    entry.starting = true;
-    let actor: AnyActorRef;
-    try {
-      actor = createActor(this.#runnable[entry.logicName]!, {
-        parent: this.actor,
-        id: entry.id,
-        systemId: entry.id,
-        input: entry.input,
-        ...(snapshot === undefined ? {} : { snapshot: snapshot as any }),
-      });
-      entry.actor = actor;
-      actor.start();
-    } catch (err) {
-      return new SessionInitFailedError(entry.id, messageOf(err), err);
-    } finally {
-      entry.starting = false;
-    }
-    const snap = actor.getSnapshot();
-    if (snap.status === 'error')
-      return new SessionInitFailedError(entry.id, messageOf(snap.error), snap.error);
-    if (snap.status === 'done')
-      return new SessionInitFailedError(entry.id, 'the logic reached a final state while starting');
-    entry.lastSnap = snap;
-    return undefined;
   }
 
   // ---- reading ----------------------------------------------------------------------------
 
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext> {
-    return this.#plain(this.#entry(id));
-  }
-
-  #plain(entry: Entry): SessionSnapshot {
-    const snap: any = entry.actor.getSnapshot();
-    if (snap !== entry.lastSnap) {
-      entry.lastSnap = snap;
-      entry.version++;
-    }
-    return {
-      value: snap.value,
-      context: snap.context,
-      status: (snap?.status ?? 'active') as SessionStatus,
-      version: entry.version,
-    };
+    return this.#life.plain(this.#entry(id));
   }
 
   list(options: ListOptions = {}): SessionInfo[] {
@@ -448,7 +320,7 @@ class Supervisor implements SessionSupervisor {
     for (const entry of this.#registry.values()) {
       if (i++ < offset) continue;
       if (out.length >= limit) break;
-      const s = this.#plain(entry);
+      const s = this.#life.plain(entry);
       out.push({
         id: entry.id,
         logic: entry.logicName,
@@ -519,7 +391,7 @@ class Supervisor implements SessionSupervisor {
     this.#active(entry);
     entry.actor.send(event);
     if (this.#telemetry.active('cast'))
-      this.#emit('cast', { sessionId: id, eventType: event.type });
+      this.#life.emit('cast', { sessionId: id, eventType: event.type });
   }
 
   call<T = unknown>(id: string, event: EventObject, options: CallOptions = {}): Promise<T> {
@@ -592,7 +464,7 @@ class Supervisor implements SessionSupervisor {
       return gate ? gate.then(() => result) : Promise.resolve(result);
     }
     if (until) {
-      const s = this.#plain(entry);
+      const s = this.#life.plain(entry);
       if (until(s)) {
         this.#calls.forget(pending);
         if (measure) this.#emitCall(pending, 'until');
@@ -611,7 +483,7 @@ class Supervisor implements SessionSupervisor {
   }
 
   #emitCall(pending: PendingCall, outcome: 'reply' | 'until' | 'error', errorCode?: string): void {
-    this.#emit('call', {
+    this.#life.emit('call', {
       sessionId: pending.entry.id,
       eventType: pending.eventType,
       durationMs: performance.now() - pending.startedAt,
@@ -631,29 +503,14 @@ class Supervisor implements SessionSupervisor {
     if (typeof listener !== 'function')
       throw new TypeError('subscribe(id, listener): listener must be a function');
     return this.#subs.add(entry, listener as (m: SessionMessage) => void, options, () =>
-      this.#plain(entry),
+      this.#life.plain(entry),
     );
-  }
-
-  /** Counts a new snapshot and hands it to `until` calls and subscribers. */
-  #publish(entry: Entry, snap: unknown): void {
-    entry.lastSnap = snap;
-    entry.version++;
-    const s = snap as { value: unknown; context: unknown };
-    const plain: SessionSnapshot = {
-      value: s.value,
-      context: s.context,
-      status: 'active',
-      version: entry.version,
-    };
-    this.#calls.checkUntil(entry, plain);
-    this.#subs.publish(entry, plain);
   }
 
   // ---- ending -----------------------------------------------------------------------------
 
   async terminate(id: string): Promise<void> {
-    await this.#end(await this.#entryAsync(id), 'terminated');
+    await this.#life.end(await this.#entryAsync(id), 'terminated');
   }
 
   async shutdown(): Promise<void> {
@@ -661,73 +518,25 @@ class Supervisor implements SessionSupervisor {
     this.#closed = true;
     // Every session is saved before it stops: it comes back in the next process.
     if (this.#persist) await this.#persist.close();
-    for (const entry of [...this.#registry.values()]) this.#end(entry, 'shutdown');
+    for (const entry of [...this.#registry.values()]) this.#life.end(entry, 'shutdown');
     this.#expiry.clear();
     this.#calls.clear();
     this.actor.stop();
     unlinkSystem(this.system);
   }
 
-  #expire(entry: Entry, cause: ExpiryCause): void {
-    this.#emit('expire', {
-      sessionId: entry.id,
-      logic: entry.logicName,
-      idleMs: Date.now() - entry.lastActiveAt,
-      cause,
-    });
-    this.#end(entry, 'expired');
-  }
-
-  /** Ends a session for good; resolves when its record is deleted (with a store). */
-  #end(entry: Entry, reason: EndReason, error?: unknown): Promise<void> | undefined {
-    if (entry.ended) return undefined;
-    entry.ended = reason;
-    if (error !== undefined) entry.fault = error;
-    this.#registry.remove(entry);
-    this.#expiry.remove(entry);
-    this.#subs.unwatch(entry);
-    let deleted: Promise<void> | undefined;
-    if (this.#persist) {
-      this.#persist.forget(entry);
-      this.#persist.writer.drop(entry, () => new SessionEndedError(entry.id, reason));
-      // Ended is gone; shut down is kept for the next process.
-      if (reason !== 'shutdown') deleted = this.#persist.writer.delete(entry.id);
-    }
-    // Costs O(this session's own timers): see installIndexedScheduler.
-    if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
-    this.#calls.failAll(entry, () =>
-      reason === 'crashed'
-        ? new SessionCrashedError(entry.id, error)
-        : new SessionEndedError(entry.id, reason),
-    );
-    this.#subs.ended(entry, reason, error);
-    this.#stats.ended[reason]++;
-    this.#emit('stop', {
-      sessionId: entry.id,
-      logic: entry.logicName,
-      reason,
-      lifetimeMs: Date.now() - entry.startedAt,
-    });
-    debug('session %s ended (%s)', entry.id, reason);
-    return deleted;
-  }
-
   /**
-   * Takes a session out of memory without ending it: no `ended` message, no telemetry `stop`,
-   * its record untouched. Passivation (after saving) and a cluster node that lost a session's
-   * lease (without saving: it may no longer write) use it.
+   * @internal
+   * Saves a session and takes it out of memory now, as a quiet period would (a node handing its
+   * sessions over, a benchmark). Whether it left.
    */
-  #leave(entry: Entry): void {
-    if (entry.ended || entry.left) return;
-    entry.left = true;
-    this.#registry.remove(entry);
-    this.#expiry.remove(entry);
-    this.#subs.unwatch(entry);
-    this.#persist?.forget(entry);
-    this.#persist?.writer.drop(entry, () => new SessionEndedError(entry.id, 'moved'));
-    if (entry.actor.getSnapshot().status === 'active') stopActor(entry.actor);
-    this.#calls.failAll(entry, () => new SessionEndedError(entry.id, 'moved'));
-    debug('session %s left memory', entry.id);
+  async passivate(id: string): Promise<boolean> {
+    const entry = this.#registry.get(id);
+    if (!entry || !this.#persist) return false;
+    await this.#persist.writer.whenSaved(entry);
+    if (entry.ended || entry.left || entry.storedVersion < entry.version) return false;
+    this.#life.leave(entry);
+    return true;
   }
 
   /**
@@ -738,55 +547,8 @@ class Supervisor implements SessionSupervisor {
   evict(id: string): boolean {
     const entry = this.#registry.get(id);
     if (!entry) return false;
-    this.#leave(entry);
+    this.#life.leave(entry);
     return true;
-  }
-
-  #onChildEvent(event: EventObject): void {
-    const type = event.type;
-    const isError = type.startsWith(ERROR_ACTOR_PREFIX);
-    if (!isError && !type.startsWith(DONE_ACTOR_PREFIX)) return;
-    const id: string =
-      (event as { actorId?: string }).actorId ??
-      type.slice((isError ? ERROR_ACTOR_PREFIX : DONE_ACTOR_PREFIX).length);
-    const entry = this.#registry.get(id);
-    if (!entry || entry.starting || entry.ended) return;
-    if (!isError) {
-      // The session's machine reached a top-level final state: the session is over.
-      this.#end(entry, 'terminated');
-      return;
-    }
-    this.#crash(entry, (event as { error?: unknown }).error);
-  }
-
-  #crash(entry: Entry, error: unknown): void {
-    const restarting = !this.#closed && this.#restart.crashed(entry, Date.now());
-    entry.fault = error;
-    this.#emit('crash', { sessionId: entry.id, logic: entry.logicName, error, restarting });
-    this.#report(error, entry.id, 'crash');
-    if (!restarting) {
-      this.#end(entry, 'crashed', error);
-      return;
-    }
-    // Restart this session alone, from its initial state, with the same ID, logic and input.
-    this.#calls.failAll(entry, () => new SessionCrashedError(entry.id, error));
-    const hadWatch = entry.watch !== undefined;
-    entry.watch = undefined;
-    entry.generation++;
-    const failure = this.#spawn(entry);
-    if (failure) {
-      this.#end(entry, 'crashed', failure);
-      return;
-    }
-    this.#stats.restarts++;
-    if (hadWatch) this.#subs.watch(entry);
-    this.#emit('start', {
-      sessionId: entry.id,
-      logic: entry.logicName,
-      durationMs: 0,
-      restart: true,
-    });
-    this.#publish(entry, entry.lastSnap);
   }
 
   // ---- renaming ---------------------------------------------------------------------------
@@ -821,15 +583,7 @@ class Supervisor implements SessionSupervisor {
     return this.#telemetry.on(name, listener);
   }
 
-  #emit<TName extends TelemetryName>(name: TName, event: TelemetryEvents[TName]): void {
-    this.#telemetry.emit(name, event, (err) => this.#report(err, undefined, 'listener'));
-  }
-
-  #report(
-    error: unknown,
-    sessionId: string | undefined,
-    source: 'crash' | 'listener' | 'store',
-  ): void {
+  #report(error: unknown, sessionId: string | undefined, source: ErrorSource): void {
     try {
       this.#onError(error, sessionId === undefined ? { source } : { sessionId, source });
     } catch {
@@ -886,20 +640,4 @@ function accepts(actor: AnyActorRef, event: EventObject): boolean {
   } catch {
     return true;
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function positive(n: number, name: string): number {
-  if (typeof n !== 'number' || !(n > 0))
-    throw new RangeError(`${name} must be a positive number, got ${String(n)}`);
-  return n;
-}
-
-function nonNegative(n: number, name: string): number {
-  if (typeof n !== 'number' || !(n >= 0))
-    throw new RangeError(`${name} must be a number >= 0, got ${String(n)}`);
-  return n;
 }

@@ -8,7 +8,6 @@ import {
   encodeMessage,
   type LiveEndReason,
   type LiveErrorCode,
-  type LiveEvent,
   parseClientMessage,
   type ServerMessage,
 } from './protocol.js';
@@ -23,13 +22,11 @@ export interface ConnectionContext {
   readonly callTimeoutMs: number | undefined;
   readonly maxCallTimeoutMs: number;
   report(error: unknown, sessionId: string): void;
+  /** Called when the connection cuts its peer off (too many bytes waiting). */
+  dropped(connection: LiveConnection, reason: 'buffer'): void;
   /** Called once, when the socket has closed. */
   closed(connection: LiveConnection): void;
 }
-
-// The core's call correlation key (`CALL_ID_KEY` in src/core/reply.ts, internal). A client must not
-// be able to put its own into an event and so answer somebody else's pending call.
-const CALL_ID_KEY = '$callId';
 
 /**
  * One live view: a WebSocket bound to one session ID. Snapshots supersede each other: while the
@@ -178,6 +175,7 @@ export class LiveConnection {
     // A client that keeps sending while it does not read would make its answers pile up here:
     // past the hard cap it is cut off.
     if (this.#ws.bufferedAmount > this.#ctx.maxBufferedBytes) {
+      this.#ctx.dropped(this, 'buffer');
       this.terminate();
       return;
     }
@@ -216,7 +214,9 @@ export class LiveConnection {
       );
       return;
     }
-    const event = clean(msg.event);
+    // Passed as it came: call correlation cannot be forged from an event's payload (the core
+    // keeps it apart from the event), so no per-entry guard is needed here.
+    const event: EventObject = msg.event;
     if (msg.type === 'send') {
       try {
         this.#ctx.sessions.cast(this.sessionId, event);
@@ -273,10 +273,4 @@ export class LiveConnection {
     this.#ctx.report(err, this.sessionId);
     return ['INTERNAL_ERROR', 'The server failed to handle the message'];
   }
-}
-
-function clean(event: LiveEvent): EventObject {
-  if (!Object.hasOwn(event, CALL_ID_KEY)) return event;
-  const { [CALL_ID_KEY]: _dropped, ...rest } = event;
-  return rest as EventObject;
 }

@@ -4,32 +4,41 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { isSessionError, type SessionErrorCode } from '../index.js';
+import { isSessionError } from '../index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
-import { LIVE_SUBPROTOCOL, type LiveSessionErrorCode } from './protocol.js';
+import {
+  isLiveRefusedError,
+  type LiveRefusalReason,
+  LiveRefusedError,
+  type LiveRefusedCode,
+} from './LiveRefusedError.js';
+import { LIVE_SUBPROTOCOL, REFUSAL_CLOSE_CODES } from './protocol.js';
+import {
+  type LiveDroppedEvent,
+  type LiveRefusedEvent,
+  liveTelemetryChannels,
+} from './telemetry.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
 const debug = debuglog('session-process');
 
-// The wire protocol lists the core's codes by hand (it may not import the core); this fails to
-// compile when the core gains a code the protocol does not know.
-const _codesInSync: [SessionErrorCode] extends [LiveSessionErrorCode]
-  ? [LiveSessionErrorCode] extends [SessionErrorCode]
-    ? true
-    : false
-  : false = true;
-void _codesInSync;
+/** How long a refused socket may take to complete its closing handshake before it is cut off. */
+const REFUSAL_CLOSE_MS = 1_000;
 
 /**
  * Serves live views of session processes over WebSocket (ws 8) on an existing HTTP server.
  *
- * An upgrade to `path` is accepted when its `Origin` is allowed (else 403), the app's
- * koa-session middleware finds a valid session holding `sessionId` (else 401) and that session
- * is running (else 401). The view then gets the current snapshot, every later one, replies and
- * errors, and `ended` followed by close code 4001 when the session ends or is rotated. See
- * `session-process/client` for the browser side and `./protocol.ts` for the messages.
+ * An upgrade to `path` is accepted when its `Origin` is allowed, the app's koa-session middleware
+ * finds a valid session holding `sessionId`, that session is running and has fewer than
+ * `maxViewsPerSession` views, and the bridge holds fewer than `maxConnections` sockets. A refusal
+ * is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
+ * `session-process:live-refused` channel; a client that speaks the protocol learns it from a
+ * close code (see `REFUSAL_CLOSE_CODES`), any other from the HTTP status (401, 403, 404, 429, 503).
+ * The view then gets the current snapshot, every later one, replies and errors, and `ended`
+ * followed by close code 4001 when the session ends or is rotated. See `session-process/client`
+ * for the browser side and `./protocol.ts` for the messages.
  *
  * @example
  * ```ts
@@ -69,13 +78,15 @@ export function attachLiveBridge<TContext = any>(
   const originOk = originCheck(options.origins);
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const rejectOtherPaths = options.rejectOtherPaths ?? true;
-  const onError =
-    options.onError ??
-    ((error: unknown, info: { sessionId?: string }) =>
-      console.error('session-process/live:', info.sessionId ?? '', error));
-  const report = (error: unknown, sessionId?: string): void => {
+  const maxViewsPerSession = options.maxViewsPerSession ?? 32;
+  const maxConnections = options.maxConnections ?? 10_000;
+  const onError = options.onError ?? defaultOnError();
+  const report = (error: unknown, sessionId?: string, reason?: LiveRefusalReason): void => {
+    const info: { sessionId?: string; reason?: LiveRefusalReason } = {};
+    if (sessionId !== undefined) info.sessionId = sessionId;
+    if (reason !== undefined) info.reason = reason;
     try {
-      onError(error, sessionId === undefined ? {} : { sessionId });
+      onError(error, info);
     } catch {
       // an onError that throws has nowhere left to report to
     }
@@ -85,6 +96,19 @@ export function attachLiveBridge<TContext = any>(
   const connections = new Set<LiveConnection>();
   const closing = new Set<Promise<void>>();
   let closed = false;
+  // Sockets between the `upgrade` event and an open view (authenticating, handshaking) or the end
+  // of a refusal: they hold a file descriptor as much as a view does.
+  const upgrading = new Set<Duplex>();
+  const upgradingBySession = new Map<string, number>();
+  // Refused sockets that got the handshake and a close code: they close by themselves.
+  const refusing = new WeakSet<Duplex>();
+  let refused = 0;
+
+  const dropped = (connection: LiveConnection, reason: LiveDroppedEvent['reason']): void => {
+    debug('live: view of session %s dropped (%s)', connection.sessionId, reason);
+    const ch = liveTelemetryChannels.dropped;
+    if (ch.hasSubscribers) ch.publish({ sessionId: connection.sessionId, reason });
+  };
 
   const feedContext: FeedContext = {
     sessions,
@@ -103,6 +127,7 @@ export function attachLiveBridge<TContext = any>(
     callTimeoutMs: options.callTimeoutMs,
     maxCallTimeoutMs: options.maxCallTimeoutMs ?? 30_000,
     report,
+    dropped,
     closed: (connection) => {
       connections.delete(connection);
       feeds.get(connection.sessionId)?.remove(connection);
@@ -118,6 +143,71 @@ export function attachLiveBridge<TContext = any>(
   });
   wss.on('error', (err) => report(err));
 
+  /** Counts a socket as upgrading until `release` or its close, whichever comes first. */
+  function track(socket: Duplex): () => void {
+    upgrading.add(socket);
+    const release = (): void => {
+      upgrading.delete(socket);
+      socket.removeListener('close', release);
+    };
+    socket.once('close', release);
+    return release;
+  }
+
+  function full(): boolean {
+    return connections.size + upgrading.size >= maxConnections;
+  }
+
+  /**
+   * Refuses an upgrade and reports it. A client that offered the protocol's subprotocol is a
+   * `connectLive` (or another client of this protocol): a browser cannot read the HTTP status of a
+   * refused upgrade, so it gets the handshake and a close code naming the refusal at once. Anyone
+   * else gets the HTTP status.
+   */
+  function refuse(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    reason: LiveRefusalReason,
+    code: LiveRefusedCode,
+    status: number,
+    message: string,
+    sessionId?: string,
+  ): void {
+    refused++;
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    const error = new LiveRefusedError(reason, code, status, message, { origin, sessionId });
+    debug('live: refused an upgrade (%s): %s', reason, message);
+    const ch = liveTelemetryChannels.refused;
+    if (ch.hasSubscribers) {
+      const event: LiveRefusedEvent = {
+        reason,
+        code,
+        status,
+        path: pathOf(req) ?? '',
+        origin,
+        sessionId,
+        message,
+      };
+      ch.publish(event);
+    }
+    report(error, sessionId, reason);
+    const closeCode = (REFUSAL_CLOSE_CODES as Record<string, number | undefined>)[code];
+    if (closeCode === undefined || !offersProtocol(req) || socket.destroyed) {
+      answerHttp(socket, status, status === 503 ? { 'Retry-After': '5' } : {}, `${message}\n`);
+      return;
+    }
+    refusing.add(socket);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.removeListener('error', onSocketError);
+      ws.on('error', () => {});
+      const cut = setTimeout(() => ws.terminate(), REFUSAL_CLOSE_MS);
+      cut.unref();
+      ws.once('close', () => clearTimeout(cut));
+      ws.close(closeCode, code);
+    });
+  }
+
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removes its own socket listeners before emitting 'upgrade': without this one, a peer
     // that resets the connection during authentication would crash the process.
@@ -125,26 +215,71 @@ export function attachLiveBridge<TContext = any>(
     try {
       const reqPath = pathOf(req);
       if (reqPath !== path) {
-        if (rejectOtherPaths) setImmediate(() => rejectUnclaimed(socket));
+        if (rejectOtherPaths) setImmediate(() => rejectUnclaimed(req, socket, head));
         return;
       }
       claim(socket);
       if (closed) {
-        answerHttp(socket, 503);
+        refuse(req, socket, head, 'closing', 'SERVER_BUSY', 503, 'The live bridge is closing');
+        return;
+      }
+      // Before any work for it: a flood of upgrades must not reach the cookie check.
+      if (full()) {
+        refuse(
+          req,
+          socket,
+          head,
+          'limit',
+          'SERVER_BUSY',
+          503,
+          `The live bridge holds maxConnections (${maxConnections}) sockets`,
+        );
+        return;
+      }
+      const release = track(socket);
+      const offered = req.headers['sec-websocket-protocol'];
+      if (offered !== undefined && !offersProtocol(req)) {
+        refuse(
+          req,
+          socket,
+          head,
+          'subprotocol',
+          'BAD_REQUEST',
+          400,
+          `Offer the subprotocol ${LIVE_SUBPROTOCOL} or none`,
+        );
         return;
       }
       const ctx = upgradeContext(app, req);
       const origin = req.headers.origin;
-      if (typeof origin !== 'string' || !originOk(origin, ctx)) {
-        answerHttp(socket, 403);
+      if (typeof origin !== 'string') {
+        refuse(
+          req,
+          socket,
+          head,
+          'origin',
+          'FORBIDDEN',
+          403,
+          'An upgrade without an Origin header is refused',
+        );
         return;
       }
-      const offered = req.headers['sec-websocket-protocol'];
-      if (offered !== undefined && !offered.split(',').some((p) => p.trim() === LIVE_SUBPROTOCOL)) {
-        answerHttp(socket, 400);
+      if (!originOk(origin, ctx)) {
+        refuse(
+          req,
+          socket,
+          head,
+          'origin',
+          'FORBIDDEN',
+          403,
+          `Origin ${origin.slice(0, 200)} is not allowed: add it to the live bridge's \`origins\``,
+        );
         return;
       }
-      void authenticate(ctx, req, socket, head);
+      authenticate(ctx, req, socket, head, release).catch((err: unknown) => {
+        report(err);
+        answerHttp(socket, 500);
+      });
     } catch (err) {
       report(err);
       answerHttp(socket, 500);
@@ -156,6 +291,7 @@ export function attachLiveBridge<TContext = any>(
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    release: () => void,
   ): Promise<void> {
     let sessionId: string | undefined;
     try {
@@ -165,19 +301,85 @@ export function attachLiveBridge<TContext = any>(
       answerHttp(socket, 500);
       return;
     }
+    // The peer went away, or close() answered it, while the cookie was checked.
+    if (socket.destroyed) return;
     if (closed) {
-      answerHttp(socket, 503);
+      refuse(req, socket, head, 'closing', 'SERVER_BUSY', 503, 'The live bridge is closing');
       return;
     }
-    if (sessionId === undefined || !sessions.started(sessionId)) {
-      debug('live: refused upgrade without a running session');
-      answerHttp(socket, 401);
+    if (sessionId === undefined) {
+      refuse(
+        req,
+        socket,
+        head,
+        'cookie',
+        'UNAUTHORIZED',
+        401,
+        'No valid session cookie holding a sessionId',
+      );
       return;
+    }
+    // Not `started()`: with a store that loads asynchronously (Redis), a session that left memory
+    // (passivated, or saved before a restart) is there only once `restore` has read it, and the
+    // feed's subscribe needs it in memory.
+    let running: boolean;
+    try {
+      running = await sessions.restore(sessionId);
+    } catch (err) {
+      if (isSessionError(err, 'INVALID_SESSION_ID')) running = false;
+      else {
+        // The store did not answer (STORE_UNAVAILABLE) or the record is broken
+        // (SESSION_RESTORE_FAILED): not the peer's fault, and not a reason to stop its client.
+        report(err, sessionId);
+        answerHttp(socket, isSessionError(err) ? err.status : 500);
+        return;
+      }
     }
     if (socket.destroyed) return;
+    if (!running) {
+      refuse(
+        req,
+        socket,
+        head,
+        'cookie',
+        'UNAUTHORIZED',
+        401,
+        "The cookie's session is not running",
+        sessionId,
+      );
+      return;
+    }
     const id = sessionId;
+    const views = (feeds.get(id)?.views.size ?? 0) + (upgradingBySession.get(id) ?? 0);
+    if (views >= maxViewsPerSession) {
+      refuse(
+        req,
+        socket,
+        head,
+        'limit',
+        'TOO_MANY_VIEWS',
+        429,
+        `The session has maxViewsPerSession (${maxViewsPerSession}) live views`,
+        id,
+      );
+      return;
+    }
+    upgradingBySession.set(id, (upgradingBySession.get(id) ?? 0) + 1);
+    let counted = true;
+    const releaseView = (): void => {
+      if (!counted) return;
+      counted = false;
+      socket.removeListener('close', releaseView);
+      const n = (upgradingBySession.get(id) ?? 1) - 1;
+      if (n === 0) upgradingBySession.delete(id);
+      else upgradingBySession.set(id, n);
+    };
+    // ws destroys a socket it cannot complete the handshake on without calling back.
+    socket.once('close', releaseView);
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.removeListener('error', onSocketError);
+      releaseView();
+      release();
       try {
         accept(ws, id);
       } catch (err) {
@@ -211,12 +413,34 @@ export function attachLiveBridge<TContext = any>(
     debug('live: view of session %s connected (%d views)', sessionId, connections.size);
   }
 
+  function rejectUnclaimed(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (isClaimed(socket) || socket.destroyed) return;
+    // ws's handleUpgrade (of another library) writes nothing until its handshake completes; a
+    // socket whose upgrade nobody claimed synchronously would hang forever without this answer.
+    // Claimed here, so that a second bridge on the same server does not answer it again.
+    claim(socket);
+    if (full()) {
+      answerHttp(socket, 404);
+      return;
+    }
+    track(socket);
+    refuse(
+      req,
+      socket,
+      head,
+      'path',
+      'NOT_FOUND',
+      404,
+      `No live view or feed is served at ${(pathOf(req) ?? '?').slice(0, 200)}`,
+    );
+  }
+
   const heartbeat =
     heartbeatMs > 0
       ? setInterval(() => {
           for (const connection of connections) {
             if (!connection.alive) {
-              debug('live: view of session %s missed its heartbeat', connection.sessionId);
+              dropped(connection, 'heartbeat');
               connection.terminate();
             } else connection.ping();
           }
@@ -248,6 +472,8 @@ export function attachLiveBridge<TContext = any>(
         sessions: feeds.size,
         bufferedBytes,
         supersededSnapshots,
+        upgrading: upgrading.size,
+        refused,
       };
     },
     close() {
@@ -255,6 +481,10 @@ export function attachLiveBridge<TContext = any>(
         closed = true;
         server.removeListener('upgrade', onUpgrade);
         if (heartbeat) clearInterval(heartbeat);
+        // Upgrades still being authenticated (a slow session store) must not hold the server.
+        for (const socket of upgrading) {
+          if (!refusing.has(socket)) answerHttp(socket, 503, { 'Retry-After': '5' });
+        }
         const open = [...connections];
         closing.add(
           Promise.all(open.map((c) => closedOf(c))).then(() => {
@@ -274,11 +504,26 @@ export function attachLiveBridge<TContext = any>(
   }
 }
 
-function rejectUnclaimed(socket: Duplex): void {
-  if (isClaimed(socket) || socket.destroyed) return;
-  // ws's handleUpgrade (of another library) writes nothing until its handshake completes; a
-  // socket whose upgrade nobody claimed synchronously would hang forever without this answer.
-  answerHttp(socket, 404);
+function offersProtocol(req: IncomingMessage): boolean {
+  const offered = req.headers['sec-websocket-protocol'];
+  return offered?.split(',').some((p) => p.trim() === LIVE_SUBPROTOCOL) ?? false;
+}
+
+/** Failures to console.error; refusals to console.warn, at most one per reason a minute. */
+function defaultOnError(): NonNullable<LiveBridgeOptions['onError']> {
+  const warned = new Map<LiveRefusalReason, number>();
+  return (error, info) => {
+    if (isLiveRefusedError(error)) {
+      // A crawler or an attacker can make refusals by the thousand: the log gets a sample, the
+      // `session-process:live-refused` channel gets all of them.
+      const now = Date.now();
+      if (now - (warned.get(error.reason) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+      warned.set(error.reason, now);
+      console.warn(`session-process/live: refused an upgrade (${error.reason}): ${error.message}`);
+      return;
+    }
+    console.error('session-process/live:', info.sessionId ?? '', error);
+  };
 }
 
 function onSocketError(this: Duplex): void {

@@ -5,6 +5,12 @@
  */
 export { attachLiveBridge } from './attachLiveBridge.js';
 export {
+  isLiveRefusedError,
+  type LiveRefusalReason,
+  type LiveRefusedCode,
+  LiveRefusedError,
+} from './LiveRefusedError.js';
+export {
   CLOSE_SESSION_ENDED,
   type CallMessage,
   type ClientMessage,
@@ -15,6 +21,7 @@ export {
   LIVE_PROTOCOL_VERSION,
   LIVE_SUBPROTOCOL,
   type LiveEndReason,
+  type LiveRefusalCode,
   type LiveErrorCode,
   type LiveEvent,
   type LiveSessionErrorCode,
@@ -23,10 +30,27 @@ export {
   type ParseResult,
   parseClientMessage,
   parseServerMessage,
+  REFUSAL_CLOSE_CODES,
   type ReplyMessage,
+  refusalOf,
   type SendMessage,
   type ServerMessage,
   type SnapshotMessage,
 } from './protocol.js';
+export {
+  type LiveDroppedEvent,
+  type LiveRefusedEvent,
+  liveTelemetryChannels,
+} from './telemetry.js';
 export type { LiveBridge, LiveBridgeOptions, LiveBridgeStats } from './types.js';
-export type { KoaSessionMiddleware } from './upgrade.js';
+// The upgrade plumbing the visualizer's feed shares (and an app's own upgrade handler may use).
+export {
+  answerHttp,
+  claim,
+  isClaimed,
+  type KoaSessionMiddleware,
+  pathOf,
+  readSessionId,
+  UPGRADE_CLAIMED,
+  upgradeContext,
+} from './upgrade.js';

@@ -1,5 +1,5 @@
 // Type-only: erased from the browser bundle, so the client stays free of the core at run time.
-import type { SessionErrorCode } from '../core/errors.js';
+import type { SessionErrorCode } from '../index.js';
 /**
  * The live-view wire protocol, shared by the server bridge (`session-process/live`) and the
  * browser client (`session-process/client`). Plain TypeScript, no Node imports: the client bundles
@@ -44,6 +44,52 @@ export const LIVE_SUBPROTOCOL = 'session-process.v1';
  */
 export const CLOSE_SESSION_ENDED = 4001;
 
+/**
+ * Close codes with which the bridge refuses a client that offered {@link LIVE_SUBPROTOCOL}: it
+ * accepts the handshake and closes at once with one of these, because a browser's WebSocket
+ * cannot read the HTTP status of a refused upgrade (it sees 1006 whatever the reason). The close
+ * reason is the code's name. A client that offered no subprotocol gets the HTTP status instead.
+ *
+ * | code | name | HTTP | the client |
+ * | --- | --- | --- | --- |
+ * | 4401 | `UNAUTHORIZED` | 401 | stops: no valid session cookie, or its session is not running |
+ * | 4403 | `FORBIDDEN` | 403 | stops: the page's `Origin` is not in the bridge's `origins` |
+ * | 4404 | `NOT_FOUND` | 404 | stops: no handler serves this path |
+ * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views |
+ *
+ * @example
+ * ```ts
+ * socket.addEventListener('close', (e) => {
+ *   if (e.code === REFUSAL_CLOSE_CODES.UNAUTHORIZED) location.assign('/login');
+ * });
+ * ```
+ */
+export const REFUSAL_CLOSE_CODES = {
+  UNAUTHORIZED: 4401,
+  FORBIDDEN: 4403,
+  NOT_FOUND: 4404,
+  TOO_MANY_VIEWS: 4429,
+} as const;
+
+/** Why the bridge refused a view, as the client learns it (see {@link REFUSAL_CLOSE_CODES}). */
+export type LiveRefusalCode = keyof typeof REFUSAL_CLOSE_CODES;
+
+/**
+ * The refusal a close code stands for, or `undefined` when it is not one.
+ *
+ * @example
+ * ```ts
+ * refusalOf(4401); // 'UNAUTHORIZED'
+ * refusalOf(1006); // undefined
+ * ```
+ */
+export function refusalOf(closeCode: number): LiveRefusalCode | undefined {
+  for (const name of Object.keys(REFUSAL_CLOSE_CODES) as LiveRefusalCode[]) {
+    if (REFUSAL_CLOSE_CODES[name] === closeCode) return name;
+  }
+  return undefined;
+}
+
 /** Why a session's live views were ended: the core's end reasons, plus `rotated` (new session ID). */
 export type LiveEndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown' | 'rotated';
 
@@ -56,6 +102,8 @@ export type LiveSessionErrorCode = SessionErrorCode;
  * - `EVENT_NOT_ALLOWED`: the event type is not in the bridge's `events` list.
  * - `TOO_MANY_CALLS`: the connection already has `maxPendingCalls` calls waiting.
  * - `INTERNAL_ERROR`: the server failed in a way it does not expose (details stay in its log).
+ * - a {@link LiveRefusalCode}: the upgrade was refused (client side only: a close code, never a
+ *   message).
  *
  * and every core code ({@link LiveSessionErrorCode}), for a `send` or `call` the session refused.
  * On the client, `call` may also reject with `NOT_CONNECTED`, `CONNECTION_LOST` or `CALL_TIMEOUT`
@@ -68,6 +116,7 @@ export type LiveErrorCode =
   | 'INTERNAL_ERROR'
   | 'NOT_CONNECTED'
   | 'CONNECTION_LOST'
+  | LiveRefusalCode
   | LiveSessionErrorCode;
 
 /** An event as it travels: a JSON object with a non-empty string `type`. */

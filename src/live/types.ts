@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { SessionSnapshot, SessionSupervisor } from '../index.js';
+import type { LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
 import type { KoaSessionMiddleware } from './upgrade.js';
 
 /** Options of {@link attachLiveBridge}. */
@@ -46,6 +47,19 @@ export interface LiveBridgeOptions<TContext = any> {
   highWaterMarkBytes?: number;
   /** A view whose socket holds more than this (replies it does not read) is dropped. @default 1_048_576 (bytes) */
   maxBufferedBytes?: number;
+  /**
+   * Live views one session may have open at once (its tabs), counting upgrades still being
+   * authenticated. One more is refused: close code 4429 `TOO_MANY_VIEWS` for a client speaking
+   * the protocol (it retries with backoff), HTTP 429 otherwise. @default 32
+   */
+  maxViewsPerSession?: number;
+  /**
+   * Sockets the bridge holds at once over all sessions: open views, upgrades being authenticated
+   * and refusals being closed. One more is answered HTTP 503 with `Retry-After` before any work is
+   * done for it, so a flood of upgrades cannot use up the process's file descriptors.
+   * @default 10_000
+   */
+  maxConnections?: number;
   /** Calls one view may have waiting at once; more get `TOO_MANY_CALLS`. @default 16 */
   maxPendingCalls?: number;
   /** Timeout of a view's `call` that names none. @default the supervisor's `callTimeoutMs` */
@@ -59,8 +73,13 @@ export interface LiveBridgeOptions<TContext = any> {
    * @default true
    */
   rejectOtherPaths?: boolean;
-  /** Where unexpected failures go (a view that threw, a session middleware that threw). @default console.error */
-  onError?: (error: unknown, info: { sessionId?: string }) => void;
+  /**
+   * Where failures go: a view that threw, a session middleware that threw, and every refused
+   * upgrade (a {@link LiveRefusedError} with its `reason`: `origin`, `cookie`, `path`, `limit`,
+   * `subprotocol` or `closing`; `info.reason` says the same).
+   * @default console.error for failures; console.warn for refusals, at most one per reason a minute
+   */
+  onError?: (error: unknown, info: { sessionId?: string; reason?: LiveRefusalReason }) => void;
 }
 
 /** What {@link LiveBridge.stats} returns. */
@@ -73,6 +92,10 @@ export interface LiveBridgeStats {
   bufferedBytes: number;
   /** Snapshots skipped for slow readers (a newer one replaced them), over the views connected now. */
   supersededSnapshots: number;
+  /** Upgrades being authenticated or refused now (counted against `maxConnections`). */
+  upgrading: number;
+  /** Upgrades refused since the bridge was attached. */
+  refused: number;
 }
 
 /** What {@link attachLiveBridge} returns. */

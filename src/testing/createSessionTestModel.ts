@@ -1,10 +1,17 @@
-import type { AnyStateMachine } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import { createSessionSupervisor, type SupervisorOptions } from '../index.js';
-import { checkThresholds, computeCoverage, formatCoverage } from './coverage.js';
+import {
+  type CoverageContext,
+  checkCoverage,
+  computeCoverage,
+  formatCoverage,
+  Reached,
+  resolveMinCoverage,
+} from './coverage.js';
 import { executePath, type PathContext } from './executePath.js';
 import { InvocationController } from './InvocationController.js';
 import { analyzeMachine, type MachineGraph } from './machineGraph.js';
-import { type PlannedPath, planPaths } from './planPaths.js';
+import { type Plan, type PlannedPath, planPaths } from './planPaths.js';
 import { createSupervisorDriver } from './supervisorDriver.js';
 import { TestClock } from './TestClock.js';
 import type {
@@ -41,7 +48,9 @@ export interface SessionTestModel {
   run(options?: RunOptions): Promise<TestReport>;
   /**
    * Registers a vitest suite with one test per path (titled with the path's events and final
-   * state); afterwards it prints the coverage and fails when it is below `options.coverage`.
+   * state), then one more test, `covers every state and transition`, that prints the coverage
+   * and fails when it is below `minCoverage` (100 % by default; the title then says the
+   * minimum), naming what was not reached.
    * Call it at the top level of a test file.
    */
   describe(title?: string, options?: RunOptions & { vitest?: VitestApi }): void;
@@ -54,8 +63,10 @@ interface OpenedDriver {
 
 /**
  * Creates a model-based test for a session machine. Paths come from `xstate/graph`'s traversal
- * (`getShortestPaths`, `getSimplePaths`, `getAdjacencyMap`) and run through a real supervisor's
- * `start`, `cast`, `call` and `snapshot`. Delayed events run on a simulated clock and invoked
+ * (`getShortestPaths`, `getSimplePaths`, `getAdjacencyMap`) over states keyed by value and
+ * context, and run through a real supervisor's `start`, `cast`, `call` and `snapshot`; a run
+ * fails unless every path passes and every state and transition is reached (`minCoverage`
+ * accepts less). See docs/testing.md. Delayed events run on a simulated clock and invoked
  * actors are settled by the path itself (the `output` or `error` of its done and error events),
  * so every path is deterministic and runs without waiting.
  *
@@ -68,11 +79,13 @@ interface OpenedDriver {
  * const model = createSessionTestModel(counterMachine, {
  *   events: [{ type: 'add_one' }, { type: 'get_value' }],
  *   calls: ['get_value'],
+ *   // The count grows without bound: keep it out of the key, compare it after every step.
+ *   serializeState: ({ value }) => JSON.stringify(value),
  *   compareContext: (context) => context.count,
  * });
  *
- * it('passes every path', async () => {
- *   const report = await model.run({ coverage: { states: 100, transitions: 100 } });
+ * it('passes every path and reaches every state and transition', async () => {
+ *   const report = await model.run();
  *   expect(report.failures).toEqual([]);
  * });
  * ```
@@ -85,16 +98,16 @@ export function createSessionTestModel(
   const name = options.name ?? logic.id;
   const clock = new TestClock();
   const controller = new InvocationController();
-  const planned = new Map<PathStrategy, PlannedPath[]>();
+  const planned = new Map<PathStrategy, Plan>();
   let running = false;
 
-  const pathsOf = (strategy: PathStrategy): PlannedPath[] => {
-    let paths = planned.get(strategy);
-    if (!paths) {
-      paths = planPaths(graph, options, strategy);
-      planned.set(strategy, paths);
+  const planOf = (strategy: PathStrategy): Plan => {
+    let plan = planned.get(strategy);
+    if (!plan) {
+      plan = planPaths(graph, options, strategy);
+      planned.set(strategy, plan);
     }
-    return paths;
+    return plan;
   };
 
   const implementation = (impl: AnyStateMachine = logic) =>
@@ -128,11 +141,14 @@ export function createSessionTestModel(
     return { driver: createSupervisorDriver(sessions), close: () => sessions.shutdown() };
   };
 
-  const contextFor = (driver: SessionDriver): PathContext => ({
+  const expectedKeys = new WeakMap<AnyMachineSnapshot, string>();
+  const contextFor = (driver: SessionDriver, reached: Reached): PathContext => ({
     name,
     graph,
     options,
     driver,
+    reached,
+    expectedKeys,
     clock,
     controller,
   });
@@ -144,11 +160,32 @@ export function createSessionTestModel(
         ? print
         : (text: string) => console.log(text);
 
-  const select = (run: RunOptions): { paths: PlannedPath[]; dropped: number } => {
-    const all = pathsOf(run.paths ?? 'transitions');
-    const max = run.maxPaths ?? 1_000;
-    return { paths: all.slice(0, max), dropped: Math.max(0, all.length - max) };
+  const select = (run: RunOptions): { plan: Plan; paths: PlannedPath[]; dropped: number } => {
+    const plan = planOf(run.paths ?? 'transitions');
+    const max = run.maxPaths ?? Number.POSITIVE_INFINITY;
+    const paths = plan.paths.slice(0, max);
+    return { plan, paths, dropped: plan.paths.length - paths.length };
   };
+
+  const coverageContext = (
+    run: RunOptions,
+    plan: Plan,
+    failedPaths: number,
+    pathsNotRun: number,
+  ): CoverageContext => ({
+    graph,
+    strategy: run.paths ?? 'transitions',
+    planned: plan,
+    events: typeof options.events === 'function' ? undefined : options.events,
+    failedPaths,
+    pathsNotRun,
+  });
+
+  const minimum = (run: RunOptions) =>
+    resolveMinCoverage(run.minCoverage, run.coverage, options.minCoverage);
+
+  const notRunNote = (notRun: number) =>
+    notRun ? ` (${notRun} more paths not run: maxPaths, maxFailures)` : '';
 
   return {
     logic,
@@ -156,41 +193,43 @@ export function createSessionTestModel(
     implementation,
 
     getPaths(strategy = 'transitions') {
-      return pathsOf(strategy).map(({ title, events }) => ({ title, events }));
+      return planOf(strategy).paths.map(({ title, events }) => ({ title, events }));
     },
 
     async run(run = {}) {
       if (running) throw new Error(`${name}: a run of this model is already in progress`);
       running = true;
       try {
-        const { paths, dropped } = select(run);
+        const { plan, paths, dropped } = select(run);
         const opened = await open(run);
         const failures: TestFailure[] = [];
-        const states = new Set<string>();
-        const transitions = new Set<string>();
+        const reached = new Reached(graph);
+        const context = contextFor(opened.driver, reached);
         const results: TestReport['paths'] = [];
         try {
           for (const path of paths) {
             if (failures.length >= (run.maxFailures ?? Number.POSITIVE_INFINITY)) break;
-            const outcome = await executePath(contextFor(opened.driver), path);
-            for (const id of outcome.states) states.add(id);
-            for (const key of outcome.transitions) transitions.add(key);
+            const outcome = await executePath(context, path);
             if (outcome.failure) failures.push(outcome.failure);
             results.push({ title: path.title, events: path.events, ok: !outcome.failure });
           }
         } finally {
           await opened.close();
         }
-        const coverage = computeCoverage(graph, states, transitions);
-        failures.push(...checkThresholds(name, coverage, run.coverage));
-        const print = printer(run.print);
-        if (print) {
-          const skipped = dropped + paths.length - results.length;
-          const note = skipped ? ` (${skipped} more paths not run: maxPaths, maxFailures)` : '';
-          const failed = results.filter((r) => !r.ok).length;
-          print(formatCoverage(name, coverage, results.length, failed) + note);
-        }
-        return { failures, coverage, paths: results };
+        const coverage = computeCoverage(graph, reached.states, reached.transitions);
+        const pathsNotRun = dropped + paths.length - results.length;
+        const failed = results.filter((r) => !r.ok).length;
+        const below = checkCoverage(
+          name,
+          coverage,
+          minimum(run),
+          coverageContext(run, plan, failed, pathsNotRun),
+        );
+        if (below) failures.push(below);
+        printer(run.print)?.(
+          formatCoverage(name, coverage, results.length, failed) + notRunNote(pathsNotRun),
+        );
+        return { failures, coverage, paths: results, pathsNotRun };
       } finally {
         running = false;
       }
@@ -198,10 +237,9 @@ export function createSessionTestModel(
 
     describe(title, describeOptions = {}) {
       const vitest = resolveVitest(describeOptions.vitest);
-      const { paths } = select(describeOptions);
+      const { plan, paths, dropped } = select(describeOptions);
       const strategy = describeOptions.paths ?? 'transitions';
-      const states = new Set<string>();
-      const transitions = new Set<string>();
+      const reached = new Reached(graph);
       let opened: Promise<OpenedDriver> | undefined;
       let failed = 0;
       let ran = 0;
@@ -210,29 +248,46 @@ export function createSessionTestModel(
           vitest.it(path.title, async () => {
             opened ??= open(describeOptions);
             ran++;
-            const outcome = await executePath(contextFor((await opened).driver), path);
-            for (const id of outcome.states) states.add(id);
-            for (const key of outcome.transitions) transitions.add(key);
+            const outcome = await executePath(contextFor((await opened).driver, reached), path);
             if (outcome.failure) {
               failed++;
               throw new Error(outcome.failure.message);
             }
           });
         }
-        vitest.afterAll?.(async () => {
-          if (opened) await (await opened).close();
-          const coverage = computeCoverage(graph, states, transitions);
+        // The coverage check is a test of its own, registered after the paths' tests (vitest
+        // runs a suite's tests in order), so a run that misses states fails visibly by name.
+        const min = minimum(describeOptions);
+        const coverageTitle =
+          min.states >= 100 && min.transitions >= 100
+            ? 'covers every state and transition'
+            : `covers at least ${min.states} % of states and ${min.transitions} % of transitions`;
+        vitest.it(coverageTitle, async (context) => {
+          if (opened) {
+            const driver = opened;
+            opened = undefined;
+            await (await driver).close();
+          }
           const print = printer(describeOptions.print);
           if (ran < paths.length) {
             // Some tests were filtered out (`-t`, `.only`): coverage would be low for no fault.
-            print?.(
-              `[session-process/testing] ${name}: ${ran} of ${paths.length} paths ran; coverage not checked`,
-            );
+            const note = `${name}: ${ran} of ${paths.length} paths ran; coverage not checked`;
+            print?.(`[session-process/testing] ${note}`);
+            context?.skip?.(note);
             return;
           }
-          print?.(formatCoverage(name, coverage, paths.length, failed));
-          const below = checkThresholds(name, coverage, describeOptions.coverage);
-          if (below.length) throw new Error(below.map((f) => f.message).join('\n'));
+          const coverage = computeCoverage(graph, reached.states, reached.transitions);
+          print?.(formatCoverage(name, coverage, paths.length, failed) + notRunNote(dropped));
+          const below = checkCoverage(
+            name,
+            coverage,
+            min,
+            coverageContext(describeOptions, plan, failed, dropped),
+          );
+          if (below) throw new Error(below.message);
+        });
+        vitest.afterAll?.(async () => {
+          if (opened) await (await opened).close();
         });
       });
     },

@@ -1,8 +1,9 @@
-import type { AnyMachineSnapshot, AnyTransitionDefinition, EventObject } from 'xstate';
+import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { isSessionError } from '../index.js';
-import { formatEvent, formatValue, stableStringify } from './format.js';
+import { formatEvent, formatValue, jsonEqual, stableStringify } from './format.js';
 import type { InvocationController } from './InvocationController.js';
-import { activeStateNodes, type MachineGraph, resolveDelayMs } from './machineGraph.js';
+import { type MachineGraph, resolveDelayMs } from './machineGraph.js';
+import type { Reached } from './coverage.js';
 import { defaultSerializeState, type PlannedPath, type PlannedStep } from './planPaths.js';
 import type { TestClock } from './TestClock.js';
 import type { ModelState, SessionDriver, SessionTestModelOptions, TestFailure } from './types.js';
@@ -15,14 +16,15 @@ export interface PathContext {
   driver: SessionDriver;
   clock: TestClock;
   controller: InvocationController;
+  /** Where the steps that pass record what they reached (one per run). */
+  reached: Reached;
+  /** Expected keys of the model's snapshots, computed once per snapshot (one per model). */
+  expectedKeys: WeakMap<AnyMachineSnapshot, string>;
 }
 
 /** @internal */
 export interface PathOutcome {
   failure?: TestFailure;
-  /** State ids and transition keys reached by the steps that passed. */
-  states: Set<string>;
-  transitions: Set<string>;
 }
 
 interface PendingCall {
@@ -37,6 +39,8 @@ interface PendingCall {
 const DONE_PREFIX = 'xstate.done.actor.';
 const ERROR_PREFIX = 'xstate.error.actor.';
 const AFTER_PREFIX = 'xstate.after.';
+/** Marks a state the machine reached as a top-level final state (its session has ended). */
+const FINAL = ' (final: the session ended)';
 
 const settles = (event: EventObject) =>
   event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX);
@@ -45,6 +49,9 @@ const settles = (event: EventObject) =>
 const macrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 class StepError extends Error {}
+
+const show = (snapshot: AnyMachineSnapshot) =>
+  `${formatValue(snapshot.value)}${snapshot.status === 'done' ? ' (final)' : ''}`;
 
 function describeError(error: unknown): string {
   if (isSessionError(error)) return `${error.code}: ${error.message}`;
@@ -67,6 +74,18 @@ function isAccepted(step: PlannedStep): boolean {
   );
 }
 
+/** `state` equals `expected` as the default key compares them (value, context, status). */
+function sameAsDefault(state: ModelState, expected: AnyMachineSnapshot): boolean {
+  const done = state.status === undefined ? expected.status === 'done' : state.status === 'done';
+  return (
+    done === (expected.status === 'done') &&
+    jsonEqual(state.value, expected.value) &&
+    jsonEqual(orEmpty(state.context), orEmpty(expected.context))
+  );
+}
+
+const orEmpty = (context: unknown) => (context === undefined || context === null ? {} : context);
+
 /** Runs one planned path through the driver, checking the state after each step. @internal */
 export async function executePath(ctx: PathContext, path: PlannedPath): Promise<PathOutcome> {
   const { driver, options, graph } = ctx;
@@ -74,19 +93,33 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   const project = options.compareContext;
   const calls = new Set(options.calls ?? []);
   const settleMs = driver.settleMs ?? 1_000;
-  const states = new Set<string>();
-  const transitions = new Set<string>();
   const pending: PendingCall[] = [];
   const lines: string[] = [];
 
+  const fastCompare = options.serializeState === undefined && project === undefined;
   const expectedKey = (snapshot: AnyMachineSnapshot): string => {
-    const base = serialize({ value: snapshot.value, context: snapshot.context });
-    return project ? `${base} context ${stableStringify(project(snapshot.context))}` : base;
+    let key = ctx.expectedKeys.get(snapshot);
+    if (key === undefined) {
+      key = computeExpectedKey(snapshot);
+      ctx.expectedKeys.set(snapshot, key);
+    }
+    return key;
   };
-  const actualKey = (state: ModelState): string => {
+  const computeExpectedKey = (snapshot: AnyMachineSnapshot): string => {
+    const base = serialize({ value: snapshot.value, context: snapshot.context });
+    const withContext = project
+      ? `${base} context ${stableStringify(project(snapshot.context))}`
+      : base;
+    return snapshot.status === 'done' ? withContext + FINAL : withContext;
+  };
+  const actualKey = (state: ModelState, expected: AnyMachineSnapshot): string => {
     const base = serialize(state);
-    if (!project) return base;
-    return `${base} context ${'context' in state ? stableStringify(project(state.context)) : '(not reported by the driver)'}`;
+    const withContext = project
+      ? `${base} context ${'context' in state ? stableStringify(project(state.context)) : '(not reported by the driver)'}`
+      : base;
+    // A driver that does not report the status is taken at its word about the rest.
+    const done = state.status === undefined ? expected.status === 'done' : state.status === 'done';
+    return done ? withContext + FINAL : withContext;
   };
 
   const fail = (step: number, expected: string, actual: string, why: string): TestFailure => {
@@ -98,7 +131,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       `  actual state:   ${actual}`,
       '  path so far:',
       ...lines,
-      `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? formatValue(want.value) : '?'}`,
+      `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? show(want) : '?'}`,
     ].join('\n');
     return { title: path.title, path: events, step, expected, actual, message };
   };
@@ -114,7 +147,11 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     for (;;) {
       let got: string;
       try {
-        got = actualKey(await driver.state());
+        const state = await driver.state();
+        // With the default key, compare the structures: no JSON is written for a state that
+        // matches, which is nearly every state of a passing run.
+        if (fastCompare && sameAsDefault(state, expected)) return undefined;
+        got = actualKey(state, expected);
       } catch (error) {
         return fail(
           step,
@@ -164,19 +201,6 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     return undefined;
   };
 
-  const reached = (
-    snapshots: readonly AnyMachineSnapshot[],
-    taken: readonly AnyTransitionDefinition[],
-  ) => {
-    for (const snapshot of snapshots) {
-      for (const node of activeStateNodes(graph.machine, snapshot.value)) states.add(node.id);
-    }
-    for (const t of taken) {
-      const key = graph.keyOf(t);
-      if (key) transitions.add(key);
-    }
-  };
-
   ctx.controller.reset();
   try {
     await driver.start(options.input);
@@ -187,14 +211,14 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       `(not started: ${describeError(error)})`,
       'the session did not start',
     );
-    return { failure, states, transitions };
+    return { failure };
   }
 
   try {
     const initialFailure = await check(0, path.initial);
-    if (initialFailure) return { failure: initialFailure, states, transitions };
-    reached([path.initial, ...path.initialPassed], path.initialEventless);
-    lines.push(`      0. (start) → ${formatValue(path.initial.value)}`);
+    if (initialFailure) return { failure: initialFailure };
+    ctx.reached.add(path.initial, [path.initial, ...path.initialPassed], path.initialTaken);
+    lines.push(`      0. (start) → ${show(path.initial)}`);
 
     for (const [index, step] of path.steps.entries()) {
       const n = index + 1;
@@ -220,7 +244,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
               step.before,
               `the state changed before the ${timer.timeoutMs} ms delay had passed`,
             );
-            if (early) return { failure: early, states, transitions };
+            if (early) return { failure: early };
           }
           ctx.clock.advanceTo(timer.due);
         } else if (event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX)) {
@@ -266,11 +290,11 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
           `(step not executed: ${describeError(error)})`,
           `${formatEvent(event)} could not be executed`,
         );
-        return { failure, states, transitions };
+        return { failure };
       }
       await macrotask();
       const stateFailure = await check(n, step.after);
-      if (stateFailure) return { failure: stateFailure, states, transitions };
+      if (stateFailure) return { failure: stateFailure };
       if (settles(event) && settleMs > 0) {
         // A reply sent when an invocation settles may still be on its way (an HTTP response):
         // wait for it, so `checkReply` sees it with this step's state.
@@ -280,15 +304,15 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
         }
       }
       const failure = checkReplies(n, step.after);
-      if (failure) return { failure, states, transitions };
-      reached([step.after, ...step.passed], [...step.transitions, ...step.eventless]);
-      lines.push(`      ${n}. ${formatEvent(event)} → ${formatValue(step.after.value)}`);
+      if (failure) return { failure };
+      ctx.reached.add(step, [step.after, ...step.passed], step.taken);
+      lines.push(`      ${n}. ${formatEvent(event)} → ${show(step.after)}`);
     }
     // Replies that arrived after the last step (calls still waiting end with the session).
     await macrotask();
     const last = path.steps.at(-1);
     const late = last ? checkReplies(path.steps.length, last.after) : undefined;
-    return late ? { failure: late, states, transitions } : { states, transitions };
+    return late ? { failure: late } : {};
   } finally {
     try {
       await driver.stop();

@@ -6,20 +6,83 @@ import type { EventObject } from 'xstate';
  * @internal
  */
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(sortKeys(value)) ?? 'undefined';
+  return write(value) ?? 'undefined';
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) return value;
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort())
-      out[key] = sortKeys((value as Record<string, unknown>)[key]);
-    return out;
+/**
+ * JSON written directly, keys sorted, without building a sorted copy first: it runs for every
+ * state the traversal meets and every state a path checks (hundreds of thousands in a large
+ * run). `undefined` when JSON would leave the value out. Objects with a `toJSON` (dates, actor
+ * references) and other non-plain objects are written as `JSON.stringify` writes them.
+ */
+function write(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += write(value[i]) ?? 'null';
+    }
+    return `${out}]`;
   }
-  return value;
+  const proto = Object.getPrototypeOf(value);
+  if (
+    (proto !== Object.prototype && proto !== null) ||
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  )
+    return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(record).sort()) {
+    const member = write(record[key]);
+    if (member === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${member}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * Whether `a` and `b` write the same JSON with sorted keys (`stableStringify(a) ===
+ * stableStringify(b)`), found without writing it.
+ * @internal
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!isPlainJson(a) || !isPlainJson(b)) return stableStringify(a) === stableStringify(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (!jsonEqual(a[i] ?? null, b[i] ?? null)) return false;
+    }
+    return true;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let count = 0;
+  for (const key of Object.keys(left)) {
+    const value = left[key];
+    if (value === undefined || typeof value === 'function') continue;
+    count++;
+    if (!jsonEqual(value, right[key])) return false;
+  }
+  for (const key of Object.keys(right)) {
+    const value = right[key];
+    if (value !== undefined && typeof value !== 'function') count--;
+  }
+  return count === 0;
+}
+
+/** An array or an object without a prototype of its own or `toJSON` (compared member by member). */
+function isPlainJson(value: unknown): value is object {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    typeof (value as { toJSON?: unknown }).toJSON !== 'function'
+  );
 }
 
 /**

@@ -16,6 +16,7 @@ export type {
   Coverage,
   CoverageFigure,
   DriveContext,
+  MinCoverage,
   ModelEvent,
   ModelState,
   PathStrategy,

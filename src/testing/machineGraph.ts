@@ -17,6 +17,10 @@ export interface TransitionInfo {
   readonly event: string;
   /** Readable: `cart.cart.shopping.active on cart.remove (#1, guard removesLastItem)`. */
   readonly label: string;
+  /** Name of its guard (`inline` for an anonymous function), if it has one. */
+  readonly guard?: string;
+  /** Ids of its target state nodes (empty for a targetless transition). */
+  readonly targets: readonly string[];
 }
 
 /** A delayed (`after`) event of the machine. */
@@ -34,6 +38,8 @@ export interface DelayedEventInfo {
 export interface MachineGraph {
   readonly machine: AnyStateMachine;
   readonly stateIds: readonly string[];
+  /** The state nodes by id. */
+  readonly nodes: ReadonlyMap<string, AnyStateNode>;
   readonly transitions: readonly TransitionInfo[];
   readonly delayedEvents: ReadonlyMap<string, DelayedEventInfo>;
   /** Keys of `setup({ actors })` that the machine invokes. */
@@ -77,6 +83,8 @@ export function analyzeMachine(machine: AnyStateMachine): MachineGraph {
         source: node.id,
         event: descriptor,
         label: `${node.id} ${on}${extra.length ? ` (${extra.join(', ')})` : ''}`,
+        ...(guard === undefined ? {} : { guard }),
+        targets: (def.target ?? []).map((target: AnyStateNode) => target.id),
       });
     });
   };
@@ -96,6 +104,7 @@ export function analyzeMachine(machine: AnyStateMachine): MachineGraph {
   return {
     machine,
     stateIds: nodes.map((node) => node.id),
+    nodes: new Map(nodes.map((node) => [node.id, node])),
     transitions,
     delayedEvents,
     invokedSources: [...invokedSources],
@@ -139,6 +148,8 @@ export function eventsFor(
   snapshot: AnyMachineSnapshot,
   userEvents: readonly EventObject[],
 ): EventObject[] {
+  // A machine that reached a top-level final state is done: its session has ended.
+  if (snapshot.status !== 'active') return [];
   const descriptors = new Set<string>();
   for (const node of activeStateNodes(graph.machine, snapshot.value)) {
     for (const descriptor of node.ownEvents) descriptors.add(descriptor);

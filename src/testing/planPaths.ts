@@ -1,16 +1,14 @@
 import {
   type AnyMachineSnapshot,
-  type AnyStateMachine,
   type AnyTransitionDefinition,
   type EventObject,
   getInitialMicrosteps,
-  getMicrosteps,
-  initialTransition,
-  transition,
 } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getSimplePaths, type StatePath } from 'xstate/graph';
 import { formatEvents, formatValue, stableStringify } from './format.js';
-import { activeStateNodes, eventsFor, type MachineGraph } from './machineGraph.js';
+import { createMacrostepRunner, type MacrostepRunner } from './macrosteps.js';
+import { Reached } from './coverage.js';
+import { eventsFor, type MachineGraph } from './machineGraph.js';
 import type { ModelState, PathStrategy, SessionTestModelOptions } from './types.js';
 
 /** One step of a planned path: the event, and the model's state before and after it. @internal */
@@ -18,11 +16,14 @@ export interface PlannedStep {
   event: EventObject;
   before: AnyMachineSnapshot;
   after: AnyMachineSnapshot;
-  /** The transitions the model takes for the event (empty: the event is refused, e.g. by a guard). */
-  transitions: AnyTransitionDefinition[];
-  /** Eventless (`always`) transitions taken after them, in the same macrostep. */
-  eventless: AnyTransitionDefinition[];
-  /** Snapshots passed through on the way to `after` (transient states of `always` chains). */
+  /** The transitions the model takes for the event itself (empty: refused, e.g. by a guard). */
+  transitions: readonly AnyTransitionDefinition[];
+  /**
+   * Every transition of the macrostep: the event's, then those the machine takes on its own
+   * (`always`, raised events, `onDone` of a compound or parallel state).
+   */
+  taken: AnyTransitionDefinition[];
+  /** Snapshots passed through on the way to `after` (transient states). */
   passed: AnyMachineSnapshot[];
 }
 
@@ -31,15 +32,33 @@ export interface PlannedPath {
   title: string;
   events: EventObject[];
   initial: AnyMachineSnapshot;
-  /** Eventless transitions taken on the way to the initial state, and the snapshots passed. */
-  initialEventless: AnyTransitionDefinition[];
+  /** Transitions taken on the way to the initial state, and the snapshots passed. */
+  initialTaken: AnyTransitionDefinition[];
   initialPassed: AnyMachineSnapshot[];
   steps: PlannedStep[];
 }
 
-/** @internal */
+/** What a strategy plans: the paths, and what they cover when every one passes. @internal */
+export interface Plan {
+  paths: PlannedPath[];
+  /** State ids and transition keys the paths reach when every one of them passes. */
+  states: Set<string>;
+  transitions: Set<string>;
+}
+
+/**
+ * The default state key: the state value and the context, as `xstate/graph`'s default
+ * (`serializeSnapshot`) has it, with object keys sorted so that a state read back over HTTP in
+ * another key order still matches. An empty context is left out, as `xstate/graph` does.
+ * @internal
+ */
 export function defaultSerializeState(state: ModelState): string {
-  return stableStringify(state.value);
+  const { value, context } = state;
+  const empty =
+    context === undefined ||
+    context === null ||
+    (typeof context === 'object' && Object.keys(context).length === 0);
+  return stableStringify(empty ? { value } : { value, context });
 }
 
 function eventsOfGraphPath(path: StatePath<AnyMachineSnapshot, EventObject>): EventObject[] {
@@ -49,88 +68,113 @@ function eventsOfGraphPath(path: StatePath<AnyMachineSnapshot, EventObject>): Ev
 }
 
 /**
- * The `always` transitions taken between consecutive microsteps. XState does not report which
- * transitions a microstep took, so this picks, in each active state node with `always`
- * transitions, the first one whose targets are all active afterwards (a targetless one when the
- * state value did not change): exact for the usual guarded `always` lists.
+ * Replays event sequences through the model's pure transitions, sharing the steps of common
+ * prefixes (a 'transitions' plan is a shortest-path tree plus one edge per path, so nearly every
+ * step is shared). The traversal keeps one snapshot per serialized state, so a path's events may
+ * lead to a snapshot with another context than the one the traversal stored (with a coarse
+ * `serializeState`); replaying gives the exact expected state of every step.
  */
-function eventlessBetween(
-  machine: AnyStateMachine,
-  snapshots: AnyMachineSnapshot[],
-): AnyTransitionDefinition[] {
-  const taken: AnyTransitionDefinition[] = [];
-  for (let i = 0; i + 1 < snapshots.length; i++) {
-    const from = snapshots[i] as AnyMachineSnapshot;
-    const to = snapshots[i + 1] as AnyMachineSnapshot;
-    const activeAfter = new Set(activeStateNodes(machine, to.value).map((node) => node.id));
-    const sameValue = stableStringify(from.value) === stableStringify(to.value);
-    for (const node of activeStateNodes(machine, from.value)) {
-      const match = (node.always ?? []).find((t: AnyTransitionDefinition) =>
-        t.target?.length ? t.target.every((target) => activeAfter.has(target.id)) : sameValue,
-      );
-      if (match) taken.push(match);
-    }
+class Replayer {
+  readonly #runner: MacrostepRunner;
+  readonly #initial: AnyMachineSnapshot;
+  readonly #initialTaken: AnyTransitionDefinition[];
+  readonly #initialPassed: AnyMachineSnapshot[];
+  /** Steps by the events that lead to them, as a trie. */
+  readonly #root: TrieNode = newNode();
+
+  constructor(graph: MachineGraph, input: unknown) {
+    this.#runner = createMacrostepRunner(graph.machine);
+    const initial = this.#runner.initial(input);
+    this.#initial = initial.snapshot;
+    this.#initialTaken = initial.microsteps.flatMap((m) => m.transitions);
+    // The states entered by the initial microstep itself and left at once (by `always`, say).
+    this.#initialPassed = [
+      ...getInitialMicrosteps(graph.machine, input).map(([snapshot]) => snapshot),
+      ...initial.microsteps.map((m) => m.snapshot),
+    ];
   }
-  return taken;
+
+  replay(events: EventObject[]): PlannedPath {
+    let current = this.#initial;
+    let node = this.#root;
+    const steps: PlannedStep[] = [];
+    for (const event of events) {
+      node = childOf(node, event);
+      let step = node.step;
+      if (!step) {
+        const { snapshot, microsteps } = this.#runner.next(current, event);
+        step = {
+          event,
+          before: current,
+          after: snapshot,
+          transitions: microsteps[0]?.transitions ?? [],
+          taken: microsteps.flatMap((m) => m.transitions),
+          passed: microsteps.map((m) => m.snapshot),
+        };
+        node.step = step;
+      }
+      steps.push(step);
+      current = step.after;
+    }
+    const title = `${formatEvents(events)} ⇒ ${formatValue(current.value)}${current.status === 'done' ? ' (final)' : ''}`;
+    return {
+      title,
+      events,
+      initial: this.#initial,
+      initialTaken: this.#initialTaken,
+      initialPassed: this.#initialPassed,
+      steps,
+    };
+  }
+}
+
+/** A trie of event sequences: shared prefixes are stored (and replayed) once. */
+interface TrieNode {
+  readonly children: Map<string, TrieNode>;
+  /** A sequence ends here. */
+  end: boolean;
+  /** The step of the event that leads here (replay). */
+  step?: PlannedStep;
+}
+
+const newNode = (): TrieNode => ({ children: new Map(), end: false });
+const eventKeys = new WeakMap<EventObject, string>();
+
+function childOf(node: TrieNode, event: EventObject): TrieNode {
+  let key = eventKeys.get(event);
+  if (key === undefined) {
+    key = stableStringify(event);
+    eventKeys.set(event, key);
+  }
+  let child = node.children.get(key);
+  if (!child) {
+    child = newNode();
+    node.children.set(key, child);
+  }
+  return child;
 }
 
 /**
- * Replays `events` through the model's pure transitions. The traversal keeps one snapshot per
- * serialized state, so a path's events may lead to a snapshot with another context than the one
- * the traversal stored; replaying gives the exact expected state of every step.
+ * The sequences without duplicates and, with `dropPrefixes`, without those that are a strict
+ * prefix of another (checked by that one, since every step is checked). Linear in the total
+ * length, through a trie: long paths (a counter taken to 60) stay cheap.
  */
-function replay(machine: AnyStateMachine, input: unknown, events: EventObject[]): PlannedPath {
-  const [initial] = initialTransition(machine, input);
-  const hasAlways = anyAlways(machine);
-  const initialPassed = hasAlways
-    ? getInitialMicrosteps(machine, input).map(([snapshot]) => snapshot)
-    : [];
-  const initialEventless = eventlessBetween(machine, initialPassed);
-  let current: AnyMachineSnapshot = initial;
-  const steps: PlannedStep[] = [];
-  for (const event of events) {
-    const transitions = machine.getTransitionData(current, event) as AnyTransitionDefinition[];
-    const [after] = transition(machine, current, event);
-    const passed = hasAlways
-      ? getMicrosteps(machine, current, event).map(([snapshot]) => snapshot)
-      : [];
-    steps.push({
-      event,
-      before: current,
-      after,
-      transitions,
-      eventless: eventlessBetween(machine, passed),
-      passed,
-    });
-    current = after;
-  }
-  const title = `${formatEvents(events)} ⇒ ${formatValue(current.value)}`;
-  return { title, events, initial, initialEventless, initialPassed, steps };
-}
-
-const alwaysCache = new WeakMap<AnyStateMachine, boolean>();
-
-function anyAlways(machine: AnyStateMachine): boolean {
-  let has = alwaysCache.get(machine);
-  if (has === undefined) {
-    const walk = (node: AnyStateMachine['root']): boolean =>
-      Boolean(node.always?.length) || Object.values(node.states).some((child) => walk(child));
-    has = walk(machine.root);
-    alwaysCache.set(machine, has);
-  }
-  return has;
-}
-
-/** Event sequences that are a strict prefix of another one are checked by that one. */
-function dropPrefixes(sequences: EventObject[][]): EventObject[][] {
-  const keys = sequences.map((seq) => seq.map((e) => stableStringify(e)));
-  return sequences.filter((_, i) => {
-    const mine = keys[i] ?? [];
-    return !keys.some(
-      (other, j) =>
-        j !== i && other.length > mine.length && mine.every((key, at) => other[at] === key),
-    );
+function distinct(sequences: EventObject[][], dropPrefixes: boolean): EventObject[][] {
+  const root = newNode();
+  const ends = sequences.map((seq) => {
+    let node = root;
+    for (const event of seq) node = childOf(node, event);
+    return node;
   });
+  for (const end of ends) end.end = true;
+  const kept: EventObject[][] = [];
+  sequences.forEach((seq, i) => {
+    const end = ends[i] as TrieNode;
+    if (!end.end || (dropPrefixes && end.children.size > 0)) return;
+    end.end = false; // the first of equal sequences is kept
+    kept.push(seq);
+  });
+  return kept;
 }
 
 /** Generates the paths of a strategy with `xstate/graph`'s traversal. @internal */
@@ -138,7 +182,7 @@ export function planPaths(
   graph: MachineGraph,
   options: SessionTestModelOptions,
   strategy: PathStrategy,
-): PlannedPath[] {
+): Plan {
   const machine = graph.machine;
   const serialize = options.serializeState ?? defaultSerializeState;
   const userEvents = options.events;
@@ -155,8 +199,9 @@ export function planPaths(
       serialize({ value: snapshot.value, context: snapshot.context }),
   } as never;
 
+  let sequences: EventObject[][];
   try {
-    return plan(graph, options, strategy, traversal, serialize);
+    sequences = sequencesOf(graph, strategy, traversal, serialize);
   } catch (error) {
     if (error instanceof Error && error.message === 'Traversal limit exceeded') {
       throw new Error(
@@ -167,51 +212,54 @@ export function planPaths(
     }
     throw error;
   }
+
+  const unique = distinct(sequences, strategy === 'transitions');
+  unique.sort((a, b) => a.length - b.length);
+  const replayer = new Replayer(graph, options.input);
+  const paths = unique.map((events) => replayer.replay(events));
+  const reached = new Reached(graph);
+  for (const path of paths) {
+    reached.add(path.initial, [path.initial, ...path.initialPassed], path.initialTaken);
+    for (const step of path.steps) reached.add(step, [step.after, ...step.passed], step.taken);
+  }
+  return { paths, states: reached.states, transitions: reached.transitions };
 }
 
-function plan(
+function sequencesOf(
   graph: MachineGraph,
-  options: SessionTestModelOptions,
   strategy: PathStrategy,
   traversal: never,
   serialize: (state: ModelState) => string,
-): PlannedPath[] {
+): EventObject[][] {
   const machine = graph.machine;
-  let sequences: EventObject[][];
-  if (strategy === 'shortest') {
-    sequences = getShortestPaths(machine, traversal).map(eventsOfGraphPath);
-  } else if (strategy === 'simple') {
-    sequences = [[], ...getSimplePaths(machine, traversal).map(eventsOfGraphPath)];
-  } else {
-    // A path per transition: the shortest path to its source state, then that transition.
-    const shortest = new Map<string, EventObject[]>();
-    for (const path of getShortestPaths(machine, traversal)) {
-      const state = path.state as AnyMachineSnapshot;
-      shortest.set(
-        serialize({ value: state.value, context: state.context }),
-        eventsOfGraphPath(path),
-      );
+  if (strategy === 'shortest') return getShortestPaths(machine, traversal).map(eventsOfGraphPath);
+  if (strategy === 'simple')
+    return [[], ...getSimplePaths(machine, traversal).map(eventsOfGraphPath)];
+  // A path per transition: the shortest path to its source state, then that transition. One
+  // traversal (`getAdjacencyMap`), then a breadth-first walk over it for the shortest prefixes.
+  const adjacency = getAdjacencyMap(machine, traversal) as unknown as Record<
+    string,
+    { transitions: Record<string, { event: EventObject; state: AnyMachineSnapshot }> }
+  >;
+  const keyOf = (snapshot: AnyMachineSnapshot) =>
+    serialize({ value: snapshot.value, context: snapshot.context });
+  const [initialKey] = Object.keys(adjacency);
+  if (initialKey === undefined) return [[]];
+  const shortest = new Map<string, EventObject[]>([[initialKey, []]]);
+  const queue = [initialKey];
+  const sequences: EventObject[][] = [[]];
+  for (let at = 0; at < queue.length; at++) {
+    const key = queue[at] as string;
+    const prefix = shortest.get(key) as EventObject[];
+    for (const { event, state } of Object.values(adjacency[key]?.transitions ?? {})) {
+      const path = [...prefix, event];
+      sequences.push(path);
+      const next = keyOf(state);
+      if (!shortest.has(next) && adjacency[next]) {
+        shortest.set(next, path);
+        queue.push(next);
+      }
     }
-    sequences = [[]];
-    const adjacency = getAdjacencyMap(machine, traversal) as unknown as Record<
-      string,
-      { transitions: Record<string, { event: EventObject }> }
-    >;
-    for (const [stateKey, entry] of Object.entries(adjacency)) {
-      const prefix = shortest.get(stateKey);
-      if (!prefix) continue;
-      for (const { event } of Object.values(entry.transitions)) sequences.push([...prefix, event]);
-    }
-    sequences = dropPrefixes(sequences);
   }
-
-  const seen = new Set<string>();
-  const unique = sequences.filter((seq) => {
-    const key = stableStringify(seq);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-  unique.sort((a, b) => a.length - b.length);
-  return unique.map((events) => replay(machine, options.input, events));
+  return sequences;
 }

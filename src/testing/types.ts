@@ -5,8 +5,16 @@ import type { TestClock } from './TestClock.js';
 /** A session's state as the model compares it: what `snapshot()` (or a driver) reports. */
 export interface ModelState {
   value: unknown;
-  /** Absent when a driver cannot see the context (then `compareContext` cannot be used). */
+  /**
+   * Absent when a driver cannot see the context: then give the model a `serializeState` that
+   * leaves it out (the default key holds it), and no `compareContext`.
+   */
   context?: unknown;
+  /**
+   * `'done'` once the machine reached a top-level final state (its session has then ended);
+   * compared with the model's when the driver reports it.
+   */
+  status?: 'active' | 'done' | 'error' | 'stopped';
 }
 
 /** What `checkReply` receives for each reply a `call` got. */
@@ -36,9 +44,16 @@ export interface SessionTestModelOptions {
    */
   events: readonly ModelEvent[] | ((snapshot: AnyMachineSnapshot) => readonly ModelEvent[]);
   /**
-   * Identity of a state, for the traversal and for the check after each step.
-   * @default the state value as JSON with sorted keys (context is not part of it, so the graph
-   * stays finite)
+   * Identity of a state, for the traversal and for the check after each step. The default keeps
+   * the value and the context, as `xstate/graph` does: two snapshots that differ only in context
+   * are two states, each explored, so a guard on context and the action that set it are both
+   * tested. Make it coarser when the context grows without bound (a counter, a list that only
+   * grows; the traversal stops after `limit` steps and says so) or holds what the driver cannot
+   * report; keep in it whatever a guard reads, or the traversal never looks past the first
+   * snapshot of each key.
+   * @default the value and the context as JSON with sorted keys (`{"value":…,"context":…}`; an
+   * empty context left out)
+   * @example `serializeState: ({ value, context }) => JSON.stringify({ value, skus: context.items.map((i) => i.sku) })`
    */
   serializeState?: (state: ModelState) => string;
   /**
@@ -61,7 +76,15 @@ export interface SessionTestModelOptions {
   name?: string;
   /** Most traversal steps (a state and an event tried there) before the model gives up. @default 100_000 */
   limit?: number;
+  /** The default `minCoverage` of this model's runs (a run's own option wins). @default 100 */
+  minCoverage?: MinCoverage;
 }
+
+/**
+ * Percentages (0–100) of states and of transitions a run must reach; one number for both.
+ * Below it, `report.failures` gets a coverage entry (and `describe()`'s coverage test fails).
+ */
+export type MinCoverage = number | { states?: number; transitions?: number };
 
 /** How paths are generated. */
 export type PathStrategy = 'transitions' | 'shortest' | 'simple';
@@ -79,7 +102,7 @@ export interface TestFailure {
   title: string;
   /** The events sent up to and including the failing step (the path so far). */
   path: EventObject[];
-  /** 1-based index of the failing step; `0` is the initial state, `-1` a coverage threshold. */
+  /** 1-based index of the failing step; `0` is the initial state, `-1` the coverage check. */
   step: number;
   /** The state the model expected (serialized; with the context projection when compared). */
   expected: string;
@@ -105,10 +128,12 @@ export interface Coverage {
 
 /** What `run` returns. */
 export interface TestReport {
-  /** Empty when every path passed and coverage met the thresholds. */
+  /** Empty when every path passed and coverage met `minCoverage`. */
   failures: TestFailure[];
   coverage: Coverage;
   paths: Array<TestPath & { ok: boolean }>;
+  /** Paths planned but not run (cut by `maxPaths`, or after `maxFailures`). */
+  pathsNotRun: number;
 }
 
 /** What a driver's `send` may return. */
@@ -184,11 +209,23 @@ export interface RunOptions {
    * @default the model's machine
    */
   implementation?: AnyStateMachine;
-  /** Percentages (0–100) below which the run fails, e.g. `{ states: 100, transitions: 100 }`. */
+  /**
+   * Least coverage that passes, in percent of states and of transitions reached by passing
+   * steps. Anything less is a failure naming what was not reached and why that usually happens.
+   * @default the model's `minCoverage`, else 100
+   * @example `minCoverage: { states: 100, transitions: 95 }` (the API has no route for one event)
+   */
+  minCoverage?: MinCoverage;
+  /** @deprecated the same as `minCoverage` (which wins when both are given). */
   coverage?: { states?: number; transitions?: number };
   /** Prints the coverage summary: `true` to `console.log`, or a function. @default true */
   print?: boolean | ((text: string) => void);
-  /** Most paths to run (the rest are dropped and reported). @default 1_000 */
+  /**
+   * Most paths to run. Paths beyond it are not run, and that is reported: in
+   * `report.pathsNotRun`, in the printed summary, and in the coverage failure when what they
+   * would have reached is missing.
+   * @default Infinity
+   */
   maxPaths?: number;
   /** Stops running paths after this many have failed (`run` only). @default Infinity */
   maxFailures?: number;
@@ -197,7 +234,11 @@ export interface RunOptions {
 /** The vitest functions `describe` registers tests with. */
 export interface VitestApi {
   describe: (name: string, factory: () => void) => unknown;
-  it: (name: string, fn: () => Promise<void>) => unknown;
+  /** vitest passes its test context (`skip()` is used when only some paths ran). */
+  it: (
+    name: string,
+    fn: (context?: { skip?: (note?: string) => void }) => Promise<void>,
+  ) => unknown;
   beforeAll?: (fn: () => Promise<void> | void) => unknown;
   afterAll?: (fn: () => Promise<void> | void) => unknown;
 }

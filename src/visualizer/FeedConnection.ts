@@ -16,8 +16,14 @@ export interface FeedConnectionOptions {
   maxPageSize: number;
   /** Entries of the event log kept unsent at most (older ones are dropped, the count kept). */
   maxPendingEvents: number;
-  /** Above this many buffered bytes, updates wait for the browser to catch up. */
+  /** Above this many buffered bytes, updates and answers wait for the browser to catch up. */
+  highWaterMarkBytes: number;
+  /** Above this many buffered bytes, the browser is dropped (a slow reader). */
   maxBufferedBytes: number;
+  /** More requests than this arriving while the browser is behind, and it is dropped. */
+  maxUnansweredRequests: number;
+  /** Told once when the browser is dropped for not reading. */
+  onDrop: (facts: { bufferedBytes: number; unansweredRequests: number }) => void;
 }
 
 /**
@@ -26,6 +32,11 @@ export interface FeedConnectionOptions {
  * collected as they happen and sent at most once per `throttleMs` (the hub's tick), each message
  * only when its content differs from the last one sent, so 10,000 busy sessions cost the browser
  * one small list message per tick at most.
+ *
+ * A browser that stops reading is not queued for: above `highWaterMarkBytes` waiting to be sent,
+ * updates and answers wait (a list asked for twenty times is sent once, when it catches up), and
+ * one that still asks for more (`maxUnansweredRequests`) or lets `maxBufferedBytes` pile up is
+ * closed with code 4008, so a page that never reads holds a bounded amount of server memory.
  */
 export class FeedConnection implements FeedWatcher {
   readonly #ws: WebSocket;
@@ -41,6 +52,9 @@ export class FeedConnection implements FeedWatcher {
   #snapshotDirty = false;
   #lastSnapshot = '';
   #ended: string | undefined;
+  #machineWanted = false;
+  #unanswered = 0;
+  #dropped = false;
 
   constructor(ws: WebSocket, options: FeedConnectionOptions) {
     this.#ws = ws;
@@ -76,10 +90,12 @@ export class FeedConnection implements FeedWatcher {
   flush(): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     // A browser that does not keep up gets the latest state later, not an ever-growing queue.
-    if (this.#ws.bufferedAmount > this.#o.maxBufferedBytes) return;
+    if (this.#congested()) return;
+    this.#unanswered = 0;
     if (this.#listWanted) this.#sendList();
     let id = this.#selected;
     if (id === null) return;
+    if (this.#machineWanted) this.#sendMachine(id);
     // The core renames the actor in place when a session's ID is rotated (a login, say).
     const current = this.#actor?.id;
     if (current !== undefined && current !== id && this.#ended === undefined) {
@@ -107,15 +123,18 @@ export class FeedConnection implements FeedWatcher {
       msg = JSON.parse(text);
       if (!msg || typeof msg !== 'object' || typeof msg.type !== 'string') throw new Error('type');
     } catch {
-      this.#error('BAD_MESSAGE', 'expected a JSON object with a "type"');
+      if (this.#countRequest()) this.#error('BAD_MESSAGE', 'expected a JSON object with a "type"');
       return;
     }
+    if (!this.#countRequest()) return;
     switch (msg.type) {
       case 'list':
         this.#offset = clampInt(msg.offset, 0, Number.MAX_SAFE_INTEGER, 0);
         this.#limit = clampInt(msg.limit, 1, this.#o.maxPageSize, 50);
         this.#lastList = '';
-        this.#sendList();
+        // Behind: the newest page asked for is sent once the browser catches up (flush).
+        if (this.#congested()) this.#listWanted = true;
+        else this.#sendList();
         return;
       case 'select':
         this.#select(typeof msg.id === 'string' ? msg.id : null);
@@ -137,6 +156,7 @@ export class FeedConnection implements FeedWatcher {
     this.#snapshotDirty = false;
     this.#lastSnapshot = '';
     this.#ended = undefined;
+    this.#machineWanted = false;
     this.#o.hub.unwatch(this);
     this.#actor = undefined;
     if (id === null) return;
@@ -146,10 +166,19 @@ export class FeedConnection implements FeedWatcher {
       return;
     }
     this.#selected = id;
+    if (this.#congested()) {
+      this.#machineWanted = this.#snapshotDirty = true;
+      return;
+    }
+    this.#sendMachine(id);
+    this.#sendSnapshot(id);
+  }
+
+  #sendMachine(id: string): void {
+    this.#machineWanted = false;
     const machine = this.#o.hub.machineOf(id);
     const logic = this.#o.sessions.get(id)?.logic ?? '';
     this.#send({ type: 'machine', id, logic, machine });
-    this.#sendSnapshot(id);
   }
 
   #cast(msg: Extract<ClientMessage, { type: 'send' }>): void {
@@ -255,7 +284,37 @@ export class FeedConnection implements FeedWatcher {
   }
 
   #sendText(text: string): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(text);
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(text);
+    if (this.#ws.bufferedAmount > this.#o.maxBufferedBytes) this.#drop();
+  }
+
+  #congested(): boolean {
+    return this.#ws.bufferedAmount > this.#o.highWaterMarkBytes;
+  }
+
+  /**
+   * Counts a request that arrives while the browser is behind; false (and the browser dropped)
+   * when it has left too many unanswered: it asks for more than it reads.
+   */
+  #countRequest(): boolean {
+    if (this.#dropped) return false;
+    if (!this.#congested()) return true;
+    if (++this.#unanswered <= this.#o.maxUnansweredRequests) return true;
+    this.#drop();
+    return false;
+  }
+
+  #drop(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    const ws = this.#ws;
+    this.#o.onDrop({ bufferedBytes: ws.bufferedAmount, unansweredRequests: this.#unanswered });
+    this.#o.hub.remove(this);
+    // The close frame queues behind what the browser has not read: if it catches up within a
+    // second it learns why (4008); otherwise the socket, and what is queued on it, is freed.
+    ws.close(4008, 'slow reader');
+    setTimeout(() => ws.terminate(), 1_000).unref();
   }
 }
 

@@ -46,8 +46,8 @@ export class FeedHub {
 
   remove(watcher: FeedWatcher): void {
     this.unwatch(watcher);
-    this.#watchers.delete(watcher);
-    if (this.#watchers.size === 0) this.#stop();
+    // Called again when a dropped connection's socket closes: stop only on the last real removal.
+    if (this.#watchers.delete(watcher) && this.#watchers.size === 0) this.#stop();
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
  * session-process/visualizer: a page that lists live sessions and draws the selected one's
- * statechart, following it live, mounted in a Koa app behind `authorize`.
+ * statechart, following it live, mounted in a Koa app behind `allowedHosts` and `authorize`.
  *
  * @packageDocumentation
  */
+export { type AllowedHosts, isHostAllowed } from './allowedHosts.js';
 export { isLoopback } from './isLoopback.js';
 export type {
   ClientMessage,
@@ -16,6 +17,8 @@ export type {
   TransitionDef,
 } from './protocol.js';
 export {
+  defaultSanitize,
+  isSecretKey,
   MASK,
   maskSecrets,
   SECRET_KEY_PATTERN,
@@ -23,4 +26,20 @@ export {
   type SanitizeInfo,
 } from './sanitize.js';
 export { serializeMachine } from './serializeMachine.js';
-export { type Visualizer, type VisualizerOptions, visualizer } from './visualizer.js';
+export {
+  type DropReason,
+  isVisualizerError,
+  type RefusalReason,
+  VisualizerError,
+  type VisualizerErrorCode,
+  type VisualizerReport,
+  visualizerTelemetryChannels,
+} from './VisualizerError.js';
+export { CLOSE_SLOW_READER } from './constants.js';
+export type {
+  Visualizer,
+  VisualizerAttachment,
+  VisualizerOptions,
+  VisualizerOrigins,
+} from './types.js';
+export { visualizer } from './visualizer.js';

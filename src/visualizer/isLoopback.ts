@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 
-const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const;
+const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'] as const;
 
 /**
  * Whether a request comes from this machine: its socket's peer address is loopback (127.0.0.0/8,
  * ::1, or IPv4-mapped 127.x) and it carries no proxy header (`Forwarded`, `X-Forwarded-For`,
- * `X-Real-IP`). A request relayed by a reverse proxy on the same host arrives from 127.0.0.1
+ * `X-Forwarded-Host`, `X-Real-IP`). A request relayed by a reverse proxy on the same host arrives from 127.0.0.1
  * too: the proxy headers are what tell it apart, so such a request is never "loopback", whatever
  * `app.proxy` says.
  *

@@ -11,20 +11,61 @@ export interface SanitizeInfo {
  */
 export type Sanitize = (value: unknown, info: SanitizeInfo) => unknown;
 
-/** Keys whose values `maskSecrets` hides by default. */
-export const SECRET_KEY_PATTERN = /pass|secret|token|card|cvc/i;
+/**
+ * Keys whose values `maskSecrets` hides by default, matched against the key as written and
+ * against its words in snake_case (`apiKey`, `API-KEY` and `api_key` are all `api_key`), so that
+ * short words (`pin`, `otp`, `ssn`, `pan`, `card`) match only as whole words: `pinCode` and
+ * `card_no` are masked, `shipping` and `discarded` are not.
+ */
+export const SECRET_KEY_PATTERN =
+  /(?:^|_)(?:pass|pwd|pin|otp|ssn|pan|card|cards|cvv2?|cvc2?|cookies?|jwt|bearer)(?:_|$)|pass_?(?:word|wd|phrase|code)|password|passwd|secret|token|api_?key|private_?key|access_?key|authori[sz]ation|cookie|cvv|cvc|credential|credit_?card|card_?(?:no|num|number)|security_?code|signature/i;
 
 /** What a masked value becomes. */
 export const MASK = '••••••';
 
 /**
- * A copy of `value` in which every property whose key matches `pattern` is replaced by
- * `'••••••'`, at any depth. The visualizer's default `sanitize`.
+ * A key's words in lowercase snake_case: `privateKey` → `private_key`, `X-API-Key` → `x_api_key`,
+ * `cardNumber2` → `card_number2`.
+ */
+function snakeWords(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toLowerCase();
+}
+
+/**
+ * Whether a key names a secret for `pattern`: tested on the key as written and on its
+ * snake_case words.
+ *
+ * @example
+ * ```ts
+ * isSecretKey('apiKey'); // true
+ * isSecretKey('shipping'); // false
+ * ```
+ */
+export function isSecretKey(key: string, pattern: RegExp = SECRET_KEY_PATTERN): boolean {
+  // A global or sticky pattern keeps `lastIndex` between calls: reset it so every key is judged alone.
+  pattern.lastIndex = 0;
+  if (pattern.test(key)) return true;
+  pattern.lastIndex = 0;
+  return pattern.test(snakeWords(key));
+}
+
+/**
+ * A copy of `value` in which every property whose key names a secret ({@link isSecretKey}) is
+ * replaced by `'••••••'`, at any depth: in nested objects, arrays, Map values (string keys are
+ * judged like property names) and Set members. The visualizer's default `sanitize` (for contexts
+ * and events; state values are state names and pass as they are).
  *
  * @example
  * ```ts
  * maskSecrets({ user: 'ada', card: '4242424242424242' }); // { user: 'ada', card: '••••••' }
- * visualizer(sessions, { sanitize: (v) => maskSecrets(v, /pass|secret|token|card|cvc|email/i) });
+ * maskSecrets({ headers: new Map([['Authorization', 'Bearer x']]) }); // Map { Authorization → '••••••' }
+ * // more keys: a pattern of your own, tested the same way (`SECRET_KEY_PATTERN` is the default)
+ * const withEmail = new RegExp(`${SECRET_KEY_PATTERN.source}|email`, 'i');
+ * visualizer(sessions, { sanitize: (v) => maskSecrets(v, withEmail) });
  * ```
  */
 export function maskSecrets(value: unknown, pattern: RegExp = SECRET_KEY_PATTERN): unknown {
@@ -35,9 +76,17 @@ export function maskSecrets(value: unknown, pattern: RegExp = SECRET_KEY_PATTERN
     seen.add(v);
     try {
       if (Array.isArray(v)) return v.map(walk);
-      if (isActorRef(v) || v instanceof Date || v instanceof Map || v instanceof Set) return v;
+      if (isActorRef(v) || v instanceof Date) return v;
+      if (v instanceof Map) {
+        const out = new Map<unknown, unknown>();
+        for (const [k, x] of v) {
+          out.set(k, typeof k === 'string' && isSecretKey(k, pattern) ? MASK : walk(x));
+        }
+        return out;
+      }
+      if (v instanceof Set) return new Set([...v].map(walk));
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = pattern.test(k) ? MASK : walk(x);
+      for (const [k, x] of Object.entries(v)) out[k] = isSecretKey(k, pattern) ? MASK : walk(x);
       return out;
     } finally {
       seen.delete(v);
@@ -45,6 +94,18 @@ export function maskSecrets(value: unknown, pattern: RegExp = SECRET_KEY_PATTERN
   };
   return walk(value);
 }
+
+/**
+ * The visualizer's default `sanitize`: {@link maskSecrets} on contexts and events. State values
+ * are left alone: they hold state names only, and the page needs them to mark the active states.
+ *
+ * @example
+ * ```ts
+ * visualizer(sessions, { sanitize: (v, info) => defaultSanitize(dropEmails(v), info) });
+ * ```
+ */
+export const defaultSanitize: Sanitize = (value, info) =>
+  info.kind === 'value' ? value : maskSecrets(value);
 
 /** @internal An XState actor ref (a spawned child kept in context, say). */
 export function isActorRef(v: object): v is { id: string } {

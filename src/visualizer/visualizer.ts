@@ -1,74 +1,45 @@
-import { type IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
-import type Koa from 'koa';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import { WebSocketServer } from 'ws';
 import type { SessionSupervisor } from '../index.js';
-import { answerHttp, claim } from '../live/upgrade.js';
+import { answerHttp, claim } from '../live/index.js';
+import { isHostAllowed } from './allowedHosts.js';
+import { CLOSE_SLOW_READER } from './constants.js';
 import { loadAssets } from './assets.js';
+import { explainRefusal, type RefusalFacts } from './explainRefusal.js';
 import { FeedConnection } from './FeedConnection.js';
 import { FeedHub } from './FeedHub.js';
 import { isLoopback } from './isLoopback.js';
+import { originAllowed, originCheck } from './originAllowed.js';
 import { renderPage } from './renderPage.js';
-import { maskSecrets, type Sanitize } from './sanitize.js';
+import type { Visualizer, VisualizerAttachment, VisualizerOptions } from './types.js';
+import { defaultSanitize, type Sanitize } from './sanitize.js';
+import {
+  type RefusalReason,
+  VisualizerError,
+  type VisualizerReport,
+  visualizerTelemetryChannels,
+} from './VisualizerError.js';
 
 const debug = debuglog('session-process');
 
-/** Options of {@link visualizer}. */
-export interface VisualizerOptions {
-  /** Where the page is mounted; the feed is at `${path}/feed`. @default '/_sessions' */
-  path?: string;
-  /**
-   * Who may see the page, its assets and the feed (403 otherwise). For the feed it is called
-   * with a Koa context built from the upgrade request (`app.createContext(req, res)`), so the
-   * same checks (cookies, headers, `ctx.ip`) work for both.
-   * @default isLoopback
-   */
-  authorize?: (ctx: Context) => boolean | Promise<boolean>;
-  /**
-   * Rewrites everything that leaves the server: contexts, event payloads, state values.
-   * @default maskSecrets: values under keys matching /pass|secret|token|card|cvc/i become '••••••'
-   */
-  sanitize?: Sanitize;
-  /** Whether the page may send events to a session (a cast). @default false */
-  allowSend?: boolean;
-  /**
-   * The Koa app, used to build the context `authorize` sees for a feed upgrade.
-   * @default the app of the first request the middleware sees (until then the feed answers 403)
-   */
-  app?: Koa<any, any>;
-  /** Origins allowed to open the feed (the page's own origin always is). @default [] */
-  origins?: string[];
-  /** Changes are batched and sent at most this often, per browser. @default 250 (ms) */
-  throttleMs?: number;
-  /** Most sessions a list page may hold. @default 200 */
-  maxPageSize?: number;
-  /** Largest message a browser may send on the feed. @default 65_536 (bytes) */
-  maxPayloadBytes?: number;
-  /** Ping interval; a browser that misses a pong is disconnected. @default 30_000 (ms) */
-  heartbeatMs?: number;
-  /** The page's title. @default 'Sessions' */
-  title?: string;
-}
-
-/** The visualizer: a Koa middleware with an `attach` method for its live feed. */
-export interface Visualizer extends Middleware {
-  /**
-   * Adds the live feed to an HTTP server (on its `upgrade` event, for `${path}/feed` only; other
-   * paths are left to other handlers). Returns a function that detaches it and closes its feeds.
-   */
-  attach(server: Server): () => Promise<void>;
-  /** Detaches from every server and closes every feed. */
-  close(): Promise<void>;
-  /** The mount path. */
-  readonly path: string;
-}
+const STATUS: Record<RefusalReason, number> = {
+  host: 403,
+  origin: 403,
+  authorize: 403,
+  'no-app': 403,
+  path: 404,
+  limit: 503,
+};
 
 /**
  * The session visualizer: a page listing live sessions and drawing the selected one's
  * statechart, following it live. Serves the page and its bundled assets under `path` (and
- * touches no other request), behind `authorize`; `attach(server)` adds its WebSocket feed.
+ * touches no other request), behind `allowedHosts` and `authorize`; `attach(server)` adds its
+ * WebSocket feed.
  *
  * @example
  * ```ts
@@ -77,7 +48,7 @@ export interface Visualizer extends Middleware {
  * const viz = visualizer(sessions, { path: '/_sessions', authorize: (ctx) => isLoopback(ctx) });
  * app.use(viz);
  * const server = app.listen(3000);
- * viz.attach(server); // ws feed on /_sessions/feed
+ * const feed = viz.attach(server); // ws feed on /_sessions/feed; feed.close() detaches it
  * ```
  */
 export function visualizer(
@@ -86,32 +57,100 @@ export function visualizer(
 ): Visualizer {
   const path = normalizePath(options.path ?? '/_sessions');
   const authorize = options.authorize ?? isLoopback;
-  const sanitize: Sanitize = options.sanitize ?? ((v) => maskSecrets(v));
+  const sanitize: Sanitize = options.sanitize ?? defaultSanitize;
   const allowSend = options.allowSend ?? false;
   const throttleMs = options.throttleMs ?? 250;
   const heartbeatMs = options.heartbeatMs ?? 30_000;
+  const allowedHosts = options.allowedHosts ?? [];
+  const maxConnections = options.maxConnections ?? 64;
+  const maxBufferedBytes = options.maxBufferedBytes ?? 4 * 1024 * 1024;
+  const originOk = originCheck(options.origins ?? 'same-origin');
   const feedPath = `${path}/feed`;
   let app = options.app;
   const page = renderPage({ path, allowSend, title: options.title ?? 'Sessions' });
   const hub = new FeedHub(sessions, throttleMs);
   const detachers = new Set<() => Promise<void>>();
+  /** Feeds open or being opened, across every attached server (`maxConnections`). */
+  let feeds = 0;
 
-  const allowed = async (ctx: Context): Promise<boolean> => {
-    try {
-      return (await authorize(ctx)) === true;
-    } catch (err) {
-      debug('visualizer: authorize threw, refusing: %o', err);
-      return false;
+  const report = (r: VisualizerReport, cause?: unknown) => {
+    const ch =
+      r.code === 'VISUALIZER_DROPPED'
+        ? visualizerTelemetryChannels.dropped
+        : visualizerTelemetryChannels.refused;
+    const err = new VisualizerError(r, cause === undefined ? undefined : { cause });
+    if (ch.hasSubscribers) ch.publish(err.toJSON());
+    if (!options.onError) {
+      debug('visualizer: %s %s (%s): %s', r.target, r.code, r.reason, r.message);
+      return;
     }
+    try {
+      options.onError(err, {
+        source: r.code === 'VISUALIZER_DROPPED' ? 'dropped' : 'refused',
+        reason: r.reason,
+      });
+    } catch (e) {
+      debug('visualizer: onError threw: %o', e);
+    }
+  };
+
+  /** Refuses with the reason, reports it, and returns what to answer. */
+  const refuse = (
+    target: 'page' | 'feed',
+    req: IncomingMessage,
+    facts: Omit<RefusalFacts, 'defaultAuthorize' | 'feedPath' | 'maxConnections'>,
+    cause?: unknown,
+  ) => {
+    const message = explainRefusal({
+      ...facts,
+      defaultAuthorize: options.authorize === undefined,
+      feedPath,
+      maxConnections,
+    });
+    const r: VisualizerReport = {
+      code: 'VISUALIZER_REFUSED',
+      reason: facts.reason,
+      target,
+      message,
+    };
+    const host = facts.host ?? req.headers.host; // the one judged: X-Forwarded-Host with app.proxy
+    if (host !== undefined) r.host = host;
+    if (req.headers.origin !== undefined) r.origin = req.headers.origin;
+    if (req.url !== undefined) r.path = pathOf(req);
+    if (req.socket?.remoteAddress !== undefined) r.remoteAddress = req.socket.remoteAddress;
+    report(r, cause);
+    return { status: STATUS[facts.reason], message };
+  };
+
+  /** `undefined` when allowed, else the refusal (reason `authorize`). */
+  const checkAuthorize = async (ctx: Context, target: 'page' | 'feed') => {
+    let ok = false;
+    try {
+      ok = (await authorize(ctx)) === true;
+    } catch (err) {
+      return refuse(target, ctx.req, { reason: 'authorize', ctx, authorizeThrew: true }, err);
+    }
+    if (ok) return undefined;
+    return refuse(target, ctx.req, {
+      reason: 'authorize',
+      ctx,
+      remoteAddress: ctx.req.socket?.remoteAddress,
+    });
   };
 
   const middleware = async (ctx: Context, next: () => Promise<unknown>) => {
     const p = ctx.path;
     if (p !== path && !p.startsWith(`${path}/`)) return next();
     app ??= ctx.app;
-    if (!(await allowed(ctx))) {
-      ctx.status = 403;
-      ctx.body = 'Forbidden';
+    const refused = !isHostAllowed(ctx.host, allowedHosts)
+      ? refuse('page', ctx.req, { reason: 'host', host: ctx.host, ctx })
+      : await checkAuthorize(ctx, 'page');
+    if (refused) {
+      ctx.status = refused.status;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('X-Content-Type-Options', 'nosniff');
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = `Forbidden\n\n${refused.message}\n`;
       return;
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
@@ -158,7 +197,7 @@ export function visualizer(
     ctx.body = 'Not Found';
   };
 
-  const attach = (server: Server) => {
+  const attach = (server: Server | HttpsServer): VisualizerAttachment => {
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -179,18 +218,41 @@ export function visualizer(
     heartbeat.unref();
 
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (pathOf(req) !== feedPath) return; // someone else's upgrade
+      const reqPath = pathOf(req);
+      if (reqPath !== path && !reqPath.startsWith(`${path}/`)) return; // someone else's upgrade
       claim(socket);
       socket.on('error', () => socket.destroy());
+      const no = (r: { status: number }) => answerHttp(socket, r.status);
+      if (reqPath !== feedPath) return no(refuse('feed', req, { reason: 'path' }));
+      const ctx: Context | undefined = app
+        ? (app.createContext(req, new ServerResponse(req)) as Context)
+        : undefined;
+      const host = ctx ? ctx.host : req.headers.host;
+      if (!isHostAllowed(host, allowedHosts)) {
+        return no(refuse('feed', req, { reason: 'host', host, ctx }));
+      }
+      if (!ctx) return no(refuse('feed', req, { reason: 'no-app' }));
+      const origin = req.headers.origin;
+      if (origin !== undefined && !originAllowed(origin, ctx, originOk)) {
+        return no(refuse('feed', req, { reason: 'origin', origin, host, ctx }));
+      }
+      if (feeds >= maxConnections) return no(refuse('feed', req, { reason: 'limit' }));
+      feeds++; // counted from here, so that upgrades waiting on `authorize` count too
+      let counted = true;
+      const uncount = () => {
+        if (counted) feeds--;
+        counted = false;
+      };
+      // Until the socket closes: an open feed, but also a handshake that ws aborts (a bad key)
+      // without calling back, which must not hold a place for ever.
+      socket.once('close', uncount);
       void (async () => {
-        if (!originAllowed(req, options.origins ?? [])) return answerHttp(socket, 403);
-        if (!app) {
-          debug('visualizer: feed refused, no Koa app yet (pass { app } or load the page first)');
-          return answerHttp(socket, 403);
+        const refused = await checkAuthorize(ctx, 'feed');
+        if (refused) {
+          uncount();
+          return no(refused);
         }
-        const ctx = app.createContext(req, new ServerResponse(req));
-        if (!(await allowed(ctx))) return answerHttp(socket, 403);
-        if (socket.destroyed) return;
+        if (socket.destroyed) return uncount();
         wss.handleUpgrade(req, socket, head, (ws) => {
           alive.add(ws);
           ws.on('pong', () => alive.add(ws));
@@ -203,10 +265,29 @@ export function visualizer(
             throttleMs,
             maxPageSize: options.maxPageSize ?? 200,
             maxPendingEvents: 500,
-            maxBufferedBytes: 1 << 20,
+            highWaterMarkBytes: Math.max(1, Math.floor(maxBufferedBytes / 4)),
+            maxBufferedBytes,
+            maxUnansweredRequests: options.maxUnansweredRequests ?? 100,
+            onDrop: (dropped) => {
+              const r: VisualizerReport = {
+                code: 'VISUALIZER_DROPPED',
+                reason: 'slow-reader',
+                target: 'feed',
+                message:
+                  `A visualizer page stopped reading its feed (${dropped.bufferedBytes} bytes ` +
+                  `queued, ${dropped.unansweredRequests} requests unanswered): it was closed ` +
+                  `with code ${CLOSE_SLOW_READER} (limits: maxBufferedBytes, maxUnansweredRequests).`,
+                bufferedBytes: dropped.bufferedBytes,
+                unansweredRequests: dropped.unansweredRequests,
+              };
+              if (req.socket?.remoteAddress !== undefined)
+                r.remoteAddress = req.socket.remoteAddress;
+              report(r);
+            },
           });
         });
       })().catch((err) => {
+        uncount();
         debug('visualizer: upgrade failed: %o', err);
         answerHttp(socket, 500);
       });
@@ -222,7 +303,7 @@ export function visualizer(
       for (const ws of wss.clients) ws.terminate();
     };
     detachers.add(detach);
-    return detach;
+    return { close: detach };
   };
 
   return Object.assign(middleware, {
@@ -244,20 +325,4 @@ function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/**
- * A browser always sends `Origin` on a WebSocket handshake; one from another site must not ride
- * on the operator's cookies or on a loopback address (cross-site WebSocket hijacking). Clients
- * that are not browsers send no `Origin` and are judged by `authorize` alone.
- */
-function originAllowed(req: IncomingMessage, origins: string[]): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (origins.includes(origin)) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
 }

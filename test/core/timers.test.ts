@@ -25,6 +25,27 @@ describe('delayed transitions of many sessions', () => {
     expect(sessions.count).toBe(0);
   });
 
+  it('keeps answering other sessions while 20,000 sessions expire together', async () => {
+    sessions = createSessionSupervisor({
+      logics: { reserving, quick },
+      startRate: false,
+      idleTimeoutMs: 300,
+    });
+    for (let i = 0; i < 20_000; i++) await sessions.start(`e${i}`, { logic: 'reserving' });
+    await sessions.start('keeper', { logic: 'reserving' });
+    // A caller keeps touching its own session through the storm and notes how many other
+    // sessions were still there each time it was answered.
+    const seen: number[] = [];
+    while (sessions.count > 1) {
+      sessions.touch('keeper');
+      seen.push(sessions.count);
+      await new Promise((r) => setImmediate(r));
+    }
+    const during = seen.filter((n) => n > 1 && n < 20_001);
+    expect(during.length).toBeGreaterThan(10);
+    expect(sessions.started('keeper')).toBe(true);
+  });
+
   it("fires each session's own timer, and ending one leaves the others' armed", async () => {
     sessions = createSessionSupervisor({ logic: quick });
     await sessions.start('a');

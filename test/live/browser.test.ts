@@ -83,4 +83,28 @@ describe.skipIf(missing)('live views in Chromium', () => {
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  // A browser cannot read the status of a refused upgrade (it sees 1006 whatever the reason): the
+  // bridge accepts the handshake of a client speaking the protocol and closes with 4401 / 4403.
+  it('tells a page without a session UNAUTHORIZED and stops reconnecting', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await page.goto(`${t.baseUrl}/page`);
+    await expect.poll(() => page.textContent('#notice')).toBe('Live view refused: UNAUTHORIZED');
+    expect(await page.evaluate(() => (window as any).live.state)).toBe('closed');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(sockets).toHaveLength(1);
+    await context.close();
+  });
+
+  it('tells a page on an origin the bridge does not allow FORBIDDEN', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // Same server, other name: the Origin is http://localhost:<port>, not the allowed 127.0.0.1.
+    await page.goto(`${t.baseUrl.replace('127.0.0.1', 'localhost')}/page`);
+    await expect.poll(() => page.textContent('#notice')).toBe('Live view refused: FORBIDDEN');
+    await context.close();
+  });
 });

@@ -1,12 +1,15 @@
+import net from 'node:net';
 import {
   connectLive,
   isLiveError,
   type LiveClient,
   type SnapshotMessage,
 } from 'session-process/client';
+import { createSessionSupervisor, memoryStore, type SessionStore } from 'session-process';
 import { attachLiveBridge } from 'session-process/live';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
+import { counterMachine } from '../../machines/counter.js';
 import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 const clients = new Set<LiveClient>();
@@ -153,16 +156,148 @@ describe('connectLive', () => {
     await vi.waitFor(() => expect(t.live.clients).toBe(0));
   });
 
-  it('keeps retrying with growing delays while the upgrade is refused, and gives up after maxAttempts', async () => {
+  it('keeps retrying with growing delays while the server is unreachable, and gives up after maxAttempts', async () => {
     const t = await startLiveTestServer();
+    const { cookie } = await t.login();
+    // A port nothing listens on: every attempt fails with 1006.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as net.AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
     const delays: Array<number | undefined> = [];
-    const c = connect(t, 'sid=forged', {
+    const sockets: WebSocket[] = [];
+    const client = connectLive(`ws://127.0.0.1:${port}/live`, {
+      onSnapshot: () => {},
+      createSocket: (url, protocols) => {
+        const ws = new WebSocket(url, protocols, { headers: { cookie, origin: t.origin } });
+        sockets.push(ws);
+        return ws;
+      },
       maxAttempts: 4,
       backoff: { initialMs: 10, factor: 2, jitter: 0, maxMs: 1_000 },
       onDisconnect: ({ retryInMs }) => delays.push(retryInMs),
     });
-    await vi.waitFor(() => expect(c.client.state).toBe('closed'), { timeout: 3_000 });
+    clients.add(client);
+    await vi.waitFor(() => expect(client.state).toBe('closed'), { timeout: 3_000 });
     expect(delays).toEqual([10, 20, 40, 80, undefined]);
-    expect(c.sockets).toHaveLength(5);
+    expect(sockets).toHaveLength(5);
+  });
+});
+
+describe('connectLive refusals', () => {
+  it('stops reconnecting and reports UNAUTHORIZED when the cookie is refused', async () => {
+    const t = await startLiveTestServer();
+    const disconnects: Array<{ code: number; retryInMs: number | undefined }> = [];
+    const c = connect(t, 'sid=forged', {
+      onDisconnect: ({ code, retryInMs }) => disconnects.push({ code, retryInMs }),
+    });
+    await vi.waitFor(() => expect(c.client.state).toBe('closed'));
+    expect(c.errors).toHaveLength(1);
+    expect(isLiveError(c.errors[0], 'UNAUTHORIZED')).toBe(true);
+    expect(disconnects).toEqual([{ code: 4401, retryInMs: undefined }]);
+    await new Promise((r) => setTimeout(r, 200)); // backoff is 20 ms: a retry would have come
+    expect(c.sockets).toHaveLength(1);
+  });
+
+  it('stops with UNAUTHORIZED when its session ended while it was away', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    const c = connect(t, cookie);
+    await vi.waitFor(() => expect(c.snapshots).toHaveLength(1));
+    await t.live.close();
+    await vi.waitFor(() => expect(c.client.state).toBe('reconnecting'));
+    await t.sessions.terminate(sessionId);
+    await t.restart();
+    await vi.waitFor(() => expect(c.client.state).toBe('closed'));
+    expect(c.errors.map((e) => isLiveError(e) && e.code)).toEqual(['UNAUTHORIZED']);
+  });
+
+  it('stops with FORBIDDEN when its origin is not allowed', async () => {
+    const t = await startLiveTestServer({ origins: ['https://shop.example'] });
+    const { cookie } = await t.login();
+    const c = connect(t, cookie);
+    await vi.waitFor(() => expect(c.client.state).toBe('closed'));
+    expect(c.errors.map((e) => isLiveError(e) && e.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it('reports TOO_MANY_VIEWS and keeps retrying until a view of its session closes', async () => {
+    const t = await startLiveTestServer({ maxViewsPerSession: 1 });
+    const { cookie } = await t.login();
+    const first = connect(t, cookie);
+    await vi.waitFor(() => expect(first.snapshots).toHaveLength(1));
+    const second = connect(t, cookie);
+    await vi.waitFor(() => expect(second.sockets.length).toBeGreaterThanOrEqual(2));
+    expect(second.client.state).not.toBe('closed');
+    expect(isLiveError(second.errors[0], 'TOO_MANY_VIEWS')).toBe(true);
+    first.client.close();
+    await vi.waitFor(() => expect(second.snapshots).toHaveLength(1));
+    expect(second.client.state).toBe('open');
+  });
+});
+
+describe('connectLive after a server restart', () => {
+  it('reconnects to the restarted server and resumes without a reload', async () => {
+    const t = await startLiveTestServer();
+    const { cookie, sessionId } = await t.login();
+    const c = connect(t, cookie);
+    await vi.waitFor(() => expect(c.snapshots).toHaveLength(1));
+    // Down: the port refuses connections for a while; the session moves on meanwhile.
+    await t.restart();
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    await vi.waitFor(() => expect(c.client.snapshot?.view).toEqual({ count: 1 }), {
+      timeout: 3_000,
+    });
+    expect(c.client.state).toBe('open');
+    expect(c.errors).toEqual([]);
+    expect(await c.client.call({ type: 'get_value' })).toBe(1);
+    expect(c.client.send({ type: 'add_one' })).toBe(true);
+    await vi.waitFor(() => expect(c.client.snapshot?.view).toEqual({ count: 2 }));
+  });
+
+  // A new process on the same port, with a store that loads asynchronously (as Redis does): the
+  // session is not in memory when its view comes back, and the bridge must restore it.
+  it('resumes on a new process that restores its session from the store', async () => {
+    const store = memoryStore();
+    const asyncStore = new Proxy(store, {
+      get: (target, prop) => (prop === 'loadSync' ? undefined : Reflect.get(target, prop, target)),
+    }) as SessionStore;
+    const t = await startLiveTestServer({}, { store: asyncStore });
+    const { cookie, sessionId } = await t.login();
+    t.sessions.cast(sessionId, { type: 'add_one' });
+    const c = connect(t, cookie);
+    await vi.waitFor(() => expect(c.client.snapshot?.view).toEqual({ count: 1 }));
+    await t.restart({
+      sessions: () => createSessionSupervisor({ logic: counterMachine, store: asyncStore }),
+    });
+    expect(t.sessions.count).toBe(0); // nothing in memory: only the store has it
+    await vi.waitFor(() => expect(c.sockets.length).toBeGreaterThanOrEqual(2), { timeout: 3_000 });
+    await vi.waitFor(() => expect(c.client.state).toBe('open'), { timeout: 3_000 });
+    expect(c.client.snapshot?.view).toEqual({ count: 1 });
+    expect(c.errors).toEqual([]);
+    expect(await c.client.call({ type: 'get_value' })).toBe(1);
+  });
+
+  // 1,000 views of 50 sessions (20 tabs each) drop at once and come back together.
+  it('serves all of 1,000 clients that reconnect at once', { timeout: 120_000 }, async () => {
+    const t = await startLiveTestServer();
+    const logins = await Promise.all(Array.from({ length: 50 }, () => t.login()));
+    const views = logins.flatMap((login) =>
+      Array.from({ length: 20 }, () =>
+        connect(t, login.cookie, { backoff: { initialMs: 50, maxMs: 1_000 } }),
+      ),
+    );
+    await vi.waitFor(() => expect(t.live.clients).toBe(1_000), { timeout: 30_000 });
+    await t.restart();
+    for (const login of logins) t.sessions.cast(login.sessionId, { type: 'add_one' });
+    await vi.waitFor(
+      () => {
+        const resumed = views.filter((v) => v.client.snapshot?.view.count === 1).length;
+        expect(resumed).toBe(1_000);
+      },
+      { timeout: 45_000, interval: 100 },
+    );
+    expect(t.live.clients).toBe(1_000);
+    expect(views.every((v) => v.client.state === 'open' && v.errors.length === 0)).toBe(true);
+    expect(t.live.stats().refused).toBe(0);
   });
 });

@@ -29,6 +29,15 @@ export interface LiveTestServer {
     headers: Record<string, string>,
     options?: ConstructorParameters<typeof WebSocket>[2],
   ): Promise<WebSocket>;
+  /**
+   * Restarts the server as a deploy would: the bridge and the HTTP server close (every socket
+   * drops), then a new server and bridge listen on the same port. The supervisor, and so every
+   * session, stays (as with a store that restores them). `live` and `server` are the new ones.
+   */
+  restart(options?: {
+    /** Replaces the supervisor: the old one is shut down first (a new process, same store). */
+    sessions?: () => SessionSupervisor;
+  }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -45,7 +54,10 @@ export async function startLiveTestServer(
   /** Extra static responses by path: `[content type, body]`. */
   files: Record<string, [string, string]> = {},
 ): Promise<LiveTestServer> {
-  const sessions = createSessionSupervisor({ logic: counterMachine, ...supervisor });
+  let sessions: SessionSupervisor = createSessionSupervisor({
+    logic: counterMachine,
+    ...supervisor,
+  });
   const app = new Koa();
   app.keys = ['test-secret-1'];
   const sessionMiddleware = session({ key: 'sid', sameSite: 'lax' }, app);
@@ -67,27 +79,40 @@ export async function startLiveTestServer(
     }
     ctx.status = 404;
   });
-  const server = http.createServer(app.callback());
+  let server = http.createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const live = attachLiveBridge(server, {
-    app,
-    sessions,
-    session: sessionMiddleware,
-    origins: [origin],
-    events: ['add_one', 'get_value'],
-    view: (s) => ({ count: s.context.count }),
-    onError: () => {},
-    ...bridge,
-  });
+  const attach = () =>
+    attachLiveBridge(server, {
+      app,
+      sessions,
+      session: sessionMiddleware,
+      origins: [origin],
+      events: ['add_one', 'get_value'],
+      view: (s) => ({ count: s.context.count }),
+      onError: () => {},
+      ...bridge,
+    });
+  let live = attach();
   const sockets = new Set<WebSocket>();
+  const stopServer = async () => {
+    await live.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   const t: LiveTestServer = {
     app,
     sessionMiddleware,
-    sessions,
-    live,
-    server,
+    get sessions() {
+      return sessions;
+    },
+    get live() {
+      return live;
+    },
+    get server() {
+      return server;
+    },
     url: `ws://127.0.0.1:${port}/live`,
     origin,
     baseUrl: origin,
@@ -110,13 +135,21 @@ export async function startLiveTestServer(
         ws.once('error', reject);
       });
     },
+    async restart(options = {}) {
+      await stopServer();
+      if (options.sessions) {
+        await sessions.shutdown();
+        sessions = options.sessions();
+      }
+      server = http.createServer(app.callback());
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      live = attach();
+    },
     async close() {
       opened.delete(t);
       for (const ws of sockets) ws.terminate();
-      await live.close();
+      await stopServer();
       await sessions.shutdown();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
   opened.add(t);
@@ -140,6 +173,32 @@ export function refusal(url: string, headers: Record<string, string>): Promise<n
     ws.on('open', () => {
       ws.terminate();
       reject(new Error('the upgrade was accepted'));
+    });
+    ws.on('error', () => {});
+  });
+}
+
+/**
+ * How a client speaking the protocol (it offers the subprotocol, as `connectLive` does) learns of
+ * a refused upgrade: the handshake completes and the socket closes at once with this code and
+ * reason.
+ */
+export function refusalClose(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, ['session-process.v1'], { headers });
+    let messages = 0;
+    ws.on('message', () => messages++);
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      reject(new Error(`refused over HTTP (${res.statusCode}), not with a close code`));
+    });
+    ws.on('close', (code, reason) => {
+      if (messages > 0) reject(new Error(`a refused view got ${messages} messages`));
+      else resolve({ code, reason: String(reason) });
     });
     ws.on('error', () => {});
   });

@@ -8,7 +8,7 @@ import { counterMachine } from '../../machines/counter.js';
 /** A stand-in for vitest's registration functions: collects what `model.describe` registers. */
 function collector() {
   const suites: string[] = [];
-  const tests: Array<{ name: string; fn: () => Promise<void> }> = [];
+  const tests: Array<{ name: string; fn: Parameters<VitestApi['it']>[1] }> = [];
   const after: Array<() => Promise<void> | void> = [];
   const api: VitestApi = {
     describe: (name, factory) => {
@@ -28,7 +28,10 @@ describe('describe', () => {
     const printed: string[] = [];
     model.describe(undefined, { vitest: api, print: (text) => printed.push(text) });
     expect(suites).toEqual(['cart (model-based, transitions)']);
-    expect(tests.map((t) => t.name)).toEqual(model.getPaths().map((p) => p.title));
+    expect(tests.map((t) => t.name)).toEqual([
+      ...model.getPaths().map((p) => p.title),
+      'covers every state and transition',
+    ]);
     expect(tests.map((t) => t.name)).toContain(
       'auth.login {"user":"ada"} › auth.logout ⇒ auth.anonymous | cart.shopping.empty',
     );
@@ -40,6 +43,7 @@ describe('describe', () => {
   it('fails the test of a path that the implementation breaks, with the readable message', async () => {
     const wrong = createSessionTestModel(counterMachine, {
       events: [{ type: 'add_one' }],
+      serializeState: ({ value }) => JSON.stringify(value), // the count grows without bound
       compareContext: (context: { count: number }) => context.count,
     });
     const failing = collector();
@@ -54,42 +58,14 @@ describe('describe', () => {
       on: { add_one: { actions: assign({ count: ({ context }) => context.count + 2 }) } },
     });
     wrong.describe('counter', { vitest: failing.api, print: false, implementation: doubling });
-    expect(failing.tests.map((t) => t.name)).toEqual(['add_one ⇒ (root)']);
+    expect(failing.tests.map((t) => t.name)).toEqual([
+      'add_one ⇒ (root)',
+      'covers every state and transition',
+    ]);
     await expect(failing.tests[0]?.fn()).rejects.toThrow(
       /counter: path "add_one ⇒ \(root\)" failed at step 1 of 1\n {2}expected state: \{\} context 1\n {2}actual state: {3}\{\} context 2/,
     );
     for (const fn of failing.after) await fn();
-  });
-
-  it('fails the suite after its tests when coverage is below the threshold', async () => {
-    const model = createSessionTestModel(cartMachine, {
-      ...cartModelOptions,
-      events: [{ type: 'cart.add', sku: 'A1' }],
-    });
-    const { api, tests, after } = collector();
-    model.describe('cart', { vitest: api, print: false, coverage: { transitions: 100 } });
-    for (const test of tests) await test.fn();
-    await expect(
-      (async () => {
-        for (const fn of after) await fn();
-      })(),
-    ).rejects.toThrow(/cart: transitions coverage 15\.0% \(3\/20\) is below the threshold of 100%/);
-  });
-
-  it('does not check coverage when only some of the paths ran (tests filtered out)', async () => {
-    const model = createSessionTestModel(cartMachine, cartModelOptions);
-    const { api, tests, after } = collector();
-    const printed: string[] = [];
-    model.describe('cart', {
-      vitest: api,
-      print: (text) => printed.push(text),
-      coverage: { transitions: 100 },
-    });
-    await tests[0]?.fn();
-    for (const fn of after) await fn();
-    expect(printed).toEqual([
-      `[session-process/testing] cart: 1 of ${tests.length} paths ran; coverage not checked`,
-    ]);
   });
 
   it('finds vitest by itself when called in a vitest test file', () => {
@@ -100,5 +76,6 @@ describe('describe', () => {
 
 createSessionTestModel(counterMachine, {
   events: [{ type: 'add_one' }, { type: 'get_value' }],
+  serializeState: ({ value }) => JSON.stringify(value), // the count grows without bound
   calls: ['get_value'],
 }).describe('counterMachine registered by model.describe()', { print: false });

@@ -84,9 +84,6 @@ const model = createSessionTestModel(signInMachine, {
     { type: 'xstate.done.actor.verify', output: false },
     { type: 'xstate.error.actor.verify', error: 'mail service down' },
   ],
-  // What tells states apart: the state value and the attempts made (finite, so the graph is).
-  serializeState: ({ value, context }) =>
-    JSON.stringify({ value, attempts: (context as { attempts: number }).attempts }),
   // Events sent with `call` (the others with `cast`), and a check of their replies.
   calls: ['status'],
   checkReply: ({ reply, expected }) => {
@@ -95,9 +92,9 @@ const model = createSessionTestModel(signInMachine, {
   },
 });
 
-// One vitest test per generated path; afterwards the coverage is printed, and the suite fails
-// if it is below these thresholds.
-model.describe('signInMachine (model-based)', { coverage: { states: 100, transitions: 100 } });
+// One vitest test per generated path, then one that prints the coverage and fails unless every
+// state and transition was reached (`minCoverage` accepts less).
+model.describe('signInMachine (model-based)');
 
 // Or run every path yourself and look at the report.
 it('reaches every state and transition', async () => {
@@ -110,5 +107,5 @@ it('reaches every state and transition', async () => {
 it('fails on an implementation whose guard changed', async () => {
   const implementation = signInMachine.provide({ guards: { locksOut: () => false } });
   const report = await model.run({ implementation, print: false });
-  expect(report.failures[0]?.message).toContain('expected state: {"value":"locked","attempts":2}');
+  expect(report.failures[0]?.message).toContain('expected state: {"context":{"attempts":2,');
 });

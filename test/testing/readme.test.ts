@@ -1,14 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 
-describe('notes/README-testing.md', () => {
+describe('docs/testing.md', () => {
   it('shows exactly the example that test/testing/readme-example.test.ts runs', async () => {
-    const readme = await readFile(
-      new URL('../../notes/README-testing.md', import.meta.url),
-      'utf8',
-    );
+    const guide = await readFile(new URL('../../docs/testing.md', import.meta.url), 'utf8');
     const example = await readFile(new URL('./readme-example.test.ts', import.meta.url), 'utf8');
-    const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const block = /```ts\n([\s\S]*?)```/.exec(guide)?.[1];
     expect(block).toBe(example);
   });
 });

@@ -137,7 +137,8 @@ describe('the cart model through the demo shop (HTTP JSON API)', () => {
   const model = createSessionTestModel(cartMachine, { ...cartModelOptions, events });
 
   it('passes every transition path over real HTTP, sessions and cookies', async () => {
-    const report = await model.run({ drive: shopDriver });
+    // The API has no route for cart.clear, so one transition of 20 cannot be reached over it.
+    const report = await model.run({ drive: shopDriver, minCoverage: { transitions: 95 } });
     expect(report.failures.map((f) => f.message)).toEqual([]);
     expect(report.coverage.states).toMatchObject({ reached: 13, total: 13 });
     expect(report.coverage.transitions).toMatchObject({
@@ -156,7 +157,8 @@ describe('the cart model through the demo shop (HTTP JSON API)', () => {
       maxFailures: 1,
       print: false,
     });
-    expect(report.failures).toHaveLength(1);
+    // The failed path, then the coverage that the stopped run (maxFailures) did not reach.
+    expect(report.failures.map((f) => f.title).slice(1)).toEqual(['coverage']);
     const failure = report.failures[0];
     expect(failure?.path.at(-1)).toEqual({ type: 'auth.logout' });
     expect(failure?.message).toContain('auth.login {"user":"ada"} → auth.loggedIn');

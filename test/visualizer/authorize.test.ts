@@ -100,5 +100,6 @@ describe('authorize', () => {
     expect(isLoopback(ctx('::ffff:127.0.0.1'))).toBe(true);
     expect(isLoopback(ctx('10.0.0.8'))).toBe(false);
     expect(isLoopback(ctx('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' }))).toBe(false);
+    expect(isLoopback(ctx('127.0.0.1', { 'x-forwarded-host': 'admin.example' }))).toBe(false);
   });
 });

@@ -8,6 +8,7 @@ import { createSessionSupervisor, type SessionSupervisor } from 'session-process
 import { sessionProcess } from 'session-process/koa';
 import { type VisualizerOptions, visualizer } from 'session-process/visualizer';
 import { WebSocket } from 'ws';
+import type { AnyActorLogic } from 'xstate';
 import { cartMachine } from '../../machines/cart.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -50,15 +51,19 @@ export interface VizApp {
  * session): `GET /id` → `{ id }`; `POST /event` casts the JSON body to the session (204);
  * `GET /cart` → the cart (a call).
  */
-export async function startVizApp(options: VisualizerOptions = {}): Promise<VizApp> {
+export async function startVizApp(
+  options: VisualizerOptions = {},
+  { logic = cartMachine as AnyActorLogic, proxy = false } = {},
+): Promise<VizApp> {
   const sessions = createSessionSupervisor({
-    logic: cartMachine,
+    logic,
     startRate: false,
     onError: () => {},
   });
   const app = new Koa();
   app.keys = ['viz-test-key'];
   app.silent = true;
+  app.proxy = proxy;
   const viz = visualizer(sessions, { allowSend: true, app, ...options });
   app.use(viz);
   app.use(session({ key: 'sid', maxAge: 60_000, httpOnly: true, sameSite: 'lax' }, app));
@@ -75,7 +80,7 @@ export async function startVizApp(options: VisualizerOptions = {}): Promise<VizA
     } else ctx.status = 404;
   });
   const server = createServer(app.callback());
-  const detach = viz.attach(server);
+  const feedAttachment = viz.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -98,7 +103,7 @@ export async function startVizApp(options: VisualizerOptions = {}): Promise<VizA
     },
     async close() {
       for (const f of feeds) f.close();
-      await detach();
+      await feedAttachment.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -8,7 +8,7 @@ import { isLoopback, visualizer } from 'session-process/visualizer';
 import { expect, it } from 'vitest';
 import { cartMachine } from '../../machines/cart.js';
 
-// The README's example (notes/README-visualizer.md), on port 0.
+// The guide's first example (docs/visualizer.md), on port 0.
 it('runs the README example: the page from loopback, the app untouched', async () => {
   const sessions = createSessionSupervisor({ logic: cartMachine });
   const app = new Koa();
@@ -25,7 +25,7 @@ it('runs the README example: the page from loopback, the app untouched', async (
     ctx.body = { id: ctx.sessionProcess.id };
   });
   const server = createServer(app.callback());
-  viz.attach(server);
+  const feed = viz.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
@@ -38,7 +38,7 @@ it('runs the README example: the page from loopback, the app untouched', async (
     });
     expect(proxied.status).toBe(403);
   } finally {
-    await viz.close();
+    await feed.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

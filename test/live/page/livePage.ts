@@ -11,5 +11,10 @@ const live = connectLive<{ count: number }>(`ws://${location.host}/live`, {
     notice.textContent = `Your session ended (${reason}).`;
     notice.hidden = false;
   },
+  onError: (err) => {
+    notice.textContent = `Live view refused: ${err.code}`;
+    notice.hidden = false;
+  },
 });
+(window as { live?: typeof live }).live = live;
 document.getElementById('add')!.addEventListener('click', () => live.send({ type: 'add_one' }));

@@ -1,0 +1,258 @@
+/**
+ * bench/store: the supervisor with each store and durability, in one run.
+ *
+ *   npm run build && node --expose-gc dist/bench/store.js
+ *
+ * Per store (memory, SQLite, Redis) and durability (none, eventual, durable): sequential calls
+ * that change a demo cart (calls/s, p50, p99), 1,000 such calls in flight, restores (activation
+ * from the store) per second, passivations per second, and bytes per cart session in the store.
+ * Redis rows are left out, with a note, when no Redis answers on 127.0.0.1:6379.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import {
+  createSessionSupervisor,
+  type Durability,
+  memoryStore,
+  type SessionStore,
+} from 'session-process';
+import { redisStore } from 'session-process/redis';
+import { sqliteStore } from 'session-process/sqlite';
+import { cartMachine } from '../machines/cart.js';
+
+const SEQ = Number(process.env.BENCH_STORE_CALLS ?? 5_000);
+const FLIGHT = 1_000;
+const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 10);
+const RESTORES = Number(process.env.BENCH_STORE_RESTORES ?? 10_000);
+const SKUS = ['A1', 'B2', 'C3'];
+
+const dir = mkdtempSync(join(tmpdir(), 'sp-bench-store-'));
+let redis: Redis | undefined = new Redis('redis://127.0.0.1:6379', {
+  lazyConnect: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: () => null,
+});
+redis.on('error', () => {});
+try {
+  await redis.connect();
+  await redis.ping();
+} catch {
+  redis.disconnect();
+  redis = undefined;
+}
+
+interface Made {
+  store: SessionStore;
+  bytesPerSession(n: number): Promise<number>;
+  cleanup(): Promise<void>;
+}
+let made = 0;
+const stores: Record<string, (() => Promise<Made>) | undefined> = {
+  memory: async () => {
+    const store = memoryStore();
+    return {
+      store,
+      bytesPerSession: async (n) => {
+        let bytes = 0;
+        for (let i = 0; i < n; i++) bytes += (await store.load(`r${i}`))?.data.length ?? 0;
+        return bytes / n;
+      },
+      cleanup: async () => {},
+    };
+  },
+  sqlite: async () => {
+    const path = join(dir, `s${made++}.db`);
+    const store = sqliteStore({ path });
+    return {
+      store,
+      bytesPerSession: async (n) => (await store.stats()).bytes / n,
+      cleanup: () => store.close(),
+    };
+  },
+  redis: redis
+    ? async () => {
+        const prefix = `sp-bench-${process.pid}-${made++}:`;
+        const store = redisStore({ redis: redis!, prefix });
+        return {
+          store,
+          bytesPerSession: async (n) => {
+            let bytes = 0;
+            for (let i = 0; i < n; i += 100)
+              bytes += Number((await redis!.memory('USAGE', `${prefix}{r${i}}`)) ?? 0);
+            return bytes / Math.ceil(n / 100);
+          },
+          cleanup: async () => {
+            let cursor = '0';
+            do {
+              const [next, keys] = await redis!.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+              cursor = next;
+              if (keys.length) await redis!.del(...keys);
+            } while (cursor !== '0');
+            await store.close();
+          },
+        };
+      }
+    : undefined,
+};
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const fmt = (n: number, d = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+interface Row {
+  store: string;
+  durability: Durability;
+  seq: number;
+  p50: number;
+  p99: number;
+  flight: number;
+  flightP50: number;
+  restores: number;
+  passivations: number;
+  bytes: number;
+}
+const rows: Row[] = [];
+
+async function measure(name: string, durability: Durability): Promise<Row> {
+  const m = await stores[name]!();
+  const sessions = createSessionSupervisor({
+    logics: { cart: cartMachine },
+    store: m.store,
+    durability,
+    startRate: false,
+    onError: () => {},
+  });
+  const add = (id: string, i: number) =>
+    sessions.call(id, { type: 'cart.add', sku: SKUS[i % 3]! }, { until: () => true });
+
+  // Sequential calls that change one cart.
+  await sessions.start('seq', { logic: 'cart' });
+  const lat: number[] = [];
+  for (let i = 0; i < 500; i++) await add('seq', i); // warm
+  let t0 = performance.now();
+  for (let i = 0; i < SEQ; i++) {
+    const t = performance.now();
+    await add('seq', i);
+    lat.push(performance.now() - t);
+  }
+  const seq = (SEQ / (performance.now() - t0)) * 1_000;
+  lat.sort((a, b) => a - b);
+
+  // 1,000 calls in flight, each to its own cart.
+  for (let j = 0; j < FLIGHT; j++) await sessions.start(`f${j}`, { logic: 'cart' });
+  const flat: number[] = [];
+  t0 = performance.now();
+  for (let r = 0; r < ROUNDS; r++) {
+    await Promise.all(
+      Array.from({ length: FLIGHT }, (_, j) => {
+        const t = performance.now();
+        return add(`f${j}`, r).then(() => flat.push(performance.now() - t));
+      }),
+    );
+  }
+  const flight = ((FLIGHT * ROUNDS) / (performance.now() - t0)) * 1_000;
+  flat.sort((a, b) => a - b);
+  await sessions.shutdown();
+
+  // Restores: carts written by one supervisor, brought back by a fresh one.
+  const writer = createSessionSupervisor({
+    logics: { cart: cartMachine },
+    store: m.store,
+    durability: durability === 'none' ? 'eventual' : durability,
+    startRate: false,
+    maxSessions: RESTORES + 10,
+  });
+  for (let i = 0; i < RESTORES; i++) {
+    await writer.start(`r${i}`, { logic: 'cart' });
+    writer.cast(`r${i}`, { type: 'cart.add', sku: 'A1', qty: 2 });
+    writer.cast(`r${i}`, { type: 'cart.add', sku: 'B2' });
+  }
+  await writer.shutdown();
+  const bytes = await m.bytesPerSession(RESTORES);
+  const reader = createSessionSupervisor({
+    logics: { cart: cartMachine },
+    store: m.store,
+    durability,
+    startRate: false,
+    maxSessions: RESTORES + 10,
+  });
+  t0 = performance.now();
+  for (let i = 0; i < RESTORES; i++) await reader.restore(`r${i}`);
+  const restores = (RESTORES / (performance.now() - t0)) * 1_000;
+  // Passivation: every session is saved and leaves memory, as a quiet period would make it.
+  for (let i = 0; i < RESTORES; i++) reader.cast(`r${i}`, { type: 'cart.add', sku: 'C3' });
+  const passivate = (reader as unknown as { passivate(id: string): Promise<boolean> }).passivate;
+  t0 = performance.now();
+  await Promise.all(Array.from({ length: RESTORES }, (_, i) => passivate.call(reader, `r${i}`)));
+  const passivations = (RESTORES / (performance.now() - t0)) * 1_000;
+  await reader.shutdown();
+  await m.cleanup();
+  return {
+    store: name,
+    durability,
+    seq,
+    p50: pct(lat, 0.5),
+    p99: pct(lat, 0.99),
+    flight,
+    flightP50: pct(flat, 0.5),
+    restores,
+    passivations,
+    bytes,
+  };
+}
+
+const load = loadavg()[0]!.toFixed(1);
+for (const name of Object.keys(stores)) {
+  if (!stores[name]) continue;
+  for (const durability of ['none', 'eventual', 'durable'] as const)
+    rows.push(await measure(name, durability));
+}
+
+console.log(
+  `\nbench/store — node ${process.version}, load average ${load} at start; ` +
+    `${fmt(SEQ)} sequential calls, ${fmt(FLIGHT)} in flight x ${ROUNDS}, ${fmt(RESTORES)} restores\n`,
+);
+console.log(
+  '| store | durability | calls/s (sequential) | p50 | p99 | calls/s (1,000 in flight) | p50 in flight | restores/s | passivations/s | bytes per cart |',
+);
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows)
+  console.log(
+    `| ${r.store} | ${r.durability} | ${fmt(r.seq)} | ${fmt(r.p50, 3)} ms | ${fmt(r.p99, 3)} ms | ${fmt(r.flight)} | ${fmt(r.flightP50, 2)} ms | ${fmt(r.restores)} | ${fmt(r.passivations)} | ${fmt(r.bytes)} |`,
+  );
+if (!redis) console.log('\n(no Redis on 127.0.0.1:6379: Redis rows left out)');
+
+const find = (store: string, d: Durability) =>
+  rows.find((r) => r.store === store && r.durability === d);
+const targets: Array<[string, boolean]> = [];
+for (const name of Object.keys(stores)) {
+  const none = find(name, 'none');
+  const eventual = find(name, 'eventual');
+  if (none && eventual)
+    targets.push([
+      `${name}: eventual in-flight calls/s ≥ 0.8x none (${(eventual.flight / none.flight).toFixed(2)}x)`,
+      eventual.flight >= 0.8 * none.flight,
+    ]);
+}
+const durable = find('sqlite', 'durable')!;
+targets.push([
+  `sqlite durable: ≥ 20,000 calls/s with 1,000 in flight (${fmt(durable.flight)})`,
+  durable.flight >= 20_000,
+]);
+targets.push([
+  `sqlite durable: p50 under 2 ms with 1,000 in flight (${fmt(durable.flightP50, 2)} ms)`,
+  durable.flightP50 < 2,
+]);
+const restore = find('sqlite', 'eventual')!;
+targets.push([
+  `sqlite: ≥ 20,000 restores/s (${fmt(restore.restores)})`,
+  restore.restores >= 20_000,
+]);
+console.log('');
+for (const [what, ok] of targets) console.log(`${ok ? 'met ' : 'MISSED'}  ${what}`);
+rmSync(dir, { recursive: true, force: true });
+redis?.disconnect();
+process.exitCode = targets.every(([, ok]) => ok) ? 0 : 1;

@@ -1,0 +1,107 @@
+import type { AnyActorLogic } from 'xstate';
+import { boundLogic } from './boundLogic.js';
+import type { ExpiryOptions } from './Expiry.js';
+import type { RegistryOptions } from './SessionRegistry.js';
+import type { Durability, SupervisorOptions } from './types.js';
+
+/** @internal The name `logic` is registered under in `logics`. */
+export const DEFAULT_LOGIC = 'default';
+
+/** @internal Where an error reported through `onError` came from. */
+export type ErrorSource = 'crash' | 'listener' | 'store';
+
+/** @internal `createSessionSupervisor`'s options, checked and with their defaults. */
+export interface ResolvedOptions {
+  logics: Readonly<Record<string, AnyActorLogic>>;
+  /** The logics sessions are created from (bounded copies of state machines). */
+  runnable: Readonly<Record<string, AnyActorLogic>>;
+  registry: RegistryOptions;
+  expiry: ExpiryOptions;
+  callTimeoutMs: number;
+  restart: SupervisorOptions['restart'];
+  onError: (error: unknown, info: { sessionId?: string; source: ErrorSource }) => void;
+  persistence:
+    | {
+        store: NonNullable<SupervisorOptions['store']>;
+        durability: Durability;
+        passivateAfterMs: number | undefined;
+        migrate: SupervisorOptions['migrate'];
+        wakeIntervalMs: number;
+      }
+    | undefined;
+}
+
+/**
+ * @internal
+ * Checks every option once, at creation: a wrong value is a `RangeError` or `TypeError` naming
+ * the option, not a misbehaving supervisor later.
+ */
+export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
+  const logics: Record<string, AnyActorLogic> = { ...options.logics };
+  if (options.logic) logics[DEFAULT_LOGIC] = options.logic;
+  const maxMicrosteps = positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps');
+  const runnable: Record<string, AnyActorLogic> = {};
+  for (const [name, logic] of Object.entries(logics))
+    runnable[name] = boundLogic(logic, maxMicrosteps);
+  const store = options.store;
+  if (options.passivateAfterMs !== undefined && !store)
+    throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+  if (
+    options.durability !== undefined &&
+    !['none', 'eventual', 'durable'].includes(options.durability)
+  )
+    throw new TypeError(
+      `durability must be 'none', 'eventual' or 'durable', got ${String(options.durability)}`,
+    );
+  return {
+    logics: Object.freeze(logics),
+    runnable,
+    registry: {
+      maxSessions: positive(options.maxSessions ?? 100_000, 'maxSessions'),
+      startRate: options.startRate ?? { limit: 1_000, intervalMs: 1_000 },
+      rotatedIdTtlMs: nonNegative(options.rotatedIdTtlMs ?? 30_000, 'rotatedIdTtlMs'),
+    },
+    expiry: {
+      idleTimeoutMs: nonNegative(options.idleTimeoutMs ?? 30 * 60_000, 'idleTimeoutMs'),
+      maxLifetimeMs:
+        options.maxLifetimeMs === undefined
+          ? undefined
+          : positive(options.maxLifetimeMs, 'maxLifetimeMs'),
+      subscribersKeepAlive: options.subscribersKeepAlive ?? true,
+    },
+    callTimeoutMs: positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs'),
+    restart: options.restart,
+    onError:
+      options.onError ??
+      ((error, info) => {
+        console.error(
+          `[session-process] ${info.source} in session ${info.sessionId ?? '-'}:`,
+          error,
+        );
+      }),
+    persistence: store
+      ? {
+          store,
+          durability: options.durability ?? 'eventual',
+          passivateAfterMs:
+            options.passivateAfterMs === undefined
+              ? undefined
+              : positive(options.passivateAfterMs, 'passivateAfterMs'),
+          migrate: options.migrate,
+          wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+        }
+      : undefined,
+  };
+}
+
+function positive(n: number, name: string): number {
+  if (typeof n !== 'number' || !(n > 0))
+    throw new RangeError(`${name} must be a positive number, got ${String(n)}`);
+  return n;
+}
+
+function nonNegative(n: number, name: string): number {
+  if (typeof n !== 'number' || !(n >= 0))
+    throw new RangeError(`${name} must be a number >= 0, got ${String(n)}`);
+  return n;
+}
