@@ -343,8 +343,11 @@ describe.skipIf(!available)('redisCluster', () => {
       await eventually(() => a.errors.some((e) => isClusterError(e, 'REDIS_DATA_LOSS')));
       expect(a.sessions.count).toBe(0);
       expect(lease.find((e) => e.type === 'data-loss')).toMatchObject({ nodeId: 'a', sessions: 1 });
-      // The node comes back under a new epoch and serves again.
+      // The node comes back under a new epoch and serves again, once every node that has not
+      // noticed yet has passed its own deadline (leaseMs): no session starts beside a live copy.
+      const t0 = performance.now();
       await a.sessions.ensure('d1');
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(500);
       expect(await a.sessions.call('d1', { type: 'get' })).toBe(0);
     });
   });

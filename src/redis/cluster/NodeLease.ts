@@ -131,11 +131,18 @@ export class NodeLease {
           [inc, this.leaseMs, randomBytes(12).toString('base64url'), this.nodeId, previous],
         )) as [number, string, number];
         if (this.#closed) return;
+        if (ok === 1 && created === 1) {
+          // A new epoch: the cluster is new, or Redis came back empty while other nodes still run
+          // sessions they took under the old one. Those cannot renew under the new epoch, so they
+          // stop them by their own deadlines, within leaseMs: serve nothing before then, or a
+          // session could start here from the empty store beside its live copy there.
+          if (this.epoch !== undefined && this.epoch !== epoch) this.#reportDataLoss(0);
+          this.epoch = epoch;
+          previous = inc;
+          await sleep(this.leaseMs);
+          continue;
+        }
         if (ok === 1) {
-          if (this.epoch !== undefined && this.epoch !== epoch && created === 1) {
-            // We knew an epoch and had to create a new one: Redis came back empty.
-            this.#reportDataLoss(0);
-          }
           this.epoch = epoch;
           this.incarnation = inc;
           this.#held = true;
@@ -249,7 +256,14 @@ export class NodeLease {
         ),
       );
     }
-    if (!this.#closed) void this.#register(previous);
+    if (this.#closed) return;
+    if (reason === 'data-loss') {
+      // Nodes that have not noticed yet still run sessions under the old epoch until their own
+      // deadlines, at most leaseMs from now: come back after those.
+      void sleep(this.leaseMs).then(() => {
+        if (!this.#closed) void this.#register(previous);
+      });
+    } else void this.#register(previous);
   }
 
   #reportDataLoss(stopped: number): void {

@@ -25,6 +25,11 @@ interface View {
   /** performance.now() of the last watch sent. */
   watchedAt: number;
   ended: boolean;
+  /**
+   * Snapshots that came before the owner's first answer (which says where the subscription
+   * starts): held, then delivered if newer. `undefined` once the view knows its start.
+   */
+  early: SessionSnapshot[] | undefined;
 }
 
 /** A message on a view channel. */
@@ -85,7 +90,14 @@ export class RemoteViews {
     };
     if (current) this.#seed(sub, current);
     if (!view) {
-      view = { id, subs: new Set(), version: current?.version ?? 0, watchedAt: 0, ended: false };
+      view = {
+        id,
+        subs: new Set(),
+        version: current?.version ?? 0,
+        watchedAt: 0,
+        ended: false,
+        early: current ? undefined : [],
+      };
       this.#views.set(id, view);
       const v = view;
       void this.#sub
@@ -114,14 +126,15 @@ export class RemoteViews {
     view.watchedAt = performance.now();
     try {
       const snap = await this.#hooks.watch(view.id);
-      if (!snap) return;
       // The first answer is where the subscription starts (a local subscriber is not sent the
       // current snapshot either); a later one is a snapshot this view may have missed.
-      if (first) {
+      if (first && snap) {
         view.version = Math.max(view.version, snap.version);
         for (const sub of view.subs) if (!sub.seeded) this.#seed(sub, snap);
-      } else this.#deliver(view, snap);
+      } else if (snap) this.#deliver(view, snap);
+      if (first) this.#release(view);
     } catch (err) {
+      if (first) this.#release(view);
       const code = (err as { code?: string }).code;
       if (code === 'SESSION_NOT_FOUND') this.#end(view, 'terminated');
       else if (code !== 'CALL_TIMEOUT') this.#hooks.report(err, view.id);
@@ -141,10 +154,18 @@ export class RemoteViews {
     }
     if (msg.k === 's') {
       this.#hooks.saw(id, msg.x);
-      this.#deliver(view, msg.x);
+      if (view.early) view.early.push(msg.x);
+      else this.#deliver(view, msg.x);
     } else if (msg.k === 'e') {
       this.#end(view, msg.reason, msg.error);
     }
+  }
+
+  /** Delivers what came before the first answer (what is newer than where the view starts). */
+  #release(view: View): void {
+    const early = view.early;
+    view.early = undefined;
+    if (early) for (const snap of early) this.#deliver(view, snap);
   }
 
   #seed(sub: ViewSub, snapshot: SessionSnapshot): void {
