@@ -10,7 +10,7 @@ export type {
   ClusterSessionSupervisor,
   ClusterStats,
   ClusterSupervisorStats,
-} from './cluster/ClusterSupervisor.js';
+} from './cluster/types.js';
 export { ClusterError, type ClusterErrorCode, isClusterError } from './cluster/errors.js';
 export {
   type ClusterTelemetryEvents,

@@ -3,7 +3,6 @@ import type { Redis } from 'ioredis';
 import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
 import {
   type CallOptions,
-  CallTimeoutError,
   EventNotAcceptedError,
   InvalidSessionIdError,
   isSessionError,
@@ -18,14 +17,17 @@ import {
   type StartOptions,
   type SubscribeOptions,
   type SupervisorOptions,
-  type SupervisorStats,
   type TelemetryEvents,
   type TelemetryName,
 } from '../../index.js';
 import { ClusterHandle } from './ClusterHandle.js';
+import { remoteCallUntil } from './remoteCallUntil.js';
+import { isMoved, OwnerRequests } from './OwnerRequests.js';
+import type { ClusterSessionSupervisor, ClusterSupervisorStats } from './types.js';
+import { warnIfNotDurable } from './warnIfNotDurable.js';
 import { Directory } from './Directory.js';
 import { fencedStore } from './fencedStore.js';
-import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
+import type { ClusterKeys } from './keys.js';
 import { NodeLease } from './NodeLease.js';
 import { Ownership } from './Ownership.js';
 import { RemoteViews, ViewForwarders } from './RemoteViews.js';
@@ -36,54 +38,10 @@ import {
   type ClusterTelemetryName,
   isClusterTelemetryName,
 } from './telemetry.js';
-import { RECORD_REPLY } from './scripts.js';
-import { fromWire, toWire } from './wireError.js';
+import { fromWire } from './wireError.js';
 
 const debug = debuglog('session-process:cluster');
 const MIRROR_MAX = 10_000;
-
-/** What `stats().cluster` holds. */
-export interface ClusterStats {
-  /** This node. */
-  nodeId: string;
-  /** Live nodes (this one included), by node ID, as of the last lease renewal. */
-  nodes: string[];
-  /** Whether this node holds its lease now. */
-  leaseHeld: boolean;
-  /** Sessions this node owns (running here, or stored and not yet claimed by another node). */
-  owned: number;
-  /** Session IDs known in the whole cluster (the directory). */
-  known: number;
-}
-
-/** The stats of a cluster node: the node's own supervisor's, plus `cluster`. */
-export interface ClusterSupervisorStats extends SupervisorStats {
-  cluster: ClusterStats;
-}
-
-/**
- * What `createSessionSupervisor({ cluster: redisCluster(...) })` returns: a {@link SessionSupervisor}
- * whose `stats()` has `cluster` and whose `on()` also takes the cluster's `lease` and `route`
- * events. The core's return type does not say so yet: cast to this type.
- *
- * @example
- * ```ts
- * const sessions = createSessionSupervisor({ logic, cluster }) as ClusterSessionSupervisor;
- * sessions.on('lease', (e) => e.type === 'lose' && log.warn(e));
- * console.log(sessions.stats().cluster.nodes);
- * ```
- */
-export interface ClusterSessionSupervisor extends SessionSupervisor {
-  stats(): ClusterSupervisorStats;
-  on<TName extends TelemetryName>(
-    name: TName,
-    listener: (event: TelemetryEvents[TName]) => void,
-  ): () => void;
-  on<TName extends ClusterTelemetryName>(
-    name: TName,
-    listener: (event: ClusterTelemetryEvents[TName]) => void,
-  ): () => void;
-}
 
 /** @internal Settings of one node. */
 export interface ClusterNodeSettings {
@@ -119,9 +77,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   readonly #callTimeoutMs: number;
   /** Snapshots (and logic names) of remote sessions this node saw last, for `snapshot()`. */
   readonly #mirror = new Map<string, { snapshot?: SessionSnapshot; logic?: string }>();
-  /** Request IDs applied per session since its last write (recorded with it: exactly once). */
-  readonly #applied = new Map<string, string[]>();
-  readonly #persistent: boolean;
+  readonly #owner: OwnerRequests;
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
   #closed = false;
@@ -159,28 +115,32 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     this.#ownership = new Ownership(s.redis, s.keys, this.#lease, this.#telemetry);
     const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
       onFenced: (id) => this.#lostSession(id),
-      takeApplied: (id) => {
-        const rids = this.#applied.get(id);
-        if (!rids) return [];
-        this.#applied.delete(id);
-        return rids;
-      },
+      takeApplied: (id) => this.#owner.takeApplied(id),
       resident: (id) => this.#local.started(id),
       unfenced: s.unfenced,
     });
     this.#local = createLocal({ ...options, store });
-    this.#persistent = typeof this.#local.evict === 'function';
+    this.#directory = new Directory(s.redis, s.keys);
+    this.#forwarders = new ViewForwarders(s.redis, s.keys);
+    this.#owner = new OwnerRequests({
+      local: this.#local,
+      redis: s.redis,
+      keys: s.keys,
+      ownership: this.#ownership,
+      forwarders: this.#forwarders,
+      directory: this.#directory,
+      callTimeoutMs: this.#callTimeoutMs,
+      persistent: typeof this.#local.evict === 'function',
+    });
     this.#router = new Router(
       s.redis,
       s.keys,
       this.#lease,
       this.#ownership,
       this.#telemetry,
-      (req, rid, attempt) => this.#apply(req, rid, attempt),
+      (req, rid, attempt) => this.#owner.apply(req, rid, attempt),
     );
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
-    this.#directory = new Directory(s.redis, s.keys);
-    this.#forwarders = new ViewForwarders(s.redis, s.keys);
     this.#views = new RemoteViews(
       this.#sub,
       s.keys,
@@ -263,113 +223,6 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     return this.#ownership.owns(id) && this.#local.started(id);
   }
 
-  /** Applies a routed request on this node (its owner). */
-  async #apply(req: RouteRequest, rid: string, attempt: number): Promise<ReplyBody> {
-    const { id } = req;
-    const local = this.#local;
-    if (attempt > 1 && this.#persistent && (req.op === 'call' || req.op === 'cast')) {
-      // A retry: the request may have been applied by a previous owner before a failover.
-      const prior = await this.#redis.hget(this.#keys.applied(id), rid);
-      if (prior === '')
-        return { err: toWire(new CallTimeoutError(id, req.event?.type ?? req.op, 0)) };
-      if (prior) return JSON.parse(prior) as ReplyBody;
-      if (!this.#ownership.owns(id)) return { m: 1 };
-    }
-    try {
-      // The local supervisor's synchronous methods see a stored session once it is in memory.
-      if (req.op === 'cast' || req.op === 'touch' || req.op === 'watch' || req.op === 'rename')
-        await local.restore(id);
-      if (!this.#ownership.owns(id)) return { m: 1 };
-      switch (req.op) {
-        case 'call': {
-          const before = local.started(id) ? local.snapshot(id).version : -1;
-          const p = local.call(id, req.event!, {
-            timeoutMs: req.timeoutMs ?? this.#callTimeoutMs,
-            ...(req.until ? { until: () => true } : {}),
-          });
-          this.#markApplied(id, rid);
-          const v = await p;
-          const body: ReplyBody = { ok: 1, v, ...this.#snap(id) };
-          // A call that changed nothing needs no record: applying it again changes nothing either.
-          if (this.#persistent && body.x?.version !== before) this.#recordReply(id, rid, body);
-          return body;
-        }
-        case 'cast':
-          local.cast(id, req.event!);
-          this.#markApplied(id, rid);
-          return { ok: 1 };
-        case 'start':
-        case 'ensure': {
-          const h =
-            req.op === 'start'
-              ? await local.start(id, req.start)
-              : await local.ensure(id, req.start);
-          return { ok: 1, l: h.logic, ...this.#snap(id) };
-        }
-        case 'terminate':
-          await local.terminate(id);
-          return { ok: 1 };
-        case 'touch':
-          return { ok: 1, v: local.touch(id) };
-        case 'restore': {
-          const exists = await local.restore(id);
-          if (!exists) void this.#ownership.release(id).catch(() => {});
-          return { ok: 1, v: exists, ...this.#snap(id) };
-        }
-        case 'watch':
-          this.#forwarders.ensure(local, id);
-          return { ok: 1, ...this.#snap(id) };
-        case 'rename': {
-          const to = req.newId!;
-          const o = await this.#ownership.acquire(to);
-          if (!o.self)
-            return {
-              err: {
-                code: 'SESSION_ALREADY_STARTED',
-                name: 'SessionAlreadyStartedError',
-                message: `Session '${to}' is already started`,
-                sessionId: to,
-              },
-            };
-          this.#forwarders.stop(id);
-          const h = await local.rename(id, to);
-          void this.#directory.add(to).catch(() => {});
-          void this.#directory.remove(id).catch(() => {});
-          void this.#ownership.release(id).catch(() => {});
-          return { ok: 1, l: h.logic, ...this.#snap(to) };
-        }
-      }
-    } catch (err) {
-      // The session left this node while the request ran (its lease lapsed): not applied
-      // durably here, so the caller asks the new owner, with the same ID.
-      if (isMoved(err)) return { m: 1 };
-      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
-        void this.#ownership.release(id).catch(() => {});
-      return { err: toWire(err) };
-    }
-  }
-
-  #snap(id: string): { x?: SessionSnapshot } {
-    if (!this.#local.started(id)) return {};
-    const s = this.#local.snapshot(id);
-    return { x: { value: s.value, context: s.context, status: s.status, version: s.version } };
-  }
-
-  #markApplied(id: string, rid: string): void {
-    if (!this.#persistent) return;
-    const list = this.#applied.get(id);
-    if (list) list.push(rid);
-    else this.#applied.set(id, [rid]);
-  }
-
-  #recordReply(id: string, rid: string, body: ReplyBody): void {
-    RECORD_REPLY.run(
-      this.#redis,
-      [this.#keys.applied(id)],
-      [rid, JSON.stringify(body), APPLIED_TTL_MS],
-    ).catch(() => {});
-  }
-
   #see(
     id: string,
     seen: { snapshot?: SessionSnapshot | undefined; logic?: string | undefined },
@@ -392,7 +245,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   #fence(): number {
     this.#forwarders.stopAll();
     const ids = this.#ownership.clear();
-    this.#applied.clear();
+    this.#owner.clear();
     this.#router.forgetOwners();
     let stopped = 0;
     for (const id of ids) if (this.#drop(id)) stopped++;
@@ -493,63 +346,15 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       const body = await this.#route({ op: 'call', id, event, timeoutMs }, timeoutMs);
       return body.v as T;
     }
-    return this.#callUntil<T>(id, event, timeoutMs, until as (s: SessionSnapshot) => boolean);
-  }
-
-  /** A remote call with `until`: the owner answers with the snapshot after the step; later ones come through a view. */
-  #callUntil<T>(
-    id: string,
-    event: EventObject,
-    timeoutMs: number,
-    until: (s: SessionSnapshot) => boolean,
-  ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let done = false;
-      const finish = (fn: () => void) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        off();
-        fn();
-      };
-      const check = (s: SessionSnapshot) => {
-        try {
-          if (until(s)) finish(() => resolve(s as T));
-        } catch (err) {
-          finish(() => reject(err));
-        }
-      };
-      const timer = setTimeout(
-        () => finish(() => reject(new CallTimeoutError(id, event.type, timeoutMs))),
-        timeoutMs,
-      );
-      const off = this.#views.subscribe(
-        id,
-        (m) => {
-          if (m.type === 'snapshot') check(m.snapshot);
-          else
-            finish(() =>
-              reject(
-                fromWire({
-                  code: 'SESSION_ENDED',
-                  name: 'SessionEndedError',
-                  message: `Session '${id}' ended (${m.reason})`,
-                  sessionId: id,
-                  reason: m.reason,
-                }),
-              ),
-            );
-        },
-        {},
-        this.#mirror.get(id)?.snapshot,
-      );
-      this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs).then(
-        (body) => {
-          if (body.x) check(body.x);
-        },
-        (err) => finish(() => reject(err)),
-      );
-    });
+    return remoteCallUntil<T>(
+      this.#views,
+      () => this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs),
+      this.#mirror.get(id)?.snapshot,
+      id,
+      event,
+      timeoutMs,
+      until as (s: SessionSnapshot) => boolean,
+    );
   }
 
   cast(id: string, event: EventObject): void {
@@ -707,10 +512,6 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 }
 
-function isMoved(err: unknown): boolean {
-  return isSessionError(err, 'SESSION_ENDED') && (err as { reason?: string }).reason === 'moved';
-}
-
 function checkId(id: string): void {
   if (!isValidSessionId(id)) throw new InvalidSessionIdError(id);
 }
@@ -719,23 +520,4 @@ function isEventObject(event: unknown): event is EventObject {
   return (
     typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
   );
-}
-
-let warnedNotDurable = false;
-
-/** `durable` promises survival of `kill -9`; a Redis without AOF forgets everything on restart. */
-async function warnIfNotDurable(redis: Redis): Promise<void> {
-  if (warnedNotDurable) return;
-  try {
-    const info = await redis.info('persistence');
-    if (/aof_enabled:1/.test(info)) return;
-    if (warnedNotDurable) return;
-    warnedNotDurable = true;
-    process.emitWarning(
-      "durability 'durable' with a Redis that has no AOF (appendonly no): acknowledged calls survive a node's death but not a Redis restart. Set `appendonly yes` and `appendfsync always` (or `everysec`, losing up to a second).",
-      { code: 'SESSION_PROCESS_REDIS_NOT_DURABLE' },
-    );
-  } catch {
-    // INFO may be disabled (managed Redis): nothing to say then
-  }
 }
