@@ -125,4 +125,16 @@ describe.skipIf(!available)('fenced store', () => {
     expect(await a.store.save(write(2, 1, 'a2'))).toEqual(['ok']);
     expect((await b.store.load('s'))?.data).toBe('a2');
   });
+
+  it('gives up sessions that stayed out of memory for two sweeps', async () => {
+    const a = await node('a');
+    await a.ownership.acquire('in');
+    await a.ownership.acquire('out');
+    const resident = (id: string) => id === 'in';
+    expect(await a.ownership.sweep(resident)).toBe(0);
+    expect(await a.ownership.sweep(resident)).toBe(1);
+    expect([...a.ownership.tokens.keys()]).toEqual(['in']);
+    expect(await redis.exists(keys.owner('out'))).toBe(0);
+    expect(await redis.exists(keys.owner('in'))).toBe(1);
+  });
 });

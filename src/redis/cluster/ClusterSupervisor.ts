@@ -186,10 +186,17 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
   }
 
-  /** Re-watches views at each renewal (their owner may have gone). */
+  /**
+   * At each renewal: re-watches views (their owner may have gone); every 100 renewals, gives up
+   * the sessions that stayed out of memory (see `Ownership.sweep`).
+   */
   #renewHook(): void {
+    let renewals = 0;
     this.#telemetry.on('lease', (e) => {
-      if (e.type === 'renew') this.#views.rewatch();
+      if (e.type !== 'renew') return;
+      this.#views.rewatch();
+      if (++renewals % 100 === 0)
+        this.#ownership.sweep((id) => this.#local.started(id)).catch((err) => this.#report(err));
     });
   }
 

@@ -20,6 +20,8 @@ export class Ownership {
   readonly #lease: NodeLease;
   readonly #telemetry: ClusterTelemetry;
   #counter = 0;
+  /** Sessions owned but out of memory at the last sweep. */
+  readonly #away = new Set<string>();
 
   constructor(redis: Redis, keys: ClusterKeys, lease: NodeLease, telemetry: ClusterTelemetry) {
     this.#redis = redis;
@@ -90,6 +92,26 @@ export class Ownership {
     await RELEASE.run(this.#redis, [this.#keys.owner(id)], [token]);
     if (this.#telemetry.active('lease'))
       this.#telemetry.emit('lease', { type: 'release', nodeId: this.#lease.nodeId, sessionId: id });
+  }
+
+  /**
+   * Gives up the sessions that were out of this node's memory at this sweep and the one before
+   * (passivated and not used since): their owner records go, so the tokens do not pile up for the
+   * life of the node; the next use takes such a session again, on whichever node needs it.
+   */
+  async sweep(resident: (id: string) => boolean): Promise<number> {
+    const idle: string[] = [];
+    for (const id of this.tokens.keys()) {
+      if (resident(id)) this.#away.delete(id);
+      else if (this.#away.has(id)) idle.push(id);
+      else this.#away.add(id);
+    }
+    for (const id of this.#away) if (!this.tokens.has(id)) this.#away.delete(id);
+    for (const id of idle) {
+      this.#away.delete(id);
+      await this.release(id);
+    }
+    return idle.length;
   }
 
   /** Forgets every session (the lease is gone: the tokens are worthless now). */

@@ -52,6 +52,12 @@ export function redisCluster(options: RedisClusterOptions): ClusterAdapter {
   const { redis, nodeId } = options;
   if (!redis || typeof (redis as { publish?: unknown }).publish !== 'function')
     throw new TypeError('redisCluster({ redis }): redis must be an ioredis client');
+  // Scripts compute keys from their arguments and channels are never prefixed: a client-side
+  // keyPrefix would split one cluster's names in two. `prefix` does the same job here.
+  if ((redis as { options?: { keyPrefix?: string } }).options?.keyPrefix)
+    throw new TypeError(
+      'redisCluster({ redis }): a client with keyPrefix is not supported; use the `prefix` option',
+    );
   if (typeof nodeId !== 'string' || nodeId.length === 0 || nodeId.includes('|'))
     throw new TypeError(
       `redisCluster({ nodeId }): a non-empty string without '|', got ${String(nodeId)}`,
