@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { setup } from 'xstate';
 import {
   EventNotAcceptedError,
   isSessionError,
@@ -328,6 +329,25 @@ describe.skipIf(!available)('redisCluster', () => {
       expect(b.sessions.count).toBe(1);
       // Nothing acknowledged was lost on the way (durable: every inc was saved before its answer).
       expect(await b.sessions.call('p1', { type: 'get' })).toBe(n);
+    });
+
+    it('fires the timer of a session whose owner died on another node, at its due time', async () => {
+      cluster = new TestCluster();
+      const timed = setup({}).createMachine({
+        initial: 'waiting',
+        states: { waiting: { after: { 900: 'done' } }, done: {} },
+      });
+      const options = { supervisor: { logic: timed, passivateAfterMs: 100, wakeIntervalMs: 50 } };
+      const a = cluster.node('a', options, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      const b = cluster.node('b', options);
+      await a.sessions.start('t1');
+      const t0 = performance.now();
+      await eventually(() => a.sessions.count === 0); // passivated: only in the store now
+      await cluster.cut(a);
+      // Nobody asks for it: b's waker finds it due, takes it from the dead owner and runs it.
+      await eventually(() => b.sessions.count === 1, 3_000);
+      await eventually(() => b.sessions.snapshot('t1').value === 'done', 3_000);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(850);
     });
 
     it('detects that Redis lost its data, reports it and fences its sessions', async () => {
