@@ -174,7 +174,16 @@ async function main(): Promise<void> {
       `${pct(local, 50).toFixed(3)} / ${pct(local, 99).toFixed(3)}`,
       '',
     ]);
-    rows.push(['Redis commands per call through a non-owner', perCall.toFixed(2), '']);
+    rows.push(['Redis commands per read-only call through a non-owner', perCall.toFixed(2), '']);
+    // A call that changes the session: its save (eventual: coalesced) and its reply record too.
+    const w0 = me.commands() + (await ask<{ n: number }>(c1, { type: 'commands' }, 'commands')).n;
+    for (let i = 0; i < 1000; i++) await me.sessions.call('remote-1', { type: 'inc' });
+    const w1 = me.commands() + (await ask<{ n: number }>(c1, { type: 'commands' }, 'commands')).n;
+    rows.push([
+      'Redis commands per changing call through a non-owner (sequential)',
+      ((w1 - w0 - 2) / 1000).toFixed(2),
+      '',
+    ]);
 
     // Throughput: 100 in flight, 1 process vs 3.
     const ids = Array.from({ length: 30 }, (_, i) => `t-${i}`);
