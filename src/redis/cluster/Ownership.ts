@@ -62,9 +62,11 @@ export class Ownership {
         [this.#keys.node(''), token, inc, this.#lease.nodeId, gone, this.#keys.channel('')],
       )) as [number, string?, string?];
       const status = res[0];
-      if (status === -1 || inc !== this.#lease.incarnation) {
-        // Our lease lapsed meanwhile: wait for the next incarnation and ask again.
-        if (this.#lease.valid()) await new Promise((r) => setTimeout(r, 10));
+      if (inc !== this.#lease.incarnation) continue; // a new incarnation meanwhile: ask again
+      if (status === -1) {
+        // Redis no longer holds our lease (it lapsed, or Redis lost it): others may take our
+        // sessions now, so stop them now rather than at the next renewal; then ask again.
+        this.#lease.drop('lapsed');
         continue;
       }
       if (status === 0) return { self: false, nodeId: nodeOf(res[1]!) };
