@@ -25,7 +25,7 @@ import { counterMachine } from '../machines/counter.js';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const KEYS = ['bench-key'];
+const KEYS = ['bench-key-0123456789abcdefghijklmnopqrstuvwxyz'];
 const cookieOptions = { key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite: 'lax' } as const;
 
 type Variant = 'baseline' | 'middleware' | 'sessionProcess';
@@ -47,7 +47,10 @@ async function serve(): Promise<void> {
   const withProcess = new Koa();
   withProcess.keys = KEYS;
   withProcess.use(session(cookieOptions, withProcess));
-  withProcess.use(sessionProcess(sessions));
+  // Eager, and no per-client limit: every connection here is one browser on 127.0.0.1.
+  withProcess.use(
+    sessionProcess(sessions, { app: withProcess, lazy: false, clientStartRate: false }),
+  );
   withProcess.use(async (ctx) => {
     ctx.body = { value: await ctx.sessionProcess.call({ type: 'get_value' }) };
   });
@@ -56,7 +59,9 @@ async function serve(): Promise<void> {
   const middlewareOnly = new Koa();
   middlewareOnly.keys = KEYS;
   middlewareOnly.use(session(cookieOptions, middlewareOnly));
-  middlewareOnly.use(sessionProcess(sessions));
+  middlewareOnly.use(
+    sessionProcess(sessions, { app: middlewareOnly, lazy: false, clientStartRate: false }),
+  );
   middlewareOnly.use((ctx) => {
     ctx.body = { value: 0 };
   });

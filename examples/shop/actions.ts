@@ -5,21 +5,19 @@ import { apply, type CartState, currentCart } from './cartState.js';
 
 /**
  * The shop's operations, shared by the HTML pages and the JSON API: each validates its input,
- * drives the request's cart session and resolves with the cart state afterwards. Failures are
- * Koa HTTP errors with a `code` (`unknown_sku` 404, `invalid_qty` 400, `login_required` 401,
+ * drives the request's cart session and resolves with the cart state afterwards (the routes have
+ * validated the input's shape with zod). Failures are
+ * Koa HTTP errors with a `code` (`unknown_sku` 404, `login_required` 401,
  * `cart_empty` 409, `card_declined` 402, ...) or a `SessionError` with its own status.
  */
 
-/** Adds `qty` (1–99, default 1) of a catalog product. */
-export async function addItem(ctx: Context, sku: unknown, qty: unknown): Promise<CartState> {
-  const product = typeof sku === 'string' ? findProduct(sku) : undefined;
+/** Adds `qty` (1–99, validated by the route's schema; default 1) of a catalog product. */
+export async function addItem(ctx: Context, sku: string, qty = 1): Promise<CartState> {
+  const product = findProduct(sku);
   if (!product) ctx.throw(404, 'No such product', { code: 'unknown_sku' });
-  const n = qty === undefined || qty === '' ? 1 : Number(qty);
-  if (!Number.isInteger(n) || n < 1 || n > 99)
-    ctx.throw(400, 'Quantity must be 1 to 99', { code: 'invalid_qty' });
   if (currentCart(ctx).stage !== 'shopping')
     ctx.throw(409, 'The cart is in checkout', { code: 'in_checkout' });
-  return apply(ctx, { type: 'cart.add', sku: product.sku, qty: n });
+  return apply(ctx, { type: 'cart.add', sku: product.sku, qty });
 }
 
 /** Removes a product from the cart entirely. */
@@ -45,8 +43,8 @@ const USER = /^[\p{L}\p{N} ._-]{1,40}$/u;
  * Logs in as `user` (1–40 letters, digits, space, `._-`). The session gets a new ID first
  * (`rotate()`: session-fixation defence), keeping the cart.
  */
-export async function login(ctx: Context, user: unknown): Promise<CartState> {
-  const name = typeof user === 'string' ? user.trim() : '';
+export async function login(ctx: Context, user: string): Promise<CartState> {
+  const name = user.trim();
   if (!USER.test(name)) {
     ctx.throw(422, 'A name is 1 to 40 letters, digits, spaces, dots, dashes or underscores', {
       code: 'invalid_user',
@@ -86,10 +84,9 @@ export async function startCheckout(ctx: Context): Promise<CartState> {
  */
 export async function pay(
   ctx: Context,
-  card: unknown,
+  card: string,
 ): Promise<{ result: PaymentResult; cart: CartState }> {
-  if (typeof card !== 'string' || card.trim() === '')
-    ctx.throw(400, 'A card number is required', { code: 'invalid_card' });
+  if (card.trim() === '') ctx.throw(400, 'A card number is required', { code: 'invalid_card' });
   const stage = currentCart(ctx).stage;
   if (stage !== 'review' && stage !== 'failed')
     ctx.throw(409, 'Start the checkout first', { code: 'not_in_checkout' });

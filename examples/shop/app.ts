@@ -1,28 +1,39 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import session from 'koa-session';
+import { Registry } from 'prom-client';
 import {
   createSessionSupervisor,
   type SessionSupervisor,
   type SupervisorOptions,
 } from 'session-process';
-import { sessionProcess } from 'session-process/koa';
+import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
+import { type PrometheusMetrics, prometheusMetrics } from 'session-process/prometheus';
 import { isLoopback, visualizer } from 'session-process/visualizer';
 import { type CartInput, cartMachine } from '../../machines/cart.js';
 import { mountApi } from './apiRoutes.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, requireBodyType } from './errors.js';
+import { cookieKeys } from './keys.js';
+import { metricsEndpoint } from './metrics.js';
 import { mountPages } from './pageRoutes.js';
-import { createRouter } from './router.js';
 
 /** Options of {@link createShopApp}. */
 export interface ShopAppOptions {
   /**
-   * Keys that sign the session cookie, newest first (Koa's `app.keys`).
-   * @default the comma-separated `SHOP_KEYS` environment variable, else a random key per process
-   * (sessions then last as long as the process, which is also how long their carts live)
+   * Keys that sign the session cookie, newest first (Koa's `app.keys`), 32 characters or more.
+   * @default `cookieKeys(process.env)`: the comma-separated `COOKIE_SECRET`; without it a random key
+   * per process and a warning, or, with `NODE_ENV=production`, an error at start-up
    */
   keys?: string[] | undefined;
+  /**
+   * Session starts allowed per client address (`sessionProcess`'s `clientStartRate`).
+   * @default { limit: 60, intervalMs: 60_000 }
+   */
+  clientStartRate?: SessionProcessOptions['clientStartRate'];
+  /** Whether Koa trusts `X-Forwarded-For` (Koa's `app.proxy`): set it behind a proxy. @default false */
+  proxy?: boolean | undefined;
   /** The supervisor to use. When absent one is created with `cartMachine` (and `close()` shuts it down). */
   sessions?: SessionSupervisor | undefined;
   /** Options of the supervisor created when `sessions` is absent. @default {} (the core's defaults) */
@@ -51,6 +62,12 @@ export interface ShopApp {
   sessions: SessionSupervisor;
   /** The koa-session middleware the app uses (the live bridge reuses it to read the session). */
   sessionMiddleware: Middleware;
+  /** The registry `/metrics` serves (loopback only); add the live bridge with `metrics.live`. */
+  registry: Registry;
+  /** The supervisor's metrics on `registry`. */
+  metrics: PrometheusMetrics;
+  /** Live bridges whose views the `live_connections` gauge counts (push yours here). */
+  liveBridges: { readonly clients: number }[];
   /** Closes the server (if listening, with its connections) and shuts down a supervisor it created. */
   close(): Promise<void>;
 }
@@ -59,10 +76,12 @@ export interface ShopApp {
 export const SHOP_COOKIE = 'shop.sid';
 
 /**
- * The demo shop: Koa 3, koa-session 7 (signed, httpOnly, `sameSite: 'lax'` cookie with an
- * explicit `maxAge`) and `sessionProcess` on `cartMachine`: server-rendered pages (products, cart,
- * login with `rotate()`, checkout through payment, order confirmation) and a JSON API under
- * `/api/`.
+ * The demo shop, written as a Koa app is: Koa 3, `@koa/router`, `@koa/bodyparser`, zod for input,
+ * koa-session 7 (signed, httpOnly, `sameSite: 'lax'` cookie with an explicit `maxAge`) and
+ * `sessionProcess` (lazy: a cart session starts with the first item) on `cartMachine`:
+ * server-rendered pages (products, cart, login with `rotate()`, checkout through payment, order
+ * confirmation), a JSON API under `/api/`, the visualizer at `/_sessions` and Prometheus metrics
+ * at `/metrics` (both for this machine only).
  *
  * @example
  * ```ts
@@ -77,8 +96,8 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
   const sessions =
     options.sessions ?? createSessionSupervisor({ ...options.supervisor, logic: cartMachine });
   const app = new Koa();
-  app.keys = options.keys ??
-    process.env.SHOP_KEYS?.split(',').filter(Boolean) ?? [randomBytes(32).toString('base64url')];
+  app.keys = options.keys ?? cookieKeys(process.env);
+  app.proxy = options.proxy ?? false;
 
   const sessionMiddleware = session(
     {
@@ -92,18 +111,23 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
     app,
   );
   const cartInput: CartInput = { ...options.cart };
-  const router = createRouter();
-  mountPages(router);
-  mountApi(router);
+  const pages = new Router();
+  mountPages(pages);
+  const api = new Router({ prefix: '/api' });
+  mountApi(api);
+
+  const registry = new Registry();
+  const liveBridges: { readonly clients: number }[] = [];
+  const metrics = prometheusMetrics(sessions, { registry, live: liveBridges });
 
   app.use(errorHandler());
   app.use(async (ctx, next) => {
-    // A browser asks for it alongside the first page: it must not start a second cart.
+    // A browser asks for it alongside the first page.
     if (ctx.path === '/favicon.ico') ctx.status = 204;
     else await next();
   });
-  // The session visualizer, for operators on this machine; before the session middleware so
-  // that opening it starts no cart.
+  app.use(metricsEndpoint(registry));
+  // The session visualizer, for operators on this machine.
   const viz = visualizer(sessions, {
     path: '/_sessions',
     authorize: (ctx) => isLoopback(ctx),
@@ -112,8 +136,23 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
   app.use(viz);
   for (const middleware of options.before ?? []) app.use(middleware);
   app.use(sessionMiddleware);
-  app.use(sessionProcess(sessions, { input: () => cartInput }));
-  app.use(router.middleware());
+  // Lazy (the default): pages and API reads start no cart session; the first item does. Created
+  // with `app`, so missing or weak keys fail here, at start-up.
+  app.use(
+    sessionProcess(sessions, {
+      app,
+      input: () => cartInput,
+      ...(options.clientStartRate === undefined
+        ? {}
+        : { clientStartRate: options.clientStartRate }),
+    }),
+  );
+  app.use(requireBodyType());
+  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '16kb', formLimit: '16kb' }));
+  app.use(pages.routes());
+  app.use(pages.allowedMethods());
+  app.use(api.routes());
+  app.use(api.allowedMethods());
 
   const server = createServer(app.callback());
   viz.attach(server);
@@ -122,7 +161,11 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
     server,
     sessions,
     sessionMiddleware,
+    registry,
+    metrics,
+    liveBridges,
     async close() {
+      metrics.close();
       await viz.close();
       if (server.listening) {
         await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
-import type { SessionSnapshot } from 'session-process';
+import { isSessionError, type SessionSnapshot } from 'session-process';
+import { markSessionless } from './sessionless.js';
 import { type CartContext, type CartEvent, type CartItem, totalOf } from '../../machines/cart.js';
 
 /** Where the cart region is: shopping, the three checkout steps, or ordered. */
@@ -74,7 +75,34 @@ export async function apply(ctx: Context, event: CartEvent): Promise<CartState> 
   return cartStateOf(snapshot);
 }
 
-/** The request's cart state now (synchronous: the eager middleware started the process). */
+/** What a visitor whose cart session has not started (or has ended) sees. */
+export const EMPTY_CART: Readonly<CartState> = Object.freeze({
+  stage: 'shopping',
+  user: null,
+  items: [],
+  count: 0,
+  total: 0,
+  orderId: null,
+  lastError: null,
+});
+
+/**
+ * The request's cart state now, synchronously. Starts nothing: a visitor without a running cart
+ * session (the middleware is lazy) sees {@link EMPTY_CART}, so pages cost nothing until the first
+ * item is added. A request whose session was just rotated away (a login in another tab) gets the
+ * `SESSION_ROTATED` error (409, retry) rather than an empty cart.
+ */
 export function currentCart(ctx: Context): CartState {
-  return cartStateOf(ctx.sessionProcess.snapshot() as SessionSnapshot<CartContext>);
+  const sp = ctx.sessionProcess;
+  if (sp.started) return cartStateOf(sp.snapshot() as SessionSnapshot<CartContext>);
+  try {
+    return cartStateOf(sp.snapshot() as SessionSnapshot<CartContext>);
+  } catch (err) {
+    if (isSessionError(err, 'SESSION_NOT_FOUND')) {
+      const empty = { ...EMPTY_CART, items: [] };
+      markSessionless(empty);
+      return empty;
+    }
+    throw err;
+  }
 }

@@ -1,3 +1,4 @@
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import {
   addItem,
@@ -12,8 +13,7 @@ import {
 } from './actions.js';
 import { currentCart } from './cartState.js';
 import type { SafeHtml } from './html.js';
-import { readBody } from './readBody.js';
-import type { createRouter } from './router.js';
+import { parse, schemas } from './validation.js';
 import { cartPage, checkoutPage, loginPage, orderPage, productsPage } from './views.js';
 
 function render(ctx: Context, page: SafeHtml, status = 200): void {
@@ -38,17 +38,17 @@ function localPath(value: unknown, fallback: string): string {
  * Forms post to the routes below and redirect with 303. `sameSite: 'lax'` on the session cookie
  * keeps other sites' forms from posting with it.
  */
-export function mountPages(router: ReturnType<typeof createRouter>): void {
+export function mountPages(router: Router): void {
   router.get('/', (ctx) => render(ctx, productsPage(currentCart(ctx))));
   router.get('/cart', (ctx) => render(ctx, cartPage(currentCart(ctx))));
   router.post('/cart/add', async (ctx) => {
-    const body = await readBody(ctx);
-    await addItem(ctx, body.sku, body.qty);
-    seeOther(ctx, localPath(body.next, '/'));
+    const { sku, qty, next } = parse(ctx, schemas.addItemForm, ctx.request.body);
+    await addItem(ctx, sku, qty);
+    seeOther(ctx, localPath(next, '/'));
   });
   router.post('/cart/remove', async (ctx) => {
-    const body = await readBody(ctx);
-    await removeItem(ctx, String(body.sku ?? ''));
+    const { sku } = parse(ctx, schemas.removeItem, ctx.request.body);
+    await removeItem(ctx, sku);
     seeOther(ctx, '/cart');
   });
 
@@ -61,7 +61,7 @@ export function mountPages(router: ReturnType<typeof createRouter>): void {
     render(ctx, loginPage(currentCart(ctx), localPath(ctx.query.next, '/cart'))),
   );
   router.post('/login', async (ctx) => {
-    const body = await readBody(ctx);
+    const body = parse(ctx, schemas.login, ctx.request.body);
     const next = localPath(body.next, '/cart');
     const cart = currentCart(ctx);
     if (cart.user !== null) return seeOther(ctx, next);
@@ -92,8 +92,8 @@ export function mountPages(router: ReturnType<typeof createRouter>): void {
     render(ctx, checkoutPage(cart));
   });
   router.post('/checkout/pay', async (ctx) => {
-    const body = await readBody(ctx);
-    const { result } = await pay(ctx, body.card);
+    const { card } = parse(ctx, schemas.pay, ctx.request.body);
+    const { result } = await pay(ctx, card);
     seeOther(ctx, result.ok ? '/order' : '/checkout');
   });
   router.post('/checkout/cancel', async (ctx) => {

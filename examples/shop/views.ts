@@ -1,6 +1,7 @@
 import { catalog } from '../../machines/catalog.js';
 import type { CartState } from './cartState.js';
 import { html, SafeHtml } from './html.js';
+import { hasSession } from './sessionless.js';
 
 /** The URL of the pages' live script (served by `attachShopLive`, examples/shop/live.ts). */
 export const SHOP_LIVE_SCRIPT = '/assets/livePage.js';
@@ -59,7 +60,7 @@ export function layout(title: string, body: SafeHtml, cart?: CartState): SafeHtm
 <main>
 ${body}
 </main>
-${cart ? html`<script type="module" src="${SHOP_LIVE_SCRIPT}"></script>` : ''}
+${cart && hasSession(cart) ? html`<script type="module" src="${SHOP_LIVE_SCRIPT}"></script>` : ''}
 </body>
 </html>`;
 }

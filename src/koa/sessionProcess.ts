@@ -1,21 +1,40 @@
 import type { Context, Middleware } from 'koa';
 import { isValidSessionId, type SessionSupervisor } from '../index.js';
-import { RequestSessionProcess, SESSION_KEY } from './RequestSessionProcess.js';
+import { ClientStartLimiter } from './ClientStartLimiter.js';
+import { Replacements } from './Replacements.js';
+import {
+  RequestSessionProcess,
+  SESSION_KEY,
+  type SharedState,
+  wasRotated,
+} from './RequestSessionProcess.js';
 import { withRetryAfter } from './retryAfter.js';
+import { assertSigningKeys } from './SigningKeyError.js';
 import type { SessionProcessOptions } from './types.js';
+
+const noop = () => {};
 
 /**
  * Koa middleware that ties each HTTP session to its own session process. Place it after
  * koa-session 7: the session ID (192 bits from the CSPRNG, base64url) is kept in the koa-session
  * session under `sessionId`, so it works with cookie sessions and external stores alike.
  *
- * - By default each request ensures its process before the handler runs (`lazy: true` starts it
- *   on first use) and counts as activity for the supervisor's `idleTimeoutMs`.
- * - A stored ID that is invalid, unknown or whose process has ended (terminated, expired,
- *   crashed, rotated away) gets a fresh ID and a fresh process: never a 500, never a restart
- *   under the old ID.
- * - A refused start answers `503` (`SESSION_LIMIT_REACHED`) or `429` (`RATE_LIMITED`) with
- *   `Retry-After` in seconds; other `SessionError`s carry their own `status` and `expose`.
+ * - Lazy by default: a process starts when a handler first uses `ctx.sessionProcess`, so traffic
+ *   that never does (crawlers, 404s, assets) starts nothing and gets no cookie. `lazy: false`
+ *   ensures the process before every handler instead.
+ * - Signing keys are checked once: with `{ app }` when the middleware is created, otherwise on the
+ *   first request. Missing or short `app.keys` throw a `SigningKeyError` that says what to set.
+ * - A stored ID whose session was passivated to the supervisor's store is restored (awaited only
+ *   then, for stores that load asynchronously).
+ * - A stored ID that is invalid, unknown or whose process has ended gets a fresh ID and a fresh
+ *   process (one, shared by the browser's concurrent requests): never a 500, never a restart under
+ *   the old ID. An ID that another request just rotated away (`rotate()` at login in another tab)
+ *   answers `409 SESSION_ROTATED` with `Retry-After: 0` and no cookie, once the handler uses it.
+ * - A refused start answers `503` (`SESSION_LIMIT_REACHED`) or `429` (`RATE_LIMITED`: the
+ *   supervisor's `startRate`, or this client address's `clientStartRate`) with `Retry-After` in
+ *   seconds; other `SessionError`s carry their own `status` and `expose`.
+ * - A request that fails (the handler throws) and had started its process ends that process and
+ *   stores no ID: nothing is left behind.
  * - `ctx.session = null` in the handler terminates the process after the handler returns.
  *
  * The handler reaches the process through `ctx.sessionProcess` (see `SessionProcessContext`).
@@ -29,12 +48,12 @@ import type { SessionProcessOptions } from './types.js';
  * import { cartMachine } from './machines/cart.js';
  *
  * const app = new Koa();
- * app.keys = [process.env.COOKIE_SECRET!];
+ * app.keys = process.env.COOKIE_SECRET!.split(','); // 32+ characters each, newest first
  * const sessions = createSessionSupervisor({ logic: cartMachine });
  * app.use(session({ key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite: 'lax' }, app));
- * app.use(sessionProcess(sessions));
+ * app.use(sessionProcess(sessions, { app }));
  * app.use(async (ctx) => {
- *   await ctx.sessionProcess.call({ type: 'cart.add', sku: 'A1' });
+ *   await ctx.sessionProcess.call({ type: 'cart.add', sku: 'A1' }, { until: () => true });
  *   ctx.body = ctx.sessionProcess.snapshot().context.items;
  * });
  * ```
@@ -43,21 +62,56 @@ export function sessionProcess<TCtx extends Context = Context>(
   sessions: SessionSupervisor,
   options: SessionProcessOptions<TCtx> = {},
 ): Middleware {
-  const lazy = options.lazy ?? false;
+  const lazy = options.lazy ?? true;
+  const minKeyLength = options.minKeyLength ?? 32;
+  const rate =
+    options.clientStartRate === undefined
+      ? { limit: 60, intervalMs: 60_000 }
+      : options.clientStartRate;
+  const shared: SharedState = {
+    sessions,
+    options: options as SessionProcessOptions,
+    limiter:
+      rate === false
+        ? undefined
+        : new ClientStartLimiter(rate.limit, rate.intervalMs, rate.maxClients ?? 100_000),
+    clientKey: (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => ctx.ip),
+    rotations: new Map(),
+    replacements: new Replacements(),
+  };
+  /** Apps whose keys passed the check (one middleware may serve more than one app). */
+  const checked = new WeakSet<object>();
+  const app = options.app;
+  if (app !== undefined) {
+    if (options.signed ?? signedOf(app) ?? true) assertSigningKeys(app.keys, minKeyLength);
+    checked.add(app);
+  }
+
   return async function sessionProcessMiddleware(ctx, next) {
     const session = ctx.session;
     if (session === undefined) {
       throw new TypeError('sessionProcess() needs koa-session before it: ctx.session is undefined');
     }
+    if (!checked.has(ctx.app)) {
+      const signed =
+        options.signed ?? (ctx as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed;
+      if (signed !== false) assertSigningKeys(ctx.app.keys, minKeyLength);
+      checked.add(ctx.app);
+    }
     const stored: unknown = session?.[SESSION_KEY];
+    let liveId: string | undefined;
+    let deadId: string | undefined;
+    let rotatedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
-    const liveId = isValidSessionId(stored) && sessions.touch(stored) ? stored : undefined;
-    const requestProcess = new RequestSessionProcess(
-      ctx,
-      sessions,
-      options as SessionProcessOptions,
-      liveId,
-    );
+    if (isValidSessionId(stored)) {
+      if (sessions.touch(stored)) liveId = stored;
+      else if (wasRotated(sessions, stored)) rotatedId = stored;
+      // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
+      // ended. Only this slow path awaits.
+      else if (await restoredFromStore(sessions, stored)) liveId = stored;
+      else deadId = stored;
+    }
+    const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
     ctx.sessionProcess = requestProcess;
     // The common request (a live ID, nothing queued, the session left alone) awaits nothing
     // beyond `next()`: each extra await is a microtask on every request (see bench/http).
@@ -66,9 +120,46 @@ export function sessionProcess<TCtx extends Context = Context>(
       await next();
       if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {
+      await requestProcess.abandon().catch(noop);
       throw withRetryAfter(err);
     } finally {
       if (requestProcess.needsFinish()) await requestProcess.finish();
+      const carried = liveId ?? rotatedId;
+      if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
     }
   };
+}
+
+/** Whether `id` was in the supervisor's store and is now in memory, touched. */
+async function restoredFromStore(sessions: SessionSupervisor, id: string): Promise<boolean> {
+  return (await sessions.restore(id)) && sessions.touch(id);
+}
+
+/**
+ * Keeps koa-session from re-sending this request's (stale) cookie: `rolling` and `renew` would
+ * write the ID another tab just rotated away over the browser's new cookie. The options object is
+ * koa-session's per-request copy (`ctx.sessionOptions`), so other requests are not affected.
+ */
+function keepCookie(ctx: Context): void {
+  const opts = (ctx as { sessionOptions?: { rolling?: boolean; renew?: boolean } }).sessionOptions;
+  if (opts) {
+    opts.rolling = false;
+    opts.renew = false;
+  }
+}
+
+/**
+ * koa-session's `signed` option for `app`, read through its public `ctx.sessionOptions` on a bare
+ * context (koa-session installs that getter on `app.context` when `session(opts, app)` is called);
+ * `undefined` when koa-session is not installed on the app yet.
+ */
+function signedOf(app: { context?: object }): boolean | undefined {
+  if (app.context === undefined) return undefined;
+  try {
+    const probe = Object.create(app.context) as { sessionOptions?: { signed?: unknown } };
+    const signed = probe.sessionOptions?.signed;
+    return typeof signed === 'boolean' ? signed : undefined;
+  } catch {
+    return undefined;
+  }
 }

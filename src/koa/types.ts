@@ -8,22 +8,52 @@ import type { CallOptions, SessionHandle, SessionSnapshot } from '../index.js';
  * ```ts
  * app.use(
  *   sessionProcess(sessions, {
- *     lazy: true,
+ *     app, // checks app.keys now, at start-up
  *     logic: (ctx) => (ctx.path.startsWith('/wizard') ? 'wizard' : 'cart'),
  *     input: (ctx) => ({ locale: ctx.acceptsLanguages('en', 'de') || 'en' }),
+ *     clientStartRate: { limit: 60, intervalMs: 60_000 },
  *   }),
  * );
  * ```
  */
 export interface SessionProcessOptions<TCtx = any> {
   /**
-   * When `false`, every request ensures its session's process before the handler runs (a first
-   * visit starts one and sets the cookie). When `true`, the process starts on first use (`call`,
-   * `cast`, `rotate` or `ensure`), so requests that never touch it cost nothing and set no cookie;
-   * in that mode `snapshot()` throws `SESSION_NOT_FOUND` until the process has started.
-   * @default false
+   * When `true`, a process starts on first use (`call`, `cast`, `rotate` or `ensure`, not
+   * `snapshot()`), so a request that never touches it (a crawler, a 404, an asset) starts nothing
+   * and sets no cookie. When `false`, every request ensures its process before the handler runs.
+   * @default true
    */
   lazy?: boolean | undefined;
+  /**
+   * The Koa app. Given, the middleware checks `app.keys` when it is created, so a missing or weak
+   * signing key fails at start-up with a {@link SigningKeyError} that says what to set, instead
+   * of failing every request. Without it the same check runs on the first request.
+   * @default undefined (checked on the first request)
+   */
+  app?: { keys?: unknown; context?: object } | undefined;
+  /**
+   * Whether koa-session signs its cookie (koa-session's own `signed` option, `true` by default).
+   * When it does, `app.keys` must hold keys of at least `minKeyLength` characters. Read from
+   * koa-session itself where it can be (`ctx.sessionOptions.signed`).
+   * @default true
+   */
+  signed?: boolean | undefined;
+  /** Shortest accepted signing key, in characters (32 random base64 characters are 192 bits). @default 32 */
+  minKeyLength?: number | undefined;
+  /**
+   * Session starts allowed per client address (see `clientKey`) per interval; beyond it `429`
+   * `RATE_LIMITED` with `Retry-After`, while other addresses still get in. This is on top of the
+   * supervisor's global `startRate` and `maxSessions`. At most `maxClients` addresses are tracked
+   * (the oldest windows are forgotten first). `false` disables.
+   * @default { limit: 60, intervalMs: 60_000, maxClients: 100_000 }
+   */
+  clientStartRate?: { limit: number; intervalMs: number; maxClients?: number } | false | undefined;
+  /**
+   * The client address a start is counted against. Koa's `ctx.ip` honours `X-Forwarded-For` only
+   * with `app.proxy = true`: set that behind a proxy, or every visitor shares the proxy's address.
+   * @default (ctx) => ctx.ip
+   */
+  clientKey?: ((ctx: TCtx) => string) | undefined;
   /**
    * The name (in the supervisor's `logics`) of the logic a new process starts with, or a function
    * of the request returning it. Only consulted when a process is started.
@@ -55,7 +85,7 @@ export interface SessionProcessContext<TContext = any> {
    * (in lazy mode, before the first use, it is the ID the process will get).
    */
   readonly id: string;
-  /** Whether the process is running now (always, in the default eager mode, unless it just ended). */
+  /** Whether the process is running now (in eager mode always, unless it just ended). */
   readonly started: boolean;
   /**
    * Sends `event` and waits for the machine's `reply` (see the core's `call`). Rejects with a
@@ -69,9 +99,17 @@ export interface SessionProcessContext<TContext = any> {
   /**
    * Sends `event` without waiting. In lazy mode a first `cast` starts the process; the response
    * then waits for that start (and answers 429 or 503 if it is refused).
+   *
+   * Every member that reaches the process throws (or rejects with) `SESSION_ROTATED` (409,
+   * `Retry-After: 0`) when the request carries an ID that another request just rotated away
+   * (`rotate()` at login, in another tab): retry, the browser holds the new ID by then. Such a
+   * request never reaches the rotated process and never starts a fresh one.
    */
   cast<TEvent extends EventObject = EventObject>(event: TEvent): void;
-  /** The process's current snapshot `{ value, context, status, version }`. */
+  /**
+   * The process's current snapshot `{ value, context, status, version }`. In lazy mode it starts
+   * nothing: it throws `SESSION_NOT_FOUND` until the process has started (use `ensure()` first).
+   */
   snapshot(): SessionSnapshot<TContext>;
   /** The running process's handle, starting the process if needed (what lazy mode does on first use). */
   ensure(): Promise<SessionHandle<TContext>>;

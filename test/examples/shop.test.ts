@@ -10,7 +10,10 @@ afterEach(async () => {
 });
 
 async function start(): Promise<string> {
-  shop = createShopApp({ keys: ['shop-test-key'], cart: { paymentDelayMs: 5 } });
+  shop = createShopApp({
+    keys: ['shop-test-key-0123456789abcdefghijklmnop'],
+    cart: { paymentDelayMs: 5 },
+  });
   await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
 }
@@ -39,7 +42,7 @@ async function form(
 }
 
 describe('examples/shop', () => {
-  it('renders the product list and sets a signed, httpOnly, SameSite=Lax cookie with an expiry', async () => {
+  it('renders the product list without a session, and sets a signed, httpOnly, SameSite=Lax cookie with an expiry on the first add', async () => {
     const url = await start();
     const browser = new Client(url);
     const res = await browser.request('GET', '/');
@@ -48,7 +51,11 @@ describe('examples/shop', () => {
     const page = await res.text();
     expect(page).toContain('<h1>Products</h1>');
     expect(page).toContain('Espresso beans, 1 kg');
-    const cookies = res.headers.getSetCookie();
+    expect(res.headers.getSetCookie()).toEqual([]);
+    expect(shop!.sessions.count).toBe(0);
+    const added = await form(browser, '/cart/add', { sku: 'A1' });
+    expect(shop!.sessions.count).toBe(1);
+    const cookies = added.headers.getSetCookie();
     const main = cookies.find((c) => c.startsWith(`${SHOP_COOKIE}=`)) ?? '';
     expect(main).toMatch(/httponly/i);
     expect(main).toMatch(/samesite=lax/i);
@@ -81,10 +88,13 @@ describe('examples/shop', () => {
     expect(await (await browser.request('GET', '/cart')).text()).toContain(
       'Signed in as <strong data-user>ada</strong>',
     );
-    // The pre-login cookie reaches neither the user nor the cart.
-    const other = await (await planted.request('GET', '/cart')).text();
-    expect(other).toContain('Your cart is empty');
+    // The pre-login cookie reaches neither the user nor the cart: it is told to retry.
+    const stale = await planted.request('GET', '/cart');
+    expect(stale.status).toBe(409);
+    expect(stale.headers.getSetCookie()).toEqual([]);
+    const other = await stale.text();
     expect(other).not.toContain('ada');
+    expect(other).not.toContain('data-cart-total');
 
     expect((await form(browser, '/checkout', {})).headers.get('location')).toBe('/checkout');
     const declined = await form(browser, '/checkout/pay', { card: '4000000000000002' });
@@ -178,6 +188,24 @@ describe('examples/shop', () => {
     });
     expect(text.status).toBe(415);
     expect((await api.json('GET', '/api/cart')).items).toEqual([]);
+  });
+
+  it('starts no cart session for 2,000 cookie-less page views and 404s', async () => {
+    const url = await start();
+    const paths = ['/', '/cart', '/login', '/checkout', '/order', '/nope', '/api/nope', '/_x'];
+    let cookies = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, lane) => {
+        for (let i = lane; i < 2_000; i += 20) {
+          const res = await fetch(url + paths[i % paths.length]);
+          await res.arrayBuffer();
+          expect(res.status).toBeLessThan(500);
+          cookies += res.headers.getSetCookie().length;
+        }
+      }),
+    );
+    expect(cookies).toBe(0);
+    expect(shop!.sessions.stats().started).toBe(0);
   });
 
   it('escapes what users type into pages', async () => {

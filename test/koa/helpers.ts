@@ -11,7 +11,7 @@ import {
 } from 'session-process';
 import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
 
-export const KEYS = ['test-key-1'];
+export const KEYS = ['test-key-0123456789-abcdefghijklmnopqrstuvwxyz'];
 export const COOKIE = 'sid';
 
 /** A counter that can also crash (`boom`) and stop itself (`finish`, a final state). */
@@ -54,9 +54,9 @@ export interface TestApp {
 
 /**
  * A real Koa 3 app with koa-session 7 and `sessionProcess`, on 127.0.0.1 and a free port.
- * Routes: `GET /id`, `GET /count`, `POST /inc` (a call), `POST /cast` (a cast, 204), `GET /static`
+ * Routes: `GET /id`, `GET /count`, `POST /inc` (a cast, then a call), `POST /add` (one call), `POST /cast` (a cast, 204), `GET /static`
  * (does not touch the process), `POST /rotate`, `POST /logout` (`ctx.session = null`),
- * `POST /terminate`, `POST /boom`, `POST /finish`.
+ * `POST /terminate`, `POST /boom`, `POST /finish`, `POST /fail` (uses the process, then throws).
  */
 export async function startApp(
   supervisor: SupervisorOptions = {},
@@ -89,9 +89,23 @@ export async function startApp(
         sp.cast({ type: 'inc' });
         ctx.body = { id: sp.id, count: await sp.call({ type: 'get' }) };
         return;
+      case 'POST /add': {
+        // One step: the increment and the count it led to, from the same process.
+        const snap = await sp.call<{ context: { count: number } }>(
+          { type: 'inc' },
+          { until: () => true },
+        );
+        ctx.body = { id: sp.id, count: snap.context.count };
+        return;
+      }
       case 'POST /cast':
         sp.cast({ type: 'inc' });
         ctx.status = 204;
+        return;
+      case 'GET /slow':
+        // Reads the process, then takes a while (another tab acts meanwhile).
+        ctx.body = { id: sp.id, count: await sp.call({ type: 'get' }) };
+        await new Promise((resolve) => setTimeout(resolve, Number(ctx.query.ms ?? 100)));
         return;
       case 'GET /static':
         ctx.body = 'static';
@@ -113,6 +127,11 @@ export async function startApp(
       case 'POST /boom':
         await sp.call({ type: 'boom' });
         return;
+      case 'POST /fail':
+        // Uses the process (starting it, on a first visit), then fails.
+        sp.cast({ type: 'inc' });
+        await sp.call({ type: 'get' });
+        throw new Error('handler failed');
       case 'POST /finish':
         sp.cast({ type: 'finish' });
         ctx.status = 204;

@@ -37,9 +37,9 @@ describe('limits', () => {
 
   it('answers 429 with Retry-After in seconds when sessions start too fast', async () => {
     t = await startApp({ startRate: { limit: 2, intervalMs: 30_000 } });
-    await t.client().json('GET', '/id');
-    await t.client().json('GET', '/id');
-    const refused = await t.client().request('GET', '/id');
+    await t.client().json('GET', '/count');
+    await t.client().json('GET', '/count');
+    const refused = await t.client().request('GET', '/count');
     expect(refused.status).toBe(429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(25);

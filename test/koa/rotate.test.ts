@@ -9,7 +9,7 @@ afterEach(async () => {
 
 describe('rotate', () => {
   it('changes the ID, keeps the state, and the old cookie reaches nothing', async () => {
-    t = await startApp();
+    t = await startApp({ rotatedIdTtlMs: 200 });
     const browser = t.client();
     await browser.json('POST', '/inc');
     const { id: oldId } = await browser.json('POST', '/inc');
@@ -27,7 +27,12 @@ describe('rotate', () => {
     expect(t.sessions.started(oldId)).toBe(false);
     expect(t.sessions.count).toBe(1);
 
-    // The old cookie gets a fresh, empty session: neither the old ID nor the rotated state.
+    // While the tombstone lasts the old cookie is told to retry; it reaches nothing either way.
+    const early = await planted.request('GET', '/count');
+    expect(early.status).toBe(409);
+    expect(early.headers.getSetCookie()).toEqual([]);
+    // Afterwards it gets a fresh, empty session: neither the old ID nor the rotated state.
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const replay = await planted.json('GET', '/count');
     expect(replay.id).not.toBe(oldId);
     expect(replay.id).not.toBe(rotated.id);
@@ -86,4 +91,46 @@ describe('rotate', () => {
     expect(decodeSession(browser)?.sessionId).toBe(rotated.id);
     expect((await browser.json('POST', '/inc')).id).toBe(rotated.id);
   });
+});
+
+describe('rotate with koa-session `rolling`', () => {
+  it('keeps a slow request that began before the rotation from writing the old ID back', async () => {
+    t = await startApp({ rotatedIdTtlMs: 60_000 }, {}, { rolling: true });
+    const browser = t.client();
+    const { id: oldId } = await browser.json('POST', '/inc');
+    const slow = browser.request('GET', '/slow?ms=150');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const rotated = await browser.json('POST', '/rotate');
+    const late = await slow;
+    expect(((await late.json()) as { id: string }).id).toBe(oldId);
+    expect(late.headers.getSetCookie()).toEqual([]);
+    // The browser keeps the new cookie, and with it the session.
+    expect(decodeSession(browser)?.sessionId).toBe(rotated.id);
+    expect(await browser.json('GET', '/count')).toEqual({ id: rotated.id, count: 1 });
+    // Without a rotation, rolling still refreshes the cookie on every response.
+    expect((await browser.request('GET', '/static')).headers.getSetCookie()).not.toEqual([]);
+  });
+});
+
+describe('a request with a rotated-away ID', () => {
+  it.each([
+    ['lazy', true, '/count', 409],
+    ['lazy, not using the process', true, '/static', 200],
+    ['eager', false, '/static', 409],
+  ])(
+    'in %s mode answers %s with %i, no cookie and no fresh process',
+    async (_, lazy, path, status) => {
+      t = await startApp({ rotatedIdTtlMs: 60_000 }, { lazy });
+      const browser = t.client();
+      await browser.json('POST', '/inc');
+      const stale = browser.clone();
+      await browser.json('POST', '/rotate');
+      const res = await stale.request('GET', path);
+      expect(res.status).toBe(status);
+      expect(res.headers.getSetCookie()).toEqual([]);
+      if (status === 409) expect(res.headers.get('retry-after')).toBe('0');
+      expect(t.sessions.count).toBe(1);
+      expect(t.sessions.stats().started).toBe(1);
+    },
+  );
 });

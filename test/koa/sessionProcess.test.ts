@@ -23,8 +23,8 @@ afterEach(async () => {
 
 describe('sessionProcess', () => {
   describe('session ID', () => {
-    it('sets a 192-bit base64url ID on the first visit, in a signed httpOnly cookie', async () => {
-      t = await startApp();
+    it('sets a 192-bit base64url ID on the first visit in eager mode, in a signed httpOnly cookie', async () => {
+      t = await startApp({}, { lazy: false });
       const browser = t.client();
       const res = await browser.request('GET', '/id');
       const { id } = (await res.json()) as { id: string };
@@ -37,7 +37,7 @@ describe('sessionProcess', () => {
     });
 
     it('keeps the same ID on later requests', async () => {
-      t = await startApp();
+      t = await startApp({}, { lazy: false });
       const browser = t.client();
       const first = await browser.json('GET', '/id');
       const second = await browser.json('GET', '/id');

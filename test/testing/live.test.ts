@@ -35,7 +35,12 @@ const cartEventTypes = [
  */
 async function liveDriver({ supervisorOptions, input }: DriveContext): Promise<SessionDriver> {
   const sessions = createSessionSupervisor(supervisorOptions);
-  const shop = createShopApp({ sessions, cart: input as object, keys: ['model-test-key'] });
+  const shop = createShopApp({
+    sessions,
+    cart: input as object,
+    keys: ['model-test-key-0123456789abcdefghijklm'],
+    clientStartRate: false,
+  });
   const live = attachLiveBridge(shop.server, {
     app: shop.app,
     sessions,

@@ -30,7 +30,12 @@ function stateValueOf(cart: CartState): unknown {
  */
 async function shopDriver({ supervisorOptions, input }: DriveContext): Promise<SessionDriver> {
   const sessions = createSessionSupervisor(supervisorOptions);
-  const shop = createShopApp({ sessions, cart: input as object, keys: ['model-test-key'] });
+  const shop = createShopApp({
+    sessions,
+    cart: input as object,
+    keys: ['model-test-key-0123456789abcdefghijklm'],
+    clientStartRate: false,
+  });
   await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
   let jar = new Map<string, string>();

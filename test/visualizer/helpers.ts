@@ -61,13 +61,14 @@ export async function startVizApp(
     onError: () => {},
   });
   const app = new Koa();
-  app.keys = ['viz-test-key'];
+  app.keys = ['viz-test-key-0123456789abcdefghijklmnop'];
   app.silent = true;
   app.proxy = proxy;
   const viz = visualizer(sessions, { allowSend: true, app, ...options });
   app.use(viz);
   app.use(session({ key: 'sid', maxAge: 60_000, httpOnly: true, sameSite: 'lax' }, app));
-  app.use(sessionProcess(sessions));
+  // Eager and without the per-client limit: the tests make sessions with GET /id, all from 127.0.0.1.
+  app.use(sessionProcess(sessions, { lazy: false, clientStartRate: false }));
   app.use(async (ctx) => {
     const sp = ctx.sessionProcess;
     if (ctx.method === 'GET' && ctx.path === '/id') {

@@ -12,7 +12,7 @@ import { cartMachine } from '../../machines/cart.js';
 it('runs the README example: the page from loopback, the app untouched', async () => {
   const sessions = createSessionSupervisor({ logic: cartMachine });
   const app = new Koa();
-  app.keys = ['a secret key'];
+  app.keys = ['a secret key of at least 32 characters'];
   const viz = visualizer(sessions, {
     path: '/_sessions',
     authorize: (ctx) => isLoopback(ctx),
@@ -21,8 +21,8 @@ it('runs the README example: the page from loopback, the app untouched', async (
   app.use(viz);
   app.use(session({ key: 'sid', maxAge: 86_400_000, sameSite: 'lax' }, app));
   app.use(sessionProcess(sessions));
-  app.use((ctx) => {
-    ctx.body = { id: ctx.sessionProcess.id };
+  app.use(async (ctx) => {
+    ctx.body = { id: (await ctx.sessionProcess.ensure()).id }; // starts the (lazy) process
   });
   const server = createServer(app.callback());
   const feed = viz.attach(server);

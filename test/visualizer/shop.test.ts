@@ -13,7 +13,11 @@ let url = '';
 let browser: Browser | undefined;
 
 async function startShop(): Promise<ShopApp> {
-  shop = createShopApp({ keys: ['shop-viz-key'], cart: { paymentDelayMs: 20 } });
+  shop = createShopApp({
+    keys: ['shop-viz-key-0123456789abcdefghijklmnop'],
+    clientStartRate: false,
+    cart: { paymentDelayMs: 20 },
+  });
   await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
   return shop;

@@ -1,0 +1,85 @@
+import { Registry } from 'prom-client';
+import { prometheusMetrics } from 'session-process/prometheus';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from './helpers.js';
+
+let t: TestApp | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+/** A cookie-less visitor from `ip` (through a proxy that Koa trusts) asking for its count. */
+function visit(ip: string, cookie?: string): Promise<Response> {
+  const headers: Record<string, string> = { 'x-forwarded-for': ip };
+  if (cookie) headers.cookie = cookie;
+  return fetch(`${t!.url}/count`, { headers });
+}
+
+describe('clientStartRate', () => {
+  it('refuses one address past its quota with 429 and Retry-After, while another still gets in', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 3, intervalMs: 60_000 } });
+    t.app.proxy = true; // ctx.ip from X-Forwarded-For
+    const first = await visit('10.0.0.1');
+    const cookie = first.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    expect(first.status).toBe(200);
+    expect((await visit('10.0.0.1')).status).toBe(200);
+    expect((await visit('10.0.0.1')).status).toBe(200);
+
+    const refused = await visit('10.0.0.1');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(55);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(t.sessions.count).toBe(3);
+
+    // Another address is not affected, and the first address's existing session is still served.
+    expect((await visit('10.0.0.2')).status).toBe(200);
+    const again = await visit('10.0.0.1', cookie);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ count: 0 });
+    expect(t.sessions.count).toBe(4);
+  });
+
+  it('reports each refusal, counted by the metrics', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 1, intervalMs: 60_000 } });
+    const registry = new Registry();
+    const metrics = prometheusMetrics(t.sessions, { registry });
+    try {
+      expect((await visit('10.0.0.1')).status).toBe(200);
+      expect((await visit('10.0.0.1')).status).toBe(429);
+      expect((await visit('10.0.0.1')).status).toBe(429);
+      expect(await registry.metrics()).toMatch(
+        /^session_process_refusals_total\{reason="client_rate_limited"\} 2$/m,
+      );
+    } finally {
+      metrics.close();
+    }
+  });
+
+  it('counts by the socket address when the app does not trust a proxy', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 2, intervalMs: 60_000 } });
+    expect((await visit('10.0.0.1')).status).toBe(200);
+    expect((await visit('10.0.0.2')).status).toBe(200);
+    // A forged X-Forwarded-For does not buy a new quota: both were 127.0.0.1.
+    expect((await visit('10.0.0.3')).status).toBe(429);
+  });
+
+  it('takes the client key from `clientKey`', async () => {
+    t = await startApp(
+      {},
+      {
+        clientStartRate: { limit: 1, intervalMs: 60_000 },
+        clientKey: (ctx) => ctx.get('x-tenant'),
+      },
+    );
+    const as = (tenant: string) => fetch(`${t!.url}/count`, { headers: { 'x-tenant': tenant } });
+    expect((await as('a')).status).toBe(200);
+    expect((await as('a')).status).toBe(429);
+    expect((await as('b')).status).toBe(200);
+  });
+});
