@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Shortest cookie secret the shop accepts, in characters (what `sessionProcess` checks). */
 export const MIN_SECRET_LENGTH = 32;
@@ -9,8 +11,10 @@ export const MIN_SECRET_LENGTH = 32;
  * cookies signed with it have expired).
  *
  * Without `COOKIE_SECRET`: in production (`NODE_ENV=production`) it throws at start-up, saying what
- * to set; elsewhere it makes a random secret for this process and warns (sessions then last as long
- * as the process), so `npm start` just works.
+ * to set; elsewhere it uses a random development secret and warns, so `npm start` just works. With
+ * `secretFile` that secret is kept in the file (made on first use, readable by its owner only), so
+ * shoppers' cookies, and so their carts, survive a restart of the demo; without it, it lasts as
+ * long as the process.
  *
  * @example
  * ```ts
@@ -20,6 +24,7 @@ export const MIN_SECRET_LENGTH = 32;
 export function cookieKeys(
   env: Record<string, string | undefined>,
   warn: (message: string) => void = console.warn,
+  secretFile?: string,
 ): string[] {
   const keys = (env.COOKIE_SECRET ?? '')
     .split(',')
@@ -33,9 +38,29 @@ export function cookieKeys(
         'list the new one first: COOKIE_SECRET="new,old".',
     );
   }
+  if (secretFile !== undefined) {
+    warn(
+      `COOKIE_SECRET is not set: using a development secret kept in ${secretFile}. ` +
+        'Set COOKIE_SECRET in production (it is required with NODE_ENV=production).',
+    );
+    return [developmentSecret(secretFile)];
+  }
   warn(
     'COOKIE_SECRET is not set: using a random secret for this process (sessions end when it ' +
       'stops). Set COOKIE_SECRET to keep them across restarts; it is required with NODE_ENV=production.',
   );
   return [randomBytes(32).toString('base64url')];
+}
+
+function developmentSecret(file: string): string {
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= MIN_SECRET_LENGTH) return kept;
+  } catch {
+    // not made yet
+  }
+  const secret = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
 }

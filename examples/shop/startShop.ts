@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { LiveBridge } from 'session-process/live';
 import { createShopApp, type ShopApp, type ShopAppOptions } from './app.js';
 import { cookieKeys } from './keys.js';
 import { attachShopLive, shopLiveScript } from './live.js';
+import { shopStore } from './store.js';
 
 /** Options of {@link startShop}. */
 export interface StartShopOptions {
@@ -16,6 +18,13 @@ export interface StartShopOptions {
   log?: ((line: string) => void) | undefined;
   /** More options of the shop app. @default {} */
   shop?: ShopAppOptions | undefined;
+  /**
+   * Where sessions and the development cookie secret are kept (`sessions.db`, `cookie-secret`),
+   * chosen by `STORE` (see {@link shopStore}). `npm start` passes `data`; without it sessions live
+   * in memory and the development secret in the process only.
+   * @default undefined
+   */
+  dataDir?: string | undefined;
 }
 
 /** What {@link startShop} returns. */
@@ -43,8 +52,28 @@ export interface RunningShop {
 export async function startShop(options: StartShopOptions = {}): Promise<RunningShop> {
   const log = options.log ?? console.log;
   const host = options.host ?? '127.0.0.1';
-  const keys = cookieKeys(options.env ?? process.env, (warning) => log(`warning: ${warning}`));
-  const shop = createShopApp({ keys, before: [shopLiveScript()], ...options.shop });
+  const env = options.env ?? process.env;
+  const dataDir = options.dataDir;
+  const keys = cookieKeys(
+    env,
+    (warning) => log(`warning: ${warning}`),
+    dataDir === undefined ? undefined : join(dataDir, 'cookie-secret'),
+  );
+  const kept = dataDir === undefined ? undefined : shopStore(env, dataDir);
+  const shop = createShopApp({
+    keys,
+    before: [shopLiveScript()],
+    ...(kept?.store
+      ? {
+          supervisor: {
+            store: kept.store,
+            durability: kept.durability,
+            passivateAfterMs: 10 * 60_000,
+          },
+        }
+      : {}),
+    ...options.shop,
+  });
   const live = attachShopLive(shop);
   shop.liveBridges.push(live);
   await new Promise<void>((resolve, reject) => {
@@ -64,13 +93,16 @@ export async function startShop(options: StartShopOptions = {}): Promise<Running
   log(`  live views  ${urls.live}`);
   log(`  visualizer  ${urls.visualizer}   (this machine only)`);
   log(`  metrics     ${urls.metrics}   (this machine only)`);
+  if (kept) log(`  sessions    ${kept.describe}`);
   return {
     shop,
     live,
     urls,
     async close() {
+      // Draining: views are told, the server stops taking requests, every session is saved.
       await live.close();
       await shop.close();
+      await kept?.close();
     },
   };
 }

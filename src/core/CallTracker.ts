@@ -4,15 +4,26 @@ import { DeadlineQueue, type DeadlineNode } from './DeadlineQueue.js';
 import type { Entry } from './Entry.js';
 import { CallTimeoutError } from './errors.js';
 import type { SessionSnapshot } from './types.js';
+import { isBusy } from './xstateInternals.js';
 
 /**
  * Which pending call an event belongs to. The correlation is the identity of the event object
- * that `call` itself creates and sends, never a value inside it: an event that reaches a session
- * any other way (a cast, an app route, the visualizer's send, a forwarded event from another
- * session) carries no call, whatever its payload says. Module-wide, so `callIdOf(event)` needs
- * no supervisor.
+ * that `call` sends, never a value inside it: an event that reaches a session any other way (a
+ * cast, an app route, the visualizer's send, a forwarded event from another session) carries no
+ * call, whatever its payload says. Module-wide, so `callIdOf(event)` needs no supervisor.
+ *
+ * Almost always the session handles the event during `actor.send`, so a slot holding the event
+ * being sent is enough (no allocation). Only when the actor is busy (a call made from inside its
+ * own step) is the event queued; that copy goes in a WeakMap. A WeakMap for every call cost 15 %
+ * of a call and kept megabytes of backing store alive after the sessions ended (bench/core).
  */
-const callOfEvent = new WeakMap<object, PendingCall>();
+let sendingEvent: object | undefined;
+let sendingCall: PendingCall | undefined;
+const queuedCalls = new WeakMap<object, PendingCall>();
+
+function callOf(event: object): PendingCall | undefined {
+  return event === sendingEvent ? sendingCall : queuedCalls.get(event);
+}
 
 /** @internal A call waiting for its reply; its own node in its timeout queue. */
 export class PendingCall implements DeadlineNode<PendingCall> {
@@ -79,13 +90,28 @@ export class CallTracker {
     return this.#count;
   }
 
-  /** Sends `event` to the session as a call; correlation is the identity of the copy sent. */
+  /** Sends `event` to the session as a call; correlation is the identity of the object sent. */
   send(pending: PendingCall, actor: AnyActorRef, event: EventObject): void {
-    const sent = { ...event };
-    callOfEvent.set(sent, pending);
+    if (isBusy(actor)) {
+      // Queued behind the step in progress: handled after this send returns.
+      const copy = { ...event };
+      queuedCalls.set(copy, pending);
+      try {
+        actor.send(copy);
+      } finally {
+        pending.sending = false;
+      }
+      return;
+    }
+    const outerEvent = sendingEvent;
+    const outerCall = sendingCall;
+    sendingEvent = event;
+    sendingCall = pending;
     try {
-      actor.send(sent);
+      actor.send(event);
     } finally {
+      sendingEvent = outerEvent;
+      sendingCall = outerCall;
       pending.sending = false;
     }
   }
@@ -113,7 +139,7 @@ export class CallTracker {
 
   /** The public id of the call `event` belongs to, made on first use. */
   static idOf(event: EventObject): string | undefined {
-    const pending = callOfEvent.get(event);
+    const pending = callOf(event);
     if (pending === undefined || pending.settled) return undefined;
     if (pending.id === undefined) {
       pending.id = randomUUID();
@@ -124,7 +150,7 @@ export class CallTracker {
 
   /** A `reply` without `to`: answers the call whose event is being handled, if any. */
   static replyToEvent(event: EventObject, value: unknown, from: AnyActorRef): void {
-    const pending = callOfEvent.get(event);
+    const pending = callOf(event);
     if (pending !== undefined) pending.tracker.#deliver(pending, value, from);
   }
 

@@ -38,6 +38,7 @@ interface ActorInternals {
   _parent?: AnyActorRef;
   _stop(): void;
   _actorScope: { id: string };
+  mailbox: { _current: unknown; _active: boolean };
 }
 
 interface SystemInternals {
@@ -83,8 +84,11 @@ export function checkXStateInternals(): void {
   const actor = probe as unknown as Record<string, unknown>;
   const system = probe.system as unknown as Record<string, unknown>;
   const missing: string[] = [];
-  for (const name of ['_stop', 'sessionId', '_actorScope', '_parent'] as const)
+  for (const name of ['_stop', 'sessionId', '_actorScope', '_parent', 'mailbox'] as const)
     if (!(name in actor)) missing.push(`Actor.${name}`);
+  const mailbox = actor.mailbox as Record<string, unknown> | undefined;
+  for (const name of ['_current', '_active'] as const)
+    if (!mailbox || !(name in mailbox)) missing.push(`Actor.mailbox.${name}`);
   for (const name of ['_register', '_unregister', '_set', '_relay', '_clock'] as const)
     if (!(name in system)) missing.push(`system.${name}`);
   const scheduler = system.scheduler as Record<string, unknown> | undefined;
@@ -97,6 +101,15 @@ export function checkXStateInternals(): void {
       `session-process: the installed xstate lacks ${missing.join(', ')}, which this package ` +
         "needs. Install the xstate version in session-process's peerDependencies (^5.33).",
     );
+}
+
+/**
+ * Whether an event sent to the actor now would wait in its mailbox (it is in the middle of a
+ * step, or not running) rather than be handled before `send` returns.
+ */
+export function isBusy(actor: AnyActorRef): boolean {
+  const mailbox = internals(actor).mailbox;
+  return mailbox._current !== null || !mailbox._active;
 }
 
 /** Stops a session actor that is not a root (`stop()` refuses those). */

@@ -46,7 +46,9 @@ describe('prometheusMetrics', () => {
       await expect(sessions.start('d', { logic: 'tally' })).rejects.toThrow(/limit/);
       sessions.cast('a', { type: 'inc' });
       expect(await sessions.call('a', { type: 'get' })).toBe(1);
-      await expect(sessions.call('a', { type: 'nope' } as unknown as { type: 'get' })).rejects.toThrow();
+      await expect(
+        sessions.call('a', { type: 'nope' } as unknown as { type: 'get' }),
+      ).rejects.toThrow();
       const off = sessions.subscribe('b', () => {});
       await expect(sessions.call('c', { type: 'boom' })).rejects.toThrow(/boom/);
       await sessions.terminate('b');

@@ -1,0 +1,57 @@
+/**
+ * A browser-like cookie jar for `fetch`: keeps what `Set-Cookie` sets, drops what it expires or
+ * empties, sends the rest back. One jar is one browser (all its tabs share it).
+ *
+ * @example
+ * ```ts
+ * const jar = new CookieJar();
+ * await jar.fetch(`${url}/login`);           // stores the signed session cookie
+ * const res = await jar.fetch(`${url}/cart`); // sends it back
+ * ```
+ */
+export class CookieJar {
+  readonly cookies = new Map<string, string>();
+
+  /** `fetch` with this jar's cookies; stores the answer's `Set-Cookie`. Never follows redirects. */
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const cookie = this.header();
+    if (cookie && !headers.has('cookie')) headers.set('cookie', cookie);
+    const res = await fetch(url, { redirect: 'manual', ...init, headers });
+    this.store(res.headers.getSetCookie());
+    return res;
+  }
+
+  /** The `Cookie` request header for what the jar holds (empty when it holds nothing). */
+  header(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  /** Applies `Set-Cookie` lines as a browser would (an `Expires` in the past or `Max-Age=0` deletes). */
+  store(setCookies: readonly string[]): void {
+    for (const line of setCookies) {
+      const [pair = '', ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => {
+        const i = a.indexOf('=');
+        const k = (i === -1 ? a : a.slice(0, i)).trim().toLowerCase();
+        const v = i === -1 ? '' : a.slice(i + 1).trim();
+        return (
+          (k === 'expires' && Date.parse(v) <= Date.now()) || (k === 'max-age' && Number(v) <= 0)
+        );
+      });
+      if (expired || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  /** Another jar holding a copy of this one's cookies (a second browser with a copied cookie). */
+  clone(): CookieJar {
+    const other = new CookieJar();
+    for (const [k, v] of this.cookies) other.cookies.set(k, v);
+    return other;
+  }
+}

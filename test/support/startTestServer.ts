@@ -1,0 +1,159 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import session from 'koa-session';
+import {
+  createSessionSupervisor,
+  type SessionSupervisor,
+  type SupervisorOptions,
+} from 'session-process';
+import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
+import { attachLiveBridge, type LiveBridge, type LiveBridgeOptions } from 'session-process/live';
+import { afterAll, afterEach } from 'vitest';
+import { counterMachine } from '../../machines/counter.js';
+import { closeOpenSockets } from './ws.js';
+
+/** Options of {@link startTestServer}. */
+export interface TestServerOptions {
+  /** Options of the supervisor it creates. @default { logic: counterMachine, startRate: false } */
+  supervisor?: SupervisorOptions;
+  /** koa-session options (key `sid`, `sameSite: 'lax'` unless given). */
+  cookie?: Record<string, unknown>;
+  /** Mounts `sessionProcess(sessions, options)` after koa-session. @default false (not mounted) */
+  koa?: SessionProcessOptions | false;
+  /**
+   * Attaches the live bridge with these options (origins default to the server's own origin,
+   * `onError` to a no-op). @default false (no bridge)
+   */
+  live?: Partial<LiveBridgeOptions> | false;
+  /** App routes, mounted after the kit's own `GET /login`. */
+  routes?: (app: Koa, sessions: SessionSupervisor) => void;
+  /**
+   * When the kit closes the server: after the current test (`'test'`), or after the file
+   * (`'file'`, for servers started in `beforeAll`). @default 'test'
+   */
+  scope?: 'test' | 'file';
+}
+
+/** A running server made by {@link startTestServer}. */
+export interface TestServer {
+  app: Koa;
+  server: http.Server;
+  sessions: SessionSupervisor;
+  sessionMiddleware: ReturnType<typeof session>;
+  /** `undefined` unless `live` was given. */
+  live: LiveBridge | undefined;
+  /** `http://127.0.0.1:<port>`, also the allowed Origin of the live bridge. */
+  url: string;
+  origin: string;
+  /** `ws://127.0.0.1:<port>/live` (or the bridge's `path`). */
+  wsUrl: string;
+  /** Starts a session as a page load would (`GET /login`); returns its cookie header and ID. */
+  login(): Promise<{ cookie: string; sessionId: string }>;
+  /** Closes the bridge, the sockets, the server and the supervisor (idempotent). */
+  close(): Promise<void>;
+}
+
+const perTest = new Set<TestServer>();
+const perFile = new Set<TestServer>();
+// Registered once per test file (the module is evaluated in each file's own context): whatever a
+// test started is closed even when the test failed or forgot to.
+afterEach(async () => {
+  closeOpenSockets();
+  await Promise.all([...perTest].map((s) => s.close()));
+});
+afterAll(async () => {
+  closeOpenSockets();
+  await Promise.all([...perFile].map((s) => s.close()));
+});
+
+const KEYS = ['support-kit-key-1'];
+
+/**
+ * A real Koa 3 app with koa-session 7, a supervisor (the counter machine unless told otherwise)
+ * and, on request, `sessionProcess` and the live bridge, listening on 127.0.0.1 port 0.
+ * `GET /login` starts a fresh session and puts its ID in the signed cookie (what a page load
+ * does). Closed by the kit after the test (or the file, with `scope: 'file'`).
+ *
+ * @example
+ * ```ts
+ * const t = await startTestServer({ live: { events: ['add_one', 'get_value'] } });
+ * const { cookie } = await t.login();
+ * const ws = await connectWs(t.wsUrl, { origin: t.origin, cookie });
+ * ```
+ */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const sessions = createSessionSupervisor({
+    logic: counterMachine,
+    startRate: false,
+    onError: () => {},
+    ...options.supervisor,
+  });
+  const app = new Koa();
+  app.keys = KEYS;
+  app.silent = true;
+  const sessionMiddleware = session({ key: 'sid', sameSite: 'lax', ...options.cookie }, app);
+  app.use(sessionMiddleware);
+  let logins = 0;
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'GET' || ctx.path !== '/login') return next();
+    const id = `kit${process.pid}x${++logins}x${Date.now()}`;
+    await sessions.start(id);
+    ctx.session!.sessionId = id;
+    ctx.body = id;
+  });
+  if (options.koa) app.use(sessionProcess(sessions, options.koa));
+  options.routes?.(app, sessions);
+
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const live = options.live
+    ? attachLiveBridge(server, {
+        app,
+        sessions,
+        session: sessionMiddleware,
+        origins: [url],
+        onError: () => {},
+        ...options.live,
+      })
+    : undefined;
+  const registry = options.scope === 'file' ? perFile : perTest;
+  let closing: Promise<void> | undefined;
+  const t: TestServer = {
+    app,
+    server,
+    sessions,
+    sessionMiddleware,
+    live,
+    url,
+    origin: url,
+    wsUrl: `ws://127.0.0.1:${port}${(options.live ? options.live.path : undefined) ?? '/live'}`,
+    async login() {
+      const res = await fetch(`${url}/login`);
+      if (!res.ok) throw new Error(`GET /login answered ${res.status}`);
+      const sessionId = await res.text();
+      const cookie = res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      return { cookie, sessionId };
+    },
+    close() {
+      closing ??= (async () => {
+        registry.delete(t);
+        await live?.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await sessions.shutdown();
+      })();
+      return closing;
+    },
+  };
+  registry.add(t);
+  return t;
+}

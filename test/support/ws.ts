@@ -1,0 +1,126 @@
+import { WebSocket } from 'ws';
+
+const open = new Set<WebSocket>();
+
+/** @internal Terminates every socket {@link connectWs} opened (the kit calls it after each test). */
+export function closeOpenSockets(): void {
+  for (const ws of open) ws.terminate();
+  open.clear();
+}
+
+/**
+ * A `ws` client with these request headers, recording from its first frame (see
+ * {@link recordFrames}); resolves once open, rejects with the HTTP status of a refused upgrade.
+ * Terminated by the kit after the test.
+ *
+ * @example
+ * ```ts
+ * const ws = await connectWs(t.wsUrl, { origin: t.origin, cookie });
+ * const frames = recordFrames(ws);
+ * ```
+ */
+export function connectWs(
+  url: string,
+  headers: Record<string, string>,
+  options: ConstructorParameters<typeof WebSocket>[2] = {},
+): Promise<WebSocket> {
+  const ws = new WebSocket(url, { headers, ...options });
+  open.add(ws);
+  ws.once('close', () => open.delete(ws));
+  // The first snapshot can arrive in the same tick as 'open': record from the start.
+  recordFrames(ws);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      reject(
+        Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode }),
+      );
+    });
+    ws.once('error', reject);
+  });
+}
+
+/** The HTTP status an upgrade got: 101 when accepted (the socket is then closed at once). */
+export function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return connectWs(url, headers).then(
+    (ws) => {
+      ws.terminate();
+      return 101;
+    },
+    (err: { status?: number }) => err.status ?? 0,
+  );
+}
+
+/** One frame as it arrived: text frames as strings (undecoded JSON), binary ones as Buffers. */
+export interface Frame {
+  text: string | undefined;
+  binary: Buffer | undefined;
+}
+
+/** Every frame a socket received and how it closed, recorded from the time it was made. */
+export interface FrameRecorder {
+  readonly frames: Frame[];
+  readonly closed: { code: number; reason: string } | undefined;
+  /** Resolves once `ok()` holds (checked after each frame and at close). */
+  until(ok: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  whenClosed(timeoutMs?: number): Promise<{ code: number; reason: string }>;
+}
+
+const recorders = new WeakMap<WebSocket, FrameRecorder>();
+
+/**
+ * The recorder of a socket (made by {@link connectWs}, or from now on). Frames are kept raw, so a
+ * test can check that each one parses.
+ */
+export function recordFrames(ws: WebSocket): FrameRecorder {
+  let rec = recorders.get(ws);
+  if (rec) return rec;
+  const frames: Frame[] = [];
+  const waiters = new Set<() => void>();
+  let closed: { code: number; reason: string } | undefined;
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  ws.on('message', (data, isBinary) => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    frames.push(
+      isBinary
+        ? { text: undefined, binary: buf }
+        : { text: buf.toString('utf8'), binary: undefined },
+    );
+    wake();
+  });
+  ws.on('close', (code, reason) => {
+    closed = { code, reason: String(reason) };
+    wake();
+  });
+  ws.on('error', () => {});
+  const until = (ok: () => boolean, what: string, timeoutMs = 3_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (ok()) return resolve();
+      const check = () => {
+        if (!ok()) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      waiters.add(check);
+    });
+  rec = {
+    frames,
+    get closed() {
+      return closed;
+    },
+    until,
+    whenClosed: (timeoutMs) =>
+      until(() => closed !== undefined, 'the close', timeoutMs).then(() => closed!),
+  };
+  recorders.set(ws, rec);
+  return rec;
+}
