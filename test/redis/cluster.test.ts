@@ -144,7 +144,14 @@ describe.skipIf(!available)('redisCluster', () => {
       const b = cluster.node('b');
       await a.sessions.start('r1');
       await a.sessions.call('r1', { type: 'inc' });
+      const onB: SessionMessage[] = [];
+      await eventually(() => b.sessions.started('r1'));
+      b.sessions.subscribe('r1', (m) => onB.push(m));
+      await eventually(() => a.sessions.stats().subscribers === 1);
       await b.sessions.rename('r1', 'r2');
+      // Whoever followed the old ID on another node loses it too.
+      await eventually(() => onB.length === 1);
+      expect(onB).toEqual([{ type: 'ended', reason: 'rotated' }]);
       expect(await b.sessions.call('r2', { type: 'get' })).toBe(1);
       expect(a.sessions.started('r1')).toBe(false);
       await eventually(() => !b.sessions.started('r1') && b.sessions.started('r2'));

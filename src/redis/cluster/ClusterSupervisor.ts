@@ -149,7 +149,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
         saw: (id, snapshot) => this.#see(id, { snapshot }),
         report: (err, id) => this.#report(err, id),
       },
-      s.leaseMs,
+      // The safety net: views whose owner looks live are watched again this often.
+      20 * s.leaseMs,
     );
     this.#offLocal.push(
       this.#local.on('start', (e) => {
@@ -194,7 +195,12 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     let renewals = 0;
     this.#telemetry.on('lease', (e) => {
       if (e.type !== 'renew') return;
-      this.#views.rewatch();
+      const live = new Set(this.#lease.liveNodes);
+      this.#views.rewatch((id) => {
+        if (this.#ownership.owns(id)) return true;
+        const hint = this.#router.ownerHint(id);
+        return hint !== undefined && live.has(hint);
+      });
       if (++renewals % 100 === 0)
         this.#ownership.sweep((id) => this.#local.started(id)).catch((err) => this.#report(err));
     });
@@ -250,7 +256,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
 
   /** The lease is gone: stop every session here at once, before another node can take them. */
   #fence(): number {
-    this.#forwarders.stopAll();
+    // Watchers elsewhere watch again now; the new owner answers once our lease has lapsed.
+    this.#forwarders.moved(this.#forwarders.stopAll());
     const ids = this.#ownership.clear();
     this.#owner.clear();
     this.#router.forgetOwners();
@@ -263,7 +270,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   /** A write for `id` was refused: another node owns it now. */
   #lostSession(id: string): void {
     if (!this.#ownership.tokens.has(id) && !this.#local.started(id)) return;
-    this.#forwarders.stop(id);
+    this.#forwarders.stop(id, true);
     this.#ownership.tokens.delete(id);
     this.#drop(id);
   }
@@ -453,13 +460,15 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     if (this.#closed) return;
     this.#closed = true;
     this.#views.endAll('shutdown');
-    // The sessions live on in the store: nobody watching here should see them end.
-    this.#forwarders.stopAll();
+    // The sessions live on in the store: nobody watching here should see them end; once they are
+    // free, their watchers on other nodes watch again, and another node takes them.
+    const forwarded = this.#forwarders.stopAll();
     await this.#local.shutdown();
     for (const off of this.#offLocal) off();
     await Promise.allSettled(
       [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
     );
+    this.#forwarders.moved(forwarded);
     await this.#lease.stop();
     await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
     this.#router.close();

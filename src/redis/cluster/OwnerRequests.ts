@@ -121,7 +121,7 @@ export class OwnerRequests {
                 sessionId: to,
               },
             };
-          this.#o.forwarders.stop(id);
+          // The forwarder stays: it publishes the `ended` (rotated) that the rename sends.
           const h = await local.rename(id, to);
           void this.#o.directory.add(to).catch(() => {});
           void this.#o.directory.remove(id).catch(() => {});

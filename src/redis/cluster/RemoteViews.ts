@@ -32,8 +32,13 @@ interface View {
   early: SessionSnapshot[] | undefined;
 }
 
-/** A message on a view channel. */
-type ViewWire = { k: 's'; x: SessionSnapshot } | { k: 'e'; reason: string; error?: string };
+/** A message on a view channel: a snapshot, the end, or `m`: the session left its node. */
+type ViewWire =
+  | { k: 's'; x: SessionSnapshot }
+  | { k: 'e'; reason: string; error?: string }
+  | { k: 'm' };
+
+const MOVED_WIRE = JSON.stringify({ k: 'm' });
 
 /** @internal What the views need from the node. */
 export interface ViewHooks {
@@ -114,11 +119,15 @@ export class RemoteViews {
     };
   }
 
-  /** Watches again the views not watched for a while (their owner may be gone). */
-  rewatch(): void {
+  /**
+   * Watches again the views whose owner is not known to be live (it died: nobody told them), and,
+   * as a safety net, every view not watched for `rewatchMs`.
+   */
+  rewatch(ownerLive: (id: string) => boolean): void {
     const now = performance.now();
     for (const v of this.#views.values())
-      if (!v.ended && now - v.watchedAt >= this.#rewatchMs) void this.#watch(v);
+      if (!v.ended && (!ownerLive(v.id) || now - v.watchedAt >= this.#rewatchMs))
+        void this.#watch(v);
   }
 
   async #watch(view: View, first = false): Promise<void> {
@@ -128,7 +137,9 @@ export class RemoteViews {
       const snap = await this.#hooks.watch(view.id);
       // The first answer is where the subscription starts (a local subscriber is not sent the
       // current snapshot either); a later one is a snapshot this view may have missed.
-      if (first && snap) {
+      // With a known starting snapshot (the caller saw one), a newer first answer is a change made
+      // between `subscribe` and the owner's forwarding: delivered like any other.
+      if (first && snap && view.early) {
         view.version = Math.max(view.version, snap.version);
         for (const sub of view.subs) if (!sub.seeded) this.#seed(sub, snap);
       } else if (snap) this.#deliver(view, snap);
@@ -158,6 +169,8 @@ export class RemoteViews {
       else this.#deliver(view, msg.x);
     } else if (msg.k === 'e') {
       this.#end(view, msg.reason, msg.error);
+    } else if (msg.k === 'm') {
+      void this.#watch(view);
     }
   }
 
@@ -272,16 +285,28 @@ export class ViewForwarders {
     this.#offs.set(id, off);
   }
 
-  /** Stops forwarding `id` without telling the watchers (the session moves to another node). */
-  stop(id: string): void {
+  /**
+   * Stops forwarding `id` (the session leaves this node, to run on another). With `notify`, the
+   * watchers are told to watch again now, where the session goes.
+   */
+  stop(id: string, notify = false): void {
     const off = this.#offs.get(id);
     if (!off) return;
     this.#offs.delete(id);
     off();
+    if (notify) this.moved([id]);
   }
 
-  stopAll(): void {
-    for (const id of [...this.#offs.keys()]) this.stop(id);
+  /** Stops forwarding every session; returns their IDs (for {@link moved} once they are free). */
+  stopAll(): string[] {
+    const ids = [...this.#offs.keys()];
+    for (const id of ids) this.stop(id);
+    return ids;
+  }
+
+  /** Tells the watchers of these sessions that they left this node: watch again. */
+  moved(ids: readonly string[]): void {
+    for (const id of ids) void this.#redis.publish(this.#keys.view(id), MOVED_WIRE).catch(() => {});
   }
 }
 
