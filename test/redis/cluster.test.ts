@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setup } from 'xstate';
 import {
@@ -188,6 +189,20 @@ describe.skipIf(!available)('redisCluster', () => {
       expect(replies[1]!.v).toBe(2);
       expect(await b.sessions.call('x1', { type: 'get' })).toBe(2);
       sub.disconnect();
+    });
+    it('rejects with STORE_UNAVAILABLE within the call timeout when the node cannot reach Redis', async () => {
+      cluster = new TestCluster();
+      const redis = new Redis({
+        host: '127.0.0.1',
+        port: 1,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => 200,
+      });
+      const z = cluster.node('z', { redis, supervisor: { callTimeoutMs: 300 } });
+      const t0 = performance.now();
+      const err = await z.sessions.call('u9', { type: 'get' }).catch((e: unknown) => e);
+      expect(isSessionError(err, 'STORE_UNAVAILABLE')).toBe(true);
+      expect(performance.now() - t0).toBeLessThan(1_000);
     });
   });
 

@@ -12,6 +12,7 @@ import {
   type SessionInfo,
   type SessionMessage,
   SessionNotFoundError,
+  StoreUnavailableError,
   type SessionSnapshot,
   type SessionSupervisor,
   type StartOptions,
@@ -170,6 +171,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     this.#sub.on('message', (channel: string, message: string) =>
       this.#onMessage(channel, message),
     );
+    // The connections the cluster made are its own to watch (the caller's client is the caller's):
+    // a refused connection is retried by ioredis and shows in the lease (lose, NODE_ID_IN_USE).
+    for (const conn of [this.#sub, this.#leaseRedis])
+      conn.on('error', (err: unknown) => debug('redis connection error: %o', err));
     // Without its subscriber connection the node gets no requests, and other nodes may take its
     // sessions as soon as Redis sees nothing listening on its channel: stop them now.
     this.#sub.on('close', () => {
@@ -223,7 +228,22 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
 
   async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
     if (this.#closed) throw new SessionNotFoundError(req.id);
-    await this.#ready;
+    // A node that cannot reach Redis answers within the operation's time, not never.
+    const started = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ttlMs);
+      this.#ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
+    if (!started)
+      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
     const body = await this.#router.send(req, ttlMs);
     if (body.x || body.l)
       this.#see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { EventObject } from 'xstate';
-import { CallTimeoutError, type SessionSnapshot, type StartOptions } from '../../index.js';
+import {
+  CallTimeoutError,
+  type SessionSnapshot,
+  type StartOptions,
+  StoreUnavailableError,
+} from '../../index.js';
 import type { ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
@@ -121,54 +126,67 @@ export class Router {
     let to = this.#lease.nodeId;
     /** The owner a publish did not reach (a hint for the next acquisition). */
     let gone = '';
+    /** The last Redis failure: at the deadline, the answer is STORE_UNAVAILABLE rather than a timeout. */
+    let failure: unknown;
+    const pause = () => sleep(Math.min(50, Math.max(0, deadline - performance.now())));
     for (;;) {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
-        const err = new CallTimeoutError(req.id, req.event?.type ?? req.op, ttlMs);
+        const err =
+          failure === undefined
+            ? new CallTimeoutError(req.id, req.event?.type ?? req.op, ttlMs)
+            : new StoreUnavailableError(failure, req.id);
         this.#emitRoute(req, to, attempt, t0, {
           err: { code: err.code, name: err.name, message: err.message },
         });
         throw err;
       }
       attempt++;
-      let owner = this.#owners.get(req.id);
-      if (owner === undefined) {
-        const o = await this.#ownership.acquire(req.id, gone);
-        if (o.self) {
-          to = this.#lease.nodeId;
-          const body = await this.#handle(req, rid, attempt);
-          if (body.m) continue;
-          return body;
+      try {
+        let owner = this.#owners.get(req.id);
+        if (owner === undefined) {
+          // Bounded: the node may be without its lease (Redis away) for longer than the deadline.
+          const o = await within(this.#ownership.acquire(req.id, gone), remaining);
+          if (o === undefined) continue;
+          if (o.self) {
+            to = this.#lease.nodeId;
+            const body = await this.#handle(req, rid, attempt);
+            if (body.m) continue;
+            return body;
+          }
+          owner = o.nodeId;
+          this.#remember(req.id, owner);
         }
-        owner = o.nodeId;
-        this.#remember(req.id, owner);
-      }
-      to = owner;
-      const body = await this.#remote(
-        req,
-        rid,
-        attempt,
-        owner,
-        Math.min(remaining, this.#attemptMs(attempt)),
-      );
-      if (body === NOBODY) {
-        // Nobody listens on the owner's channel: its process is gone (a fast sign, before its
-        // lease lapses); the next acquisition asks Redis to confirm it and takes over.
+        to = owner;
+        const body = await this.#remote(
+          req,
+          rid,
+          attempt,
+          owner,
+          Math.min(remaining, this.#attemptMs(attempt)),
+        );
+        if (body === NOBODY) {
+          // Nobody listens on the owner's channel: its process is gone (a fast sign, before its
+          // lease lapses); the next acquisition asks Redis to confirm it and takes over.
+          this.#owners.delete(req.id);
+          if (gone === owner) await pause();
+          gone = owner;
+          continue;
+        }
+        if (body === undefined || body.m) {
+          this.#owners.delete(req.id);
+          // A `moved` answer right after another: the session is between owners, do not spin.
+          if (body !== undefined && attempt > 2) await pause();
+          continue;
+        }
+        if (this.#telemetry.active('route')) this.#emitRoute(req, owner, attempt, t0, body);
+        return body;
+      } catch (err) {
+        // Redis did not answer (a command failed): try again until the deadline.
+        failure = err;
         this.#owners.delete(req.id);
-        if (gone === owner) await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
-        gone = owner;
-        continue;
+        await pause();
       }
-      if (body === undefined || body.m) {
-        this.#owners.delete(req.id);
-        // A node that is gone keeps its sessions until its lease lapses: poll, not spin.
-        // A `moved` answer right after another: the session is between owners, do not spin.
-        if (body !== undefined && attempt > 2)
-          await sleep(Math.min(50, Math.max(0, deadline - performance.now())));
-        continue;
-      }
-      if (this.#telemetry.active('route')) this.#emitRoute(req, owner, attempt, t0, body);
-      return body;
     }
   }
 
@@ -298,6 +316,23 @@ export class Router {
     this.#seen.clear();
     this.#owners.clear();
   }
+}
+
+/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 function sleep(ms: number): Promise<void> {
