@@ -77,6 +77,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   readonly #onError: NonNullable<SupervisorOptions['onError']>;
   readonly #callTimeoutMs: number;
   /** Snapshots (and logic names) of remote sessions this node saw last, for `snapshot()`. */
+  /** Some sessions run on other nodes (the Koa middleware then restores each request's). */
+  readonly distributed = true;
   readonly #mirror = new Map<string, { snapshot?: SessionSnapshot; logic?: string }>();
   readonly #owner: OwnerRequests;
   readonly #ready: Promise<void>;
@@ -326,6 +328,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     checkId(id);
     if (this.#here(id)) return new ClusterHandle(this, id);
     await this.#route({ op: 'ensure', id, start: options }, this.#callTimeoutMs);
+    this.#directory.learn(id);
     return new ClusterHandle(this, id);
   }
 
@@ -334,6 +337,9 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     if (this.#here(id)) return true;
     try {
       const body = await this.#route({ op: 'restore', id }, this.#callTimeoutMs);
+      // The owner says it exists: `started`/`touch` here must agree at once, not only once the
+      // directory's announcement arrives (a Koa request checks them right after).
+      if (body.v === true) this.#directory.learn(id);
       return body.v === true;
     } catch (err) {
       if (isSessionError(err, 'SESSION_NOT_FOUND')) return false;

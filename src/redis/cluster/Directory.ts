@@ -41,6 +41,11 @@ export class Directory {
     else if (raw[0] === '-') this.#ids.delete(id);
   }
 
+  /** Notes locally that `id` exists (another node said so), ahead of its announcement. */
+  learn(id: string): void {
+    this.#ids.add(id);
+  }
+
   /** Announces that `id` exists (it started on this node). */
   add(id: string): Promise<unknown> {
     this.#ids.add(id);
