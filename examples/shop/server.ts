@@ -2,28 +2,72 @@
  * Runs the demo shop on 127.0.0.1:${PORT:-3000}: `npm start` (which builds first), or
  * `node dist/examples/shop/server.js` after `npm run build`. Sessions are kept in
  * `data/sessions.db` (`STORE=redis` for Redis at `REDIS_URL`, `STORE=memory` for none), so a
- * restart keeps every cart and login. SIGTERM and SIGINT drain: views are told, requests finish,
- * every session is saved. Set `COOKIE_SECRET` (required with `NODE_ENV=production`).
+ * restart keeps every cart and login. `WORKERS=2` runs that many worker processes under
+ * `node:cluster`, sharing the port and one Redis cluster of sessions: a shopper's requests land
+ * on any worker and see one cart, and a worker that dies is replaced without losing one. SIGTERM
+ * and SIGINT drain: views are told, requests finish, every session is saved. Set `COOKIE_SECRET`
+ * (required with `NODE_ENV=production`).
  */
+import cluster from 'node:cluster';
+import { join } from 'node:path';
+import type { Middleware } from 'koa';
+import { cookieKeys } from './keys.js';
+import { shopLiveScript } from './live.js';
 import { startShop } from './startShop.js';
 
-try {
-  const running = await startShop({
-    port: Number(process.env.PORT ?? 3000),
-    dataDir: process.env.SHOP_DATA ?? 'data',
+/** Under `WORKERS`, which worker answered (to see requests spread over the workers). */
+const workerHeader: Middleware = async (ctx, next) => {
+  ctx.set('X-Shop-Worker', String(process.pid));
+  await next();
+};
+
+const workers = Number(process.env.WORKERS ?? 1);
+const dataDir = process.env.SHOP_DATA ?? 'data';
+
+if (workers > 1 && cluster.isPrimary) {
+  // Every worker must sign cookies with the same key: the development secret is made here, once,
+  // before any worker reads it.
+  cookieKeys(
+    process.env,
+    (warning) => console.log(`warning: ${warning}`),
+    join(dataDir, 'cookie-secret'),
+  );
+  let stopping = false;
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    // A worker that died leaves its sessions to the others (they take them over within the
+    // lease); a new one takes its place.
+    console.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+    cluster.fork();
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      running.close().then(
-        () => process.exit(0),
-        (err) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
+      stopping = true;
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
     });
   }
-} catch (err) {
-  console.error(`session-process shop: ${(err as Error).message}`);
-  process.exit(1);
+} else {
+  try {
+    const running = await startShop({
+      port: Number(process.env.PORT ?? 3000),
+      dataDir,
+      ...(cluster.isWorker ? { shop: { before: [workerHeader, shopLiveScript()] } } : {}),
+      log: (line) => console.log(cluster.isWorker ? `[worker ${process.pid}] ${line}` : line),
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        running.close().then(
+          () => process.exit(0),
+          (err) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
+      });
+    }
+  } catch (err) {
+    console.error(`session-process shop: ${(err as Error).message}`);
+    process.exit(1);
+  }
 }

@@ -63,15 +63,17 @@ export async function startShop(options: StartShopOptions = {}): Promise<Running
   const shop = createShopApp({
     keys,
     before: [shopLiveScript()],
-    ...(kept?.store
-      ? {
-          supervisor: {
-            store: kept.store,
-            durability: kept.durability,
-            passivateAfterMs: 10 * 60_000,
-          },
-        }
-      : {}),
+    ...(kept?.cluster
+      ? { supervisor: { cluster: kept.cluster, durability: kept.durability } }
+      : kept?.store
+        ? {
+            supervisor: {
+              store: kept.store,
+              durability: kept.durability,
+              passivateAfterMs: 10 * 60_000,
+            },
+          }
+        : {}),
     ...options.shop,
   });
   const live = attachShopLive(shop);

@@ -96,7 +96,9 @@ export interface ConnectLiveOptions<TView = unknown> {
    * connection. `UNAUTHORIZED` (no valid session cookie, or its session is not running),
    * `FORBIDDEN` (the page's origin is not allowed) and `NOT_FOUND` (nothing serves the URL) end
    * the client (state `closed`, no reconnection: retrying would not help); `TOO_MANY_VIEWS` (the
-   * session has too many tabs open) is reported and retried with backoff.
+   * session has too many tabs open) and `SESSION_ROTATED` (the cookie still held an ID another
+   * tab's login just moved; the browser holds the new one by now) are reported and retried with
+   * backoff.
    */
   onError?: (error: LiveError) => void;
   /** Each time a socket opens (before its first snapshot). */
@@ -139,6 +141,7 @@ const REFUSAL_MESSAGES: Readonly<Record<LiveRefusalCode, string>> = {
   FORBIDDEN: "The live view was refused: this page's origin is not in the bridge's `origins`",
   NOT_FOUND: 'The live view was refused: nothing serves live views at this URL',
   TOO_MANY_VIEWS: 'The live view was refused: this session has too many views open; retrying',
+  SESSION_ROTATED: 'The session moved to a new ID (a login in another tab); reconnecting',
 };
 // A call's own timer leaves the server time to answer with CALL_TIMEOUT first.
 const CALL_GRACE_MS = 1_000;
@@ -249,7 +252,7 @@ export function connectLive<TView = unknown>(
       const refusal = refusalOf(code);
       if (refusal !== undefined) {
         const error = new LiveError(refusal, REFUSAL_MESSAGES[refusal]);
-        if (refusal !== 'TOO_MANY_VIEWS') {
+        if (refusal !== 'TOO_MANY_VIEWS' && refusal !== 'SESSION_ROTATED') {
           // Retrying cannot help: the page has to act (log in again, reload, fix its config).
           state = 'closed';
           rejectAll(refusal, error.message);

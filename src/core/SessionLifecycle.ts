@@ -144,7 +144,6 @@ export class SessionLifecycle {
       actor = createActor(this.#p.runnable[entry.logicName]!, {
         parent: this.#p.root,
         id: entry.id,
-        systemId: entry.id,
         input: entry.input,
         ...(snapshot === undefined ? {} : { snapshot: snapshot as any }),
       });
@@ -179,6 +178,18 @@ export class SessionLifecycle {
       status: (snap?.status ?? 'active') as SessionStatus,
       version: entry.version,
     };
+  }
+
+  /**
+   * Counts a change made by an event just sent, if nobody watching saw it: the entry then holds
+   * the current snapshot, not one the actor has left behind (which would keep two per session).
+   */
+  seen(entry: Entry): void {
+    const snap = entry.actor.getSnapshot();
+    if (snap !== entry.lastSnap) {
+      entry.lastSnap = snap;
+      entry.version++;
+    }
   }
 
   /** The actor moved to `snap`: count it, answer `until` calls, tell subscribers, save it. */

@@ -53,6 +53,7 @@ import type {
 import {
   checkXStateInternals,
   installIndexedScheduler,
+  installSessionLookup,
   renameActor,
   sessionActorOf,
 } from './xstateInternals.js';
@@ -176,6 +177,7 @@ class Supervisor implements SessionSupervisor {
     this.actor = root;
     this.system = root.system;
     const scheduler = installIndexedScheduler(this.system);
+    installSessionLookup(this.system, (id) => this.#registry.get(id)?.actor);
     this.#life = new SessionLifecycle({
       root,
       logics: o.logics,
@@ -255,6 +257,7 @@ class Supervisor implements SessionSupervisor {
   async restore(id: string): Promise<boolean> {
     assertSessionId(id);
     if (this.#registry.has(id)) return true;
+    this.#registry.checkRotated(id);
     if (!this.#persist) return false;
     return (await this.#persist.restore(id)) !== undefined || this.#registry.has(id);
   }
@@ -390,6 +393,7 @@ class Supervisor implements SessionSupervisor {
     this.#stats.casts++;
     this.#active(entry);
     entry.actor.send(event);
+    this.#life.seen(entry);
     if (this.#telemetry.active('cast'))
       this.#life.emit('cast', { sessionId: id, eventType: event.type });
   }
@@ -437,6 +441,7 @@ class Supervisor implements SessionSupervisor {
     const generation = entry.generation;
     const before = entry.actor.getSnapshot();
     this.#calls.send(pending, entry.actor, event);
+    if (!entry.ended) this.#life.seen(entry);
 
     if (pending.settled) return pending.result as Promise<T>;
     if (entry.ended || entry.generation !== generation) {
@@ -567,7 +572,7 @@ class Supervisor implements SessionSupervisor {
     }
     if (this.#registry.has(newId)) throw new SessionAlreadyStartedError(newId);
     // The actor keeps running, state and timers untouched; only its names change.
-    renameActor(this.system, entry.actor, newId);
+    renameActor(entry.actor, newId);
     this.#registry.rename(entry, newId);
     // Whoever followed the old ID loses it: that is the point of rotating an ID.
     // Its subscribers are gone: the idle countdown starts now, as when the last one leaves (from

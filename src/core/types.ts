@@ -114,6 +114,8 @@ export interface SupervisorStats {
   refused: number;
   /** With a store: sessions passivated and restored since creation, and writes waiting. */
   store?: { passivated: number; restored: number; backlog: number };
+  /** With a cluster: this node, the live nodes, and the sessions this node owns. */
+  cluster?: { nodeId: string; nodes: string[]; leaseHeld: boolean; owned: number; known: number };
 }
 
 /** Telemetry event names (also `node:diagnostics_channel` channels `session-process:<name>`). */
@@ -238,7 +240,7 @@ export interface SupervisorOptions<
   /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */
   onError?: (
     error: unknown,
-    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' },
+    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' | 'cluster' },
   ) => void;
 }
 
@@ -493,6 +495,7 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
   /**
    * Brings a stored session into memory if it is not there; whether the session exists. Needed
    * only with a store that cannot load synchronously (Redis) before `snapshot` or `subscribe`.
+   * Rejects with `SESSION_ROTATED` for an ID that was just rotated away.
    * @example
    * ```ts
    * if (await sessions.restore(id)) sessions.subscribe(id, onMessage);
@@ -546,6 +549,17 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
    * ```
    */
   readonly logics: Readonly<Record<string, AnyActorLogic>>;
+  /**
+   * `true` on a cluster node (`redisCluster`): a session may run on another node, where
+   * `snapshot(id)` answers from the last snapshot this node saw and `await restore(id)` fetches
+   * the current one (the Koa middleware does so on every request). Absent in one process.
+   * @example
+   * ```ts
+   * if (sessions.distributed) await sessions.restore(id);
+   * const { context } = sessions.snapshot(id);
+   * ```
+   */
+  readonly distributed?: boolean;
   /**
    * The supervisor's root actor: the session actors are its children in one XState system.
    * @example

@@ -17,7 +17,8 @@ import {
  * - A session actor is created with `createActor(logic, { parent: root })` rather than spawned,
  *   so the root's snapshot never holds it (spawning copies the whole `children` object:
  *   quadratic, see DESIGN.md). Such an actor can only be stopped with `_stop()` (`stop()` refuses
- *   non-root actors), and renaming it means re-registering it in the system by hand.
+ *   non-root actors), and renaming it means changing its ids by hand.
+ * - Whether an actor is in the middle of a step (its mailbox), for call correlation.
  * - XState's scheduler cancels an actor's delayed events by scanning every delayed event of the
  *   system, so ending one session cost time in proportion to all sessions' timers (20,000 carts
  *   with a reservation timer took 59 s to shut down). {@link installIndexedScheduler} replaces
@@ -42,9 +43,6 @@ interface ActorInternals {
 }
 
 interface SystemInternals {
-  _register(sessionId: string, actor: AnyActorRef): string;
-  _unregister(actor: AnyActorRef): void;
-  _set(systemId: string, actor: AnyActorRef): void;
   _relay(source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject): void;
   _clock: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(id: unknown): void };
   scheduler: Scheduler;
@@ -89,7 +87,7 @@ export function checkXStateInternals(): void {
   const mailbox = actor.mailbox as Record<string, unknown> | undefined;
   for (const name of ['_current', '_active'] as const)
     if (!mailbox || !(name in mailbox)) missing.push(`Actor.mailbox.${name}`);
-  for (const name of ['_register', '_unregister', '_set', '_relay', '_clock'] as const)
+  for (const name of ['_relay', '_clock', 'get'] as const)
     if (!(name in system)) missing.push(`system.${name}`);
   const scheduler = system.scheduler as Record<string, unknown> | undefined;
   for (const name of ['schedule', 'cancel', 'cancelAll'] as const)
@@ -129,15 +127,26 @@ export function sessionActorOf(actor: AnyActorRef, root: AnyActorRef): AnyActorR
   return a;
 }
 
-/** Gives a running actor a new id and system id, state and timers untouched. */
-export function renameActor(system: ActorSystem<any>, actor: AnyActorRef, newId: string): void {
-  const sys = systemInternals(system);
+/** Gives a running actor a new id, state and timers untouched. */
+export function renameActor(actor: AnyActorRef, newId: string): void {
   const a = internals(actor);
-  sys._unregister(actor);
   a.id = newId;
   a._actorScope.id = newId;
-  sys._register(a.sessionId, actor);
-  sys._set(newId, actor);
+}
+
+/**
+ * Makes `system.get(id)` find session actors by session ID through `lookup` (the supervisor's
+ * registry) before the system's own registrations. Session actors are created without a
+ * `systemId`: registering one costs XState a WeakMap entry per actor, and those ephemerons made
+ * garbage collection most of a session's start (bench/core: 0.76x raw without this, ~0.9x+ with).
+ */
+export function installSessionLookup(
+  system: ActorSystem<any>,
+  lookup: (id: string) => AnyActorRef | undefined,
+): void {
+  const own = system.get.bind(system);
+  (system as { get(id: string): AnyActorRef | undefined }).get = (id: string) =>
+    lookup(id) ?? own(id);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Context, Middleware } from 'koa';
-import { isValidSessionId, type SessionSupervisor } from '../index.js';
+import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
 import { Replacements } from './Replacements.js';
 import {
@@ -103,7 +103,19 @@ export function sessionProcess<TCtx extends Context = Context>(
     let deadId: string | undefined;
     let rotatedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
-    if (isValidSessionId(stored)) {
+    if (isValidSessionId(stored) && sessions.distributed) {
+      // A cluster node: the session may run on another node. `restore` reaches its owner and
+      // brings its current snapshot here, so the handler's `snapshot()` reads it (one round trip).
+      try {
+        if (await sessions.restore(stored)) {
+          sessions.touch(stored);
+          liveId = stored;
+        } else deadId = stored;
+      } catch (err) {
+        if (!isSessionError(err, 'SESSION_ROTATED')) throw err;
+        rotatedId = stored;
+      }
+    } else if (isValidSessionId(stored)) {
       if (sessions.touch(stored)) liveId = stored;
       else if (wasRotated(sessions, stored)) rotatedId = stored;
       // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not

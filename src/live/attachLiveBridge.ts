@@ -327,7 +327,21 @@ export function attachLiveBridge<TContext = any>(
       running = await sessions.restore(sessionId);
     } catch (err) {
       if (isSessionError(err, 'INVALID_SESSION_ID')) running = false;
-      else {
+      else if (isSessionError(err, 'SESSION_ROTATED')) {
+        // Another request of this browser rotated the ID a moment ago (a login in another tab):
+        // its cookie holds the new ID by now, so the client connects again (retryable).
+        refuse(
+          req,
+          socket,
+          head,
+          'cookie',
+          'SESSION_ROTATED',
+          409,
+          'The session moved to a new ID; connect again',
+          sessionId,
+        );
+        return;
+      } else {
         // The store did not answer (STORE_UNAVAILABLE) or the record is broken
         // (SESSION_RESTORE_FAILED): not the peer's fault, and not a reason to stop its client.
         report(err, sessionId);

@@ -69,6 +69,7 @@ export const REFUSAL_CLOSE_CODES = {
   FORBIDDEN: 4403,
   NOT_FOUND: 4404,
   TOO_MANY_VIEWS: 4429,
+  SESSION_ROTATED: 4409,
 } as const;
 
 /** Why the bridge refused a view, as the client learns it (see {@link REFUSAL_CLOSE_CODES}). */

@@ -4,3 +4,19 @@
  * @packageDocumentation
  */
 export { type RedisSessionStore, type RedisStoreOptions, redisStore } from './store/redisStore.js';
+// ---- cluster ----
+export { redisCluster, type RedisClusterOptions } from './cluster/redisCluster.js';
+export type {
+  ClusterSessionSupervisor,
+  ClusterStats,
+  ClusterSupervisorStats,
+} from './cluster/types.js';
+export { ClusterError, type ClusterErrorCode, isClusterError } from './cluster/errors.js';
+export {
+  type ClusterTelemetryEvents,
+  type ClusterTelemetryName,
+  clusterTelemetryChannels,
+  type LeaseEvent,
+  type LeaseEventType,
+  type RouteEvent,
+} from './cluster/telemetry.js';

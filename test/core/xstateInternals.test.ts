@@ -6,15 +6,14 @@ afterEach(() => {
 });
 
 describe('the XState internals check', () => {
-  it('refuses to create a supervisor on an xstate whose system lacks _set, naming it', async () => {
+  it('refuses to create a supervisor on an xstate whose system lacks _relay, naming it', async () => {
     vi.doMock('xstate', async (importOriginal) => {
       const xstate = await importOriginal<typeof import('xstate')>();
       return {
         ...xstate,
         createActor: ((logic: any, options?: any) => {
           const actor = xstate.createActor(logic, options);
-          (actor.system as unknown as Record<string, unknown>)._set = undefined;
-          delete (actor.system as unknown as Record<string, unknown>)._set;
+          delete (actor.system as unknown as Record<string, unknown>)._relay;
           return actor;
         }) as typeof xstate.createActor,
       };
@@ -22,7 +21,7 @@ describe('the XState internals check', () => {
     const { createSessionSupervisor } = await import('session-process');
     const { setup } = await import('xstate');
     expect(() => createSessionSupervisor({ logic: setup({}).createMachine({}) })).toThrow(
-      /lacks system\._set.*peerDependencies/,
+      /lacks system\._relay.*peerDependencies/,
     );
   });
 

@@ -220,6 +220,27 @@ describe('connectLive refusals', () => {
     expect(c.errors.map((e) => isLiveError(e) && e.code)).toEqual(['FORBIDDEN']);
   });
 
+  it('reports SESSION_ROTATED for an ID another tab just rotated away, and connects again', async () => {
+    const t = await startLiveTestServer();
+    const before = await t.login();
+    const after = await t.login(); // stands for the cookie the browser holds once the login answered
+    await t.sessions.rename(before.sessionId, `${before.sessionId}r`);
+    let cookie = before.cookie;
+    const disconnects: Array<{ code: number; retryInMs: number | undefined }> = [];
+    const c = connect(t, '', {
+      createSocket: (url, protocols) => {
+        const ws = new WebSocket(url, protocols, { headers: { cookie, origin: t.origin } });
+        cookie = after.cookie;
+        return ws;
+      },
+      onDisconnect: ({ code, retryInMs }) => disconnects.push({ code, retryInMs }),
+    });
+    await vi.waitFor(() => expect(c.snapshots).toHaveLength(1));
+    expect(c.client.state).toBe('open');
+    expect(c.errors.map((e) => isLiveError(e) && e.code)).toEqual(['SESSION_ROTATED']);
+    expect(disconnects[0]).toMatchObject({ code: 4409, retryInMs: expect.any(Number) });
+  });
+
   it('reports TOO_MANY_VIEWS and keeps retrying until a view of its session closes', async () => {
     const t = await startLiveTestServer({ maxViewsPerSession: 1 });
     const { cookie } = await t.login();

@@ -24,10 +24,13 @@ export async function bundleChild(entry: URL): Promise<string> {
     platform: 'node',
     target: 'node20',
     outfile,
-    external: ['libsql', 'ioredis', 'xstate'],
+    packages: 'external',
     alias: {
-      'session-process/sqlite': src('sqlite/index.ts'),
-      'session-process/redis': src('redis/index.ts'),
+      ...Object.fromEntries(
+        ['koa', 'live', 'client', 'visualizer', 'testing', 'sqlite', 'redis', 'prometheus'].map(
+          (entry) => [`session-process/${entry}`, src(`${entry}/index.ts`)],
+        ),
+      ),
       'session-process': src('index.ts'),
     },
     logLevel: 'silent',

@@ -1,0 +1,565 @@
+import { debuglog } from 'node:util';
+import type { Redis } from 'ioredis';
+import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
+import {
+  type CallOptions,
+  EventNotAcceptedError,
+  InvalidSessionIdError,
+  isSessionError,
+  isValidSessionId,
+  type ListOptions,
+  type SessionHandle,
+  type SessionInfo,
+  type SessionMessage,
+  SessionNotFoundError,
+  StoreUnavailableError,
+  type SessionSnapshot,
+  type SessionSupervisor,
+  type StartOptions,
+  type SubscribeOptions,
+  type SupervisorOptions,
+  type TelemetryEvents,
+  type TelemetryName,
+} from '../../index.js';
+import { ClusterHandle } from './ClusterHandle.js';
+import { remoteCallUntil } from './remoteCallUntil.js';
+import { isMoved, OwnerRequests } from './OwnerRequests.js';
+import type { ClusterSessionSupervisor, ClusterSupervisorStats } from './types.js';
+import { warnIfNotDurable } from './warnIfNotDurable.js';
+import { Directory } from './Directory.js';
+import { fencedStore } from './fencedStore.js';
+import type { ClusterKeys } from './keys.js';
+import { NodeLease } from './NodeLease.js';
+import { Ownership } from './Ownership.js';
+import { RemoteViews, ViewForwarders } from './RemoteViews.js';
+import { type ReplyBody, type RouteRequest, Router } from './Router.js';
+import {
+  ClusterTelemetry,
+  type ClusterTelemetryEvents,
+  type ClusterTelemetryName,
+  isClusterTelemetryName,
+} from './telemetry.js';
+import { fromWire } from './wireError.js';
+
+const debug = debuglog('session-process:cluster');
+const MIRROR_MAX = 10_000;
+
+/** @internal Settings of one node. */
+export interface ClusterNodeSettings {
+  redis: Redis;
+  keys: ClusterKeys;
+  nodeId: string;
+  leaseMs: number;
+  unfenced: boolean;
+}
+
+type LocalFactory = (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor;
+type Evictable = SessionSupervisor & { evict?: (id: string) => unknown };
+
+/**
+ * @internal One node of the cluster: a {@link SessionSupervisor} for every session ID, wrapping
+ * the supervisor of the sessions this node owns. An operation on a session this node owns runs
+ * here directly; any other is routed to the owner (taking the session first when nobody owns it).
+ */
+export class ClusterSupervisor implements ClusterSessionSupervisor {
+  readonly #local: Evictable;
+  readonly #redis: Redis;
+  readonly #sub: Redis;
+  readonly #leaseRedis: Redis;
+  readonly #keys: ClusterKeys;
+  readonly #telemetry: ClusterTelemetry;
+  readonly #lease: NodeLease;
+  readonly #ownership: Ownership;
+  readonly #router: Router;
+  readonly #views: RemoteViews;
+  readonly #forwarders: ViewForwarders;
+  readonly #directory: Directory;
+  readonly #onError: NonNullable<SupervisorOptions['onError']>;
+  readonly #callTimeoutMs: number;
+  /** Snapshots (and logic names) of remote sessions this node saw last, for `snapshot()`. */
+  /** Some sessions run on other nodes (the Koa middleware then restores each request's). */
+  readonly distributed = true;
+  readonly #mirror = new Map<string, { snapshot?: SessionSnapshot; logic?: string }>();
+  readonly #owner: OwnerRequests;
+  readonly #ready: Promise<void>;
+  readonly #offLocal: (() => void)[] = [];
+  #closed = false;
+
+  constructor(
+    options: Omit<SupervisorOptions, 'cluster'>,
+    createLocal: LocalFactory,
+    s: ClusterNodeSettings,
+  ) {
+    this.#redis = s.redis;
+    this.#keys = s.keys;
+    this.#callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.#onError =
+      options.onError ??
+      ((error, info) =>
+        console.error(`[session-process] ${info.source} in ${info.sessionId ?? '-'}:`, error));
+    this.#telemetry = new ClusterTelemetry((err) => this.#report(err));
+    const name = s.redis.options.connectionName;
+    // The lease renews on a connection of its own: behind a burst of calls on the shared one,
+    // a renewal would wait its turn past the lease's deadline.
+    this.#leaseRedis = s.redis.duplicate(name ? { connectionName: `${name}:lease` } : {});
+    this.#lease = new NodeLease(
+      this.#leaseRedis,
+      s.keys,
+      s.nodeId,
+      s.leaseMs,
+      this.#telemetry,
+      {
+        onLost: () => this.#fence(),
+        onError: (err) => this.#report(err),
+        onAcquired: () => {},
+      },
+      !s.unfenced,
+    );
+    this.#ownership = new Ownership(s.redis, s.keys, this.#lease, this.#telemetry);
+    const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
+      onFenced: (id) => this.#lostSession(id),
+      takeApplied: (id) => this.#owner.takeApplied(id),
+      resident: (id) => this.#local.started(id),
+      unfenced: s.unfenced,
+    });
+    this.#local = createLocal({ ...options, store });
+    this.#directory = new Directory(s.redis, s.keys);
+    this.#forwarders = new ViewForwarders(s.redis, s.keys);
+    this.#owner = new OwnerRequests({
+      local: this.#local,
+      redis: s.redis,
+      keys: s.keys,
+      ownership: this.#ownership,
+      forwarders: this.#forwarders,
+      directory: this.#directory,
+      callTimeoutMs: this.#callTimeoutMs,
+      persistent: typeof this.#local.evict === 'function',
+    });
+    this.#router = new Router(
+      s.redis,
+      s.keys,
+      this.#lease,
+      this.#ownership,
+      this.#telemetry,
+      (req, rid, attempt) => this.#owner.apply(req, rid, attempt),
+    );
+    this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
+    this.#views = new RemoteViews(
+      this.#sub,
+      s.keys,
+      {
+        watch: async (id) => (await this.#route({ op: 'watch', id }, this.#callTimeoutMs)).x,
+        saw: (id, snapshot) => this.#see(id, { snapshot }),
+        report: (err, id) => this.#report(err, id),
+      },
+      // The safety net: views whose owner looks live are watched again this often.
+      20 * s.leaseMs,
+    );
+    this.#offLocal.push(
+      this.#local.on('start', (e) => {
+        if (!e.restart && !e.restored && this.#ownership.tokens.has(e.sessionId))
+          void this.#directory.add(e.sessionId).catch((err) => this.#report(err, e.sessionId));
+      }),
+      this.#local.on('stop', (e) => {
+        // A session that ended here while this node owned it is gone from the cluster; one that
+        // stops because the node shuts down lives on in the store.
+        if (e.reason === 'shutdown' || !this.#ownership.tokens.has(e.sessionId)) return;
+        // Its ownership ends with the deletion of its record (the fenced store's delete), which
+        // the core schedules after this: releasing it now would let that delete be refused.
+        this.#forwarders.stop(e.sessionId);
+        void this.#directory.remove(e.sessionId).catch(() => {});
+      }),
+    );
+    this.#sub.on('message', (channel: string, message: string) =>
+      this.#onMessage(channel, message),
+    );
+    // The connections the cluster made are its own to watch (the caller's client is the caller's):
+    // a refused connection is retried by ioredis and shows in the lease (lose, NODE_ID_IN_USE).
+    for (const conn of [this.#sub, this.#leaseRedis])
+      conn.on('error', (err: unknown) => debug('redis connection error: %o', err));
+    // Without its subscriber connection the node gets no requests, and other nodes may take its
+    // sessions as soon as Redis sees nothing listening on its channel: stop them now.
+    this.#sub.on('close', () => {
+      if (!this.#closed) this.#lease.drop('disconnected');
+    });
+    this.#ready = this.#begin(options);
+    this.#ready.catch((err) => this.#report(err));
+  }
+
+  async #begin(options: Omit<SupervisorOptions, 'cluster'>): Promise<void> {
+    await this.#sub.subscribe(this.#keys.channel(this.#lease.nodeId), this.#keys.directory);
+    await this.#directory.load();
+    await this.#lease.start();
+    this.#renewHook();
+    if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
+  }
+
+  /**
+   * At each renewal: re-watches views (their owner may have gone); every 100 renewals, gives up
+   * the sessions that stayed out of memory (see `Ownership.sweep`).
+   */
+  #renewHook(): void {
+    let renewals = 0;
+    this.#telemetry.on('lease', (e) => {
+      if (e.type !== 'renew') return;
+      const live = new Set(this.#lease.liveNodes);
+      this.#views.rewatch((id) => {
+        if (this.#ownership.owns(id)) return true;
+        const hint = this.#router.ownerHint(id);
+        return hint !== undefined && live.has(hint);
+      });
+      if (++renewals % 100 === 0)
+        this.#ownership.sweep((id) => this.#local.started(id)).catch((err) => this.#report(err));
+    });
+  }
+
+  /** Resolves when this node holds its lease (operations wait for it by themselves). */
+  get ready(): Promise<void> {
+    return this.#ready.then(() => this.#lease.ready);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  #onMessage(channel: string, message: string): void {
+    if (channel === this.#keys.directory) this.#directory.onMessage(message);
+    else if (channel.startsWith(this.#keys.view(''))) this.#views.onMessage(channel, message);
+    else this.#router.onMessage(message);
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
+    if (this.#closed) throw new SessionNotFoundError(req.id);
+    // A node that cannot reach Redis answers within the operation's time, not never.
+    const started = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ttlMs);
+      this.#ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
+    if (!started)
+      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
+    const body = await this.#router.send(req, ttlMs);
+    if (body.x || body.l)
+      this.#see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
+    if (body.err) throw fromWire(body.err);
+    return body;
+  }
+
+  /** Whether `id` runs here under this node's lease (then operations on it need no Redis). */
+  #here(id: string): boolean {
+    return this.#ownership.owns(id) && this.#local.started(id);
+  }
+
+  #see(
+    id: string,
+    seen: { snapshot?: SessionSnapshot | undefined; logic?: string | undefined },
+  ): void {
+    const cur = this.#mirror.get(id) ?? {};
+    this.#mirror.delete(id);
+    if (this.#mirror.size >= MIRROR_MAX) {
+      const oldest = this.#mirror.keys().next().value;
+      if (oldest !== undefined) this.#mirror.delete(oldest);
+    }
+    if (seen.snapshot && (!cur.snapshot || seen.snapshot.version >= cur.snapshot.version))
+      cur.snapshot = seen.snapshot;
+    if (seen.logic) cur.logic = seen.logic;
+    this.#mirror.set(id, cur);
+  }
+
+  // ---- losing sessions -----------------------------------------------------------------------
+
+  /** The lease is gone: stop every session here at once, before another node can take them. */
+  #fence(): number {
+    // Watchers elsewhere watch again now; the new owner answers once our lease has lapsed.
+    this.#forwarders.moved(this.#forwarders.stopAll());
+    const ids = this.#ownership.clear();
+    this.#owner.clear();
+    this.#router.forgetOwners();
+    let stopped = 0;
+    for (const id of ids) if (this.#drop(id)) stopped++;
+    debug('node %s fenced %d session(s)', this.#lease.nodeId, stopped);
+    return stopped;
+  }
+
+  /** A write for `id` was refused: another node owns it now. */
+  #lostSession(id: string): void {
+    if (!this.#ownership.tokens.has(id) && !this.#local.started(id)) return;
+    this.#forwarders.stop(id, true);
+    this.#ownership.tokens.delete(id);
+    this.#drop(id);
+  }
+
+  #drop(id: string): boolean {
+    if (!this.#local.started(id)) return false;
+    try {
+      if (this.#local.evict) this.#local.evict(id);
+      // Without persistence there is nothing to keep: the session is gone with the lease.
+      else void this.#local.terminate(id).catch(() => {});
+      return true;
+    } catch (err) {
+      this.#report(err, id);
+      return false;
+    }
+  }
+
+  // ---- SessionSupervisor ---------------------------------------------------------------------
+
+  async start<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
+    checkId(id);
+    await this.#route({ op: 'start', id, start: options }, this.#callTimeoutMs);
+    return new ClusterHandle(this, id);
+  }
+
+  async ensure<TContext = any>(
+    id: string,
+    options: StartOptions = {},
+  ): Promise<SessionHandle<TContext>> {
+    checkId(id);
+    if (this.#here(id)) return new ClusterHandle(this, id);
+    await this.#route({ op: 'ensure', id, start: options }, this.#callTimeoutMs);
+    this.#directory.learn(id);
+    return new ClusterHandle(this, id);
+  }
+
+  async restore(id: string): Promise<boolean> {
+    checkId(id);
+    if (this.#here(id)) return true;
+    try {
+      const body = await this.#route({ op: 'restore', id }, this.#callTimeoutMs);
+      // The owner says it exists: `started`/`touch` here must agree at once, not only once the
+      // directory's announcement arrives (a Koa request checks them right after).
+      if (body.v === true) this.#directory.learn(id);
+      return body.v === true;
+    } catch (err) {
+      if (isSessionError(err, 'SESSION_NOT_FOUND')) return false;
+      throw err;
+    }
+  }
+
+  started(id: string): boolean {
+    return typeof id === 'string' && (this.#local.started(id) || this.#directory.has(id));
+  }
+
+  get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
+    return this.started(id) ? new ClusterHandle(this, id) : undefined;
+  }
+
+  async call<T = unknown, TContext = any>(
+    id: string,
+    event: EventObject,
+    options: CallOptions<TContext> = {},
+  ): Promise<T> {
+    if (this.#here(id)) {
+      // A session that leaves this node while the call waits (its lease lapsed: the call was
+      // not saved, so not acknowledged) is asked again where it went.
+      return this.#local
+        .call<T, TContext>(id, event, options)
+        .catch((err: unknown) =>
+          isMoved(err) ? this.#remoteCall<T>(id, event, options) : Promise.reject(err),
+        );
+    }
+    return this.#remoteCall<T>(id, event, options);
+  }
+
+  async #remoteCall<T>(id: string, event: EventObject, options: CallOptions): Promise<T> {
+    checkId(id);
+    if (!isEventObject(event))
+      throw new EventNotAcceptedError(
+        id,
+        undefined,
+        'An event must be an object with a string `type`',
+      );
+    const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
+    const until = options.until;
+    if (!until) {
+      const body = await this.#route({ op: 'call', id, event, timeoutMs }, timeoutMs);
+      return body.v as T;
+    }
+    return remoteCallUntil<T>(
+      this.#views,
+      () => this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs),
+      this.#mirror.get(id)?.snapshot,
+      id,
+      event,
+      timeoutMs,
+      until as (s: SessionSnapshot) => boolean,
+    );
+  }
+
+  cast(id: string, event: EventObject): void {
+    if (this.#here(id)) {
+      this.#local.cast(id, event);
+      return;
+    }
+    checkId(id);
+    if (!isEventObject(event))
+      throw new EventNotAcceptedError(
+        id,
+        undefined,
+        'An event must be an object with a string `type`',
+      );
+    if (!this.started(id)) throw new SessionNotFoundError(id);
+    this.#route({ op: 'cast', id, event }, this.#callTimeoutMs).catch((err) =>
+      this.#report(err, id),
+    );
+  }
+
+  snapshot<TContext = any>(id: string): SessionSnapshot<TContext> {
+    if (this.#here(id)) return this.#local.snapshot<TContext>(id);
+    checkId(id);
+    const seen = this.#mirror.get(id)?.snapshot;
+    if (seen && this.started(id)) return seen as SessionSnapshot<TContext>;
+    throw new SessionNotFoundError(id);
+  }
+
+  subscribe<TContext = any, TSelected = unknown>(
+    id: string,
+    listener: (message: SessionMessage<TContext, TSelected>) => void,
+    options: SubscribeOptions<TContext, TSelected> = {},
+  ): () => void {
+    checkId(id);
+    if (!this.started(id)) throw new SessionNotFoundError(id);
+    const current = this.#here(id) ? this.#local.snapshot(id) : this.#mirror.get(id)?.snapshot;
+    return this.#views.subscribe(
+      id,
+      listener as (m: SessionMessage) => void,
+      options as SubscribeOptions,
+      current,
+    );
+  }
+
+  touch(id: string): boolean {
+    if (this.#here(id)) return this.#local.touch(id);
+    if (!isValidSessionId(id) || !this.#directory.has(id)) return false;
+    this.#route({ op: 'touch', id }, this.#callTimeoutMs).catch(() => {});
+    return true;
+  }
+
+  list(options?: ListOptions): SessionInfo[] {
+    return this.#local.list(options);
+  }
+
+  get count(): number {
+    return this.#local.count;
+  }
+
+  stats(): ClusterSupervisorStats {
+    const local = this.#local.stats();
+    return {
+      ...local,
+      subscribers: local.subscribers + this.#views.subscriberCount,
+      cluster: {
+        nodeId: this.#lease.nodeId,
+        nodes: [...this.#lease.liveNodes].sort(),
+        leaseHeld: this.#lease.valid(),
+        owned: this.#ownership.tokens.size,
+        known: this.#directory.size,
+      },
+    };
+  }
+
+  async terminate(id: string): Promise<void> {
+    if (this.#here(id)) return this.#local.terminate(id);
+    checkId(id);
+    await this.#route({ op: 'terminate', id }, this.#callTimeoutMs);
+  }
+
+  async rename(id: string, newId: string): Promise<SessionHandle> {
+    checkId(id);
+    checkId(newId);
+    await this.#route({ op: 'rename', id, newId }, this.#callTimeoutMs);
+    return new ClusterHandle(this, newId);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#views.endAll('shutdown');
+    // The sessions live on in the store: nobody watching here should see them end; once they are
+    // free, their watchers on other nodes watch again, and another node takes them.
+    const forwarded = this.#forwarders.stopAll();
+    await this.#local.shutdown();
+    for (const off of this.#offLocal) off();
+    await Promise.allSettled(
+      [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
+    );
+    this.#forwarders.moved(forwarded);
+    await this.#lease.stop();
+    await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
+    this.#router.close();
+    await this.#sub.quit().catch(() => this.#sub.disconnect());
+  }
+
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void;
+  on<TName extends ClusterTelemetryName>(
+    name: TName,
+    listener: (event: ClusterTelemetryEvents[TName]) => void,
+  ): () => void;
+  on(name: string, listener: (event: any) => void): () => void {
+    if (isClusterTelemetryName(name)) return this.#telemetry.on(name, listener);
+    return this.#local.on(name as TelemetryName, listener);
+  }
+
+  logicOf(id: string): AnyActorLogic | undefined {
+    const local = this.#local.logicOf(id);
+    if (local) return local;
+    const name = this.#mirror.get(id)?.logic;
+    return name === undefined ? undefined : this.#local.logics[name];
+  }
+
+  /** @internal The logic name of a session, for handles. */
+  logicNameOf(id: string): string {
+    return this.#local.get(id)?.logic ?? this.#mirror.get(id)?.logic ?? 'default';
+  }
+
+  /** @internal The session's actor when it runs on this node. */
+  localActor(id: string): AnyActorRef | undefined {
+    return this.#local.started(id) ? this.#local.get(id)?.actor : undefined;
+  }
+
+  get logics(): Readonly<Record<string, AnyActorLogic>> {
+    return this.#local.logics;
+  }
+
+  get actor(): AnyActorRef {
+    return this.#local.actor;
+  }
+
+  get system(): ActorSystem<any> {
+    return this.#local.system;
+  }
+
+  #report(error: unknown, sessionId?: string): void {
+    try {
+      // 'cluster' is a source the core's type does not list yet (see docs/cluster.md).
+      const info = { source: 'cluster', ...(sessionId === undefined ? {} : { sessionId }) };
+      this.#onError(error, info as unknown as { source: 'crash' });
+    } catch {
+      // nowhere left to report to
+    }
+  }
+}
+
+function checkId(id: string): void {
+  if (!isValidSessionId(id)) throw new InvalidSessionIdError(id);
+}
+
+function isEventObject(event: unknown): event is EventObject {
+  return (
+    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
+  );
+}

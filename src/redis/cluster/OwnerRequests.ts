@@ -1,0 +1,167 @@
+import type { Redis } from 'ioredis';
+import {
+  CallTimeoutError,
+  isSessionError,
+  type SessionSnapshot,
+  type SessionSupervisor,
+} from '../../index.js';
+import type { Directory } from './Directory.js';
+import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
+import type { Ownership } from './Ownership.js';
+import type { ViewForwarders } from './RemoteViews.js';
+import type { ReplyBody, RouteRequest } from './Router.js';
+import { RECORD_REPLY } from './scripts.js';
+import { toWire } from './wireError.js';
+
+/** @internal What the owner side works with. */
+export interface OwnerRequestsOptions {
+  local: SessionSupervisor;
+  redis: Redis;
+  keys: ClusterKeys;
+  ownership: Ownership;
+  forwarders: ViewForwarders;
+  directory: Directory;
+  callTimeoutMs: number;
+  /** Whether the local supervisor saves sessions (then applied request IDs are recorded). */
+  persistent: boolean;
+}
+
+/**
+ * @internal The owner's side of routing: applies a request another node (or this one) sent for a
+ * session this node owns, and keeps what exactly-once needs: the request IDs applied to each
+ * session since its last write (written with it, in the fenced store's script) and the replies.
+ */
+export class OwnerRequests {
+  readonly #o: OwnerRequestsOptions;
+  /** Request IDs applied per session since its last write. */
+  readonly #applied = new Map<string, string[]>();
+
+  constructor(options: OwnerRequestsOptions) {
+    this.#o = options;
+  }
+
+  /** The request IDs applied to `id` since its last write (the store records them with it). */
+  takeApplied(id: string): string[] {
+    const rids = this.#applied.get(id);
+    if (!rids) return [];
+    this.#applied.delete(id);
+    return rids;
+  }
+
+  /** Forgets every applied ID not yet written (the node lost its sessions). */
+  clear(): void {
+    this.#applied.clear();
+  }
+
+  /** Applies a routed request on this node (its owner). */
+  async apply(req: RouteRequest, rid: string, attempt: number): Promise<ReplyBody> {
+    const { id } = req;
+    const local = this.#o.local;
+    if (attempt > 1 && this.#o.persistent && (req.op === 'call' || req.op === 'cast')) {
+      // A retry: the request may have been applied by a previous owner before a failover.
+      const prior = await this.#o.redis.hget(this.#o.keys.applied(id), rid);
+      if (prior === '')
+        return { err: toWire(new CallTimeoutError(id, req.event?.type ?? req.op, 0)) };
+      if (prior) return JSON.parse(prior) as ReplyBody;
+      if (!this.#o.ownership.owns(id)) return { m: 1 };
+    }
+    try {
+      // The local supervisor's synchronous methods see a stored session once it is in memory.
+      if (req.op === 'cast' || req.op === 'touch' || req.op === 'watch' || req.op === 'rename')
+        await local.restore(id);
+      if (!this.#o.ownership.owns(id)) return { m: 1 };
+      switch (req.op) {
+        case 'call': {
+          const before = local.started(id) ? local.snapshot(id).version : -1;
+          const p = local.call(id, req.event!, {
+            timeoutMs: req.timeoutMs ?? this.#o.callTimeoutMs,
+            ...(req.until ? { until: () => true } : {}),
+          });
+          this.#markApplied(id, rid);
+          const v = await p;
+          const body: ReplyBody = { ok: 1, v, ...this.#snap(id) };
+          // A call that changed nothing needs no record: applying it again changes nothing either.
+          if (this.#o.persistent && body.x?.version !== before) this.#recordReply(id, rid, body);
+          return body;
+        }
+        case 'cast':
+          local.cast(id, req.event!);
+          this.#markApplied(id, rid);
+          return { ok: 1 };
+        case 'start':
+        case 'ensure': {
+          const h =
+            req.op === 'start'
+              ? await local.start(id, req.start)
+              : await local.ensure(id, req.start);
+          return { ok: 1, l: h.logic, ...this.#snap(id) };
+        }
+        case 'terminate':
+          await local.terminate(id);
+          return { ok: 1 };
+        case 'touch':
+          return { ok: 1, v: local.touch(id) };
+        case 'restore': {
+          const exists = await local.restore(id);
+          if (!exists) void this.#o.ownership.release(id).catch(() => {});
+          return { ok: 1, v: exists, ...this.#snap(id) };
+        }
+        case 'watch':
+          this.#o.forwarders.ensure(local, id);
+          return { ok: 1, ...this.#snap(id) };
+        case 'rename': {
+          const to = req.newId!;
+          const o = await this.#o.ownership.acquire(to);
+          if (!o.self)
+            return {
+              err: {
+                code: 'SESSION_ALREADY_STARTED',
+                name: 'SessionAlreadyStartedError',
+                message: `Session '${to}' is already started`,
+                sessionId: to,
+              },
+            };
+          // The forwarder stays: it publishes the `ended` (rotated) that the rename sends.
+          const h = await local.rename(id, to);
+          void this.#o.directory.add(to).catch(() => {});
+          void this.#o.directory.remove(id).catch(() => {});
+          void this.#o.ownership.release(id).catch(() => {});
+          return { ok: 1, l: h.logic, ...this.#snap(to) };
+        }
+      }
+    } catch (err) {
+      // The session left this node while the request ran (its lease lapsed): not applied
+      // durably here, so the caller asks the new owner, with the same ID.
+      if (isMoved(err)) return { m: 1 };
+      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
+        void this.#o.ownership.release(id).catch(() => {});
+      return { err: toWire(err) };
+    }
+  }
+
+  #snap(id: string): { x?: SessionSnapshot } {
+    if (!this.#o.local.started(id)) return {};
+    const s = this.#o.local.snapshot(id);
+    return { x: { value: s.value, context: s.context, status: s.status, version: s.version } };
+  }
+
+  #markApplied(id: string, rid: string): void {
+    if (!this.#o.persistent) return;
+    const list = this.#applied.get(id);
+    if (list) list.push(rid);
+    else this.#applied.set(id, [rid]);
+  }
+
+  #recordReply(id: string, rid: string, body: ReplyBody): void {
+    RECORD_REPLY.run(
+      this.#o.redis,
+      [this.#o.keys.applied(id)],
+      [rid, JSON.stringify(body), APPLIED_TTL_MS],
+    ).catch(() => {});
+  }
+}
+
+/** @internal Whether `err` says the session left this node while the operation ran. */
+export function isMoved(err: unknown): boolean {
+  return isSessionError(err, 'SESSION_ENDED') && (err as { reason?: string }).reason === 'moved';
+}

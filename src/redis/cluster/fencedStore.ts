@@ -1,0 +1,147 @@
+import type { Redis } from 'ioredis';
+import type {
+  DueSession,
+  SessionStore,
+  StoredSession,
+  StoreWrite,
+  StoreWriteResult,
+} from '../../index.js';
+import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
+import type { NodeLease } from './NodeLease.js';
+import type { Ownership } from './Ownership.js';
+import { DELETE, DUE, SAVE } from './scripts.js';
+
+/** @internal What the fenced store reports besides its results. */
+export interface FencedStoreHooks {
+  /** A write was refused because this node no longer holds the session's token. */
+  onFenced(id: string): void;
+  /** Request IDs applied to `id` since its last write, to be recorded with the next one. */
+  takeApplied(id: string): string[];
+  /** Whether the session is in this node's memory now. */
+  resident(id: string): boolean;
+  /** Tests only: write without checking the token (to show that the checker catches a fork). */
+  unfenced: boolean;
+}
+
+/**
+ * @internal The node's {@link SessionStore}: records in Redis, every write checked against the
+ * session's fencing token in the same Lua script that compares the version and writes, so a node
+ * that lost a session (paused past its lease, partitioned) cannot overwrite the new owner's state.
+ * A refused write reports `'conflict'` to the supervisor.
+ */
+export function fencedStore(
+  redis: Redis,
+  keys: ClusterKeys,
+  lease: NodeLease,
+  ownership: Ownership,
+  hooks: FencedStoreHooks,
+): SessionStore {
+  return {
+    name: 'redis-cluster',
+    async load(id): Promise<StoredSession | undefined> {
+      const h = await redis.hgetall(keys.record(id));
+      if (h.v === undefined || h.d === undefined) return undefined;
+      return {
+        id,
+        version: Number(h.v),
+        data: h.d,
+        dueAt: h.due === undefined ? null : Number(h.due),
+      };
+    },
+    async save(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {
+      const results: StoreWriteResult[] = new Array(writes.length).fill('conflict');
+      const k: string[] = [keys.node(lease.nodeId), keys.due];
+      const a: (string | number)[] = [lease.incarnation, APPLIED_TTL_MS];
+      const sent: number[] = [];
+      writes.forEach((w, i) => {
+        let token = ownership.tokens.get(w.id);
+        if (hooks.unfenced) token ??= '';
+        if (token === undefined) {
+          hooks.onFenced(w.id);
+          return;
+        }
+        sent.push(i);
+        k.push(keys.owner(w.id), keys.record(w.id), keys.applied(w.id));
+        a.push(
+          w.id,
+          token,
+          w.version,
+          w.expectedVersion,
+          w.data,
+          w.dueAt === null ? '' : w.dueAt,
+          hooks.takeApplied(w.id).join(' '),
+        );
+      });
+      if (sent.length === 0) return results;
+      const out = hooks.unfenced
+        ? await unfencedSave(redis, k, a)
+        : ((await SAVE.run(redis, k, a)) as string[]);
+      out.forEach((r, j) => {
+        const i = sent[j]!;
+        if (r === 'ok') results[i] = 'ok';
+        else if (r === 'fenced') hooks.onFenced(writes[i]!.id);
+      });
+      return results;
+    },
+    async delete(id): Promise<void> {
+      const token = ownership.tokens.get(id);
+      if (token === undefined) return;
+      await DELETE.run(
+        redis,
+        [keys.owner(id), keys.record(id), keys.applied(id), keys.due],
+        [token, id],
+      );
+      // Ownership ends with the record (unless the session came back meanwhile: a new start).
+      if (ownership.tokens.get(id) === token && !hooks.resident(id)) ownership.tokens.delete(id);
+    },
+    async due(until, limit): Promise<DueSession[]> {
+      if (!lease.valid()) return [];
+      const { prefix, first } = ownership.reserve(limit);
+      const flat = (await DUE.run(
+        redis,
+        [keys.due, keys.node(lease.nodeId)],
+        [
+          until,
+          limit,
+          keys.node(''),
+          lease.incarnation,
+          lease.nodeId,
+          keys.owner(''),
+          prefix,
+          first,
+        ],
+      )) as string[];
+      const out: DueSession[] = [];
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        ownership.tokens.set(flat[i]!, flat[i + 2]!);
+        out.push({ id: flat[i]!, dueAt: Number(flat[i + 1]) });
+      }
+      return out;
+    },
+    async close(): Promise<void> {},
+  };
+}
+
+/** Tests only: the same writes with the version check but no token check (fencing off). */
+async function unfencedSave(
+  redis: Redis,
+  k: readonly string[],
+  a: readonly (string | number)[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (let j = 0; 2 + j * 3 < k.length; j++) {
+    const b = 2 + j * 7;
+    const [id, , ver, exp, data, due] = a.slice(b, b + 6);
+    const rec = k[3 + j * 3]!;
+    const cur = Number((await redis.hget(rec, 'v')) ?? 0);
+    if (cur !== Number(exp)) {
+      out.push('conflict');
+      continue;
+    }
+    await redis.hset(rec, 'v', String(ver), 'd', String(data));
+    if (due === '') await redis.zrem(k[1]!, String(id));
+    else await redis.zadd(k[1]!, Number(due), String(id));
+    out.push('ok');
+  }
+  return out;
+}

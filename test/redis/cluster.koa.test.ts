@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisCluster } from 'session-process/redis';
+import { Client, startApp, type TestApp } from '../koa/helpers.js';
+import { REDIS_URL, redisAvailable, uniquePrefix } from './clusterHelpers.js';
+
+const available = await redisAvailable('the cluster Koa test');
+
+describe.skipIf(!available)('Koa on a cluster', () => {
+  const apps: TestApp[] = [];
+  const clients: Redis[] = [];
+  let prefix = '';
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close().catch(() => {});
+    for (const r of clients.splice(0)) r.disconnect();
+    const admin = new Redis(REDIS_URL);
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+    admin.disconnect();
+  });
+
+  const worker = async (nodeId: string): Promise<TestApp> => {
+    const redis = new Redis(REDIS_URL);
+    clients.push(redis);
+    const app = await startApp({
+      durability: 'durable',
+      cluster: redisCluster({ redis, nodeId, prefix, leaseMs: 600 }),
+    });
+    apps.push(app);
+    return app;
+  };
+
+  it('gives a shopper one session whichever worker each request lands on, and keeps it when a worker stops', async () => {
+    prefix = uniquePrefix();
+    const a = await worker('a');
+    const b = await worker('b');
+    const onA = a.client();
+    // One browser, one cookie jar, requests spread over both workers.
+    const onB = Object.assign(new Client(b.url), { cookies: onA.cookies });
+    const first = await onA.json('POST', '/inc');
+    const second = await onB.json('POST', '/inc');
+    const third = await onA.json('POST', '/inc');
+    expect(second.id).toBe(first.id);
+    expect(third).toEqual({ id: first.id, count: 3 });
+    expect(a.sessions.count + b.sessions.count).toBe(1);
+    // The worker that runs the cart stops; the other serves it on, from the store.
+    const owner = a.sessions.count === 1 ? a : b;
+    const other = owner === a ? onB : onA;
+    await owner.close();
+    expect(await other.json('GET', '/count')).toEqual({ id: first.id, count: 3 });
+  });
+});

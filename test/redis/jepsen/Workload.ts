@@ -1,0 +1,181 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { bundleChild } from '../../support/bundleChild.js';
+import { REDIS_URL, uniquePrefix } from '../clusterHelpers.js';
+import { type CheckResult, check, parseLog } from './checker.js';
+
+let bundled: string | undefined;
+
+/** Bundles the node process once (the package by its sources, dependencies from node_modules). */
+async function bundle(): Promise<string> {
+  bundled ??= await bundleChild(new URL('./node.entry.ts', import.meta.url));
+  return bundled;
+}
+
+interface Reply {
+  n: number;
+  ok: boolean;
+  v?: unknown;
+  code?: string;
+}
+
+class NodeProcess {
+  readonly nodeId: string;
+  child: ChildProcess;
+  paused = false;
+  readonly #pending = new Map<number, (r: Reply) => void>();
+  #seq = 0;
+  constructor(nodeId: string, child: ChildProcess) {
+    this.nodeId = nodeId;
+    this.child = child;
+    child.on('message', (m: Reply) => {
+      const resolve = this.#pending.get(m.n);
+      this.#pending.delete(m.n);
+      resolve?.(m);
+    });
+    child.on('exit', () => {
+      for (const [n, resolve] of this.#pending) resolve({ n, ok: false, code: 'EXITED' });
+      this.#pending.clear();
+    });
+  }
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+  request(msg: object, timeoutMs: number): Promise<Reply> {
+    const n = ++this.#seq;
+    return new Promise((resolve) => {
+      if (!this.alive) return resolve({ n, ok: false, code: 'EXITED' });
+      const timer = setTimeout(() => {
+        this.#pending.delete(n);
+        resolve({ n, ok: false, code: 'CLIENT_TIMEOUT' });
+      }, timeoutMs);
+      this.#pending.set(n, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      this.child.send({ ...msg, n });
+    });
+  }
+}
+
+export interface WorkloadOptions {
+  fencing: boolean;
+  sessions?: number;
+  clients?: number;
+  leaseMs?: number;
+}
+
+export interface WorkloadReport extends CheckResult {
+  acked: number;
+  failed: number;
+  activations: number;
+}
+
+/**
+ * Three node processes; clients add unique items through random nodes to a set of sessions while
+ * one node is killed (SIGKILL) and restarted, and another is paused past its lease (SIGSTOP, then
+ * SIGCONT) with requests waiting for it; then the checker reads every session and the logs.
+ */
+export async function runWorkload(options: WorkloadOptions): Promise<WorkloadReport> {
+  const file = await bundle();
+  const prefix = uniquePrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'sp-jepsen-'));
+  const logPath = join(dir, 'activations.log');
+  writeFileSync(logPath, '');
+  const leaseMs = options.leaseMs ?? 500;
+  const S = options.sessions ?? 6;
+  const C = options.clients ?? 6;
+  const ids = Array.from({ length: S }, (_, i) => `j${i}`);
+  const spawn = async (nodeId: string): Promise<NodeProcess> => {
+    const child = fork(file, [prefix, nodeId, logPath, options.fencing ? '' : '1'], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, JEPSEN_LEASE_MS: String(leaseMs), REDIS_URL },
+    });
+    await new Promise<void>((resolve) => child.once('message', () => resolve()));
+    return new NodeProcess(nodeId, child);
+  };
+  const nodes = [await spawn('n0'), await spawn('n1'), await spawn('n2')];
+  const acked = new Map<string, string[]>(ids.map((id) => [id, []]));
+  let failed = 0;
+  try {
+    // Each node owns a share of the sessions, and watches all of them.
+    for (const [i, id] of ids.entries()) await nodes[i % 3]!.request({ t: 'ensure', id }, 5_000);
+    await new Promise((r) => setTimeout(r, 50));
+    for (const n of nodes) await n.request({ t: 'watch', ids }, 5_000);
+
+    let running = true;
+    let k = 0;
+    const add = async (node: NodeProcess, id: string): Promise<void> => {
+      const item = `i${++k}`;
+      const r = await node.request({ t: 'add', id, item }, 4_000);
+      if (r.ok) acked.get(id)!.push(item);
+      else failed++;
+    };
+    const clients = Array.from({ length: C }, async () => {
+      while (running) {
+        const live = nodes.filter((n) => n.alive);
+        const node = live[Math.floor(Math.random() * live.length)]!;
+        await add(node, ids[Math.floor(Math.random() * ids.length)]!);
+      }
+    });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await sleep(400);
+    // Kill one node, restart it under the same node ID a moment later.
+    nodes[1]!.child.kill('SIGKILL');
+    await sleep(leaseMs * 1.5);
+    nodes[1] = await spawn('n1');
+    await sleep(300);
+    // Pause another past its lease, with requests for its sessions waiting in its queue.
+    const paused = nodes[2]!;
+    paused.child.kill('SIGSTOP');
+    paused.paused = true;
+    const queued = ids.map((id) => add(paused, id));
+    await sleep(leaseMs * 2.5);
+    paused.child.kill('SIGCONT');
+    paused.paused = false;
+    await Promise.all(queued);
+    await sleep(400);
+    running = false;
+    await Promise.all(clients);
+
+    // Read the end state through one node, then the views of all.
+    const final = new Map<string, string[]>();
+    for (const id of ids) {
+      for (let tries = 0; tries < 20; tries++) {
+        const r = await nodes[0]!.request({ t: 'items', id }, 5_000);
+        if (r.ok) {
+          final.set(id, r.v as string[]);
+          break;
+        }
+        await sleep(100);
+      }
+    }
+    await sleep(200);
+    let viewRegressions = 0;
+    for (const n of nodes)
+      if (n.alive) viewRegressions += Number((await n.request({ t: 'views' }, 5_000)).v ?? 0);
+    const log = parseLog(readFileSync(logPath, 'utf8'));
+    const result = check({ acked, final, log, viewRegressions });
+    return {
+      ...result,
+      acked: [...acked.values()].reduce((a, l) => a + l.length, 0),
+      failed,
+      activations: new Set(log.map((e) => e.activation)).size,
+    };
+  } finally {
+    for (const n of nodes) {
+      if (n.alive) {
+        n.child.kill('SIGCONT');
+        n.child.kill('SIGKILL');
+      }
+    }
+    const admin = new Redis(REDIS_URL);
+    const keys = await admin.keys(`${prefix}*`);
+    if (keys.length) await admin.del(...keys);
+    admin.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The checker of the Jepsen-style test: from what the clients were told (acknowledged items), what
+ * the sessions hold at the end, the activation log and the views, it counts what went wrong.
+ */
+
+/** One line of the activation log: a session's `add`, processed by an activation at a time. */
+export interface ActivationEntry {
+  sessionId: string;
+  activation: string;
+  /** `process.hrtime.bigint()`: the machine's monotonic clock, the same in every process. */
+  at: bigint;
+  item: string;
+}
+
+export interface CheckInput {
+  /** Items acknowledged to a client, by session. */
+  acked: Map<string, string[]>;
+  /** Items each session holds at the end. */
+  final: Map<string, string[]>;
+  log: ActivationEntry[];
+  /** Views that saw a version not newer than the previous one, summed over nodes. */
+  viewRegressions: number;
+}
+
+export interface CheckResult {
+  lost: string[];
+  duplicated: string[];
+  /** Sessions in which an activation processed an event after another activation had started. */
+  overlaps: { sessionId: string; activation: string; after: string }[];
+  viewRegressions: number;
+  ok: boolean;
+}
+
+export function parseLog(text: string): ActivationEntry[] {
+  const out: ActivationEntry[] = [];
+  for (const line of text.split('\n')) {
+    const [sessionId, activation, at, item] = line.split(' ');
+    if (sessionId && activation && at && item !== undefined)
+      out.push({ sessionId, activation, at: BigInt(at), item });
+  }
+  return out;
+}
+
+export function check(input: CheckInput): CheckResult {
+  const lost: string[] = [];
+  const duplicated: string[] = [];
+  for (const [id, items] of input.acked) {
+    const have = new Set(input.final.get(id) ?? []);
+    for (const item of items) if (!have.has(item)) lost.push(`${id}:${item}`);
+  }
+  for (const [id, items] of input.final) {
+    const seen = new Set<string>();
+    for (const item of items) {
+      if (seen.has(item)) duplicated.push(`${id}:${item}`);
+      seen.add(item);
+    }
+  }
+  // One session's activations must follow each other: once another activation has processed an
+  // event, an earlier one never processes one again.
+  const overlaps: CheckResult['overlaps'] = [];
+  const bySession = new Map<string, ActivationEntry[]>();
+  for (const e of input.log) {
+    let list = bySession.get(e.sessionId);
+    if (!list) bySession.set(e.sessionId, (list = []));
+    list.push(e);
+  }
+  for (const [sessionId, entries] of bySession) {
+    entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const done = new Set<string>();
+    let current: string | undefined;
+    for (const e of entries) {
+      if (e.activation === current) continue;
+      if (done.has(e.activation))
+        overlaps.push({ sessionId, activation: e.activation, after: current! });
+      if (current !== undefined) done.add(current);
+      current = e.activation;
+    }
+  }
+  return {
+    lost,
+    duplicated,
+    overlaps,
+    viewRegressions: input.viewRegressions,
+    ok:
+      lost.length === 0 &&
+      duplicated.length === 0 &&
+      overlaps.length === 0 &&
+      input.viewRegressions === 0,
+  };
+}
