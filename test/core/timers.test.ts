@@ -5,7 +5,7 @@ import { createSessionSupervisor, type SessionSupervisor } from 'session-process
 /** The demo cart's shape: an item holds a reservation that lapses after a delay. */
 const reserving = setup({}).createMachine({
   initial: 'held',
-  states: { held: { after: { 60_000: 'lapsed' } }, lapsed: {} },
+  states: { held: { after: { 60000: 'lapsed' } }, lapsed: {} },
 });
 const quick = setup({}).createMachine({
   initial: 'held',
