@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
-import { Client } from '../koa/helpers.js';
+import { CookieJar } from '../support/index.js';
 
 let shop: ShopApp | undefined;
 afterEach(async () => {
@@ -18,18 +18,18 @@ async function start(): Promise<string> {
   return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
 }
 
-function sessionIdOf(client: Client): string {
+function sessionIdOf(client: CookieJar): string {
   const raw = client.cookies.get(SHOP_COOKIE);
   return JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8')).sessionId;
 }
 
 async function form(
-  client: Client,
+  client: CookieJar,
   path: string,
   fields: Record<string, string>,
 ): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  const cookie = client.cookieHeader();
+  const cookie = client.header();
   if (cookie) headers.cookie = cookie;
   const res = await fetch(client.base + path, {
     method: 'POST',
@@ -44,7 +44,7 @@ async function form(
 describe('examples/shop', () => {
   it('renders the product list without a session, and sets a signed, httpOnly, SameSite=Lax cookie with an expiry on the first add', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     const res = await browser.request('GET', '/');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
@@ -65,7 +65,7 @@ describe('examples/shop', () => {
 
   it('goes through add, login with a new session ID, a declined and an accepted payment, in pages', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     await browser.request('GET', '/');
     expect((await form(browser, '/cart/add', { sku: 'A1', qty: '2' })).status).toBe(303);
     await form(browser, '/cart/add', { sku: 'D4' });
@@ -112,7 +112,7 @@ describe('examples/shop', () => {
 
   it('serves the same flow as JSON, with codes for what is refused', async () => {
     const url = await start();
-    const api = new Client(url);
+    const api = new CookieJar(url);
     expect(await api.json('GET', '/api/cart')).toMatchObject({
       stage: 'shopping',
       items: [],
@@ -166,9 +166,9 @@ describe('examples/shop', () => {
 
   it('rejects malformed and oversized bodies without touching the cart', async () => {
     const url = await start();
-    const api = new Client(url);
+    const api = new CookieJar(url);
     await api.json('GET', '/api/cart');
-    const cookie = api.cookieHeader();
+    const cookie = api.header();
     const malformed = await fetch(`${url}/api/cart/items`, {
       method: 'POST',
       headers: { cookie, 'content-type': 'application/json' },
@@ -210,7 +210,7 @@ describe('examples/shop', () => {
 
   it('escapes what users type into pages', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     const res = await browser.request('GET', '/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
     const page = await res.text();
     expect(page).not.toContain('<script>');

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
-import { Client } from '../koa/helpers.js';
+import { CookieJar } from '../support/index.js';
 
 // Tabs of one browser share its cookie. Real HTTP, real koa-session, one cookie jar that keeps
 // whatever Set-Cookie arrives last, as a browser does.
@@ -23,14 +23,14 @@ async function start(): Promise<string> {
   return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
 }
 
-function sessionIdOf(client: Client): string | undefined {
+function sessionIdOf(client: CookieJar): string | undefined {
   const raw = client.cookies.get(SHOP_COOKIE);
   return raw && JSON.parse(Buffer.from(raw, 'base64').toString('utf8')).sessionId;
 }
 
 /** A browser with a cart of two products, anonymous. */
-async function shopper(url: string): Promise<Client> {
-  const browser = new Client(url);
+async function shopper(url: string): Promise<CookieJar> {
+  const browser = new CookieJar(url);
   await browser.json('POST', '/api/cart/items', { sku: 'A1', qty: 2 });
   await browser.json('POST', '/api/cart/items', { sku: 'C3' });
   return browser;

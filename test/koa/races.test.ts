@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Client, decodeSession, startApp, type TestApp } from './helpers.js';
+import type { CookieJar } from '../support/index.js';
+import { decodeSession, startApp, type TestApp } from './helpers.js';
 
 // Concurrent requests of one browser (one cookie jar) around each state change the Koa layer
 // makes: rotate, terminate, expiry, crash restart. 1,000 rounds each, spread over parallel lanes
@@ -38,7 +39,7 @@ interface Answer {
  * Sends `ops` in a random order with the browser's current cookies: at once, or each after a
  * random delay of up to `spreadMs`.
  */
-async function burst(client: Client, ops: Op[], spreadMs = 0): Promise<Answer[]> {
+async function burst(client: CookieJar, ops: Op[], spreadMs = 0): Promise<Answer[]> {
   const shuffled = [...ops].sort(() => Math.random() - 0.5);
   return Promise.all(
     shuffled.map(async (op) => {
@@ -61,7 +62,7 @@ async function burst(client: Client, ops: Op[], spreadMs = 0): Promise<Answer[]>
   );
 }
 
-function idOf(client: Client): unknown {
+function idOf(client: CookieJar): unknown {
   return decodeSession(client)?.sessionId;
 }
 

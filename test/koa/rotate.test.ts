@@ -76,10 +76,12 @@ describe('rotate', () => {
     t = await startApp();
     const browser = t.client();
     const { id } = await browser.json('POST', '/inc');
-    const messages: string[] = [];
-    t.sessions.subscribe(id, (msg) => messages.push(msg.type));
+    const messages: unknown[] = [];
+    t.sessions.subscribe(id, (msg) => messages.push(msg));
     await browser.json('POST', '/rotate');
-    expect(messages).toEqual(['ended']);
+    // The reason matters: a live view told `rotated` reconnects with the new cookie, one told
+    // `terminated` stops.
+    expect(messages).toEqual([{ type: 'ended', reason: 'rotated' }]);
   });
 
   it('starts a process under a fresh ID in lazy mode when none runs yet', async () => {

@@ -28,4 +28,11 @@
 export { chromiumAvailable, CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.js';
 export { CookieJar } from './CookieJar.js';
 export { connectWs, type FrameRecorder, recordFrames, upgradeStatus } from './ws.js';
-export { startTestServer, type TestServer, type TestServerOptions } from './startTestServer.js';
+export {
+  type ServedApp,
+  serveApp,
+  startTestServer,
+  TEST_KEYS,
+  type TestServer,
+  type TestServerOptions,
+} from './startTestServer.js';

@@ -58,16 +58,18 @@ const perTest = new Set<TestServer>();
 const perFile = new Set<TestServer>();
 // Registered once per test file (the module is evaluated in each file's own context): whatever a
 // test started is closed even when the test failed or forgot to.
+const servedApps = { test: new Set<ServedApp>(), file: new Set<ServedApp>() };
 afterEach(async () => {
   closeOpenSockets();
-  await Promise.all([...perTest].map((s) => s.close()));
+  await Promise.all([...perTest, ...servedApps.test].map((s) => s.close()));
 });
 afterAll(async () => {
   closeOpenSockets();
-  await Promise.all([...perFile].map((s) => s.close()));
+  await Promise.all([...perFile, ...servedApps.file].map((s) => s.close()));
 });
 
-const KEYS = ['support-kit-key-1'];
+/** The signing keys of every app the kit starts (`app.keys`), to sign cookies outside a request. */
+export const TEST_KEYS = ['support-kit-signing-key-0123456789-abcdefghijklmnop'];
 
 /**
  * A real Koa 3 app with koa-session 7, a supervisor (the counter machine unless told otherwise)
@@ -90,7 +92,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.supervisor,
   });
   const app = new Koa();
-  app.keys = KEYS;
+  app.keys = TEST_KEYS;
   app.silent = true;
   const sessionMiddleware = session({ key: 'sid', sameSite: 'lax', ...options.cookie }, app);
   app.use(sessionMiddleware);
@@ -106,12 +108,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   options.routes?.(app, sessions);
 
   const server = http.createServer(app.callback());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  const url = await listenLocal(server);
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
   const live = options.live
     ? attachLiveBridge(server, {
         app,
@@ -156,4 +154,57 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
   registry.add(t);
   return t;
+}
+
+function listenLocal(server: http.Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`),
+    );
+  });
+}
+
+/** A server made by {@link serveApp}. */
+export interface ServedApp {
+  server: http.Server;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Closes the server and its connections (idempotent). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves any request handler (a bare Koa app's `callback()`, an example's own app) on 127.0.0.1
+ * port 0, closed by the kit after the test (or the file, with `scope: 'file'`). For apps the
+ * kit does not build: no keys, no koa-session, or the shape a test is about.
+ *
+ * @example
+ * ```ts
+ * const app = new Koa();
+ * app.use(sessionProcess(sessions)); // no koa-session: the error under test
+ * const { url } = await serveApp(app.callback());
+ * ```
+ */
+export async function serveApp(
+  handler: http.RequestListener,
+  { scope = 'test' }: { scope?: 'test' | 'file' } = {},
+): Promise<ServedApp> {
+  const server = http.createServer(handler);
+  const url = await listenLocal(server);
+  let closing: Promise<void> | undefined;
+  const served: ServedApp = {
+    server,
+    url,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        servedApps[scope].delete(served);
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+  servedApps[scope].add(served);
+  return served;
 }
