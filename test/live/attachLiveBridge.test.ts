@@ -18,15 +18,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
 import {
-  closeAll,
-  type LiveTestServer,
-  record,
-  refusal,
+  recordFrames as record,
   refusalClose,
-  startLiveTestServer,
-} from './liveTestServer.js';
-
-afterEach(closeAll);
+  upgradeStatus as refusal,
+} from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 describe('attachLiveBridge upgrade', () => {
   it('accepts a valid session cookie and Origin and sends the current snapshot first', async () => {

@@ -1,17 +1,11 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
+import { chromiumAvailable, launchChromium } from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing) {
-  if (process.env.CI === 'true')
-    throw new Error(`${CHROMIUM} is missing: browser tests cannot run in CI`);
-  console.warn(`skipping the live-view browser test: ${CHROMIUM} is missing`);
-}
+const missing = !chromiumAvailable('the live-view browser test');
 
 const html = `<!doctype html><meta charset="utf-8"><title>live</title>
 <p>Count: <output id="count">?</output></p><button id="add">add</button>
@@ -44,16 +38,13 @@ describe.skipIf(missing)('live views in Chromium', () => {
         '/page': ['text/html', html],
         '/page.js': ['text/javascript', js],
       },
+      { scope: 'file' },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await closeAll();
   });
 
   it('shows an add in one tab in the other, and the end notice in both', async () => {

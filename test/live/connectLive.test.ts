@@ -10,13 +10,12 @@ import { attachLiveBridge } from 'session-process/live';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { counterMachine } from '../../machines/counter.js';
-import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 const clients = new Set<LiveClient>();
 afterEach(async () => {
   for (const c of clients) c.close();
   clients.clear();
-  await closeAll();
 });
 
 function connect(

@@ -27,8 +27,15 @@
  */
 export { chromiumAvailable, CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.js';
 export { CookieJar } from './CookieJar.js';
-export { connectWs, type FrameRecorder, recordFrames, upgradeStatus } from './ws.js';
 export {
+  connectWs,
+  type FrameRecorder,
+  recordFrames,
+  refusalClose,
+  upgradeStatus,
+} from './ws.js';
+export {
+  closeTestServers,
   type ServedApp,
   serveApp,
   startTestServer,

@@ -29,6 +29,16 @@ export interface TestServerOptions {
   /** App routes, mounted after the kit's own `GET /login`. */
   routes?: (app: Koa, sessions: SessionSupervisor) => void;
   /**
+   * Middleware that must run before koa-session (a visualizer, which must not start sessions),
+   * and app settings such as `app.proxy`.
+   */
+  beforeSession?: (app: Koa, sessions: SessionSupervisor) => void;
+  /**
+   * Attaches something else to the HTTP server (a visualizer feed); what it returns is closed
+   * before the server, and again on each {@link TestServer.restart}.
+   */
+  attach?: (server: http.Server, sessions: SessionSupervisor) => { close(): unknown };
+  /**
    * When the kit closes the server: after the current test (`'test'`), or after the file
    * (`'file'`, for servers started in `beforeAll`). @default 'test'
    */
@@ -50,6 +60,15 @@ export interface TestServer {
   wsUrl: string;
   /** Starts a session as a page load would (`GET /login`); returns its cookie header and ID. */
   login(): Promise<{ cookie: string; sessionId: string }>;
+  /**
+   * Restarts the server as a deploy would: the bridge and the HTTP server close (every socket
+   * drops), then a new server and bridge listen on the same port. The supervisor, and so every
+   * session, stays (as with a store that restores them); `server` and `live` are the new ones.
+   */
+  restart(options?: {
+    /** Replaces the supervisor: the old one is shut down first (a new process, same store). */
+    sessions?: () => SessionSupervisor;
+  }): Promise<void>;
   /** Closes the bridge, the sockets, the server and the supervisor (idempotent). */
   close(): Promise<void>;
 }
@@ -59,10 +78,16 @@ const perFile = new Set<TestServer>();
 // Registered once per test file (the module is evaluated in each file's own context): whatever a
 // test started is closed even when the test failed or forgot to.
 const servedApps = { test: new Set<ServedApp>(), file: new Set<ServedApp>() };
-afterEach(async () => {
+afterEach(closeTestServers);
+
+/**
+ * Closes now what the kit would close after the test: every socket and every test-scoped server.
+ * For a test whose own teardown must come after (deleting the Redis keys the servers write).
+ */
+export async function closeTestServers(): Promise<void> {
   closeOpenSockets();
   await Promise.all([...perTest, ...servedApps.test].map((s) => s.close()));
-});
+}
 afterAll(async () => {
   closeOpenSockets();
   await Promise.all([...perFile, ...servedApps.file].map((s) => s.close()));
@@ -85,7 +110,7 @@ export const TEST_KEYS = ['support-kit-signing-key-0123456789-abcdefghijklmnop']
  * ```
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const sessions = createSessionSupervisor({
+  let sessions = createSessionSupervisor({
     logic: counterMachine,
     startRate: false,
     onError: () => {},
@@ -94,6 +119,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const app = new Koa();
   app.keys = TEST_KEYS;
   app.silent = true;
+  options.beforeSession?.(app, sessions);
   const sessionMiddleware = session({ key: 'sid', sameSite: 'lax', ...options.cookie }, app);
   app.use(sessionMiddleware);
   let logins = 0;
@@ -107,27 +133,45 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (options.koa) app.use(sessionProcess(sessions, options.koa));
   options.routes?.(app, sessions);
 
-  const server = http.createServer(app.callback());
+  let server = http.createServer(app.callback());
   const url = await listenLocal(server);
   const { port } = server.address() as AddressInfo;
-  const live = options.live
-    ? attachLiveBridge(server, {
-        app,
-        sessions,
-        session: sessionMiddleware,
-        origins: [url],
-        onError: () => {},
-        ...options.live,
-      })
-    : undefined;
+  let live: LiveBridge | undefined;
+  let attached: { close(): unknown } | undefined;
+  const attach = () => {
+    live = options.live
+      ? attachLiveBridge(server, {
+          app,
+          sessions,
+          session: sessionMiddleware,
+          origins: [url],
+          onError: () => {},
+          ...options.live,
+        })
+      : undefined;
+    attached = options.attach?.(server, sessions);
+  };
+  attach();
+  const stopServer = async () => {
+    await attached?.close();
+    await live?.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   const registry = options.scope === 'file' ? perFile : perTest;
   let closing: Promise<void> | undefined;
   const t: TestServer = {
     app,
-    server,
-    sessions,
+    get server() {
+      return server;
+    },
+    get sessions() {
+      return sessions;
+    },
     sessionMiddleware,
-    live,
+    get live() {
+      return live;
+    },
     url,
     origin: url,
     wsUrl: `ws://127.0.0.1:${port}${(options.live ? options.live.path : undefined) ?? '/live'}`,
@@ -141,12 +185,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
         .join('; ');
       return { cookie, sessionId };
     },
+    async restart(restartOptions = {}) {
+      await stopServer();
+      if (restartOptions.sessions) {
+        await sessions.shutdown();
+        sessions = restartOptions.sessions();
+      }
+      server = http.createServer(app.callback());
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      attach();
+    },
     close() {
       closing ??= (async () => {
         registry.delete(t);
-        await live?.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await stopServer();
         await sessions.shutdown();
       })();
       return closing;
