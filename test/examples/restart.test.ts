@@ -77,8 +77,7 @@ describe('the demo keeps its shoppers across a restart', () => {
       const [, keys] = await redis.scan('0', 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
       expect(keys.length).toBeGreaterThan(0); // the cart is in Redis, not in a file
       running = await startShop({ port: 0, env, dataDir: join(dir, 'r'), log: () => {} });
-      const again = new CookieJar(running.urls.shop.slice(0, -1));
-      for (const [k, v] of shopper.cookies) again.cookies.set(k, v);
+      const again = shopper.clone(running.urls.shop.slice(0, -1));
       expect(await again.json('GET', '/api/cart')).toMatchObject({ count: 1 });
     } finally {
       await deleteKeys(redis, env.REDIS_PREFIX);
@@ -93,8 +92,7 @@ describe('the demo keeps its shoppers across a restart', () => {
     await shopper.json('POST', '/api/cart/items', { sku: 'A1' });
     await running.close();
     running = await start(dataDir);
-    const again = new CookieJar(running.urls.shop.slice(0, -1));
-    for (const [k, v] of shopper.cookies) again.cookies.set(k, v);
+    const again = shopper.clone(running.urls.shop.slice(0, -1));
     expect(await again.json('GET', '/api/cart')).toMatchObject({ count: 1 });
   });
 });

@@ -1,44 +1,28 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
-import { CookieJar } from '../support/index.js';
+import { SHOP_COOKIE } from '../../examples/shop/app.js';
+import { CookieJar, startShop, type TestShop } from '../support/index.js';
 
-let shop: ShopApp | undefined;
-afterEach(async () => {
-  await shop?.close();
+let shop: TestShop | undefined;
+afterEach(() => {
   shop = undefined;
 });
 
 async function start(): Promise<string> {
-  shop = createShopApp({
-    keys: ['shop-test-key-0123456789abcdefghijklmnop'],
-    cart: { paymentDelayMs: 5 },
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+  shop = await startShop({ cart: { paymentDelayMs: 5 } });
+  return shop.url;
 }
 
 function sessionIdOf(client: CookieJar): string {
-  const raw = client.cookies.get(SHOP_COOKIE);
-  return JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8')).sessionId;
+  return client.sessionData(SHOP_COOKIE)?.sessionId;
 }
 
-async function form(
-  client: CookieJar,
-  path: string,
-  fields: Record<string, string>,
-): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  const cookie = client.header();
-  if (cookie) headers.cookie = cookie;
-  const res = await fetch(client.base + path, {
+/** A form post, as the shop's pages send it. */
+function form(client: CookieJar, path: string, fields: Record<string, string>): Promise<Response> {
+  return client.fetch(client.base + path, {
     method: 'POST',
-    headers,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
   });
-  client.store(res.headers.getSetCookie());
-  return res;
 }
 
 describe('examples/shop', () => {

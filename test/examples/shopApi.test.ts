@@ -1,21 +1,14 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createShopApp, type ShopApp } from '../../examples/shop/app.js';
-import { CookieJar } from '../support/index.js';
+import { CookieJar, startShop, type TestShop } from '../support/index.js';
 
-let shop: ShopApp | undefined;
-afterEach(async () => {
-  await shop?.close();
+let shop: TestShop | undefined;
+afterEach(() => {
   shop = undefined;
 });
 
 async function start(): Promise<CookieJar> {
-  shop = createShopApp({
-    keys: ['shop-api-test-key-0123456789abcdef'],
-    cart: { paymentDelayMs: 5 },
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  return new CookieJar(`http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`);
+  shop = await startShop({ cart: { paymentDelayMs: 5 } });
+  return new CookieJar(shop.url);
 }
 
 async function expectError(res: Response, status: number, code: string): Promise<string> {

@@ -170,8 +170,5 @@ export function encodeSession(data: Record<string, unknown>): string {
 
 /** Decodes the koa-session cookie of a client (the signature is not checked here). */
 export function decodeSession(client: CookieJar): Record<string, unknown> | undefined {
-  const value = client.cookies.get(COOKIE);
-  return value === undefined
-    ? undefined
-    : JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  return client.sessionData(COOKIE);
 }

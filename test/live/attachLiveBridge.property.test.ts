@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseServerMessage } from 'session-process/live';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { recordFrames as record } from '../support/index.js';
 import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';

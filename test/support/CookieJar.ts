@@ -74,9 +74,23 @@ export class CookieJar {
     }
   }
 
-  /** Another jar holding a copy of this one's cookies (a second browser with a copied cookie). */
-  clone(): CookieJar {
-    const other = new CookieJar(this.base);
+  /**
+   * What a koa-session cookie named `name` holds (its base64 JSON, the signature not checked):
+   * the session data the server last wrote to this browser. `undefined` without that cookie.
+   */
+  sessionData(name: string): Record<string, any> | undefined {
+    const value = this.cookies.get(name);
+    return value === undefined
+      ? undefined
+      : JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  }
+
+  /**
+   * Another jar holding a copy of this one's cookies (a second browser with a copied cookie), for
+   * `base` (the same browser after the server came back on another port).
+   */
+  clone(base = this.base): CookieJar {
+    const other = new CookieJar(base);
     for (const [k, v] of this.cookies) other.cookies.set(k, v);
     return other;
   }

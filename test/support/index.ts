@@ -34,8 +34,10 @@ export {
   refusalClose,
   upgradeStatus,
 } from './ws.js';
+export { startShop, type TestShop } from './startShop.js';
 export {
   closeTestServers,
+  listenOnLoopback,
   type ServedApp,
   serveApp,
   startTestServer,

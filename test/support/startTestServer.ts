@@ -77,7 +77,15 @@ const perTest = new Set<TestServer>();
 const perFile = new Set<TestServer>();
 // Registered once per test file (the module is evaluated in each file's own context): whatever a
 // test started is closed even when the test failed or forgot to.
-const servedApps = { test: new Set<ServedApp>(), file: new Set<ServedApp>() };
+const servedApps = { test: new Set<{ close(): unknown }>(), file: new Set<{ close(): unknown }>() };
+
+/** @internal Has the kit close `closable` after the test (or the file). */
+export function closeWithTest(
+  closable: { close(): unknown },
+  scope: 'test' | 'file' = 'test',
+): void {
+  servedApps[scope].add(closable);
+}
 afterEach(closeTestServers);
 
 /**
@@ -87,10 +95,12 @@ afterEach(closeTestServers);
 export async function closeTestServers(): Promise<void> {
   closeOpenSockets();
   await Promise.all([...perTest, ...servedApps.test].map((s) => s.close()));
+  servedApps.test.clear();
 }
 afterAll(async () => {
   closeOpenSockets();
   await Promise.all([...perFile, ...servedApps.file].map((s) => s.close()));
+  servedApps.file.clear();
 });
 
 /** The signing keys of every app the kit starts (`app.keys`), to sign cookies outside a request. */
@@ -134,7 +144,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   options.routes?.(app, sessions);
 
   let server = http.createServer(app.callback());
-  const url = await listenLocal(server);
+  const url = await listenOnLoopback(server);
   const { port } = server.address() as AddressInfo;
   let live: LiveBridge | undefined;
   let attached: { close(): unknown } | undefined;
@@ -208,7 +218,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   return t;
 }
 
-function listenLocal(server: http.Server): Promise<string> {
+/**
+ * Listens on 127.0.0.1 port 0 and resolves with `http://127.0.0.1:<port>`. Closing stays the
+ * caller's (for servers an app under test owns).
+ */
+export function listenOnLoopback(server: http.Server): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () =>
@@ -243,7 +257,7 @@ export async function serveApp(
   { scope = 'test' }: { scope?: 'test' | 'file' } = {},
 ): Promise<ServedApp> {
   const server = http.createServer(handler);
-  const url = await listenLocal(server);
+  const url = await listenOnLoopback(server);
   let closing: Promise<void> | undefined;
   const served: ServedApp = {
     server,

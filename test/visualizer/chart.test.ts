@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium, startVizApp, type VizApp } from './helpers.js';
+import { chromiumAvailable, launchChromium } from '../support/index.js';
+import { startVizApp, type VizApp } from './helpers.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 const hasChromium = chromiumAvailable();
