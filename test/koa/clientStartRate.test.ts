@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { prometheusMetrics } from 'session-process/prometheus';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CookieJar } from '../support/index.js';
 import { startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
@@ -21,10 +22,9 @@ describe('clientStartRate', () => {
     t = await startApp({}, { clientStartRate: { limit: 3, intervalMs: 60_000 } });
     t.app.proxy = true; // ctx.ip from X-Forwarded-For
     const first = await visit('10.0.0.1');
-    const cookie = first.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+    const browser = new CookieJar();
+    browser.store(first.headers.getSetCookie());
+    const cookie = browser.header();
     expect(first.status).toBe(200);
     expect((await visit('10.0.0.1')).status).toBe(200);
     expect((await visit('10.0.0.1')).status).toBe(200);

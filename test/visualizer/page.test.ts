@@ -77,11 +77,10 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
     ).toBeNull();
     expect(p.url()).toContain(`session=${id}`);
 
-    const t0 = Date.now();
+    // How fast the chart follows is bench/visualizer.mjs's subject (event to snapshot on the
+    // feed); here it must follow at all.
     await client.send({ type: 'auth.login', user: 'ada' });
-    await active(p, 'cart.auth.loggedIn').waitFor({ timeout: 1_000 });
-    const moved = Date.now() - t0;
-    expect(moved).toBeLessThan(1_000);
+    await active(p, 'cart.auth.loggedIn').waitFor();
     expect(await active(p, 'cart.auth.anonymous').count()).toBe(0);
 
     // The event log and the context follow too.
