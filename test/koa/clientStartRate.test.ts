@@ -1,15 +1,10 @@
 import { Registry } from 'prom-client';
 import { prometheusMetrics } from 'session-process/prometheus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CookieJar } from '../support/index.js';
 import { startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 /** A cookie-less visitor from `ip` (through a proxy that Koa trusts) asking for its count. */
 function visit(ip: string, cookie?: string): Promise<Response> {
   const headers: Record<string, string> = { 'x-forwarded-for': ip };

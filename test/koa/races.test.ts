@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CookieJar } from '../support/index.js';
 import { decodeSession, startApp, type TestApp } from './helpers.js';
 
@@ -12,11 +12,6 @@ const ROUNDS = 1_000;
 const LANES = 20;
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 type Op = 'rotate' | 'inc' | 'add' | 'count' | 'terminate' | 'boom';
 const ROUTES: Record<Op, [string, string]> = {
   rotate: ['POST', '/rotate'],

@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COOKIE, decodeSession, startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('rotate', () => {
   it('changes the ID, keeps the state, and the old cookie reaches nothing', async () => {
     t = await startApp({ rotatedIdTtlMs: 200 });

@@ -7,11 +7,6 @@ import { COOKIE, startApp, type TestApp, tallyMachine } from './helpers.js';
 import { serveApp, TEST_KEYS } from '../support/index.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('safe defaults', () => {
   it('starts no process for 10,000 cookie-less requests, 404s included (lazy by default)', async () => {
     t = await startApp();

@@ -1,5 +1,5 @@
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSessionSupervisor, generateSessionId } from 'session-process';
 import { sessionProcess } from 'session-process/koa';
 import {
@@ -14,11 +14,6 @@ import {
 import { CookieJar, serveApp } from '../support/index.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('sessionProcess', () => {
   describe('session ID', () => {
     it('sets a 192-bit base64url ID on the first visit in eager mode, in a signed httpOnly cookie', async () => {

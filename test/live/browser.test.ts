@@ -1,18 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium } from '../support/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useChromium } from '../support/index.js';
 import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
-const missing = !chromiumAvailable('the live-view browser test');
+const chromium = useChromium('the live-view browser test');
+const missing = !chromium.available;
 
 const html = `<!doctype html><meta charset="utf-8"><title>live</title>
 <p>Count: <output id="count">?</output></p><button id="add">add</button>
 <p id="notice" role="status" hidden></p><script type="module" src="/page.js"></script>`;
 
 describe.skipIf(missing)('live views in Chromium', () => {
-  let browser: Browser;
   let t: LiveTestServer;
 
   beforeAll(async () => {
@@ -40,15 +39,10 @@ describe.skipIf(missing)('live views in Chromium', () => {
       },
       { scope: 'file' },
     );
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
   });
 
   it('shows an add in one tab in the other, and the end notice in both', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const errors: string[] = [];
     const one = await context.newPage();
     one.on('pageerror', (e) => errors.push(e.message));
@@ -78,7 +72,7 @@ describe.skipIf(missing)('live views in Chromium', () => {
   // A browser cannot read the status of a refused upgrade (it sees 1006 whatever the reason): the
   // bridge accepts the handshake of a client speaking the protocol and closes with 4401 / 4403.
   it('tells a page without a session UNAUTHORIZED and stops reconnecting', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     const sockets: string[] = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
@@ -91,7 +85,7 @@ describe.skipIf(missing)('live views in Chromium', () => {
   });
 
   it('tells a page on an origin the bridge does not allow FORBIDDEN', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     // Same server, other name: the Origin is http://localhost:<port>, not the allowed 127.0.0.1.
     await page.goto(`${t.baseUrl.replace('127.0.0.1', 'localhost')}/page`);

@@ -6,14 +6,14 @@ import type { LiveBridge } from 'session-process/live';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPrice } from '../../examples/shop/views.js';
 import { shopLiveScript } from '../../examples/shop/live.js';
-import { chromiumAvailable, launchChromium, startShop, type TestShop } from '../support/index.js';
+import { startShop, type TestShop, useChromium } from '../support/index.js';
 // @ts-expect-error: a plain ESM build script without types
 import { buildAssets } from '../../scripts/build-assets.mjs';
 
-const missing = !chromiumAvailable("the shop's live-view browser test");
+const chromium = useChromium("the shop's live-view browser test");
+const missing = !chromium.available;
 
 describe.skipIf(missing)('the demo shop, live in Chromium', () => {
-  let browser: Browser;
   let shop: TestShop;
   let live: LiveBridge;
   let base: string;
@@ -30,11 +30,9 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
     );
     live = shop.live!;
     base = shop.url;
-    browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await browser?.close();
     if (outdir) await rm(outdir, { recursive: true, force: true });
   });
 
@@ -51,7 +49,7 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
   const count = (page: Page) => page.textContent('[data-cart-count]');
 
   it('updates the cart in one tab when another adds to it, and shows the end of the session', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const shopping = await open(context, '/');
     // Pages start no cart session (the middleware is lazy); the first item does.
     await shopping.click('tr[data-sku="A1"] button');
@@ -91,7 +89,7 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
   });
 
   it('moves the other tabs to the new session ID when one tab logs in (rotate)', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const other = await open(context, '/');
     const before = shop.sessions.list().map((s) => s.id);
     await other.click('tr[data-sku="C3"] button');

@@ -26,7 +26,14 @@
  * const ws = await connectWs(server.wsUrl, { origin: server.origin, cookie: jar.header() });
  * ```
  */
-export { chromiumAvailable, CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.js';
+export {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumAvailable,
+  type FileChromium,
+  launchChromium,
+  useChromium,
+} from './chromium.js';
 export { CookieJar } from './CookieJar.js';
 export {
   connectWs,

@@ -1,33 +1,25 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium } from '../support/index.js';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useChromium } from '../support/index.js';
 import { startVizApp, type VizApp } from './helpers.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = chromiumAvailable();
+const chromium = useChromium('the visualizer page');
+const hasChromium = chromium.available;
 
-let browser: Browser | undefined;
 let app: VizApp | undefined;
 let page: Page | undefined;
 const pageErrors: Error[] = [];
 
-beforeAll(async () => {
-  if (hasChromium) browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
   await page?.close();
   page = undefined;
-  await app?.close();
-  app = undefined;
   expect(pageErrors.splice(0), 'errors thrown in the page').toEqual([]);
 });
 
 async function openPage(path = '/_sessions'): Promise<Page> {
-  page = await browser!.newPage({ viewport: { width: 1680, height: 1000 } });
+  page = await chromium.browser.newPage({ viewport: { width: 1680, height: 1000 } });
   const outside: string[] = [];
   page.on('request', (req) => {
     if (!req.url().startsWith(app!.url) && !req.url().startsWith(app!.url.replace('http', 'ws'))) {
@@ -92,7 +84,7 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
     // The chart alone at 100 %, on a page of its own (in the app it scrolls inside its panel).
     await p.getByRole('button', { name: '100%' }).click();
     const svg = await p.locator('svg.chart').evaluate((el) => el.outerHTML);
-    const solo = await browser!.newPage({ viewport: { width: 2400, height: 1600 } });
+    const solo = await chromium.browser.newPage({ viewport: { width: 2400, height: 1600 } });
     await solo.setContent(
       `<link rel="stylesheet" href="${app.url}/_sessions/app.css"><body style="background:#fff">${svg}</body>`,
     );

@@ -1,32 +1,23 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CookieJar,
-  chromiumAvailable,
-  launchChromium,
   startShop as startTestShop,
   type TestShop,
+  useChromium,
 } from '../support/index.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = chromiumAvailable();
+const chromium = useChromium('the shop in the visualizer');
+const hasChromium = chromium.available;
 
 let url = '';
-let browser: Browser | undefined;
 
 async function startShop(): Promise<TestShop> {
   const shop = await startTestShop({ clientStartRate: false, cart: { paymentDelayMs: 20 } });
   url = shop.url;
   return shop;
 }
-
-beforeAll(async () => {
-  if (hasChromium) browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
 
 describe('the demo shop’s visualizer', () => {
   it('is mounted at /_sessions for loopback only, and opening it starts no cart', async () => {
@@ -46,7 +37,7 @@ describe('the demo shop’s visualizer', () => {
       const shopper = new CookieJar(url);
       await shopper.request('POST', '/api/cart/items', { sku: 'A1', qty: 2 });
       const [row] = sessions.list();
-      const page = await browser!.newPage({ viewport: { width: 1680, height: 1000 } });
+      const page = await chromium.browser.newPage({ viewport: { width: 1680, height: 1000 } });
       try {
         await page.goto(`${url}/_sessions?session=${encodeURIComponent(row!.id)}`);
         const active = (id: string) =>
