@@ -64,11 +64,16 @@ export class Persistence {
     this.durability = options.durability;
     this.#scheduler = scheduler;
     this.#hooks = hooks;
-    this.writer = new WriteBehind(options.store, {
-      encode: (entry) => this.#encode(entry),
-      conflict: (entry) => hooks.conflict(entry),
-      failed: (error) => hooks.report(new StoreUnavailableError(error)),
-    });
+    this.writer = new WriteBehind(
+      options.store,
+      {
+        encode: (entry) => this.#encode(entry),
+        conflict: (entry) => hooks.conflict(entry),
+        failed: (error) => hooks.report(new StoreUnavailableError(error)),
+      },
+      // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
+      options.durability === 'durable' ? 0 : 10,
+    );
     if (options.passivateAfterMs !== undefined)
       this.#quiet = new DeadlineQueue((entry) => this.#passivate(entry));
     // Sessions whose timers fell due while no process ran them are woken at once.

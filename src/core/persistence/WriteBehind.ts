@@ -34,12 +34,21 @@ export class WriteBehind {
   readonly #waiters = new Map<Entry, Waiter[]>();
   #flushing: Promise<void> | undefined;
   #scheduled = false;
+  #gathering: NodeJS.Timeout | undefined;
   #retryMs = 0;
   #retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(store: SessionStore, hooks: WriteHooks) {
+  readonly #gatherMs: number;
+
+  /**
+   * @param gatherMs how long changes gather before a write: 0 (one turn of the event loop) when
+   *   callers wait for their change to be saved; a few milliseconds otherwise, so a session that
+   *   changes often is written once per window rather than once per change
+   */
+  constructor(store: SessionStore, hooks: WriteHooks, gatherMs = 0) {
     this.#store = store;
     this.#hooks = hooks;
+    this.#gatherMs = gatherMs;
   }
 
   /** Sessions waiting to be written. */
@@ -93,13 +102,24 @@ export class WriteBehind {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#flushing || this.#retryTimer) return;
+    if (this.#flushing || this.#retryTimer) return;
+    const urgent = this.#gatherMs === 0 || this.#waiters.size > 0 || this.#deletes.size > 0;
+    if (this.#scheduled && !(urgent && this.#gathering)) return;
+    if (this.#gathering) clearTimeout(this.#gathering);
+    this.#gathering = undefined;
     this.#scheduled = true;
-    // One macrotask of gathering: every change of this turn of the event loop joins the batch.
-    setImmediate(() => {
+    const run = () => {
       this.#scheduled = false;
+      this.#gathering = undefined;
       if (!this.#flushing) void this.#run();
-    });
+    };
+    // Every change of this turn of the event loop (or of the gathering window) joins the batch;
+    // a caller waiting for its save does not wait for the window.
+    if (urgent) setImmediate(run);
+    else {
+      this.#gathering = setTimeout(run, this.#gatherMs);
+      this.#gathering.unref();
+    }
   }
 
   #run(): Promise<void> {
@@ -198,6 +218,8 @@ export class WriteBehind {
 
   /** Stops the retry timer (shutdown). */
   close(): void {
+    if (this.#gathering) clearTimeout(this.#gathering);
+    this.#gathering = undefined;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
   }
