@@ -54,14 +54,21 @@ describe('call', () => {
   });
 
   it('rejects at once with EVENT_NOT_ACCEPTED when the current state cannot take the event', async () => {
-    sessions = createSessionSupervisor({ logic: workerMachine });
-    await sessions.start('w');
-    sessions.cast('w', { type: 'lock' });
-    const t0 = Date.now();
-    const err: any = await sessions.call('w', { type: 'get' }).catch((e: any) => e);
+    // "At once" without a stopwatch: on a fake clock no time passes, so a call that waited for
+    // its timeout instead would still be pending below.
+    vi.useFakeTimers();
+    let err: any;
+    try {
+      sessions = createSessionSupervisor({ logic: workerMachine });
+      await sessions.start('w');
+      sessions.cast('w', { type: 'lock' });
+      void sessions.call('w', { type: 'get' }).catch((e: any) => (err = e));
+      await vi.advanceTimersByTimeAsync(0);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(isSessionError(err, 'EVENT_NOT_ACCEPTED')).toBe(true);
     expect(err.message).toContain("'get'");
-    expect(Date.now() - t0).toBeLessThan(100);
     expect(sessions.stats().pendingCalls).toBe(0);
   });
 
@@ -91,13 +98,19 @@ describe('call', () => {
   });
 
   it('ignores a late reply once the call has timed out', async () => {
-    sessions = createSessionSupervisor({ logic: workerMachine });
-    await sessions.start('w');
-    const err: any = await sessions
-      .call('w', { type: 'slow', ms: 40 }, { timeoutMs: 10 })
-      .catch((e: any) => e);
-    expect(isSessionError(err, 'CALL_TIMEOUT')).toBe(true);
-    await new Promise((r) => setTimeout(r, 60));
+    vi.useFakeTimers(); // the timeout and the late reply, each at its exact time
+    try {
+      sessions = createSessionSupervisor({ logic: workerMachine });
+      await sessions.start('w');
+      const pending = sessions
+        .call('w', { type: 'slow', ms: 40 }, { timeoutMs: 10 })
+        .catch((e: any) => e);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(isSessionError(await pending, 'CALL_TIMEOUT')).toBe(true);
+      await vi.advanceTimersByTimeAsync(30); // the reply arrives, late
+    } finally {
+      vi.useRealTimers();
+    }
     expect(sessions.snapshot('w').value).toBe('idle');
     expect(await sessions.call('w', { type: 'get' })).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { setup } from 'xstate';
 import { createSessionSupervisor, type SessionSupervisor } from 'session-process';
 
@@ -46,20 +46,33 @@ describe('delayed transitions of many sessions', () => {
     expect(sessions.started('keeper')).toBe(true);
   });
 
-  it("fires each session's own timer, and ending one leaves the others' armed", async () => {
-    sessions = createSessionSupervisor({ logic: quick });
-    await sessions.start('a');
-    await sessions.start('b');
-    await sessions.terminate('a');
-    await new Promise((r) => setTimeout(r, 80));
-    expect(sessions.snapshot('b').value).toBe('lapsed');
-  });
+  // Time is the subject here: the fake clock makes "not yet" and "now" exact.
+  describe('on a fake clock', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
 
-  it('keeps the timers of a renamed session', async () => {
-    sessions = createSessionSupervisor({ logic: quick });
-    await sessions.start('old');
-    await sessions.rename('old', 'new');
-    await new Promise((r) => setTimeout(r, 80));
-    expect(sessions.snapshot('new').value).toBe('lapsed');
+    it("fires each session's own timer, and ending one leaves the others' armed", async () => {
+      vi.useFakeTimers();
+      sessions = createSessionSupervisor({ logic: quick });
+      await sessions.start('a');
+      await sessions.start('b');
+      await sessions.terminate('a');
+      await vi.advanceTimersByTimeAsync(29);
+      expect(sessions.snapshot('b').value).toBe('held');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sessions.snapshot('b').value).toBe('lapsed');
+    });
+
+    it('keeps the timers of a renamed session', async () => {
+      vi.useFakeTimers();
+      sessions = createSessionSupervisor({ logic: quick });
+      await sessions.start('old');
+      await sessions.rename('old', 'new');
+      await vi.advanceTimersByTimeAsync(29);
+      expect(sessions.snapshot('new').value).toBe('held');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(sessions.snapshot('new').value).toBe('lapsed');
+    });
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { type RunningShop, startShop } from '../../examples/shop/startShop.js';
-import { Client } from '../koa/helpers.js';
+import { CookieJar } from '../support/index.js';
 import { deleteKeys, REDIS_URL, redisAvailable } from '../redis/storeHelpers.js';
 
 const hasRedis = await redisAvailable();
@@ -27,10 +27,10 @@ describe('the demo keeps its shoppers across a restart', () => {
     running = await start(dataDir);
     const base = running.urls.shop.slice(0, -1);
     const port = Number(new URL(base).port);
-    const shopper = new Client(base);
+    const shopper = new CookieJar(base);
     await shopper.json('POST', '/api/cart/items', { sku: 'A1', qty: 2 });
     await shopper.json('POST', '/api/login', { user: 'ada' });
-    const other = new Client(base);
+    const other = new CookieJar(base);
     await other.json('POST', '/api/cart/items', { sku: 'B2' });
 
     // The shopper's open tab follows the cart through its live view.
@@ -39,7 +39,7 @@ describe('the demo keeps its shoppers across a restart', () => {
       onSnapshot: (s) => views.push(s),
       createSocket: (url, protocols) =>
         new WebSocket(url, protocols, {
-          headers: { cookie: shopper.cookieHeader(), origin: base },
+          headers: { cookie: shopper.header(), origin: base },
         }),
       backoff: { initialMs: 20, maxMs: 100 },
     });
@@ -71,14 +71,13 @@ describe('the demo keeps its shoppers across a restart', () => {
     const redis = new Redis(REDIS_URL);
     try {
       running = await startShop({ port: 0, env, dataDir: join(dir, 'r'), log: () => {} });
-      const shopper = new Client(running.urls.shop.slice(0, -1));
+      const shopper = new CookieJar(running.urls.shop.slice(0, -1));
       await shopper.json('POST', '/api/cart/items', { sku: 'C3' });
       await running.close();
       const [, keys] = await redis.scan('0', 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
       expect(keys.length).toBeGreaterThan(0); // the cart is in Redis, not in a file
       running = await startShop({ port: 0, env, dataDir: join(dir, 'r'), log: () => {} });
-      const again = new Client(running.urls.shop.slice(0, -1));
-      for (const [k, v] of shopper.cookies) again.cookies.set(k, v);
+      const again = shopper.clone(running.urls.shop.slice(0, -1));
       expect(await again.json('GET', '/api/cart')).toMatchObject({ count: 1 });
     } finally {
       await deleteKeys(redis, env.REDIS_PREFIX);
@@ -89,12 +88,11 @@ describe('the demo keeps its shoppers across a restart', () => {
   it('keeps the development cookie secret in the data folder, so cookies stay valid', async () => {
     const dataDir = join(dir, 'b');
     running = await start(dataDir);
-    const shopper = new Client(running.urls.shop.slice(0, -1));
+    const shopper = new CookieJar(running.urls.shop.slice(0, -1));
     await shopper.json('POST', '/api/cart/items', { sku: 'A1' });
     await running.close();
     running = await start(dataDir);
-    const again = new Client(running.urls.shop.slice(0, -1));
-    for (const [k, v] of shopper.cookies) again.cookies.set(k, v);
+    const again = shopper.clone(running.urls.shop.slice(0, -1));
     expect(await again.json('GET', '/api/cart')).toMatchObject({ count: 1 });
   });
 });

@@ -1,50 +1,34 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
-import { Client } from '../koa/helpers.js';
+import { SHOP_COOKIE } from '../../examples/shop/app.js';
+import { CookieJar, startShop, type TestShop } from '../support/index.js';
 
-let shop: ShopApp | undefined;
-afterEach(async () => {
-  await shop?.close();
+let shop: TestShop | undefined;
+afterEach(() => {
   shop = undefined;
 });
 
 async function start(): Promise<string> {
-  shop = createShopApp({
-    keys: ['shop-test-key-0123456789abcdefghijklmnop'],
-    cart: { paymentDelayMs: 5 },
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+  shop = await startShop({ cart: { paymentDelayMs: 5 } });
+  return shop.url;
 }
 
-function sessionIdOf(client: Client): string {
-  const raw = client.cookies.get(SHOP_COOKIE);
-  return JSON.parse(Buffer.from(raw ?? '', 'base64').toString('utf8')).sessionId;
+function sessionIdOf(client: CookieJar): string {
+  return client.sessionData(SHOP_COOKIE)?.sessionId;
 }
 
-async function form(
-  client: Client,
-  path: string,
-  fields: Record<string, string>,
-): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  const cookie = client.cookieHeader();
-  if (cookie) headers.cookie = cookie;
-  const res = await fetch(client.base + path, {
+/** A form post, as the shop's pages send it. */
+function form(client: CookieJar, path: string, fields: Record<string, string>): Promise<Response> {
+  return client.fetch(client.base + path, {
     method: 'POST',
-    headers,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
-    redirect: 'manual',
   });
-  client.store(res.headers.getSetCookie());
-  return res;
 }
 
 describe('examples/shop', () => {
   it('renders the product list without a session, and sets a signed, httpOnly, SameSite=Lax cookie with an expiry on the first add', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     const res = await browser.request('GET', '/');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
@@ -65,7 +49,7 @@ describe('examples/shop', () => {
 
   it('goes through add, login with a new session ID, a declined and an accepted payment, in pages', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     await browser.request('GET', '/');
     expect((await form(browser, '/cart/add', { sku: 'A1', qty: '2' })).status).toBe(303);
     await form(browser, '/cart/add', { sku: 'D4' });
@@ -112,7 +96,7 @@ describe('examples/shop', () => {
 
   it('serves the same flow as JSON, with codes for what is refused', async () => {
     const url = await start();
-    const api = new Client(url);
+    const api = new CookieJar(url);
     expect(await api.json('GET', '/api/cart')).toMatchObject({
       stage: 'shopping',
       items: [],
@@ -166,9 +150,9 @@ describe('examples/shop', () => {
 
   it('rejects malformed and oversized bodies without touching the cart', async () => {
     const url = await start();
-    const api = new Client(url);
+    const api = new CookieJar(url);
     await api.json('GET', '/api/cart');
-    const cookie = api.cookieHeader();
+    const cookie = api.header();
     const malformed = await fetch(`${url}/api/cart/items`, {
       method: 'POST',
       headers: { cookie, 'content-type': 'application/json' },
@@ -210,7 +194,7 @@ describe('examples/shop', () => {
 
   it('escapes what users type into pages', async () => {
     const url = await start();
-    const browser = new Client(url);
+    const browser = new CookieJar(url);
     const res = await browser.request('GET', '/login?next=%22%3E%3Cscript%3Ealert(1)%3C/script%3E');
     const page = await res.text();
     expect(page).not.toContain('<script>');

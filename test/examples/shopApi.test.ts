@@ -1,21 +1,14 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createShopApp, type ShopApp } from '../../examples/shop/app.js';
-import { Client } from '../koa/helpers.js';
+import { CookieJar, startShop, type TestShop } from '../support/index.js';
 
-let shop: ShopApp | undefined;
-afterEach(async () => {
-  await shop?.close();
+let shop: TestShop | undefined;
+afterEach(() => {
   shop = undefined;
 });
 
-async function start(): Promise<Client> {
-  shop = createShopApp({
-    keys: ['shop-api-test-key-0123456789abcdef'],
-    cart: { paymentDelayMs: 5 },
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  return new Client(`http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`);
+async function start(): Promise<CookieJar> {
+  shop = await startShop({ cart: { paymentDelayMs: 5 } });
+  return new CookieJar(shop.url);
 }
 
 async function expectError(res: Response, status: number, code: string): Promise<string> {
@@ -81,7 +74,7 @@ describe('examples/shop API', () => {
     expect((await api.json('POST', '/api/cart/items', { sku: 'A1', qty: 7 })).count).toBe(7);
     const form = await fetch(`${api.base}/api/cart/items`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: api.cookieHeader() },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: api.header() },
       body: 'sku=A1&qty=3',
     });
     expect(form.status).toBe(200);

@@ -1,36 +1,29 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createShopApp, SHOP_COOKIE, type ShopApp } from '../../examples/shop/app.js';
-import { Client } from '../koa/helpers.js';
+import { SHOP_COOKIE } from '../../examples/shop/app.js';
+import { CookieJar, startShop, type TestShop } from '../support/index.js';
 
 // Tabs of one browser share its cookie. Real HTTP, real koa-session, one cookie jar that keeps
 // whatever Set-Cookie arrives last, as a browser does.
 
 const ROUNDS = 30;
 
-let shop: ShopApp | undefined;
-afterEach(async () => {
-  await shop?.close();
+let shop: TestShop | undefined;
+afterEach(() => {
   shop = undefined;
 });
 
 async function start(): Promise<string> {
-  shop = createShopApp({
-    keys: ['shop-races-test-key-0123456789abcdef'],
-    clientStartRate: false, // every browser here is 127.0.0.1
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+  shop = await startShop({ clientStartRate: false }); // every browser here is 127.0.0.1
+  return shop.url;
 }
 
-function sessionIdOf(client: Client): string | undefined {
-  const raw = client.cookies.get(SHOP_COOKIE);
-  return raw && JSON.parse(Buffer.from(raw, 'base64').toString('utf8')).sessionId;
+function sessionIdOf(client: CookieJar): string | undefined {
+  return client.sessionData(SHOP_COOKIE)?.sessionId;
 }
 
 /** A browser with a cart of two products, anonymous. */
-async function shopper(url: string): Promise<Client> {
-  const browser = new Client(url);
+async function shopper(url: string): Promise<CookieJar> {
+  const browser = new CookieJar(url);
   await browser.json('POST', '/api/cart/items', { sku: 'A1', qty: 2 });
   await browser.json('POST', '/api/cart/items', { sku: 'C3' });
   return browser;

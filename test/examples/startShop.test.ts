@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { cookieKeys } from '../../examples/shop/keys.js';
 import { type RunningShop, startShop } from '../../examples/shop/startShop.js';
-import { Client } from '../koa/helpers.js';
+import { CookieJar } from '../support/index.js';
 
 let running: RunningShop | undefined;
 afterEach(async () => {
@@ -21,10 +21,10 @@ describe('startShop (npm start)', () => {
 
     expect((await fetch(urls.shop)).status).toBe(200);
     expect((await fetch(urls.visualizer)).status).toBe(200);
-    const browser = new Client(urls.shop.slice(0, -1));
+    const browser = new CookieJar(urls.shop.slice(0, -1));
     await browser.json('POST', '/api/cart/items', { sku: 'A1' });
     const socket = new WebSocket(urls.live, {
-      headers: { cookie: browser.cookieHeader(), origin: urls.shop.slice(0, -1) },
+      headers: { cookie: browser.header(), origin: urls.shop.slice(0, -1) },
     });
     const first = await new Promise<string>((resolve, reject) => {
       socket.once('message', (data) => resolve(String(data)));

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeys, REDIS_URL, redisAvailable } from '../redis/storeHelpers.js';
 import { bundleChild, removeBundles } from '../support/bundleChild.js';
+import { CookieJar } from '../support/index.js';
 
 const hasRedis = await redisAvailable();
 const dir = mkdtempSync(join(tmpdir(), 'sp-shop-workers-'));
@@ -77,19 +78,19 @@ describe('WORKERS=2 npm start', () => {
         });
       });
 
-      let cookie = '';
+      const browser = new CookieJar();
       let acked = 0;
       const workers = new Set<string>();
       const add = async () => {
         // A connection the primary handed to the worker just killed is never answered: that
         // request was not acknowledged, and the next one goes to a live worker.
-        const res = await post(port, '/api/cart/items', { sku: 'A1' }, cookie).catch(
+        const res = await post(port, '/api/cart/items', { sku: 'A1' }, browser.header()).catch(
           () => undefined,
         );
         if (res?.status !== 200) return res;
         acked++;
         workers.add(res.worker);
-        if (res.setCookie.length) cookie = res.setCookie.map((c) => c.split(';')[0]).join('; ');
+        browser.store(res.setCookie);
         expect(res.body.count).toBe(acked); // one cart, whichever worker answered
         return res;
       };

@@ -1,14 +1,10 @@
 import { Registry } from 'prom-client';
 import { prometheusMetrics } from 'session-process/prometheus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { CookieJar } from '../support/index.js';
 import { startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 /** A cookie-less visitor from `ip` (through a proxy that Koa trusts) asking for its count. */
 function visit(ip: string, cookie?: string): Promise<Response> {
   const headers: Record<string, string> = { 'x-forwarded-for': ip };
@@ -21,10 +17,9 @@ describe('clientStartRate', () => {
     t = await startApp({}, { clientStartRate: { limit: 3, intervalMs: 60_000 } });
     t.app.proxy = true; // ctx.ip from X-Forwarded-For
     const first = await visit('10.0.0.1');
-    const cookie = first.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
+    const browser = new CookieJar();
+    browser.store(first.headers.getSetCookie());
+    const cookie = browser.header();
     expect(first.status).toBe(200);
     expect((await visit('10.0.0.1')).status).toBe(200);
     expect((await visit('10.0.0.1')).status).toBe(200);

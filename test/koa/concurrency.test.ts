@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('concurrency', () => {
   it('gives each of 1,000 concurrent clients its own process', async () => {
     t = await startApp(

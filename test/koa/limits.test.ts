@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COOKIE, startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('limits', () => {
   it('answers 503 with Retry-After when the session limit is reached, and serves existing sessions', async () => {
     t = await startApp({ maxSessions: 2, idleTimeoutMs: 120_000 });

@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Client, decodeSession, startApp, type TestApp } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import type { CookieJar } from '../support/index.js';
+import { decodeSession, startApp, type TestApp } from './helpers.js';
 
 // Concurrent requests of one browser (one cookie jar) around each state change the Koa layer
 // makes: rotate, terminate, expiry, crash restart. 1,000 rounds each, spread over parallel lanes
@@ -11,11 +12,6 @@ const ROUNDS = 1_000;
 const LANES = 20;
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 type Op = 'rotate' | 'inc' | 'add' | 'count' | 'terminate' | 'boom';
 const ROUTES: Record<Op, [string, string]> = {
   rotate: ['POST', '/rotate'],
@@ -38,7 +34,7 @@ interface Answer {
  * Sends `ops` in a random order with the browser's current cookies: at once, or each after a
  * random delay of up to `spreadMs`.
  */
-async function burst(client: Client, ops: Op[], spreadMs = 0): Promise<Answer[]> {
+async function burst(client: CookieJar, ops: Op[], spreadMs = 0): Promise<Answer[]> {
   const shuffled = [...ops].sort(() => Math.random() - 0.5);
   return Promise.all(
     shuffled.map(async (op) => {
@@ -61,7 +57,7 @@ async function burst(client: Client, ops: Op[], spreadMs = 0): Promise<Answer[]>
   );
 }
 
-function idOf(client: Client): unknown {
+function idOf(client: CookieJar): unknown {
   return decodeSession(client)?.sessionId;
 }
 

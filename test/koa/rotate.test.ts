@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COOKIE, decodeSession, startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('rotate', () => {
   it('changes the ID, keeps the state, and the old cookie reaches nothing', async () => {
     t = await startApp({ rotatedIdTtlMs: 200 });
@@ -76,10 +71,12 @@ describe('rotate', () => {
     t = await startApp();
     const browser = t.client();
     const { id } = await browser.json('POST', '/inc');
-    const messages: string[] = [];
-    t.sessions.subscribe(id, (msg) => messages.push(msg.type));
+    const messages: unknown[] = [];
+    t.sessions.subscribe(id, (msg) => messages.push(msg));
     await browser.json('POST', '/rotate');
-    expect(messages).toEqual(['ended']);
+    // The reason matters: a live view told `rotated` reconnects with the new cookie, one told
+    // `terminated` stops.
+    expect(messages).toEqual([{ type: 'ended', reason: 'rotated' }]);
   });
 
   it('starts a process under a fresh ID in lazy mode when none runs yet', async () => {

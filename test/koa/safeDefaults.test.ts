@@ -3,22 +3,10 @@ import session from 'koa-session';
 import { createSessionSupervisor } from 'session-process';
 import { SigningKeyError, sessionProcess } from 'session-process/koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  COOKIE,
-  closeServer,
-  KEYS,
-  listen,
-  startApp,
-  type TestApp,
-  tallyMachine,
-} from './helpers.js';
+import { COOKIE, startApp, type TestApp, tallyMachine } from './helpers.js';
+import { serveApp, TEST_KEYS } from '../support/index.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('safe defaults', () => {
   it('starts no process for 10,000 cookie-less requests, 404s included (lazy by default)', async () => {
     t = await startApp();
@@ -61,7 +49,7 @@ describe('safe defaults', () => {
       ['missing', undefined, 'SIGNING_KEY_MISSING', /app\.keys is not set/],
       ['empty', [], 'SIGNING_KEY_MISSING', /app\.keys is not set/],
       ['short', ['changeme'], 'SIGNING_KEY_WEAK', /app\.keys\[0\] is 8 characters long/],
-      ['an old key short', [KEYS[0], 'secret'], 'SIGNING_KEY_WEAK', /app\.keys\[1\]/],
+      ['an old key short', [TEST_KEYS[0], 'secret'], 'SIGNING_KEY_WEAK', /app\.keys\[1\]/],
     ])(
       'refuses %s keys when the middleware is created, saying what to set',
       (_, keys, code, message) => {
@@ -83,7 +71,7 @@ describe('safe defaults', () => {
 
     it('accepts keys of 32 characters or more, and no keys when koa-session does not sign', () => {
       const app = new Koa();
-      app.keys = KEYS;
+      app.keys = TEST_KEYS;
       app.use(session({ key: COOKIE }, app));
       expect(() => sessionProcess(sessions, { app })).not.toThrow();
 
@@ -106,16 +94,11 @@ describe('safe defaults', () => {
       app.use((ctx) => {
         ctx.body = 'ok';
       });
-      const server = await listen(app);
-      try {
-        const { port } = server.address() as { port: number };
-        const res = await fetch(`http://127.0.0.1:${port}/`);
-        expect(res.status).toBe(500);
-        expect(errors[0]).toBeInstanceOf(SigningKeyError);
-        expect(String(errors[0])).toMatch(/Set app\.keys/);
-      } finally {
-        await closeServer(server);
-      }
+      const { url } = await serveApp(app.callback());
+      const res = await fetch(`${url}/`);
+      expect(res.status).toBe(500);
+      expect(errors[0]).toBeInstanceOf(SigningKeyError);
+      expect(String(errors[0])).toMatch(/Set app\.keys/);
     });
   });
 

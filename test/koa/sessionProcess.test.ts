@@ -1,26 +1,19 @@
 import Koa from 'koa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSessionSupervisor, generateSessionId } from 'session-process';
 import { sessionProcess } from 'session-process/koa';
 import {
   COOKIE,
-  Client,
-  closeServer,
   decodeSession,
   encodeSession,
-  listen,
   signedSessionCookies,
   startApp,
   type TestApp,
   tallyMachine,
 } from './helpers.js';
+import { CookieJar, serveApp } from '../support/index.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 describe('sessionProcess', () => {
   describe('session ID', () => {
     it('sets a 192-bit base64url ID on the first visit in eager mode, in a signed httpOnly cookie', async () => {
@@ -74,7 +67,7 @@ describe('sessionProcess', () => {
     it('gives a fresh session to a signed cookie holding an invalid ID, never a 500', async () => {
       t = await startApp();
       for (const bad of ['../../etc/passwd', '', 'x'.repeat(129), 42, { $ne: null }, null]) {
-        const browser = new Client(t.url);
+        const browser = new CookieJar(t.url);
         for (const [k, v] of await signedSessionCookies({ sessionId: bad }))
           browser.cookies.set(k, v);
         const res = await browser.request('GET', '/count');
@@ -89,7 +82,7 @@ describe('sessionProcess', () => {
     it('gives a fresh ID to a signed cookie holding an unknown ID, not a process under that ID', async () => {
       t = await startApp();
       const unknown = generateSessionId();
-      const browser = new Client(t.url);
+      const browser = new CookieJar(t.url);
       for (const [k, v] of await signedSessionCookies({ sessionId: unknown, theme: 'dark' })) {
         browser.cookies.set(k, v);
       }
@@ -247,14 +240,12 @@ describe('sessionProcess', () => {
     const errors: unknown[] = [];
     app.on('error', (err) => errors.push(err));
     app.use(sessionProcess(sessions));
-    const server = await listen(app);
+    const { url } = await serveApp(app.callback());
     try {
-      const { port } = server.address() as { port: number };
-      const res = await fetch(`http://127.0.0.1:${port}/`);
+      const res = await fetch(`${url}/`);
       expect(res.status).toBe(500);
       expect(String(errors[0])).toMatch(/needs koa-session before it/);
     } finally {
-      await closeServer(server);
       await sessions.shutdown();
     }
   });

@@ -1,13 +1,8 @@
 import { memoryStore, type SessionStore } from 'session-process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from './helpers.js';
 
 let t: TestApp | undefined;
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
-
 /** A memory store that, like Redis, can only load asynchronously. */
 function asyncStore(): SessionStore {
   const inner = memoryStore();

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { parseServerMessage } from 'session-process/live';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { closeAll, type LiveTestServer, record, startLiveTestServer } from './liveTestServer.js';
+import { recordFrames as record } from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 // Random frames at a real bridge: text, JSON of any shape, near-valid messages and binary. The
 // bridge must neither crash nor close the view, and everything it answers must be a message of
@@ -59,13 +60,17 @@ describe('attachLiveBridge under random frames', () => {
   const calledRefs = new Set<string>();
 
   beforeAll(async () => {
-    t = await startLiveTestServer({ maxCallTimeoutMs: 50, events: ['add_one', 'get_value'] });
+    t = await startLiveTestServer(
+      { maxCallTimeoutMs: 50, events: ['add_one', 'get_value'] },
+      {},
+      {},
+      { scope: 'file' },
+    );
     const { cookie } = await t.login();
     ws = await t.connect({ cookie, origin: t.origin });
     rec = record(ws);
     await rec.next((m) => m.type === 'snapshot');
   });
-  afterAll(closeAll);
 
   it('answers only within the protocol and keeps the view open', async () => {
     let sentinel = 0;

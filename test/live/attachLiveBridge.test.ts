@@ -1,12 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import net from 'node:net';
-import {
-  callIdOf,
-  reply,
-  SessionError,
-  type SessionErrorCode,
-  type SessionSupervisor,
-} from 'session-process';
+import { callIdOf, reply, SessionError, type SessionErrorCode } from 'session-process';
 import {
   attachLiveBridge,
   isLiveRefusedError,
@@ -18,15 +12,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { assign, setup } from 'xstate';
 import {
-  closeAll,
-  type LiveTestServer,
-  record,
-  refusal,
+  recordFrames as record,
   refusalClose,
-  startLiveTestServer,
-} from './liveTestServer.js';
-
-afterEach(closeAll);
+  upgradeStatus as refusal,
+  withOverrides,
+} from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 describe('attachLiveBridge upgrade', () => {
   it('accepts a valid session cookie and Origin and sends the current snapshot first', async () => {
@@ -517,17 +508,12 @@ void _allCoreCodes;
  */
 function failingBridge(t: LiveTestServer, code: SessionErrorCode): string {
   const error = new SessionError(code, `core says ${code}`);
-  const sessions = new Proxy(t.sessions, {
-    get(target, prop) {
-      if (prop === 'call') return () => Promise.reject(error);
-      if (prop === 'cast')
-        return () => {
-          throw error;
-        };
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  const sessions = withOverrides(t.sessions, {
+    call: () => Promise.reject(error),
+    cast: () => {
+      throw error;
     },
-  }) as SessionSupervisor;
+  });
   const bridge = attachLiveBridge(t.server, {
     app: t.app,
     sessions,
@@ -788,13 +774,7 @@ describe('attachLiveBridge limits', () => {
     const t = await startLiveTestServer();
     const { cookie } = await t.login();
     const down = new SessionError('STORE_UNAVAILABLE', 'the store is down');
-    const sessions = new Proxy(t.sessions, {
-      get(target, prop) {
-        if (prop === 'restore') return () => Promise.reject(down);
-        const value = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    }) as SessionSupervisor;
+    const sessions = withOverrides(t.sessions, { restore: () => Promise.reject(down) });
     const bridge = attachLiveBridge(t.server, {
       app: t.app,
       sessions,

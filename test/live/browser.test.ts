@@ -1,24 +1,17 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useChromium } from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing) {
-  if (process.env.CI === 'true')
-    throw new Error(`${CHROMIUM} is missing: browser tests cannot run in CI`);
-  console.warn(`skipping the live-view browser test: ${CHROMIUM} is missing`);
-}
+const chromium = useChromium('the live-view browser test');
+const missing = !chromium.available;
 
 const html = `<!doctype html><meta charset="utf-8"><title>live</title>
 <p>Count: <output id="count">?</output></p><button id="add">add</button>
 <p id="notice" role="status" hidden></p><script type="module" src="/page.js"></script>`;
 
 describe.skipIf(missing)('live views in Chromium', () => {
-  let browser: Browser;
   let t: LiveTestServer;
 
   beforeAll(async () => {
@@ -44,20 +37,12 @@ describe.skipIf(missing)('live views in Chromium', () => {
         '/page': ['text/html', html],
         '/page.js': ['text/javascript', js],
       },
+      { scope: 'file' },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await closeAll();
   });
 
   it('shows an add in one tab in the other, and the end notice in both', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const errors: string[] = [];
     const one = await context.newPage();
     one.on('pageerror', (e) => errors.push(e.message));
@@ -87,7 +72,7 @@ describe.skipIf(missing)('live views in Chromium', () => {
   // A browser cannot read the status of a refused upgrade (it sees 1006 whatever the reason): the
   // bridge accepts the handshake of a client speaking the protocol and closes with 4401 / 4403.
   it('tells a page without a session UNAUTHORIZED and stops reconnecting', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     const sockets: string[] = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
@@ -100,7 +85,7 @@ describe.skipIf(missing)('live views in Chromium', () => {
   });
 
   it('tells a page on an origin the bridge does not allow FORBIDDEN', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const page = await context.newPage();
     // Same server, other name: the Origin is http://localhost:<port>, not the allowed 127.0.0.1.
     await page.goto(`${t.baseUrl.replace('127.0.0.1', 'localhost')}/page`);

@@ -5,18 +5,18 @@ import {
   type LiveClient,
   type SnapshotMessage,
 } from 'session-process/client';
-import { createSessionSupervisor, memoryStore, type SessionStore } from 'session-process';
+import { createSessionSupervisor, memoryStore } from 'session-process';
 import { attachLiveBridge } from 'session-process/live';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { counterMachine } from '../../machines/counter.js';
-import { closeAll, type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
+import { withOverrides } from '../support/index.js';
+import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 const clients = new Set<LiveClient>();
 afterEach(async () => {
   for (const c of clients) c.close();
   clients.clear();
-  await closeAll();
 });
 
 function connect(
@@ -279,9 +279,7 @@ describe('connectLive after a server restart', () => {
   // session is not in memory when its view comes back, and the bridge must restore it.
   it('resumes on a new process that restores its session from the store', async () => {
     const store = memoryStore();
-    const asyncStore = new Proxy(store, {
-      get: (target, prop) => (prop === 'loadSync' ? undefined : Reflect.get(target, prop, target)),
-    }) as SessionStore;
+    const asyncStore = withOverrides(store, { loadSync: undefined });
     const t = await startLiveTestServer({}, { store: asyncStore });
     const { cookie, sessionId } = await t.login();
     t.sessions.cast(sessionId, { type: 'add_one' });

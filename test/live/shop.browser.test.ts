@@ -1,28 +1,20 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { LiveBridge } from 'session-process/live';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createShopApp, type ShopApp } from '../../examples/shop/app.js';
 import { formatPrice } from '../../examples/shop/views.js';
-import { attachShopLive, shopLiveScript } from '../../examples/shop/live.js';
+import { shopLiveScript } from '../../examples/shop/live.js';
+import { startShop, type TestShop, useChromium } from '../support/index.js';
 // @ts-expect-error: a plain ESM build script without types
 import { buildAssets } from '../../scripts/build-assets.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const missing = !existsSync(CHROMIUM);
-if (missing) {
-  if (process.env.CI === 'true')
-    throw new Error(`${CHROMIUM} is missing: browser tests cannot run in CI`);
-  console.warn(`skipping the shop's live-view browser test: ${CHROMIUM} is missing`);
-}
+const chromium = useChromium("the shop's live-view browser test");
+const missing = !chromium.available;
 
 describe.skipIf(missing)('the demo shop, live in Chromium', () => {
-  let browser: Browser;
-  let shop: ShopApp;
+  let shop: TestShop;
   let live: LiveBridge;
   let base: string;
   let outdir: string;
@@ -32,23 +24,15 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
     // The page script is bundled in-process, as `npm run build` does.
     outdir = await mkdtemp(join(tmpdir(), 'shop-assets-'));
     await buildAssets({ outdir, minify: false });
-    shop = createShopApp({
-      keys: ['test-key-0123456789abcdefghijklmnopqrstuv'],
-      before: [shopLiveScript(join(outdir, 'examples/shop'))],
-    });
-    live = attachShopLive(shop);
-    await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    shop = await startShop(
+      { before: [shopLiveScript(join(outdir, 'examples/shop'))] },
+      { scope: 'file', live: {} },
+    );
+    live = shop.live!;
+    base = shop.url;
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await live?.close();
-    await shop?.close();
     if (outdir) await rm(outdir, { recursive: true, force: true });
   });
 
@@ -65,7 +49,7 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
   const count = (page: Page) => page.textContent('[data-cart-count]');
 
   it('updates the cart in one tab when another adds to it, and shows the end of the session', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const shopping = await open(context, '/');
     // Pages start no cart session (the middleware is lazy); the first item does.
     await shopping.click('tr[data-sku="A1"] button');
@@ -105,7 +89,7 @@ describe.skipIf(missing)('the demo shop, live in Chromium', () => {
   });
 
   it('moves the other tabs to the new session ID when one tab logs in (rotate)', async () => {
-    const context = await browser.newContext();
+    const context = await chromium.browser.newContext();
     const other = await open(context, '/');
     const before = shop.sessions.list().map((s) => s.id);
     await other.click('tr[data-sku="C3"] button');

@@ -1,25 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { createSessionSupervisor } from 'session-process';
 import { prometheusMetrics } from 'session-process/prometheus';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tallyMachine } from '../koa/helpers.js';
-
-let server: Server | undefined;
-afterEach(async () => {
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  server = undefined;
-});
+import { serveApp } from '../support/index.js';
 
 /** Serves `registry` over HTTP, as an app's /metrics does, and scrapes it once. */
 async function scrape(registry: Registry): Promise<string> {
-  server ??= createServer(async (_req, res) => {
+  const { url } = await serveApp(async (_req, res) => {
     res.setHeader('content-type', registry.contentType);
     res.end(await registry.metrics());
   });
-  if (!server.listening) await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+  const res = await fetch(`${url}/metrics`);
   expect(res.headers.get('content-type')).toMatch(/text\/plain/);
   return res.text();
 }

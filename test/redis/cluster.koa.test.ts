@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisCluster } from 'session-process/redis';
-import { Client, startApp, type TestApp } from '../koa/helpers.js';
+import { startApp, type TestApp } from '../koa/helpers.js';
+import { CookieJar } from '../support/index.js';
 import { REDIS_URL, redisAvailable, uniquePrefix } from './clusterHelpers.js';
 
 const available = await redisAvailable('the cluster Koa test');
@@ -36,7 +37,7 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     const b = await worker('b');
     const onA = a.client();
     // One browser, one cookie jar, requests spread over both workers.
-    const onB = Object.assign(new Client(b.url), { cookies: onA.cookies });
+    const onB = Object.assign(new CookieJar(b.url), { cookies: onA.cookies });
     const first = await onA.json('POST', '/inc');
     const second = await onB.json('POST', '/inc');
     const third = await onA.json('POST', '/inc');

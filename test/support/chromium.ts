@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Where the system's Chromium lives (Debian's `chromium` package). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -42,4 +43,42 @@ export function chromiumAvailable(what = 'browser tests'): boolean {
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/** The browser of a test file, from {@link useChromium}. */
+export interface FileChromium {
+  /** Whether Chromium is there (see {@link chromiumAvailable}); skip the browser tests if not. */
+  readonly available: boolean;
+  /** The file's browser, launched before its first test (throws when Chromium is absent). */
+  readonly browser: Browser;
+}
+
+/**
+ * One Chromium for a test file: checks it is there (skip with a printed reason, fail under
+ * `CI=true`), launches it before the file's tests and closes it after them.
+ *
+ * @example
+ * ```ts
+ * const chromium = useChromium('the chart');
+ * describe.runIf(chromium.available)('the chart (Chromium)', () => {
+ *   it('draws', async () => { const page = await chromium.browser.newPage(); ... });
+ * });
+ * ```
+ */
+export function useChromium(what = 'browser tests'): FileChromium {
+  const available = chromiumAvailable(what);
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    if (available) browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    available,
+    get browser() {
+      if (!browser) throw new Error(`Chromium is not running (${what})`);
+      return browser;
+    },
+  };
 }

@@ -1,18 +1,19 @@
 /**
- * The shared test kit: real servers on 127.0.0.1 port 0 with guaranteed teardown, a cookie jar,
- * raw WebSocket clients that record every frame, and the Chromium launcher.
+ * The shared test kit: every suite's servers, cookie jars, WebSocket clients and browser come
+ * from here, so a fix to one (teardown, cookie expiry, CI rules for Chromium) reaches them all.
  *
- * It is meant to replace, as the other suites migrate to it:
- * - servers: `startApp`/`listen`/`closeServer` (test/koa/helpers.ts), `startVizApp`'s server
- *   (test/visualizer/helpers.ts), `startLiveTestServer`/`closeAll` (test/live/liveTestServer.ts)
- *   and the inline `server.listen(0, '127.0.0.1')` set-ups of test/examples/shop.test.ts,
- *   test/testing/{shop,live}.test.ts, test/visualizer/{shop,readme}.test.ts and
- *   test/live/shop.browser.test.ts;
- * - cookie jars: `Client` of test/koa/helpers.ts and test/visualizer/helpers.ts and the ad-hoc
- *   `getSetCookie()` parsing of test/examples/shop.test.ts, test/testing/{shop,live}.test.ts and
- *   test/live/liveTestServer.ts (`login`);
- * - Chromium: `chromiumAvailable`/`launchChromium` of test/visualizer/helpers.ts and the inline
- *   launchers of test/live/browser.test.ts and test/live/shop.browser.test.ts.
+ * - servers: {@link startTestServer} (Koa 3 + koa-session 7 + a supervisor, and on request
+ *   `sessionProcess`, the live bridge, a visualizer through `beforeSession`/`attach`, a restart
+ *   on the same port), {@link startShop} (the demo shop, with its live bridge on request),
+ *   {@link serveApp} (any handler) and {@link listenOnLoopback} (a server the app under test
+ *   owns). Each is closed after the test (or the file, `scope: 'file'`); the suites' own helpers
+ *   (test/koa/helpers.ts `startApp`, test/live/liveTestServer.ts, test/visualizer/helpers.ts)
+ *   are presets of `startTestServer` with their routes and defaults;
+ * - cookies: {@link CookieJar}, one browser (with `request`/`json` for path-and-JSON APIs);
+ * - sockets: {@link connectWs}, {@link recordFrames} (raw frames and parsed messages),
+ *   {@link upgradeStatus}, {@link refusalClose};
+ * - Chromium: {@link chromiumAvailable} (skip with a printed reason, fail under `CI=true`) and
+ *   {@link launchChromium}.
  *
  * `bundleChild.ts` (bundles an entry for a real child process) lives here too; import it directly.
  *
@@ -25,7 +26,31 @@
  * const ws = await connectWs(server.wsUrl, { origin: server.origin, cookie: jar.header() });
  * ```
  */
-export { chromiumAvailable, CHROMIUM, CHROMIUM_ARGS, launchChromium } from './chromium.js';
+export {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  chromiumAvailable,
+  type FileChromium,
+  launchChromium,
+  useChromium,
+} from './chromium.js';
 export { CookieJar } from './CookieJar.js';
-export { connectWs, type FrameRecorder, recordFrames, upgradeStatus } from './ws.js';
-export { startTestServer, type TestServer, type TestServerOptions } from './startTestServer.js';
+export { withOverrides } from './withOverrides.js';
+export {
+  connectWs,
+  type FrameRecorder,
+  recordFrames,
+  refusalClose,
+  upgradeStatus,
+} from './ws.js';
+export { startShop, type TestShop } from './startShop.js';
+export {
+  closeTestServers,
+  listenOnLoopback,
+  type ServedApp,
+  serveApp,
+  startTestServer,
+  TEST_KEYS,
+  type TestServer,
+  type TestServerOptions,
+} from './startTestServer.js';

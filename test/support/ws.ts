@@ -62,9 +62,16 @@ export interface Frame {
 /** Every frame a socket received and how it closed, recorded from the time it was made. */
 export interface FrameRecorder {
   readonly frames: Frame[];
+  /**
+   * The text frames parsed as JSON, in order (a frame that is not JSON is kept as
+   * `{ unparsed: text }`, so a test about the protocol sees it rather than a thrown listener).
+   */
+  readonly messages: any[];
   readonly closed: { code: number; reason: string } | undefined;
   /** Resolves once `ok()` holds (checked after each frame and at close). */
   until(ok: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the first message (index `from` on) that `match` accepts. */
+  next(match?: (m: any) => boolean, from?: number, timeoutMs?: number): Promise<any>;
   whenClosed(timeoutMs?: number): Promise<{ code: number; reason: string }>;
 }
 
@@ -78,6 +85,7 @@ export function recordFrames(ws: WebSocket): FrameRecorder {
   let rec = recorders.get(ws);
   if (rec) return rec;
   const frames: Frame[] = [];
+  const messages: any[] = [];
   const waiters = new Set<() => void>();
   let closed: { code: number; reason: string } | undefined;
   const wake = () => {
@@ -85,11 +93,16 @@ export function recordFrames(ws: WebSocket): FrameRecorder {
   };
   ws.on('message', (data, isBinary) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    frames.push(
-      isBinary
-        ? { text: undefined, binary: buf }
-        : { text: buf.toString('utf8'), binary: undefined },
-    );
+    if (isBinary) frames.push({ text: undefined, binary: buf });
+    else {
+      const text = buf.toString('utf8');
+      frames.push({ text, binary: undefined });
+      try {
+        messages.push(JSON.parse(text));
+      } catch {
+        messages.push({ unparsed: text });
+      }
+    }
     wake();
   });
   ws.on('close', (code, reason) => {
@@ -114,13 +127,55 @@ export function recordFrames(ws: WebSocket): FrameRecorder {
     });
   rec = {
     frames,
+    messages,
     get closed() {
       return closed;
     },
     until,
+    async next(match = () => true, from = 0, timeoutMs = 3_000) {
+      let found: any;
+      await until(
+        () => {
+          found = messages.slice(from).find(match);
+          return found !== undefined;
+        },
+        'a matching message',
+        timeoutMs,
+      );
+      return found;
+    },
     whenClosed: (timeoutMs) =>
       until(() => closed !== undefined, 'the close', timeoutMs).then(() => closed!),
   };
   recorders.set(ws, rec);
   return rec;
+}
+
+/**
+ * How a client speaking a subprotocol (as `connectLive` does, offering `session-process.v1`)
+ * learns of a refused upgrade: the handshake completes and the socket closes at once with this
+ * code and reason. Rejects if the refusal came over HTTP instead, or if any message arrived.
+ */
+export function refusalClose(
+  url: string,
+  headers: Record<string, string>,
+  protocols: string[] = ['session-process.v1'],
+): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers });
+    open.add(ws);
+    let messages = 0;
+    ws.on('message', () => messages++);
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      reject(new Error(`refused over HTTP (${res.statusCode}), not with a close code`));
+    });
+    ws.on('close', (code, reason) => {
+      open.delete(ws);
+      if (messages > 0) reject(new Error(`a refused view got ${messages} messages`));
+      else resolve({ code, reason: String(reason) });
+    });
+    ws.on('error', () => {});
+  });
 }

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { createSessionSupervisor } from 'session-process';
 import { connectLive, type LiveClient, type SnapshotMessage } from 'session-process/client';
 import { attachLiveBridge } from 'session-process/live';
@@ -10,9 +9,10 @@ import {
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { EventObject } from 'xstate';
-import { createShopApp, SHOP_COOKIE } from '../../examples/shop/app.js';
+import { createShopApp } from '../../examples/shop/app.js';
 import { type CartContext, cartMachine } from '../../machines/cart.js';
 import { cartModelOptions } from '../../machines/cart.model.js';
+import { CookieJar, listenOnLoopback } from '../support/index.js';
 
 const cartEventTypes = [
   'cart.add',
@@ -55,20 +55,17 @@ async function liveDriver({ supervisorOptions, input }: DriveContext): Promise<S
     }),
     heartbeatMs: 0,
   });
-  await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
-  const base = `127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+  const base = (await listenOnLoopback(shop.server)).slice('http://'.length);
   let client: LiveClient | undefined;
   let latest: SnapshotMessage | undefined;
 
   return {
     settleMs: 2_000,
     async start() {
-      const page = await fetch(`http://${base}/api/cart`);
-      const cookie = page.headers
-        .getSetCookie()
-        .map((header) => header.split(';')[0])
-        .filter((pair) => pair?.startsWith(SHOP_COOKIE))
-        .join('; ');
+      // The page load gives the browser its session cookie.
+      const browser = new CookieJar();
+      await browser.fetch(`http://${base}/api/cart`);
+      const cookie = browser.header();
       latest = undefined;
       await new Promise<void>((resolve, reject) => {
         client = connectLive(`ws://${base}/live`, {

@@ -162,7 +162,6 @@ describe('paths', () => {
       // Quantities grow with every cart.add: the key keeps the SKUs only.
       serializeState: serializeCartState,
     });
-    const started = Date.now();
     const before = model.clock.now();
     // One event of the cart's ten is listed: coverage is partial on purpose.
     const report = await model.run({ ...quiet, minCoverage: 0 });
@@ -170,8 +169,9 @@ describe('paths', () => {
     expect(report.paths.map((p) => p.title)).toContain(
       'cart.add {"sku":"A1"} › xstate.after.reservation.cart.cart.shopping.active ⇒ auth.anonymous | cart.shopping.empty',
     );
+    // A day on the model's clock; on the wall clock the test timeout bounds it (no stopwatch
+    // here: how fast runs are is bench/testing.ts's subject).
     expect(model.clock.now() - before).toBeGreaterThanOrEqual(24 * 60 * 60_000);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('refuses overlapping runs of one model', async () => {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { createSessionSupervisor } from 'session-process';
 import {
   createSessionTestModel,
@@ -12,6 +11,7 @@ import { createShopApp } from '../../examples/shop/app.js';
 import type { CartState } from '../../examples/shop/cartState.js';
 import { cartMachine } from '../../machines/cart.js';
 import { cartModelOptions } from '../../machines/cart.model.js';
+import { CookieJar, listenOnLoopback } from '../support/index.js';
 
 /** The cart machine's state value, rebuilt from what the shop's JSON API shows of a cart. */
 function stateValueOf(cart: CartState): unknown {
@@ -36,27 +36,11 @@ async function shopDriver({ supervisorOptions, input }: DriveContext): Promise<S
     keys: ['model-test-key-0123456789abcdefghijklm'],
     clientStartRate: false,
   });
-  await new Promise<void>((resolve) => shop.server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
-  let jar = new Map<string, string>();
+  const base = await listenOnLoopback(shop.server);
+  let jar = new CookieJar(base);
 
   const request = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(base + path, {
-      method,
-      headers: {
-        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    for (const header of response.headers.getSetCookie()) {
-      const [pair = ''] = header.split(';');
-      const at = pair.indexOf('=');
-      const name = pair.slice(0, at);
-      const value = pair.slice(at + 1);
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(header)) jar.delete(name);
-      else jar.set(name, value);
-    }
+    const response = await jar.request(method, path, body);
     const json = (await response.json()) as Record<string, unknown>;
     // 4xx is the shop refusing what the current state does not allow, as the machine does;
     // the state check after the step tells whether that was right.
@@ -87,7 +71,7 @@ async function shopDriver({ supervisorOptions, input }: DriveContext): Promise<S
     // back by polling for up to this long.
     settleMs: 2_000,
     async start() {
-      jar = new Map();
+      jar = new CookieJar(base);
       await request('GET', '/api/cart');
     },
     async send(event) {

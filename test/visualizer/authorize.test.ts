@@ -1,15 +1,10 @@
 import { get } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { isLoopback } from 'session-process/visualizer';
 import { startVizApp, type VizApp } from './helpers.js';
 
 let app: VizApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
 describe('authorize', () => {
   it('answers 403 for the page, its assets and the feed when authorize is false', async () => {
     app = await startVizApp({ authorize: () => false });

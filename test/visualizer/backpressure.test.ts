@@ -7,8 +7,6 @@ let app: VizApp | undefined;
 let socket: Socket | undefined;
 afterEach(async () => {
   socket?.destroy();
-  await app?.close();
-  app = undefined;
 });
 
 /** A masked (mask key 0) client text frame. */

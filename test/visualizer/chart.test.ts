@@ -1,26 +1,19 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium, startVizApp, type VizApp } from './helpers.js';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useChromium } from '../support/index.js';
+import { startVizApp, type VizApp } from './helpers.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = chromiumAvailable();
+const chromium = useChromium('the visualizer page');
+const hasChromium = chromium.available;
 
-let browser: Browser | undefined;
 let app: VizApp | undefined;
 let page: Page | undefined;
 
-beforeAll(async () => {
-  if (hasChromium) browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
   await page?.close();
   page = undefined;
-  await app?.close();
-  app = undefined;
 });
 
 const active = (p: Page, stateId: string) =>
@@ -32,7 +25,7 @@ describe.skipIf(!hasChromium)('the chart (Chromium)', () => {
     const client = app.client();
     const id = await client.id();
     await client.send({ type: 'cart.add', sku: 'A1' });
-    page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
+    page = await chromium.browser.newPage({ viewport: { width: 1280, height: 720 } });
     // Installed before the page's own script: records the DOM at the first mutation that
     // brings state nodes in, before anything else can run.
     await page.addInitScript(() => {
@@ -86,7 +79,7 @@ describe.skipIf(!hasChromium)('the chart (Chromium)', () => {
   it('fits the whole chart in the viewport at 1280x720', async () => {
     app = await startVizApp();
     const id = await app.client().id();
-    page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
+    page = await chromium.browser.newPage({ viewport: { width: 1280, height: 720 } });
     await page.goto(`${app.url}/_sessions?session=${encodeURIComponent(id)}`);
     await active(page, 'cart.auth.anonymous').waitFor();
     await page.getByRole('button', { name: '100%' }).click();
@@ -117,7 +110,7 @@ describe.skipIf(!hasChromium)('a refused feed (Chromium)', () => {
   it('shows the server’s reason on the page', async () => {
     // The page is allowed, its feed is not: the page must say why rather than reconnect silently.
     app = await startVizApp({ authorize: (ctx) => ctx.path !== '/_sessions/feed' });
-    page = await browser!.newPage({ viewport: { width: 1280, height: 720 } });
+    page = await chromium.browser.newPage({ viewport: { width: 1280, height: 720 } });
     let attempts = 0;
     page.on('websocket', () => attempts++);
     await page.goto(`${app.url}/_sessions`);

@@ -1,12 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startVizApp, type VizApp } from './helpers.js';
 
 let app: VizApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
 describe('feed', () => {
   it('sends a page of sessions with the total count', async () => {
     app = await startVizApp();

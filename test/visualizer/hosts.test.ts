@@ -1,14 +1,9 @@
 import { request } from 'node:http';
 import { isHostAllowed } from 'session-process/visualizer';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startVizApp, type VizApp } from './helpers.js';
 
 let app: VizApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
 /** GET with a `Host` of our choosing (fetch does not let a caller set it). */
 function get(
   url: string,

@@ -1,32 +1,25 @@
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium, startVizApp, type VizApp } from './helpers.js';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useChromium } from '../support/index.js';
+import { startVizApp, type VizApp } from './helpers.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = chromiumAvailable();
+const chromium = useChromium('the visualizer page');
+const hasChromium = chromium.available;
 
-let browser: Browser | undefined;
 let app: VizApp | undefined;
 let page: Page | undefined;
 const pageErrors: Error[] = [];
 
-beforeAll(async () => {
-  if (hasChromium) browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
 afterEach(async () => {
   await page?.close();
   page = undefined;
-  await app?.close();
-  app = undefined;
   expect(pageErrors.splice(0), 'errors thrown in the page').toEqual([]);
 });
 
 async function openPage(path = '/_sessions'): Promise<Page> {
-  page = await browser!.newPage({ viewport: { width: 1680, height: 1000 } });
+  page = await chromium.browser.newPage({ viewport: { width: 1680, height: 1000 } });
   const outside: string[] = [];
   page.on('request', (req) => {
     if (!req.url().startsWith(app!.url) && !req.url().startsWith(app!.url.replace('http', 'ws'))) {
@@ -76,11 +69,10 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
     ).toBeNull();
     expect(p.url()).toContain(`session=${id}`);
 
-    const t0 = Date.now();
+    // How fast the chart follows is bench/visualizer.mjs's subject (event to snapshot on the
+    // feed); here it must follow at all.
     await client.send({ type: 'auth.login', user: 'ada' });
-    await active(p, 'cart.auth.loggedIn').waitFor({ timeout: 1_000 });
-    const moved = Date.now() - t0;
-    expect(moved).toBeLessThan(1_000);
+    await active(p, 'cart.auth.loggedIn').waitFor();
     expect(await active(p, 'cart.auth.anonymous').count()).toBe(0);
 
     // The event log and the context follow too.
@@ -92,7 +84,7 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
     // The chart alone at 100 %, on a page of its own (in the app it scrolls inside its panel).
     await p.getByRole('button', { name: '100%' }).click();
     const svg = await p.locator('svg.chart').evaluate((el) => el.outerHTML);
-    const solo = await browser!.newPage({ viewport: { width: 2400, height: 1600 } });
+    const solo = await chromium.browser.newPage({ viewport: { width: 2400, height: 1600 } });
     await solo.setContent(
       `<link rel="stylesheet" href="${app.url}/_sessions/app.css"><body style="background:#fff">${svg}</body>`,
     );
@@ -100,9 +92,7 @@ describe.skipIf(!hasChromium)('visualizer page (Chromium)', () => {
       path: new URL('visualizer-chart.png', ARTIFACTS).pathname,
     });
     await solo.close();
-    console.log(
-      `highlight moved ${moved} ms after the HTTP request; screenshots in test-artifacts/`,
-    );
+    console.log('screenshots in test-artifacts/');
   });
 
   it('opens a session from a ?session= deep link and masks secrets in the log', async () => {

@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import session from 'koa-session';
 import { createSessionSupervisor } from 'session-process';
@@ -7,6 +6,7 @@ import { sessionProcess } from 'session-process/koa';
 import { isLoopback, visualizer } from 'session-process/visualizer';
 import { expect, it } from 'vitest';
 import { cartMachine } from '../../machines/cart.js';
+import { listenOnLoopback } from '../support/index.js';
 
 // The guide's first example (docs/visualizer.md), on port 0.
 it('runs the README example: the page from loopback, the app untouched', async () => {
@@ -26,8 +26,7 @@ it('runs the README example: the page from loopback, the app untouched', async (
   });
   const server = createServer(app.callback());
   const feed = viz.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
   try {
     expect((await fetch(`${url}/_sessions`)).status).toBe(200);
     expect(sessions.count).toBe(0); // opening the page started no session

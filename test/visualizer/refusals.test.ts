@@ -15,8 +15,6 @@ const onReport = (r: unknown) => reports.push(r as VisualizerReport);
 subscribe('session-process:visualizer-refused', onReport);
 
 afterEach(async () => {
-  await app?.close();
-  app = undefined;
   reports.length = 0;
 });
 process.on('exit', () => unsubscribe('session-process:visualizer-refused', onReport));

@@ -1,5 +1,5 @@
 import { isSecretKey, MASK, maskSecrets } from 'session-process/visualizer';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
 import { startVizApp, type VizApp } from './helpers.js';
 
@@ -104,11 +104,6 @@ const profile = () => ({
 });
 
 let app: VizApp | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
-
 describe('default sanitize on the feed', () => {
   it('masks secret keys in contexts and in events, at any depth', async () => {
     app = await startVizApp({}, { logic: vault });

@@ -1,38 +1,23 @@
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createShopApp, type ShopApp } from '../../examples/shop/app.js';
-import { chromiumAvailable, Client, launchChromium } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  CookieJar,
+  startShop as startTestShop,
+  type TestShop,
+  useChromium,
+} from '../support/index.js';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = chromiumAvailable();
+const chromium = useChromium('the shop in the visualizer');
+const hasChromium = chromium.available;
 
-let shop: ShopApp | undefined;
 let url = '';
-let browser: Browser | undefined;
 
-async function startShop(): Promise<ShopApp> {
-  shop = createShopApp({
-    keys: ['shop-viz-key-0123456789abcdefghijklmnop'],
-    clientStartRate: false,
-    cart: { paymentDelayMs: 20 },
-  });
-  await new Promise<void>((resolve) => shop!.server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(shop.server.address() as AddressInfo).port}`;
+async function startShop(): Promise<TestShop> {
+  const shop = await startTestShop({ clientStartRate: false, cart: { paymentDelayMs: 20 } });
+  url = shop.url;
   return shop;
 }
-
-beforeAll(async () => {
-  if (hasChromium) browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await shop?.close();
-  shop = undefined;
-});
 
 describe('the demo shop’s visualizer', () => {
   it('is mounted at /_sessions for loopback only, and opening it starts no cart', async () => {
@@ -49,10 +34,10 @@ describe('the demo shop’s visualizer', () => {
     'follows a shopper’s cart through login (an ID rotation) and checkout',
     async () => {
       const { sessions } = await startShop();
-      const shopper = new Client(url);
+      const shopper = new CookieJar(url);
       await shopper.request('POST', '/api/cart/items', { sku: 'A1', qty: 2 });
       const [row] = sessions.list();
-      const page = await browser!.newPage({ viewport: { width: 1680, height: 1000 } });
+      const page = await chromium.browser.newPage({ viewport: { width: 1680, height: 1000 } });
       try {
         await page.goto(`${url}/_sessions?session=${encodeURIComponent(row!.id)}`);
         const active = (id: string) =>

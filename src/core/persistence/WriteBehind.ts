@@ -35,6 +35,8 @@ export class WriteBehind {
   #flushing: Promise<void> | undefined;
   #scheduled = false;
   #gathering: NodeJS.Timeout | undefined;
+  /** A session never written yet is dirty: no gathering window for this batch. */
+  #fresh = false;
   #retryMs = 0;
   #retryTimer: NodeJS.Timeout | undefined;
 
@@ -56,9 +58,10 @@ export class WriteBehind {
     return this.#dirty.size;
   }
 
-  /** The session changed: write it soon. */
+  /** The session changed: write it soon (a new session at once: its existence is not deferred). */
   mark(entry: Entry): void {
     this.#dirty.add(entry);
+    if (entry.storedVersion === 0) this.#fresh = true;
     this.#schedule();
   }
 
@@ -103,7 +106,8 @@ export class WriteBehind {
 
   #schedule(): void {
     if (this.#flushing || this.#retryTimer) return;
-    const urgent = this.#gatherMs === 0 || this.#waiters.size > 0 || this.#deletes.size > 0;
+    const urgent =
+      this.#gatherMs === 0 || this.#fresh || this.#waiters.size > 0 || this.#deletes.size > 0;
     if (this.#scheduled && !(urgent && this.#gathering)) return;
     if (this.#gathering) clearTimeout(this.#gathering);
     this.#gathering = undefined;
@@ -132,6 +136,7 @@ export class WriteBehind {
   }
 
   async #write(): Promise<void> {
+    this.#fresh = false;
     const entries = [...this.#dirty];
     this.#dirty.clear();
     const writes: StoreWrite[] = [];

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createSessionSupervisor, isSessionError, memoryStore } from 'session-process';
 import { cartMachine } from '../../../machines/cart.js';
 
@@ -17,9 +17,10 @@ describe("the demo cart's payment, saved while it runs", () => {
 
     const second = createSessionSupervisor({ logics: { cart: cartMachine }, store });
     expect(second.snapshot('buyer').value).toMatchObject({ cart: { checkout: 'paying' } });
-    await new Promise((r) => setTimeout(r, 250));
+    await vi.waitFor(() =>
+      expect(second.snapshot('buyer').value).toMatchObject({ cart: 'ordered' }),
+    );
     const after = second.snapshot('buyer');
-    expect(after.value).toMatchObject({ cart: 'ordered' });
     expect(after.context.orderId).toMatch(/^ord_/);
     expect(after.context.items).toEqual([]);
     await second.shutdown();

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createSessionSupervisor,
   isSessionError,
@@ -104,8 +104,9 @@ describe('a stored session', () => {
     await first.shutdown(); // saved while paying
     const second = supervisor({ store });
     expect(second.snapshot('p').value).toBe('paying');
-    await new Promise((r) => setTimeout(r, 60));
-    expect(second.snapshot('p')).toMatchObject({ value: 'open', context: { paid: 1 } });
+    await vi.waitFor(() =>
+      expect(second.snapshot('p')).toMatchObject({ value: 'open', context: { paid: 1 } }),
+    );
     expect(shelfCharges.count).toBe(before + 2);
   });
 
