@@ -49,6 +49,20 @@ export function wasRotated(sessions: SessionSupervisor, id: string): boolean {
 }
 
 /**
+ * The same, asking the owner on a cluster node: there the tombstone of a rotated ID lives on the
+ * node that ran the rotation, and `restore` reaches it.
+ */
+async function wasRotatedAnywhere(sessions: SessionSupervisor, id: string): Promise<boolean> {
+  if (!sessions.distributed) return wasRotated(sessions, id);
+  try {
+    await sessions.restore(id);
+    return false;
+  } catch (err) {
+    return isSessionError(err, 'SESSION_ROTATED');
+  }
+}
+
+/**
  * @internal One request's `ctx.sessionProcess`. A class (methods on the prototype) rather than
  * an object of closures: one is built per request, on the hot path the benchmark measures.
  *
@@ -301,7 +315,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     if (this.#owned) {
       // Our process is gone during this request. Moved by a concurrent request (a login in
       // another tab): a retryable refusal, never a fresh empty session under a new cookie.
-      if (wasRotated(sessions, this.#id!)) {
+      if (await wasRotatedAnywhere(sessions, this.#id!)) {
         debug('session %s rotated away during this request: SESSION_ROTATED', this.#id);
         this.#rotatedId = this.#id;
         throw new SessionRotatedError(this.#id!);

@@ -50,4 +50,31 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     await owner.close();
     expect(await other.json('GET', '/count')).toEqual({ id: first.id, count: 3 });
   });
+
+  it('keeps the cart when two workers rotate one cookie at once (a double-clicked login)', async () => {
+    prefix = uniquePrefix();
+    const a = await worker('a');
+    const b = await worker('b');
+    const onA = a.client();
+    const onB = Object.assign(new CookieJar(b.url), { cookies: onA.cookies });
+    for (let i = 0; i < 3; i++) await onA.json('POST', '/inc');
+    // The same cookie, two logins at once, one on each worker.
+    const [first, second] = await Promise.all([
+      onA.request('POST', '/rotate'),
+      onB.request('POST', '/rotate'),
+    ]);
+    const statuses = [first.status, second.status].sort();
+    // One rotation moves the session; the other is told SESSION_ROTATED (409, retry) and sets no
+    // cookie, or, having come second, finds the moved session again under the new cookie.
+    expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+    const refused = [first, second].filter((r) => r.status === 409);
+    for (const r of refused) {
+      expect(await r.text()).toMatch(/moved to a new ID/);
+      expect(r.headers.getSetCookie()).toEqual([]);
+    }
+    // Whatever the order, the browser's cart is intact under the cookie it holds now.
+    expect((await onA.json('GET', '/count')).count).toBe(3);
+    expect((await onB.json('GET', '/count')).count).toBe(3);
+    expect(a.sessions.count + b.sessions.count).toBe(1);
+  });
 });

@@ -1,7 +1,7 @@
 import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
-import { SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
+import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
 import type { SessionStore, StoredSession } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
@@ -127,7 +127,7 @@ export class Persistence {
       try {
         stored = await this.store.load(id);
       } catch (cause) {
-        throw new StoreUnavailableError(cause, id);
+        throw unavailable(cause, id);
       }
       if (stored === undefined || this.#hooks.resident(id)) return undefined;
       return this.#revive(id, stored);
@@ -144,7 +144,7 @@ export class Persistence {
     try {
       stored = load.call(this.store, id);
     } catch (cause) {
-      throw new StoreUnavailableError(cause, id);
+      throw unavailable(cause, id);
     }
     return stored === undefined ? undefined : this.#revive(id, stored);
   }
@@ -165,7 +165,7 @@ export class Persistence {
     try {
       return (await this.store.load(id)) !== undefined;
     } catch (cause) {
-      throw new StoreUnavailableError(cause, id);
+      throw unavailable(cause, id);
     }
   }
 
@@ -281,4 +281,13 @@ export class Persistence {
     await this.writer.flush();
     this.writer.close();
   }
+}
+
+/**
+ * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store
+ * chose to answer with (a cluster store's SESSION_ROTATED for an ID rotated away on another node).
+ */
+function unavailable(cause: unknown, id: string): unknown {
+  if (isSessionError(cause) && cause.code !== 'STORE_UNAVAILABLE') return cause;
+  return new StoreUnavailableError(cause, id);
 }

@@ -133,6 +133,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       forwarders: this.#forwarders,
       directory: this.#directory,
       callTimeoutMs: this.#callTimeoutMs,
+      rotatedIdTtlMs: options.rotatedIdTtlMs ?? 30_000,
       persistent: typeof this.#local.evict === 'function',
     });
     this.#router = new Router(

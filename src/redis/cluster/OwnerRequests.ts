@@ -22,6 +22,8 @@ export interface OwnerRequestsOptions {
   forwarders: ViewForwarders;
   directory: Directory;
   callTimeoutMs: number;
+  /** How long an ID rotated away answers SESSION_ROTATED (the core's `rotatedIdTtlMs`). */
+  rotatedIdTtlMs: number;
   /** Whether the local supervisor saves sessions (then applied request IDs are recorded). */
   persistent: boolean;
 }
@@ -123,6 +125,12 @@ export class OwnerRequests {
             };
           // The forwarder stays: it publishes the `ended` (rotated) that the rename sends.
           const h = await local.rename(id, to);
+          // Every node must refuse the old ID for as long as this one does (a request of the same
+          // browser may land anywhere): a tombstone in Redis, read when a node activates an ID.
+          if (this.#o.rotatedIdTtlMs > 0)
+            await this.#o.redis
+              .set(this.#o.keys.rotated(id), to, 'PX', this.#o.rotatedIdTtlMs)
+              .catch(() => {});
           void this.#o.directory.add(to).catch(() => {});
           void this.#o.directory.remove(id).catch(() => {});
           void this.#o.ownership.release(id).catch(() => {});

@@ -1,3 +1,4 @@
+import { SessionRotatedError } from '../../index.js';
 import type { Redis } from 'ioredis';
 import type {
   DueSession,
@@ -39,7 +40,14 @@ export function fencedStore(
   return {
     name: 'redis-cluster',
     async load(id): Promise<StoredSession | undefined> {
-      const h = await redis.hgetall(keys.record(id));
+      const [[, h], [, rotated]] = (await redis
+        .multi()
+        .hgetall(keys.record(id))
+        .exists(keys.rotated(id))
+        .exec()) as [[unknown, Record<string, string>], [unknown, number]];
+      // Rotated away on some node a moment ago: a request of the same browser still carrying it
+      // gets SESSION_ROTATED here too, never a fresh session under the old ID.
+      if (rotated) throw new SessionRotatedError(id);
       if (h.v === undefined || h.d === undefined) return undefined;
       return {
         id,

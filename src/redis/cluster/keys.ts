@@ -29,6 +29,8 @@ export interface ClusterKeys {
   applied(sessionId: string): string;
   /** A session's view channel: snapshots and `ended` for subscribers on every node. */
   view(sessionId: string): string;
+  /** An ID a rename moved away from, for `rotatedIdTtlMs`: no node brings it back meanwhile. */
+  rotated(sessionId: string): string;
 }
 
 /** @internal */
@@ -46,6 +48,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
     record: (id) => `${prefix}s:${id}`,
     applied: (id) => `${prefix}a:${id}`,
     view: (id) => `${prefix}v:${id}`,
+    rotated: (id) => `${prefix}r:${id}`,
   };
 }
 
