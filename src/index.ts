@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 export { createSessionSupervisor } from './core/createSessionSupervisor.js';
+/** @internal The handle class, shared with the cluster's supervisor. */
+export { Handle, type HandleOwner } from './core/Handle.js';
 export {
   CallTimeoutError,
   EventNotAcceptedError,

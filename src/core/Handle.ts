@@ -9,13 +9,14 @@ import type {
   SubscribeOptions,
 } from './types.js';
 
-/** @internal What a handle needs from its supervisor. */
+/** @internal What a handle needs from its supervisor (the core's, or a cluster node's). */
 export interface HandleOwner extends SessionSupervisor {
   logicNameOf(id: string): string | undefined;
+  /** The session's actor in this process, or `undefined` (ended, or running on another node). */
+  actorOf(id: string): AnyActorRef | undefined;
 }
 
-/** @internal */
-/** A handle bound to one session ID. Cheap: made on demand, holds nothing but the ID. */
+/** @internal A handle bound to one session ID. Cheap: made on demand, holds nothing but the ID. */
 export class Handle implements SessionHandle {
   readonly #sup: HandleOwner;
   readonly id: string;
@@ -26,8 +27,9 @@ export class Handle implements SessionHandle {
   get logic(): string {
     return this.#sup.logicNameOf(this.id) ?? 'default';
   }
+  /** The session's actor: only in the process that runs it (an XState actor does not travel). */
   get actor(): AnyActorRef {
-    const actor = this.#sup.system.get(this.id);
+    const actor = this.#sup.actorOf(this.id);
     if (!actor) throw new SessionNotFoundError(this.id);
     return actor;
   }

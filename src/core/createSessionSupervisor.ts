@@ -281,6 +281,11 @@ class Supervisor implements SessionSupervisor {
     return this.#registry.get(id)?.logicName;
   }
 
+  /** @internal */
+  actorOf(id: string): AnyActorRef | undefined {
+    return this.#registry.get(id)?.actor;
+  }
+
   #start(id: string, options: StartOptions): Handle {
     assertSessionId(id);
     if (this.#closed) throw new SessionInitFailedError(id, 'the supervisor is shut down');

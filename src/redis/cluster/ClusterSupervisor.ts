@@ -4,6 +4,7 @@ import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstat
 import {
   type CallOptions,
   EventNotAcceptedError,
+  Handle,
   InvalidSessionIdError,
   isSessionError,
   isValidSessionId,
@@ -21,7 +22,6 @@ import {
   type TelemetryEvents,
   type TelemetryName,
 } from '../../index.js';
-import { ClusterHandle } from './ClusterHandle.js';
 import { remoteCallUntil } from './remoteCallUntil.js';
 import { isMoved, OwnerRequests } from './OwnerRequests.js';
 import type { ClusterSessionSupervisor, ClusterSupervisorStats } from './types.js';
@@ -319,7 +319,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   ): Promise<SessionHandle<TContext>> {
     checkId(id);
     await this.#route({ op: 'start', id, start: options }, this.#callTimeoutMs);
-    return new ClusterHandle(this, id);
+    return new Handle(this, id);
   }
 
   async ensure<TContext = any>(
@@ -327,10 +327,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     options: StartOptions = {},
   ): Promise<SessionHandle<TContext>> {
     checkId(id);
-    if (this.#here(id)) return new ClusterHandle(this, id);
+    if (this.#here(id)) return new Handle(this, id);
     await this.#route({ op: 'ensure', id, start: options }, this.#callTimeoutMs);
     this.#directory.learn(id);
-    return new ClusterHandle(this, id);
+    return new Handle(this, id);
   }
 
   async restore(id: string): Promise<boolean> {
@@ -353,7 +353,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
-    return this.started(id) ? new ClusterHandle(this, id) : undefined;
+    return this.started(id) ? new Handle(this, id) : undefined;
   }
 
   async call<T = unknown, TContext = any>(
@@ -480,7 +480,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     checkId(id);
     checkId(newId);
     await this.#route({ op: 'rename', id, newId }, this.#callTimeoutMs);
-    return new ClusterHandle(this, newId);
+    return new Handle(this, newId);
   }
 
   async shutdown(): Promise<void> {
@@ -525,6 +525,11 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   /** @internal The logic name of a session, for handles. */
   logicNameOf(id: string): string {
     return this.#local.get(id)?.logic ?? this.#mirror.get(id)?.logic ?? 'default';
+  }
+
+  /** @internal The session's actor when it runs on this node (a handle's `actor`). */
+  actorOf(id: string): AnyActorRef | undefined {
+    return this.localActor(id);
   }
 
   /** @internal The session's actor when it runs on this node. */
