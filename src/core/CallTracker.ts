@@ -2,8 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { AnyActorRef, EventObject } from 'xstate';
 import { DeadlineQueue, type DeadlineNode } from './DeadlineQueue.js';
 import type { Entry } from './Entry.js';
-import { CallTimeoutError } from './errors.js';
-import type { SessionSnapshot } from './types.js';
+import {
+  CallTimeoutError,
+  EventNotAcceptedError,
+  SessionCrashedError,
+  SessionEndedError,
+  type SessionError,
+} from './errors.js';
+import type { CallOptions, SessionSnapshot } from './types.js';
 import { isBusy } from './xstateInternals.js';
 
 /**
@@ -58,16 +64,27 @@ export class PendingCall implements DeadlineNode<PendingCall> {
   }
 }
 
+/** @internal How a call ended, for telemetry. */
+export type CallOutcome = 'reply' | 'until' | 'error';
+
 /** @internal What the tracker asks of the supervisor. */
 export interface CallHooks {
   /** Whether `from` (an actor that ran `reply`) belongs to the session of this call. */
   ownedBy(from: AnyActorRef, entry: Entry): boolean;
   /** What a successful call waits for before it resolves (its change saved, with `durable`). */
-  gate(pending: PendingCall): Promise<void> | undefined;
-  /** A call settled (telemetry). */
-  settled(pending: PendingCall, failed: boolean, result: unknown): void;
+  gate(entry: Entry): Promise<void> | undefined;
+  /** Whether anyone listens to call telemetry (calls are timed only then). */
+  measuring(): boolean;
+  /** A call ended (telemetry). */
+  outcome(pending: PendingCall, outcome: CallOutcome, errorCode?: string): void;
   /** The entry has no `until` call left (it may stop watching snapshots). */
   untilDone(entry: Entry): void;
+  /** Watch the entry's snapshots (an `until` call needs each one). */
+  watch(entry: Entry): void;
+  /** Count the change the event just sent made, if nobody watching saw it. */
+  seen(entry: Entry): void;
+  /** The entry's snapshot as plain data. */
+  plain(entry: Entry): SessionSnapshot;
 }
 
 /**
@@ -79,10 +96,75 @@ export class CallTracker {
   readonly #byId = new Map<string, PendingCall>();
   readonly #timeouts = new Map<number, DeadlineQueue<PendingCall>>();
   readonly #hooks: CallHooks;
+  readonly #callTimeoutMs: number;
   #count = 0;
 
-  constructor(hooks: CallHooks) {
+  constructor(hooks: CallHooks, callTimeoutMs: number) {
     this.#hooks = hooks;
+    this.#callTimeoutMs = callTimeoutMs;
+  }
+
+  /**
+   * Sends `event` to the entry's session as a call and settles it: with the reply of the same
+   * step (no map, queue or timer), with an error if the step crashed or ended the session or the
+   * state cannot take the event, or later (a reply in a later step, an `until` snapshot, a
+   * timeout).
+   */
+  call<T>(entry: Entry, event: EventObject, options: CallOptions, measure: boolean): Promise<T> {
+    const hooks = this.#hooks;
+    const pending = new PendingCall(this, entry, event.type, measure ? performance.now() : 0);
+    const until = options.until as PendingCall['until'];
+    // An `until` call watches snapshots from the first step on, so it is registered up front. A
+    // plain call is registered only if the step does not answer it.
+    if (until) {
+      pending.until = until;
+      this.register(pending);
+      hooks.watch(entry);
+    }
+    const generation = entry.generation;
+    const before = entry.actor.getSnapshot();
+    this.send(pending, entry.actor, event);
+    if (!entry.ended) hooks.seen(entry);
+
+    if (pending.settled) return pending.result as Promise<T>;
+    if (entry.ended || entry.generation !== generation) {
+      // The step crashed the session (restarted or not) or ended it.
+      const err =
+        entry.generation !== generation || entry.ended === 'crashed'
+          ? new SessionCrashedError(entry.id, entry.fault)
+          : new SessionEndedError(entry.id, entry.ended!);
+      return this.#fail(pending, err, measure);
+    }
+    if (pending.replied) return this.#done(pending, pending.result as T, 'reply', measure);
+    if (until) {
+      const s = hooks.plain(entry);
+      if (until(s)) return this.#done(pending, s as T, 'until', measure);
+    }
+    // Unanswered and nothing changed: if the state cannot take the event at all, say so now
+    // rather than after a timeout. Asked only here, not before every call: `can()` computes the
+    // transition a second time (9-15 % of a call, bench/core).
+    if (entry.actor.getSnapshot() === before && !accepts(entry.actor, event))
+      return this.#fail(pending, new EventNotAcceptedError(entry.id, event.type), measure);
+    if (!until) this.register(pending);
+    const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
+      this.arm(pending, timeoutMs);
+    });
+  }
+
+  #done<T>(pending: PendingCall, value: T, outcome: CallOutcome, measure: boolean): Promise<T> {
+    this.forget(pending);
+    if (measure) this.#hooks.outcome(pending, outcome);
+    const gate = this.#hooks.gate(pending.entry);
+    return gate ? gate.then(() => value) : Promise.resolve(value);
+  }
+
+  #fail(pending: PendingCall, err: SessionError, measure: boolean): Promise<never> {
+    this.forget(pending);
+    if (measure) this.#hooks.outcome(pending, 'error', err.code);
+    return Promise.reject(err);
   }
 
   /** Calls waiting now. */
@@ -194,11 +276,16 @@ export class CallTracker {
   settle(pending: PendingCall, result: unknown, failed: boolean): void {
     if (pending.settled) return;
     this.forget(pending);
-    this.#hooks.settled(pending, failed, result);
+    if (this.#hooks.measuring())
+      this.#hooks.outcome(
+        pending,
+        failed ? 'error' : pending.replied ? 'reply' : 'until',
+        failed ? (result as { code?: string }).code : undefined,
+      );
     if (pending.reject) {
       if (failed) pending.reject(result);
       else {
-        const gate = this.#hooks.gate(pending);
+        const gate = this.#hooks.gate(pending.entry);
         if (gate) gate.then(() => pending.resolve!(result), pending.reject);
         else pending.resolve!(result);
       }
@@ -230,5 +317,16 @@ export class CallTracker {
   clear(): void {
     for (const queue of this.#timeouts.values()) queue.clear();
     this.#timeouts.clear();
+  }
+}
+
+/** Whether the actor's current state takes the event (true when it cannot tell, or a guard throws). */
+function accepts(actor: AnyActorRef, event: EventObject): boolean {
+  const snap = actor.getSnapshot() as { can?: (e: EventObject) => boolean };
+  if (typeof snap.can !== 'function') return true;
+  try {
+    return snap.can(event);
+  } catch {
+    return true;
   }
 }

@@ -3,6 +3,7 @@ import { type AnyActorLogic, type AnyActorRef, type EventObject, createActor } f
 import type { CallTracker } from './CallTracker.js';
 import { Entry } from './Entry.js';
 import {
+  RateLimitedError,
   SessionCrashedError,
   SessionEndedError,
   SessionInitFailedError,
@@ -11,7 +12,7 @@ import {
 } from './errors.js';
 import type { Expiry, ExpiryCause } from './Expiry.js';
 import type { ErrorSource } from './options.js';
-import type { Persistence } from './persistence/Persistence.js';
+import { Persistence, type PersistenceOptions } from './persistence/Persistence.js';
 import type { SessionRecord } from './persistence/record.js';
 import type { RestartPolicy } from './RestartPolicy.js';
 import type { SessionRegistry } from './SessionRegistry.js';
@@ -19,12 +20,19 @@ import type { SubscriberHub } from './SubscriberHub.js';
 import type { Telemetry } from './telemetry.js';
 import type {
   EndReason,
+  SessionInfo,
   SessionSnapshot,
   SessionStatus,
   TelemetryEvents,
   TelemetryName,
 } from './types.js';
-import { DONE_ACTOR_PREFIX, ERROR_ACTOR_PREFIX, stopActor } from './xstateInternals.js';
+import {
+  DONE_ACTOR_PREFIX,
+  ERROR_ACTOR_PREFIX,
+  type IndexedScheduler,
+  renameActor,
+  stopActor,
+} from './xstateInternals.js';
 
 const debug = debuglog('session-process');
 
@@ -75,6 +83,28 @@ export class SessionLifecycle {
   }
 
   // ---- beginning --------------------------------------------------------------------------
+
+  /** Admits a new session (limit, start rate, tombstones) and creates it, counting refusals. */
+  admitAndCreate(id: string, logicName: string, input: unknown): Entry {
+    const p = this.#p;
+    const now = Date.now();
+    p.registry.admit(
+      id,
+      now,
+      () => p.expiry.nextIdleDeadline,
+      (err) => {
+        p.counters.refused++;
+        if (err instanceof RateLimitedError)
+          this.emit('rate-limited', {
+            sessionId: id,
+            limit: err.limit,
+            intervalMs: err.intervalMs,
+            retryAfterMs: err.retryAfterMs,
+          });
+      },
+    );
+    return this.create(id, logicName, input, now);
+  }
 
   /** Creates, registers and starts a new session (admission already passed). */
   create(id: string, logicName: string, input: unknown, now: number): Entry {
@@ -163,7 +193,29 @@ export class SessionLifecycle {
     return undefined;
   }
 
+  /** A call, cast or touch: the idle and passivation deadlines move. */
+  active(entry: Entry): void {
+    const now = Date.now();
+    this.#p.expiry.activity(entry, now);
+    this.persist?.active(entry, now);
+  }
+
   // ---- snapshots --------------------------------------------------------------------------
+
+  /** A row of `list()`. */
+  info(entry: Entry): SessionInfo {
+    const s = this.plain(entry);
+    return {
+      id: entry.id,
+      logic: entry.logicName,
+      startedAt: entry.startedAt,
+      lastActiveAt: entry.lastActiveAt,
+      value: s.value,
+      status: s.status,
+      version: s.version,
+      subscribers: entry.subscribers?.size ?? 0,
+    };
+  }
 
   /** The session's snapshot as plain data; counts a change nobody was told of yet. */
   plain(entry: Entry): SessionSnapshot {
@@ -211,6 +263,55 @@ export class SessionLifecycle {
     };
     this.#p.calls.checkUntil(entry, plain);
     this.#p.subs.publish(entry, plain);
+  }
+
+  // ---- renaming -----------------------------------------------------------------------------
+
+  /** Moves a session to a new ID (checked free): actor, registry, subscribers, record. */
+  async rename(entry: Entry, newId: string): Promise<void> {
+    const p = this.#p;
+    const oldId = entry.id;
+    // The actor keeps running, state and timers untouched; only its names change.
+    renameActor(entry.actor, newId);
+    p.registry.rename(entry, newId);
+    // Whoever followed the old ID loses it: that is the point of rotating an ID. Its subscribers
+    // are gone, so the idle countdown starts now, as when the last one leaves (from the first
+    // subscriber's arrival, a long-watched session would expire on the spot).
+    if (entry.subscribers?.size) entry.lastActiveAt = Date.now();
+    p.subs.ended(entry, 'rotated');
+    p.expiry.rearm(entry);
+    p.subs.unwatchIfIdle(entry);
+    if (this.persist) {
+      // The record moves too: the new ID's is written fresh, the old one's deleted after it.
+      entry.storedVersion = 0;
+      this.persist.changed(entry);
+      await this.persist.writer.delete(oldId);
+    }
+  }
+
+  // ---- the store ------------------------------------------------------------------------------
+
+  /** Builds the persistence of this supervisor's sessions over `options.store`. */
+  attachStore(options: PersistenceOptions, scheduler: IndexedScheduler): Persistence {
+    const p = this.#p;
+    this.persist = new Persistence(options, scheduler, {
+      revive: (record, storedVersion) => this.revive(record, storedVersion),
+      resident: (id) => p.registry.has(id),
+      passivate: (entry) => this.leave(entry),
+      deadlineOf: (entry) => p.expiry.deadlineOf(entry),
+      report: (err, id) => p.report(err, id, 'store'),
+      conflict: (entry) => {
+        // Someone else wrote this session (another node took it over): stop running it here
+        // rather than fork it.
+        p.report(
+          new Error(`session ${entry.id} was written elsewhere; leaving it`),
+          entry.id,
+          'store',
+        );
+        this.leave(entry);
+      },
+    });
+    return this.persist;
   }
 
   // ---- ending -----------------------------------------------------------------------------

@@ -50,6 +50,14 @@ export class SessionRegistry {
     return this.#sessions.values();
   }
 
+  /** Sessions in memory, per logic name. */
+  byLogic(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const entry of this.#sessions.values())
+      out[entry.logicName] = (out[entry.logicName] ?? 0) + 1;
+    return out;
+  }
+
   add(entry: Entry): void {
     this.#sessions.set(entry.id, entry);
   }

@@ -27,6 +27,8 @@ export interface ResolvedOptions {
         passivateAfterMs: number | undefined;
         migrate: SupervisorOptions['migrate'];
         wakeIntervalMs: number;
+        /** The machine config's `version` of a logic, saved with each record. */
+        logicVersion: (logic: string) => string | undefined;
       }
     | undefined;
 }
@@ -89,6 +91,7 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
               : positive(options.passivateAfterMs, 'passivateAfterMs'),
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+          logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
         }
       : undefined,
   };

@@ -56,7 +56,13 @@ class NodeProcess {
         clearTimeout(timer);
         resolve(r);
       });
-      this.child.send({ ...msg, n });
+      // The process may die between the check above and the send (it is being killed): the
+      // request then fails like any to a dead node, not as an uncaught error.
+      this.child.send({ ...msg, n }, (err) => {
+        if (!err || !this.#pending.has(n)) return;
+        this.#pending.get(n)!({ n, ok: false, code: 'EXITED' });
+        this.#pending.delete(n);
+      });
     });
   }
 }

@@ -1,0 +1,332 @@
+import type { AnyActorLogic, AnyActorRef, ActorSystem, AnyEventObject, EventObject } from 'xstate';
+import type {
+  CallOptions,
+  ListOptions,
+  SessionInfo,
+  SessionMessage,
+  SessionSnapshot,
+  StartOptions,
+  SubscribeOptions,
+  SupervisorStats,
+  TelemetryEvents,
+  TelemetryName,
+} from './types.js';
+
+/**
+ * A bound view of one session, returned by `start`, `ensure` and `get`: the supervisor's methods
+ * with the ID filled in. Cheap (it holds only the ID); it does not keep the session alive.
+ *
+ * @example
+ * ```ts
+ * const cart = await sessions.ensure(sessionId);
+ * cart.cast({ type: 'cart.add', sku: 'A1' });
+ * const view = await cart.call<CartView>({ type: 'cart.get' });
+ * ```
+ */
+export interface SessionHandle<TContext = any> {
+  /**
+   * The session ID.
+   * @example
+   * ```ts
+   * ctx.cookies.set('sid', handle.id);
+   * ```
+   */
+  readonly id: string;
+  /**
+   * The name of the logic the session runs (`'default'` for the supervisor's `logic`).
+   * @example
+   * ```ts
+   * if (handle.logic === 'wizard') await handle.call({ type: 'wizard.resume' });
+   * ```
+   */
+  readonly logic: string;
+  /**
+   * The session's XState actor, for XState's own APIs (`waitFor`, `getSnapshot`). Throws
+   * `SESSION_NOT_FOUND` once the session has ended.
+   * @example
+   * ```ts
+   * await waitFor(handle.actor, (s) => s.matches('paid'), { timeout: 5_000 });
+   * ```
+   */
+  readonly actor: AnyActorRef;
+  /**
+   * Sends an event and waits for the machine's `reply` (see {@link SessionSupervisor.call}).
+   * @example
+   * ```ts
+   * const total = await handle.call<number>({ type: 'cart.total' }, { timeoutMs: 1_000 });
+   * ```
+   */
+  call<T = unknown, TEvent extends EventObject = EventObject>(
+    event: TEvent,
+    options?: CallOptions<TContext>,
+  ): Promise<T>;
+  /**
+   * Sends an event without waiting (see {@link SessionSupervisor.cast}).
+   * @example
+   * ```ts
+   * handle.cast({ type: 'cart.clear' });
+   * ```
+   */
+  cast<TEvent extends EventObject>(event: TEvent): void;
+  /**
+   * The session's current state as plain data (see {@link SessionSupervisor.snapshot}).
+   * @example
+   * ```ts
+   * const { value, context, version } = handle.snapshot();
+   * ```
+   */
+  snapshot(): SessionSnapshot<TContext>;
+  /**
+   * Follows the session's changes until it ends (see {@link SessionSupervisor.subscribe}).
+   * @example
+   * ```ts
+   * const off = handle.subscribe((msg) => msg.type === 'ended' && off());
+   * ```
+   */
+  subscribe(
+    listener: (message: SessionMessage<TContext>) => void,
+    options?: SubscribeOptions<TContext>,
+  ): () => void;
+  /**
+   * Counts as activity: the idle timeout starts again. Whether the session exists.
+   * @example
+   * ```ts
+   * handle.touch();
+   * ```
+   */
+  touch(): boolean;
+  /**
+   * Ends the session (reason `terminated`); with a store, deletes its record.
+   * @example
+   * ```ts
+   * await handle.terminate(); // on logout
+   * ```
+   */
+  terminate(): Promise<void>;
+}
+
+/**
+ * The supervisor: starts, finds and stops session actors by session ID. `TEvent` is the union of
+ * the events its logics accept (from `createSessionSupervisor`'s options), so `call` and `cast`
+ * refuse a misspelt event at compile time.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessionSupervisor({ logic: cartMachine, idleTimeoutMs: 30 * 60_000 });
+ * await sessions.ensure(id);
+ * await sessions.call(id, { type: 'cart.add', sku: 'A1' }, { until: (s) => s.context.items.length > 0 });
+ * ```
+ */
+export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> {
+  /**
+   * Starts a session under `id` (the seed's `start`). Rejects with `SESSION_ALREADY_STARTED`
+   * when it exists (in memory or in the store), `INVALID_SESSION_ID`, `UNKNOWN_LOGIC`,
+   * `SESSION_LIMIT_REACHED`, `RATE_LIMITED`, `SESSION_ROTATED` or `SESSION_INIT_FAILED`.
+   * @example
+   * ```ts
+   * const handle = await sessions.start(generateSessionId(), { logic: 'wizard', input: { plan: 'pro' } });
+   * ```
+   */
+  start<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
+  /**
+   * Get-or-start: the running (or stored) session, else a new one (what the Koa middleware uses).
+   * @example
+   * ```ts
+   * const handle = await sessions.ensure(ctx.session.sessionId);
+   * ```
+   */
+  ensure<TContext = any>(id: string, options?: StartOptions): Promise<SessionHandle<TContext>>;
+  /**
+   * Whether the session exists: in memory, or in a store that loads synchronously.
+   * @example
+   * ```ts
+   * if (!sessions.started(id)) ctx.throw(401);
+   * ```
+   */
+  started(id: string): boolean;
+  /**
+   * The handle of a session in memory, or `undefined`.
+   * @example
+   * ```ts
+   * sessions.get(id)?.cast({ type: 'ping' });
+   * ```
+   */
+  get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
+  /**
+   * Sends `event` and waits for the machine's `reply(value)`, in the same step or later
+   * (`reply(value, { to: callIdOf(event) })`), or with `until` for the first snapshot that
+   * satisfies it. Rejects with `CALL_TIMEOUT`, `SESSION_NOT_FOUND`, `EVENT_NOT_ACCEPTED` (at
+   * once, when the current state cannot take the event), `SESSION_ENDED` or `SESSION_CRASHED`;
+   * with `durable`, it settles once the change it caused is saved.
+   * @example
+   * ```ts
+   * const result = await sessions.call<PaymentResult>(id, { type: 'checkout.pay', card }, { timeoutMs: 10_000 });
+   * ```
+   */
+  call<TReply = unknown, TContext = any>(
+    id: string,
+    event: TEvent,
+    options?: CallOptions<TContext>,
+  ): Promise<TReply>;
+  /**
+   * Sends `event` without waiting (the seed's `cast`). Throws `SESSION_NOT_FOUND` for a missing
+   * session; what the machine does with it is its own business.
+   * @example
+   * ```ts
+   * sessions.cast(id, { type: 'cart.add', sku: 'A1', qty: 2 });
+   * ```
+   */
+  cast(id: string, event: TEvent): void;
+  /**
+   * The session's current state as plain, serializable data, with a `version` that grows with
+   * every change.
+   * @example
+   * ```ts
+   * const { value, context } = sessions.snapshot<CartContext>(id);
+   * ```
+   */
+  snapshot<TContext = any>(id: string): SessionSnapshot<TContext>;
+  /**
+   * Calls `listener` with each new snapshot (only when the selected value changes, with
+   * `select`), then exactly once with `{ type: 'ended', reason }`: the seed's live-view monitor
+   * and its `:session_expired`. Returns the unsubscribe function.
+   * @example
+   * ```ts
+   * const off = sessions.subscribe(id, (msg) => {
+   *   if (msg.type === 'ended') socket.close(4001, msg.reason);
+   *   else socket.send(JSON.stringify(msg.snapshot.context));
+   * });
+   * ```
+   */
+  subscribe<TContext = any, TSelected = unknown>(
+    id: string,
+    listener: (message: SessionMessage<TContext, TSelected>) => void,
+    options?: SubscribeOptions<TContext, TSelected>,
+  ): () => void;
+  /**
+   * Counts as activity (the idle timeout starts again); whether the session exists.
+   * @example
+   * ```ts
+   * const alive = sessions.touch(id);
+   * ```
+   */
+  touch(id: string): boolean;
+  /**
+   * The sessions in this process's memory, in start order (`offset`/`limit` to page).
+   * @example
+   * ```ts
+   * for (const s of sessions.list({ limit: 50 })) console.log(s.id, s.value);
+   * ```
+   */
+  list(options?: ListOptions): SessionInfo[];
+  /**
+   * Sessions in this process's memory.
+   * @example
+   * ```ts
+   * metrics.set(sessions.count);
+   * ```
+   */
+  readonly count: number;
+  /**
+   * Counters and gauges: sessions by logic, starts, ends by reason, calls, casts, refusals.
+   * @example
+   * ```ts
+   * const { total, pendingCalls, ended } = sessions.stats();
+   * ```
+   */
+  stats(): SupervisorStats;
+  /**
+   * Ends a session (reason `terminated`; subscribers are told, waiting calls rejected with
+   * `SESSION_ENDED`) and deletes its record from the store.
+   * @example
+   * ```ts
+   * await sessions.terminate(id);
+   * ```
+   */
+  terminate(id: string): Promise<void>;
+  /**
+   * Brings a stored session into memory if it is not there; whether the session exists. Needed
+   * only with a store that cannot load synchronously (Redis) before `snapshot` or `subscribe`.
+   * Rejects with `SESSION_ROTATED` for an ID that was just rotated away.
+   * @example
+   * ```ts
+   * if (await sessions.restore(id)) sessions.subscribe(id, onMessage);
+   * ```
+   */
+  restore(id: string): Promise<boolean>;
+  /**
+   * Gives a running session a new ID, state and timers kept (Koa's `rotate()` after a login).
+   * Subscribers of the old ID get `ended` with reason `rotated`; the old ID answers
+   * `SESSION_ROTATED` for `rotatedIdTtlMs` and reaches nothing.
+   * @example
+   * ```ts
+   * const handle = await sessions.rename(oldId, generateSessionId());
+   * ```
+   */
+  rename(id: string, newId: string): Promise<SessionHandle>;
+  /**
+   * Ends every session (reason `shutdown`) after saving them to the store, and refuses new
+   * ones. Call it when the process drains (SIGTERM).
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => { server.close(); await sessions.shutdown(); });
+   * ```
+   */
+  shutdown(): Promise<void>;
+  /**
+   * Listens to a telemetry event in this process (also published on `node:diagnostics_channel`
+   * as `session-process:<name>`). Returns the function that stops listening.
+   * @example
+   * ```ts
+   * sessions.on('crash', ({ sessionId, error }) => log.error({ sessionId, error }));
+   * ```
+   */
+  on<TName extends TelemetryName>(
+    name: TName,
+    listener: (event: TelemetryEvents[TName]) => void,
+  ): () => void;
+  /**
+   * The logic a session in memory was started with, or `undefined`.
+   * @example
+   * ```ts
+   * const machine = sessions.logicOf(id);
+   * ```
+   */
+  logicOf(id: string): AnyActorLogic | undefined;
+  /**
+   * Named logics (including `default` when `logic` was given).
+   * @example
+   * ```ts
+   * Object.keys(sessions.logics); // ['cart', 'wizard']
+   * ```
+   */
+  readonly logics: Readonly<Record<string, AnyActorLogic>>;
+  /**
+   * `true` on a cluster node (`redisCluster`): a session may run on another node, where
+   * `snapshot(id)` answers from the last snapshot this node saw and `await restore(id)` fetches
+   * the current one (the Koa middleware does so on every request). Absent in one process.
+   * @example
+   * ```ts
+   * if (sessions.distributed) await sessions.restore(id);
+   * const { context } = sessions.snapshot(id);
+   * ```
+   */
+  readonly distributed?: boolean;
+  /**
+   * The supervisor's root actor: the session actors are its children in one XState system.
+   * @example
+   * ```ts
+   * sessions.actor.getSnapshot().status; // 'active'
+   * ```
+   */
+  readonly actor: AnyActorRef;
+  /**
+   * The XState system every session actor belongs to.
+   * @example
+   * ```ts
+   * sessions.system.get(id); // the session's actor
+   * sessions.system.inspect((event) => console.log(event.type));
+   * ```
+   */
+  readonly system: ActorSystem<any>;
+}
