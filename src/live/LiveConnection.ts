@@ -140,6 +140,33 @@ export class LiveConnection {
   }
 
   /** Drops the connection without a closing handshake (a dead peer). */
+  /**
+   * Pings every connection each `everyMs`; one that has not answered since the last ping is
+   * dropped (`onDead`) and cut off. The timer lets the process exit.
+   */
+  static heartbeat(
+    connections: Iterable<LiveConnection>,
+    everyMs: number,
+    onDead: (connection: LiveConnection) => void,
+  ): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      for (const connection of connections) {
+        if (!connection.alive) {
+          onDead(connection);
+          connection.terminate();
+        } else connection.ping();
+      }
+    }, everyMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** Resolves once closed; a peer that never completes the closing handshake is cut off after a second. */
+  closed(): Promise<void> {
+    const cut = setTimeout(() => this.terminate(), 1_000);
+    return this.whenClosed.then(() => clearTimeout(cut));
+  }
+
   terminate(): void {
     this.#closed = true;
     this.#pending = undefined;

@@ -7,25 +7,20 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { isSessionError } from '../index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
+import type { LiveRefusalReason } from './LiveRefusedError.js';
+import { LIVE_SUBPROTOCOL } from './protocol.js';
 import {
-  isLiveRefusedError,
-  type LiveRefusalReason,
-  LiveRefusedError,
-  type LiveRefusedCode,
-} from './LiveRefusedError.js';
-import { LIVE_SUBPROTOCOL, REFUSAL_CLOSE_CODES } from './protocol.js';
-import {
-  type LiveDroppedEvent,
-  type LiveRefusedEvent,
-  liveTelemetryChannels,
-} from './telemetry.js';
+  defaultOnError,
+  offersProtocol,
+  onSocketError,
+  originCheck,
+  refuser,
+} from './refuseUpgrade.js';
+import { type LiveDroppedEvent, liveTelemetryChannels } from './telemetry.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
 const debug = debuglog('session-process');
-
-/** How long a refused socket may take to complete its closing handshake before it is cut off. */
-const REFUSAL_CLOSE_MS = 1_000;
 
 /**
  * Serves live views of session processes over WebSocket (ws 8) on an existing HTTP server.
@@ -158,55 +153,14 @@ export function attachLiveBridge<TContext = any>(
     return connections.size + upgrading.size >= maxConnections;
   }
 
-  /**
-   * Refuses an upgrade and reports it. A client that offered the protocol's subprotocol is a
-   * `connectLive` (or another client of this protocol): a browser cannot read the HTTP status of a
-   * refused upgrade, so it gets the handshake and a close code naming the refusal at once. Anyone
-   * else gets the HTTP status.
-   */
-  function refuse(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    reason: LiveRefusalReason,
-    code: LiveRefusedCode,
-    status: number,
-    message: string,
-    sessionId?: string,
-  ): void {
-    refused++;
-    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
-    const error = new LiveRefusedError(reason, code, status, message, { origin, sessionId });
-    debug('live: refused an upgrade (%s): %s', reason, message);
-    const ch = liveTelemetryChannels.refused;
-    if (ch.hasSubscribers) {
-      const event: LiveRefusedEvent = {
-        reason,
-        code,
-        status,
-        path: pathOf(req) ?? '',
-        origin,
-        sessionId,
-        message,
-      };
-      ch.publish(event);
-    }
-    report(error, sessionId, reason);
-    const closeCode = (REFUSAL_CLOSE_CODES as Record<string, number | undefined>)[code];
-    if (closeCode === undefined || !offersProtocol(req) || socket.destroyed) {
-      answerHttp(socket, status, status === 503 ? { 'Retry-After': '5' } : {}, `${message}\n`);
-      return;
-    }
-    refusing.add(socket);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      socket.removeListener('error', onSocketError);
-      ws.on('error', () => {});
-      const cut = setTimeout(() => ws.terminate(), REFUSAL_CLOSE_MS);
-      cut.unref();
-      ws.once('close', () => clearTimeout(cut));
-      ws.close(closeCode, code);
-    });
-  }
+  const refuse = refuser({
+    wss,
+    report,
+    refusing,
+    counted: () => {
+      refused++;
+    },
+  });
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removes its own socket listeners before emitting 'upgrade': without this one, a peer
@@ -220,7 +174,7 @@ export function attachLiveBridge<TContext = any>(
       }
       claim(socket);
       if (closed) {
-        refuse(req, socket, head, 'closing', 'SERVER_BUSY', 503, 'The live bridge is closing');
+        refuse(req, socket, head, 'closing', 'SERVER_BUSY', 'The live bridge is closing');
         return;
       }
       // Before any work for it: a flood of upgrades must not reach the cookie check.
@@ -231,7 +185,6 @@ export function attachLiveBridge<TContext = any>(
           head,
           'limit',
           'SERVER_BUSY',
-          503,
           `The live bridge holds maxConnections (${maxConnections}) sockets`,
         );
         return;
@@ -245,7 +198,6 @@ export function attachLiveBridge<TContext = any>(
           head,
           'subprotocol',
           'BAD_REQUEST',
-          400,
           `Offer the subprotocol ${LIVE_SUBPROTOCOL} or none`,
         );
         return;
@@ -259,7 +211,6 @@ export function attachLiveBridge<TContext = any>(
           head,
           'origin',
           'FORBIDDEN',
-          403,
           'An upgrade without an Origin header is refused',
         );
         return;
@@ -271,7 +222,6 @@ export function attachLiveBridge<TContext = any>(
           head,
           'origin',
           'FORBIDDEN',
-          403,
           `Origin ${origin.slice(0, 200)} is not allowed: add it to the live bridge's \`origins\``,
         );
         return;
@@ -304,7 +254,7 @@ export function attachLiveBridge<TContext = any>(
     // The peer went away, or close() answered it, while the cookie was checked.
     if (socket.destroyed) return;
     if (closed) {
-      refuse(req, socket, head, 'closing', 'SERVER_BUSY', 503, 'The live bridge is closing');
+      refuse(req, socket, head, 'closing', 'SERVER_BUSY', 'The live bridge is closing');
       return;
     }
     if (sessionId === undefined) {
@@ -314,7 +264,6 @@ export function attachLiveBridge<TContext = any>(
         head,
         'cookie',
         'UNAUTHORIZED',
-        401,
         'No valid session cookie holding a sessionId',
       );
       return;
@@ -336,7 +285,6 @@ export function attachLiveBridge<TContext = any>(
           head,
           'cookie',
           'SESSION_ROTATED',
-          409,
           'The session moved to a new ID; connect again',
           sessionId,
         );
@@ -357,7 +305,6 @@ export function attachLiveBridge<TContext = any>(
         head,
         'cookie',
         'UNAUTHORIZED',
-        401,
         "The cookie's session is not running",
         sessionId,
       );
@@ -372,7 +319,6 @@ export function attachLiveBridge<TContext = any>(
         head,
         'limit',
         'TOO_MANY_VIEWS',
-        429,
         `The session has maxViewsPerSession (${maxViewsPerSession}) live views`,
         id,
       );
@@ -444,23 +390,14 @@ export function attachLiveBridge<TContext = any>(
       head,
       'path',
       'NOT_FOUND',
-      404,
       `No live view or feed is served at ${(pathOf(req) ?? '?').slice(0, 200)}`,
     );
   }
 
   const heartbeat =
     heartbeatMs > 0
-      ? setInterval(() => {
-          for (const connection of connections) {
-            if (!connection.alive) {
-              dropped(connection, 'heartbeat');
-              connection.terminate();
-            } else connection.ping();
-          }
-        }, heartbeatMs)
+      ? LiveConnection.heartbeat(connections, heartbeatMs, (c) => dropped(c, 'heartbeat'))
       : undefined;
-  heartbeat?.unref();
 
   server.on('upgrade', onUpgrade);
 
@@ -501,7 +438,7 @@ export function attachLiveBridge<TContext = any>(
         }
         const open = [...connections];
         closing.add(
-          Promise.all(open.map((c) => closedOf(c))).then(() => {
+          Promise.all(open.map((c) => c.closed())).then(() => {
             wss.close();
           }),
         );
@@ -510,49 +447,4 @@ export function attachLiveBridge<TContext = any>(
       return Promise.all(closing).then(() => undefined);
     },
   };
-
-  function closedOf(connection: LiveConnection): Promise<void> {
-    // A peer that never completes the closing handshake is cut off after a second.
-    const cut = setTimeout(() => connection.terminate(), 1_000);
-    return connection.whenClosed.then(() => clearTimeout(cut));
-  }
-}
-
-function offersProtocol(req: IncomingMessage): boolean {
-  const offered = req.headers['sec-websocket-protocol'];
-  return offered?.split(',').some((p) => p.trim() === LIVE_SUBPROTOCOL) ?? false;
-}
-
-/** Failures to console.error; refusals to console.warn, at most one per reason a minute. */
-function defaultOnError(): NonNullable<LiveBridgeOptions['onError']> {
-  const warned = new Map<LiveRefusalReason, number>();
-  return (error, info) => {
-    if (isLiveRefusedError(error)) {
-      // A crawler or an attacker can make refusals by the thousand: the log gets a sample, the
-      // `session-process:live-refused` channel gets all of them.
-      const now = Date.now();
-      if (now - (warned.get(error.reason) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
-      warned.set(error.reason, now);
-      console.warn(`session-process/live: refused an upgrade (${error.reason}): ${error.message}`);
-      return;
-    }
-    console.error('session-process/live:', info.sessionId ?? '', error);
-  };
-}
-
-function onSocketError(this: Duplex): void {
-  this.destroy();
-}
-
-function originCheck(
-  origins: LiveBridgeOptions['origins'],
-): (origin: string, ctx: Koa.Context) => boolean {
-  if (typeof origins === 'function') return origins;
-  // Not `ctx.origin`: since Koa 3 that is the request's Origin header itself, not its own origin.
-  if (origins === 'same-origin') return (origin, ctx) => origin === `${ctx.protocol}://${ctx.host}`;
-  if (!Array.isArray(origins)) {
-    throw new TypeError('attachLiveBridge: `origins` must be a list of allowed Origin values');
-  }
-  const allowed = new Set(origins);
-  return (origin) => allowed.has(origin);
 }
