@@ -1,16 +1,12 @@
 import { debuglog } from 'node:util';
 import type { Redis } from 'ioredis';
-import type { AnyActorLogic, AnyActorRef, ActorSystem, EventObject } from 'xstate';
+import type { EventObject } from 'xstate';
 import {
   type CallOptions,
-  EventNotAcceptedError,
   Handle,
-  InvalidSessionIdError,
   isSessionError,
   isValidSessionId,
-  type ListOptions,
   type SessionHandle,
-  type SessionInfo,
   type SessionMessage,
   SessionNotFoundError,
   StoreUnavailableError,
@@ -19,7 +15,6 @@ import {
   type StartOptions,
   type SubscribeOptions,
   type SupervisorOptions,
-  type TelemetryEvents,
   type TelemetryName,
 } from '../../index.js';
 import { remoteCallUntil } from './remoteCallUntil.js';
@@ -33,16 +28,12 @@ import { NodeLease } from './NodeLease.js';
 import { Ownership } from './Ownership.js';
 import { RemoteViews, ViewForwarders } from './RemoteViews.js';
 import { type ReplyBody, type RouteRequest, Router } from './Router.js';
-import {
-  ClusterTelemetry,
-  type ClusterTelemetryEvents,
-  type ClusterTelemetryName,
-  isClusterTelemetryName,
-} from './telemetry.js';
+import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
+import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
+import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
 
 const debug = debuglog('session-process:cluster');
-const MIRROR_MAX = 10_000;
 
 /** @internal Settings of one node. */
 export interface ClusterNodeSettings {
@@ -54,15 +45,13 @@ export interface ClusterNodeSettings {
 }
 
 type LocalFactory = (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor;
-type Evictable = SessionSupervisor & { evict?: (id: string) => unknown };
 
 /**
  * @internal One node of the cluster: a {@link SessionSupervisor} for every session ID, wrapping
  * the supervisor of the sessions this node owns. An operation on a session this node owns runs
  * here directly; any other is routed to the owner (taking the session first when nobody owns it).
  */
-export class ClusterSupervisor implements ClusterSessionSupervisor {
-  readonly #local: Evictable;
+export class ClusterSupervisor extends LocalSessions implements ClusterSessionSupervisor {
   readonly #redis: Redis;
   readonly #sub: Redis;
   readonly #leaseRedis: Redis;
@@ -76,10 +65,8 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   readonly #directory: Directory;
   readonly #onError: NonNullable<SupervisorOptions['onError']>;
   readonly #callTimeoutMs: number;
-  /** Snapshots (and logic names) of remote sessions this node saw last, for `snapshot()`. */
   /** Some sessions run on other nodes (the Koa middleware then restores each request's). */
   readonly distributed = true;
-  readonly #mirror = new Map<string, { snapshot?: SessionSnapshot; logic?: string }>();
   readonly #owner: OwnerRequests;
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
@@ -90,6 +77,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     createLocal: LocalFactory,
     s: ClusterNodeSettings,
   ) {
+    super();
     this.#redis = s.redis;
     this.#keys = s.keys;
     this.#callTimeoutMs = options.callTimeoutMs ?? 5_000;
@@ -119,14 +107,14 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
       onFenced: (id) => this.#lostSession(id),
       takeApplied: (id) => this.#owner.takeApplied(id),
-      resident: (id) => this.#local.started(id),
+      resident: (id) => this.local.started(id),
       unfenced: s.unfenced,
     });
-    this.#local = createLocal({ ...options, store });
+    this.local = createLocal({ ...options, store });
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
     this.#owner = new OwnerRequests({
-      local: this.#local,
+      local: this.local,
       redis: s.redis,
       keys: s.keys,
       ownership: this.#ownership,
@@ -134,7 +122,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       directory: this.#directory,
       callTimeoutMs: this.#callTimeoutMs,
       rotatedIdTtlMs: options.rotatedIdTtlMs ?? 30_000,
-      persistent: typeof this.#local.evict === 'function',
+      persistent: typeof this.local.evict === 'function',
     });
     this.#router = new Router(
       s.redis,
@@ -150,25 +138,17 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       s.keys,
       {
         watch: async (id) => (await this.#route({ op: 'watch', id }, this.#callTimeoutMs)).x,
-        saw: (id, snapshot) => this.#see(id, { snapshot }),
+        saw: (id, snapshot) => this.see(id, { snapshot }),
         report: (err, id) => this.#report(err, id),
       },
       // The safety net: views whose owner looks live are watched again this often.
       20 * s.leaseMs,
     );
     this.#offLocal.push(
-      this.#local.on('start', (e) => {
-        if (!e.restart && !e.restored && this.#ownership.tokens.has(e.sessionId))
-          void this.#directory.add(e.sessionId).catch((err) => this.#report(err, e.sessionId));
-      }),
-      this.#local.on('stop', (e) => {
-        // A session that ended here while this node owned it is gone from the cluster; one that
-        // stops because the node shuts down lives on in the store.
-        if (e.reason === 'shutdown' || !this.#ownership.tokens.has(e.sessionId)) return;
-        // Its ownership ends with the deletion of its record (the fenced store's delete), which
-        // the core schedules after this: releasing it now would let that delete be refused.
-        this.#forwarders.stop(e.sessionId);
-        void this.#directory.remove(e.sessionId).catch(() => {});
+      ...this.#directory.follow(this.local, {
+        owns: (id) => this.#ownership.tokens.has(id),
+        ended: (id) => this.#forwarders.stop(id),
+        report: (err, id) => this.#report(err, id),
       }),
     );
     this.#sub.on('message', (channel: string, message: string) =>
@@ -191,27 +171,15 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     await this.#sub.subscribe(this.#keys.channel(this.#lease.nodeId), this.#keys.directory);
     await this.#directory.load();
     await this.#lease.start();
-    this.#renewHook();
-    if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
-  }
-
-  /**
-   * At each renewal: re-watches views (their owner may have gone); every 100 renewals, gives up
-   * the sessions that stayed out of memory (see `Ownership.sweep`).
-   */
-  #renewHook(): void {
-    let renewals = 0;
-    this.#telemetry.on('lease', (e) => {
-      if (e.type !== 'renew') return;
-      const live = new Set(this.#lease.liveNodes);
-      this.#views.rewatch((id) => {
-        if (this.#ownership.owns(id)) return true;
-        const hint = this.#router.ownerHint(id);
-        return hint !== undefined && live.has(hint);
-      });
-      if (++renewals % 100 === 0)
-        this.#ownership.sweep((id) => this.#local.started(id)).catch((err) => this.#report(err));
+    onRenewals(this.#telemetry, {
+      lease: this.#lease,
+      views: this.#views,
+      ownership: this.#ownership,
+      router: this.#router,
+      running: (id) => this.local.started(id),
+      report: (err) => this.#report(err),
     });
+    if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
   }
 
   /** Resolves when this node holds its lease (operations wait for it by themselves). */
@@ -249,30 +217,14 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
       throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
     const body = await this.#router.send(req, ttlMs);
     if (body.x || body.l)
-      this.#see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
+      this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
     return body;
   }
 
   /** Whether `id` runs here under this node's lease (then operations on it need no Redis). */
   #here(id: string): boolean {
-    return this.#ownership.owns(id) && this.#local.started(id);
-  }
-
-  #see(
-    id: string,
-    seen: { snapshot?: SessionSnapshot | undefined; logic?: string | undefined },
-  ): void {
-    const cur = this.#mirror.get(id) ?? {};
-    this.#mirror.delete(id);
-    if (this.#mirror.size >= MIRROR_MAX) {
-      const oldest = this.#mirror.keys().next().value;
-      if (oldest !== undefined) this.#mirror.delete(oldest);
-    }
-    if (seen.snapshot && (!cur.snapshot || seen.snapshot.version >= cur.snapshot.version))
-      cur.snapshot = seen.snapshot;
-    if (seen.logic) cur.logic = seen.logic;
-    this.#mirror.set(id, cur);
+    return this.#ownership.owns(id) && this.local.started(id);
   }
 
   // ---- losing sessions -----------------------------------------------------------------------
@@ -285,30 +237,17 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     this.#owner.clear();
     this.#router.forgetOwners();
     let stopped = 0;
-    for (const id of ids) if (this.#drop(id)) stopped++;
+    for (const id of ids) if (this.drop(id, (err) => this.#report(err, id))) stopped++;
     debug('node %s fenced %d session(s)', this.#lease.nodeId, stopped);
     return stopped;
   }
 
   /** A write for `id` was refused: another node owns it now. */
   #lostSession(id: string): void {
-    if (!this.#ownership.tokens.has(id) && !this.#local.started(id)) return;
+    if (!this.#ownership.tokens.has(id) && !this.local.started(id)) return;
     this.#forwarders.stop(id, true);
     this.#ownership.tokens.delete(id);
-    this.#drop(id);
-  }
-
-  #drop(id: string): boolean {
-    if (!this.#local.started(id)) return false;
-    try {
-      if (this.#local.evict) this.#local.evict(id);
-      // Without persistence there is nothing to keep: the session is gone with the lease.
-      else void this.#local.terminate(id).catch(() => {});
-      return true;
-    } catch (err) {
-      this.#report(err, id);
-      return false;
-    }
+    this.drop(id, (err) => this.#report(err, id));
   }
 
   // ---- SessionSupervisor ---------------------------------------------------------------------
@@ -349,7 +288,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   started(id: string): boolean {
-    return typeof id === 'string' && (this.#local.started(id) || this.#directory.has(id));
+    return typeof id === 'string' && (this.local.started(id) || this.#directory.has(id));
   }
 
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined {
@@ -364,7 +303,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     if (this.#here(id)) {
       // A session that leaves this node while the call waits (its lease lapsed: the call was
       // not saved, so not acknowledged) is asked again where it went.
-      return this.#local
+      return this.local
         .call<T, TContext>(id, event, options)
         .catch((err: unknown) =>
           isMoved(err) ? this.#remoteCall<T>(id, event, options) : Promise.reject(err),
@@ -374,13 +313,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   async #remoteCall<T>(id: string, event: EventObject, options: CallOptions): Promise<T> {
-    checkId(id);
-    if (!isEventObject(event))
-      throw new EventNotAcceptedError(
-        id,
-        undefined,
-        'An event must be an object with a string `type`',
-      );
+    checkEvent(id, event);
     const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
     const until = options.until;
     if (!until) {
@@ -390,7 +323,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     return remoteCallUntil<T>(
       this.#views,
       () => this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs),
-      this.#mirror.get(id)?.snapshot,
+      this.mirror.get(id)?.snapshot,
       id,
       event,
       timeoutMs,
@@ -400,16 +333,10 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
 
   cast(id: string, event: EventObject): void {
     if (this.#here(id)) {
-      this.#local.cast(id, event);
+      this.local.cast(id, event);
       return;
     }
-    checkId(id);
-    if (!isEventObject(event))
-      throw new EventNotAcceptedError(
-        id,
-        undefined,
-        'An event must be an object with a string `type`',
-      );
+    checkEvent(id, event);
     if (!this.started(id)) throw new SessionNotFoundError(id);
     this.#route({ op: 'cast', id, event }, this.#callTimeoutMs).catch((err) =>
       this.#report(err, id),
@@ -417,9 +344,9 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext> {
-    if (this.#here(id)) return this.#local.snapshot<TContext>(id);
+    if (this.#here(id)) return this.local.snapshot<TContext>(id);
     checkId(id);
-    const seen = this.#mirror.get(id)?.snapshot;
+    const seen = this.mirror.get(id)?.snapshot;
     if (seen && this.started(id)) return seen as SessionSnapshot<TContext>;
     throw new SessionNotFoundError(id);
   }
@@ -431,7 +358,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   ): () => void {
     checkId(id);
     if (!this.started(id)) throw new SessionNotFoundError(id);
-    const current = this.#here(id) ? this.#local.snapshot(id) : this.#mirror.get(id)?.snapshot;
+    const current = this.#here(id) ? this.local.snapshot(id) : this.mirror.get(id)?.snapshot;
     return this.#views.subscribe(
       id,
       listener as (m: SessionMessage) => void,
@@ -441,22 +368,14 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   touch(id: string): boolean {
-    if (this.#here(id)) return this.#local.touch(id);
+    if (this.#here(id)) return this.local.touch(id);
     if (!isValidSessionId(id) || !this.#directory.has(id)) return false;
     this.#route({ op: 'touch', id }, this.#callTimeoutMs).catch(() => {});
     return true;
   }
 
-  list(options?: ListOptions): SessionInfo[] {
-    return this.#local.list(options);
-  }
-
-  get count(): number {
-    return this.#local.count;
-  }
-
   stats(): ClusterSupervisorStats {
-    const local = this.#local.stats();
+    const local = this.local.stats();
     return {
       ...local,
       subscribers: local.subscribers + this.#views.subscriberCount,
@@ -471,7 +390,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
   }
 
   async terminate(id: string): Promise<void> {
-    if (this.#here(id)) return this.#local.terminate(id);
+    if (this.#here(id)) return this.local.terminate(id);
     checkId(id);
     await this.#route({ op: 'terminate', id }, this.#callTimeoutMs);
   }
@@ -490,7 +409,7 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     // The sessions live on in the store: nobody watching here should see them end; once they are
     // free, their watchers on other nodes watch again, and another node takes them.
     const forwarded = this.#forwarders.stopAll();
-    await this.#local.shutdown();
+    await this.local.shutdown();
     for (const off of this.#offLocal) off();
     await Promise.allSettled(
       [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
@@ -502,70 +421,20 @@ export class ClusterSupervisor implements ClusterSessionSupervisor {
     await this.#sub.quit().catch(() => this.#sub.disconnect());
   }
 
-  on<TName extends TelemetryName>(
-    name: TName,
-    listener: (event: TelemetryEvents[TName]) => void,
-  ): () => void;
-  on<TName extends ClusterTelemetryName>(
-    name: TName,
-    listener: (event: ClusterTelemetryEvents[TName]) => void,
-  ): () => void;
+  // The overloads are ClusterSessionSupervisor's (types.ts); this signature serves them both.
   on(name: string, listener: (event: any) => void): () => void {
     if (isClusterTelemetryName(name)) return this.#telemetry.on(name, listener);
-    return this.#local.on(name as TelemetryName, listener);
-  }
-
-  logicOf(id: string): AnyActorLogic | undefined {
-    const local = this.#local.logicOf(id);
-    if (local) return local;
-    const name = this.#mirror.get(id)?.logic;
-    return name === undefined ? undefined : this.#local.logics[name];
-  }
-
-  /** @internal The logic name of a session, for handles. */
-  logicNameOf(id: string): string {
-    return this.#local.get(id)?.logic ?? this.#mirror.get(id)?.logic ?? 'default';
-  }
-
-  /** @internal The session's actor when it runs on this node (a handle's `actor`). */
-  actorOf(id: string): AnyActorRef | undefined {
-    return this.localActor(id);
-  }
-
-  /** @internal The session's actor when it runs on this node. */
-  localActor(id: string): AnyActorRef | undefined {
-    return this.#local.started(id) ? this.#local.get(id)?.actor : undefined;
-  }
-
-  get logics(): Readonly<Record<string, AnyActorLogic>> {
-    return this.#local.logics;
-  }
-
-  get actor(): AnyActorRef {
-    return this.#local.actor;
-  }
-
-  get system(): ActorSystem<any> {
-    return this.#local.system;
+    return this.local.on(name as TelemetryName, listener);
   }
 
   #report(error: unknown, sessionId?: string): void {
     try {
-      // 'cluster' is a source the core's type does not list yet (see docs/cluster.md).
-      const info = { source: 'cluster', ...(sessionId === undefined ? {} : { sessionId }) };
-      this.#onError(error, info as unknown as { source: 'crash' });
+      this.#onError(
+        error,
+        sessionId === undefined ? { source: 'cluster' } : { sessionId, source: 'cluster' },
+      );
     } catch {
       // nowhere left to report to
     }
   }
-}
-
-function checkId(id: string): void {
-  if (!isValidSessionId(id)) throw new InvalidSessionIdError(id);
-}
-
-function isEventObject(event: unknown): event is EventObject {
-  return (
-    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
-  );
 }

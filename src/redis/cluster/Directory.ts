@@ -1,3 +1,4 @@
+import type { SessionSupervisor } from '../../index.js';
 import type { Redis } from 'ioredis';
 import type { ClusterKeys } from './keys.js';
 
@@ -54,6 +55,35 @@ export class Directory {
       .sadd(this.#keys.ids, id)
       .publish(this.#keys.directory, `+${id}`)
       .exec();
+  }
+
+  /**
+   * Keeps the directory in step with the node's in-process supervisor: a session it starts (and
+   * owns) is announced, one that ends there for good is withdrawn (one stopped by a shutdown lives
+   * on in the store). Returns the unsubscribe functions.
+   */
+  follow(
+    local: SessionSupervisor,
+    o: {
+      owns(id: string): boolean;
+      /** A session owned here ended: its views stop being forwarded. */
+      ended(id: string): void;
+      report(err: unknown, id: string): void;
+    },
+  ): (() => void)[] {
+    return [
+      local.on('start', (e) => {
+        if (!e.restart && !e.restored && o.owns(e.sessionId))
+          void this.add(e.sessionId).catch((err) => o.report(err, e.sessionId));
+      }),
+      local.on('stop', (e) => {
+        if (e.reason === 'shutdown' || !o.owns(e.sessionId)) return;
+        // Its ownership ends with the deletion of its record (the fenced store's delete), which
+        // the core schedules after this: releasing it now would let that delete be refused.
+        o.ended(e.sessionId);
+        void this.remove(e.sessionId).catch(() => {});
+      }),
+    ];
   }
 
   /** Announces that `id` ended. */
