@@ -12,6 +12,7 @@ export {
   InvalidSessionIdError,
   isSessionError,
   RateLimitedError,
+  RecordTooLargeError,
   SessionAlreadyStartedError,
   SessionCrashedError,
   SessionEndedError,
@@ -23,7 +24,10 @@ export {
   SessionNotFoundError,
   SessionRestoreFailedError,
   SessionRotatedError,
+  SessionVersionAheadError,
+  StoreCorruptError,
   StoreUnavailableError,
+  TooManyTimersError,
   UnknownLogicError,
 } from './core/errors.js';
 export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from './core/reply.js';

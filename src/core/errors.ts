@@ -18,7 +18,11 @@ export type SessionErrorCode =
   | 'UNKNOWN_LOGIC'
   | 'SESSION_RESTORE_FAILED'
   | 'STORE_UNAVAILABLE'
-  | 'SESSION_ROTATED';
+  | 'SESSION_ROTATED'
+  | 'SESSION_VERSION_AHEAD'
+  | 'STORE_CORRUPT'
+  | 'RECORD_TOO_LARGE'
+  | 'TOO_MANY_TIMERS';
 
 /** HTTP status and whether the message may be shown to a client, per code. */
 const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]> = {
@@ -36,6 +40,10 @@ const HTTP: Record<SessionErrorCode, readonly [status: number, expose: boolean]>
   SESSION_RESTORE_FAILED: [500, false],
   STORE_UNAVAILABLE: [503, true],
   SESSION_ROTATED: [409, true],
+  SESSION_VERSION_AHEAD: [503, true],
+  STORE_CORRUPT: [500, false],
+  RECORD_TOO_LARGE: [413, true],
+  TOO_MANY_TIMERS: [429, true],
 };
 
 /** Options every {@link SessionError} accepts. */
@@ -255,6 +263,72 @@ export class SessionRotatedError extends SessionError {
   }
 }
 
+/**
+ * The stored record was written by a newer version of the session's logic than any this process
+ * holds (or by one it cannot order). It is left untouched, for the newer code to serve.
+ */
+export class SessionVersionAheadError extends SessionError {
+  override name = 'SessionVersionAheadError' as const;
+  /** The version that wrote the record. */
+  readonly recordVersion: string;
+  /** The versions this process holds, oldest first. */
+  readonly known: readonly string[];
+  constructor(sessionId: string, recordVersion: string, known: readonly string[]) {
+    super(
+      'SESSION_VERSION_AHEAD',
+      `Session '${sessionId}' was written by version '${recordVersion}', newer than this process holds (${known.length ? known.join(', ') : 'none'})`,
+      { sessionId },
+    );
+    this.recordVersion = recordVersion;
+    this.known = known;
+  }
+}
+
+/**
+ * The store's own data is damaged (SQLite reported corruption, or the store lost data it had
+ * written); `cause` is the underlying error. Not retried: an operator must look.
+ */
+export class StoreCorruptError extends SessionError {
+  override name = 'StoreCorruptError' as const;
+  constructor(cause: unknown, sessionId?: string) {
+    super('STORE_CORRUPT', `The session store is corrupt: ${messageOf(cause)}`, {
+      sessionId,
+      cause,
+    });
+  }
+}
+
+/** A session's encoded record is larger than `maxRecordBytes` (on write or on read). */
+export class RecordTooLargeError extends SessionError {
+  override name = 'RecordTooLargeError' as const;
+  /** The record's size in bytes. */
+  readonly bytes: number;
+  /** The limit, in bytes. */
+  readonly limit: number;
+  constructor(sessionId: string, bytes: number, limit: number) {
+    super(
+      'RECORD_TOO_LARGE',
+      `Session '${sessionId}' record is ${bytes} bytes, over maxRecordBytes (${limit})`,
+      { sessionId },
+    );
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** The event would leave the session with more than `maxTimers` pending timers; it was refused. */
+export class TooManyTimersError extends SessionError {
+  override name = 'TooManyTimersError' as const;
+  /** The limit. */
+  readonly limit: number;
+  constructor(sessionId: string, limit: number) {
+    super('TOO_MANY_TIMERS', `Session '${sessionId}' would hold more than ${limit} pending timers`, {
+      sessionId,
+    });
+    this.limit = limit;
+  }
+}
+
 const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   InvalidSessionIdError: 'INVALID_SESSION_ID',
   SessionAlreadyStartedError: 'SESSION_ALREADY_STARTED',
@@ -270,6 +344,10 @@ const NAME_TO_CODE: Record<string, SessionErrorCode> = {
   SessionRestoreFailedError: 'SESSION_RESTORE_FAILED',
   StoreUnavailableError: 'STORE_UNAVAILABLE',
   SessionRotatedError: 'SESSION_ROTATED',
+  SessionVersionAheadError: 'SESSION_VERSION_AHEAD',
+  StoreCorruptError: 'STORE_CORRUPT',
+  RecordTooLargeError: 'RECORD_TOO_LARGE',
+  TooManyTimersError: 'TOO_MANY_TIMERS',
 };
 
 /**

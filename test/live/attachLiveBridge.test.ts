@@ -498,6 +498,10 @@ const CORE_CODES = [
   'SESSION_RESTORE_FAILED',
   'STORE_UNAVAILABLE',
   'SESSION_ROTATED',
+  'SESSION_VERSION_AHEAD',
+  'STORE_CORRUPT',
+  'RECORD_TOO_LARGE',
+  'TOO_MANY_TIMERS',
 ] as const satisfies readonly SessionErrorCode[];
 const _allCoreCodes: SessionErrorCode extends (typeof CORE_CODES)[number] ? true : never = true;
 void _allCoreCodes;

@@ -52,6 +52,10 @@ const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   UNKNOWN_LOGIC: true,
   SESSION_RESTORE_FAILED: true,
   STORE_UNAVAILABLE: true,
+  SESSION_VERSION_AHEAD: true,
+  STORE_CORRUPT: true,
+  RECORD_TOO_LARGE: true,
+  TOO_MANY_TIMERS: true,
   SESSION_ROTATED: true,
 };
 const END_REASONS = new Set(['terminated', 'expired', 'crashed', 'shutdown', 'rotated']);

@@ -4,7 +4,7 @@
  */
 
 /** Codes of {@link ClusterError}. */
-export type ClusterErrorCode = 'REDIS_DATA_LOSS' | 'LEASE_LOST' | 'NODE_ID_IN_USE';
+export type ClusterErrorCode = 'REDIS_DATA_LOSS' | 'LEASE_LOST' | 'NODE_ID_IN_USE' | 'WRITE_FENCED';
 
 /**
  * Something happened to the cluster as a whole: Redis lost its data (`REDIS_DATA_LOSS`), this
