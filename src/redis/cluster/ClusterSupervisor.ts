@@ -32,6 +32,7 @@ import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
 import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
 import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
+import type { ClusterFaultHooks } from './faults.js';
 
 const debug = debuglog('session-process:cluster');
 
@@ -42,6 +43,8 @@ export interface ClusterNodeSettings {
   nodeId: string;
   leaseMs: number;
   unfenced: boolean;
+  /** Tests only: fault injection points (see {@link ClusterFaultHooks}). */
+  faults: ClusterFaultHooks;
 }
 
 type LocalFactory = (options: Omit<SupervisorOptions, 'cluster'>) => SessionSupervisor;
@@ -109,8 +112,9 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       takeApplied: (id) => this.#owner.takeApplied(id),
       resident: (id) => this.local.started(id),
       unfenced: s.unfenced,
+      faults: s.faults,
     });
-    this.local = createLocal({ ...options, store });
+    this.local = createLocal({ ...options, store, clock: this.#leasedClock(options.clock) });
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
     this.#owner = new OwnerRequests({
@@ -123,6 +127,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       callTimeoutMs: this.#callTimeoutMs,
       rotatedIdTtlMs: options.rotatedIdTtlMs ?? 30_000,
       persistent: typeof this.local.evict === 'function',
+      faults: s.faults,
     });
     this.#router = new Router(
       s.redis,
@@ -149,6 +154,13 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
         owns: (id) => this.#ownership.tokens.has(id),
         ended: (id) => this.#forwarders.stop(id),
         report: (err, id) => this.#report(err, id),
+      }),
+      // One running copy: a session that comes into memory here without this node holding its
+      // token (its record was loading when the lease was lost; a start raced a takeover) is a
+      // stale copy beside the real one: it leaves at once, before any event reaches it.
+      this.local.on('start', (e) => {
+        if (!s.unfenced && !this.#ownership.tokens.has(e.sessionId))
+          this.drop(e.sessionId, (err) => this.#report(err, e.sessionId));
       }),
     );
     this.#sub.on('message', (channel: string, message: string) =>
@@ -197,7 +209,12 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
 
   // ---- routing -------------------------------------------------------------------------------
 
-  async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
+  async #route(
+    req: RouteRequest,
+    ttlMs: number,
+    rid?: string,
+    tried = 0,
+  ): Promise<ReplyBody> {
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
     const started = await new Promise<boolean>((resolve) => {
@@ -215,11 +232,32 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     });
     if (!started)
       throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
-    const body = await this.#router.send(req, ttlMs);
+    const body = await this.#router.send(req, ttlMs, rid, tried);
     if (body.x || body.l)
       this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
     return body;
+  }
+
+  /**
+   * The XState clock of this node's sessions, whose delayed events (`after`) are steps too: each
+   * fires only after the lease is checked, on the monotonic clock, at that moment. After a pause
+   * (SIGSTOP, a long GC) the timers due meanwhile fire in due order, possibly before the lease's
+   * own timer: without this check a session's timer would run on a node that lost it.
+   */
+  #leasedClock(base: SupervisorOptions['clock']): NonNullable<SupervisorOptions['clock']> {
+    const inner = base ?? {
+      setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+      clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h),
+    };
+    return {
+      setTimeout: (fn: (...args: any[]) => void, ms: number) =>
+        inner.setTimeout(() => {
+          // valid() stops every session here when the lease has lapsed (the timer's too).
+          if (this.#lease.valid()) fn();
+        }, ms),
+      clearTimeout: (h: unknown) => inner.clearTimeout(h as never),
+    };
   }
 
   /** Whether `id` runs here under this node's lease (then operations on it need no Redis). */
@@ -301,28 +339,45 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     options: CallOptions<TContext> = {},
   ): Promise<T> {
     if (this.#here(id)) {
-      // A session that leaves this node while the call waits (its lease lapsed: the call was
-      // not saved, so not acknowledged) is asked again where it went.
-      return this.local
-        .call<T, TContext>(id, event, options)
-        .catch((err: unknown) =>
-          isMoved(err) ? this.#remoteCall<T>(id, event, options) : Promise.reject(err),
-        );
+      // Exactly once on the fast path too: the call has its idempotency ID from this first
+      // attempt. A call that changed the session has the ID saved with the step's snapshot, in
+      // the fenced script, as a routed call has. When the session leaves this node while the
+      // call waits for that save (the lease lapsed: a GC pause, CPU starvation), the call is
+      // asked again where the session went under the same ID, as a retry: if the save landed,
+      // the new owner finds the ID and answers CALL_TIMEOUT (applied, reply unknown), never
+      // applies it a second time; if it did not, the call is applied there, once.
+      const rid = this.#router.newRid();
+      const before = this.local.snapshot(id).version;
+      const pending = this.local.call<T, TContext>(id, event, options);
+      if (this.local.started(id) && this.local.snapshot(id).version !== before)
+        this.#owner.markApplied(id, rid);
+      return pending.catch((err: unknown) =>
+        isMoved(err) ? this.#remoteCall<T>(id, event, options, rid) : Promise.reject(err),
+      );
     }
     return this.#remoteCall<T>(id, event, options);
   }
 
-  async #remoteCall<T>(id: string, event: EventObject, options: CallOptions): Promise<T> {
+  /** `rid`: the ID of a first attempt made on this node's fast path (the retries reuse it). */
+  async #remoteCall<T>(
+    id: string,
+    event: EventObject,
+    options: CallOptions,
+    rid?: string,
+  ): Promise<T> {
     checkEvent(id, event);
     const timeoutMs = options.timeoutMs ?? this.#callTimeoutMs;
     const until = options.until;
+    const tried = rid === undefined ? 0 : 1;
     if (!until) {
-      const body = await this.#route({ op: 'call', id, event, timeoutMs }, timeoutMs);
+      const body = await this.#route({ op: 'call', id, event, timeoutMs }, timeoutMs, rid, tried);
       return body.v as T;
     }
+    const untilRid = rid ?? this.#router.newRid();
     return remoteCallUntil<T>(
       this.#views,
-      () => this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs),
+      () =>
+        this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs, untilRid, tried),
       this.mirror.get(id)?.snapshot,
       id,
       event,

@@ -12,6 +12,7 @@ import type { ViewForwarders } from './RemoteViews.js';
 import type { ReplyBody, RouteRequest } from './Router.js';
 import { RECORD_REPLY } from './scripts.js';
 import { toWire } from './wireError.js';
+import type { ClusterFaultHooks } from './faults.js';
 
 /** @internal What the owner side works with. */
 export interface OwnerRequestsOptions {
@@ -26,6 +27,8 @@ export interface OwnerRequestsOptions {
   rotatedIdTtlMs: number;
   /** Whether the local supervisor saves sessions (then applied request IDs are recorded). */
   persistent: boolean;
+  /** Tests only: fault injection (a pause between the lease check and the step). */
+  faults: ClusterFaultHooks;
 }
 
 /**
@@ -68,10 +71,27 @@ export class OwnerRequests {
       if (!this.#o.ownership.owns(id)) return { m: 1 };
     }
     try {
-      // The local supervisor's synchronous methods see a stored session once it is in memory.
-      if (req.op === 'cast' || req.op === 'touch' || req.op === 'watch' || req.op === 'rename')
+      // The session comes into memory first (a call too: the core would otherwise load it
+      // between the lease check below and the step), so that nothing awaits between that check
+      // and the step.
+      if (
+        req.op === 'call' ||
+        req.op === 'cast' ||
+        req.op === 'touch' ||
+        req.op === 'watch' ||
+        req.op === 'rename'
+      )
         await local.restore(id);
       if (!this.#o.ownership.owns(id)) return { m: 1 };
+      const pause = this.#o.faults.beforeStep;
+      if (pause) {
+        await pause(id, req.op);
+        // One running copy: the lease is checked again right before the step, with nothing
+        // awaited in between. A pause anywhere above (SIGSTOP, a long GC, a stalled event loop)
+        // shows here on the monotonic clock; a node that lost the session meanwhile answers
+        // `moved`, and the caller asks the new owner with the same ID.
+        if (!this.#o.ownership.owns(id)) return { m: 1 };
+      }
       switch (req.op) {
         case 'call': {
           const before = local.started(id) ? local.snapshot(id).version : -1;
@@ -79,7 +99,7 @@ export class OwnerRequests {
             timeoutMs: req.timeoutMs ?? this.#o.callTimeoutMs,
             ...(req.until ? { until: () => true } : {}),
           });
-          this.#markApplied(id, rid);
+          this.markApplied(id, rid);
           const v = await p;
           const body: ReplyBody = { ok: 1, v, ...this.#snap(id) };
           // A call that changed nothing needs no record: applying it again changes nothing either.
@@ -88,7 +108,7 @@ export class OwnerRequests {
         }
         case 'cast':
           local.cast(id, req.event!);
-          this.#markApplied(id, rid);
+          this.markApplied(id, rid);
           return { ok: 1 };
         case 'start':
         case 'ensure': {
@@ -153,7 +173,8 @@ export class OwnerRequests {
     return { x: { value: s.value, context: s.context, status: s.status, version: s.version } };
   }
 
-  #markApplied(id: string, rid: string): void {
+  /** Notes that `rid` was applied to `id` (it is saved with the session's next write). */
+  markApplied(id: string, rid: string): void {
     if (!this.#o.persistent) return;
     const list = this.#applied.get(id);
     if (list) list.push(rid);

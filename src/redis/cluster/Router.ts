@@ -117,12 +117,26 @@ export class Router {
     return this.#owners.get(id);
   }
 
-  /** Sends `req` to the owner of its session (this node included), until `ttlMs` has passed. */
-  async send(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
-    const rid = `${this.#ridPrefix}.${(++this.#seq).toString(36)}`;
+  /** A new idempotency ID: one per operation, from its first attempt, reused by every retry. */
+  newRid(): string {
+    return `${this.#ridPrefix}.${(++this.#seq).toString(36)}`;
+  }
+
+  /**
+   * Sends `req` to the owner of its session (this node included), until `ttlMs` has passed.
+   * `rid` and `tried`: an operation already attempted under that ID (the owner's own fast path,
+   * whose session left while the call waited): every attempt from here counts as a retry, so the
+   * owner looks the ID up before applying it.
+   */
+  async send(
+    req: RouteRequest,
+    ttlMs: number,
+    rid: string = this.newRid(),
+    tried = 0,
+  ): Promise<ReplyBody> {
     const t0 = performance.now();
     const deadline = t0 + ttlMs;
-    let attempt = 0;
+    let attempt = tried;
     let to = this.#lease.nodeId;
     /** The owner a publish did not reach (a hint for the next acquisition). */
     let gone = '';

@@ -11,6 +11,7 @@ import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
 import { DELETE, DUE, SAVE } from './scripts.js';
+import type { ClusterFaultHooks } from './faults.js';
 
 /** @internal What the fenced store reports besides its results. */
 export interface FencedStoreHooks {
@@ -22,6 +23,8 @@ export interface FencedStoreHooks {
   resident(id: string): boolean;
   /** Tests only: write without checking the token (to show that the checker catches a fork). */
   unfenced: boolean;
+  /** Tests only: fault injection (a stall right after a write is sent). */
+  faults?: ClusterFaultHooks;
 }
 
 /**
@@ -81,9 +84,11 @@ export function fencedStore(
         );
       });
       if (sent.length === 0) return results;
-      const out = hooks.unfenced
-        ? await unfencedSave(redis, k, a)
-        : ((await SAVE.run(redis, k, a)) as string[]);
+      // The command is on its way to Redis once `run` returns its promise.
+      const sending = hooks.unfenced ? unfencedSave(redis, k, a) : SAVE.run(redis, k, a);
+      const stall = hooks.faults?.afterWriteSent;
+      if (stall) stall(sent.map((i) => writes[i]!.id));
+      const out = (await sending) as string[];
       out.forEach((r, j) => {
         const i = sent[j]!;
         if (r === 'ok') results[i] = 'ok';

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterAdapter, SessionSupervisor } from '../../index.js';
 import { ClusterSupervisor } from './ClusterSupervisor.js';
+import type { ClusterFaultHooks } from './faults.js';
 import { clusterKeys, DEFAULT_PREFIX } from './keys.js';
 
 /** Options of {@link redisCluster}. */
@@ -26,6 +27,12 @@ export interface RedisClusterOptions {
    * catches the fork fencing prevents. Never in production.
    */
   testOnlyDisableFencing?: boolean;
+  /**
+   * @internal Tests only: deterministic fault injection (a stall right after a write is sent, a
+   * pause between the lease check and the step, a point right after a renewal). Never in
+   * production.
+   */
+  testHooks?: ClusterFaultHooks;
 }
 
 /**
@@ -84,6 +91,7 @@ export function redisCluster(options: RedisClusterOptions): ClusterAdapter {
         nodeId,
         leaseMs,
         unfenced: options.testOnlyDisableFencing === true,
+        faults: options.testHooks ?? {},
       });
     },
   };
