@@ -30,6 +30,12 @@ export {
   TooManyTimersError,
   UnknownLogicError,
 } from './core/errors.js';
+export {
+  ClusterError,
+  type ClusterErrorCode,
+  type ClusterErrorOptions,
+  isClusterError,
+} from './core/ClusterError.js';
 export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from './core/reply.js';
 export { generateSessionId, isValidSessionId } from './core/sessionId.js';
 export { telemetryChannels } from './core/telemetry.js';

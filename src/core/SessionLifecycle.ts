@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { type AnyActorLogic, type AnyActorRef, type EventObject, createActor } from 'xstate';
 import type { CallTracker } from './CallTracker.js';
+import { ClusterError } from './ClusterError.js';
 import { Entry } from './Entry.js';
 import {
   RateLimitedError,
@@ -304,7 +305,12 @@ export class SessionLifecycle {
         // Someone else wrote this session (another node took it over): stop running it here
         // rather than fork it.
         p.report(
-          new Error(`session ${entry.id} was written elsewhere; leaving it`),
+          new ClusterError(
+            'WRITE_FENCED',
+            undefined,
+            `session ${entry.id} was written elsewhere; leaving it`,
+            { sessionId: entry.id },
+          ),
           entry.id,
           'store',
         );

@@ -11,7 +11,12 @@ export type {
   ClusterStats,
   ClusterSupervisorStats,
 } from './cluster/types.js';
-export { ClusterError, type ClusterErrorCode, isClusterError } from './cluster/errors.js';
+export {
+  ClusterError,
+  type ClusterErrorCode,
+  type ClusterErrorOptions,
+  isClusterError,
+} from './cluster/errors.js';
 export {
   type ClusterTelemetryEvents,
   type ClusterTelemetryName,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { isSessionError } from 'session-process';
+import { assign, setup } from 'xstate';
+import { isSessionError, reply } from 'session-process';
 import { eventually, redisAvailable, TestCluster } from './clusterHelpers.js';
 
 const available = await redisAvailable('the cluster fault-injection tests');
@@ -14,9 +15,62 @@ function stall(ms: number): void {
 
 const LEASE_MS = 300;
 
+/** Sessions whose every `add` (and timer) is logged where it runs: one line per action run. */
+function loggingMachine(ran: string[], node: string, timerMs: number) {
+  return setup({
+    types: {
+      context: {} as { items: string[] },
+      events: {} as { type: 'add'; item: string },
+    },
+  }).createMachine({
+    context: { items: [] },
+    initial: 'open',
+    states: {
+      open: {
+        on: {
+          add: {
+            actions: [
+              ({ event }) => ran.push(`${node}:${event.item}`),
+              assign({ items: ({ context, event }) => [...context.items, event.item] }),
+              reply(({ context }) => context.items.length),
+            ],
+          },
+        },
+        after: {
+          [timerMs]: {
+            target: 'closed',
+            actions: [
+              () => ran.push(`${node}:timer`),
+              assign({ items: ({ context }) => [...context.items, 'timer'] }),
+            ],
+          },
+        },
+      },
+      closed: {},
+    },
+  });
+}
+
+/** A node whose sessions log their actions to `ran`, and that a test can stall. */
+function loggingNode(
+  cluster: TestCluster,
+  nodeId: string,
+  ran: string[],
+  hooks = {},
+  timerMs = 60_000,
+  wakeIntervalMs = 50,
+) {
+  return cluster.node(nodeId, {
+    leaseMs: LEASE_MS,
+    supervisor: { logic: loggingMachine(ran, nodeId, timerMs), wakeIntervalMs },
+    testHooks: hooks,
+  });
+}
+
 /** The items of a session, from its stored record (what survives whichever node runs it). */
 async function storedItems(cluster: TestCluster, id: string): Promise<string[]> {
   const data = await cluster.admin.hget(`${cluster.prefix}s:${id}`, 'd');
+  if (data === null) return [];
   return (JSON.parse(data!) as { snapshot: { context: { items: string[] } } }).snapshot.context
     .items;
 }
@@ -54,6 +108,56 @@ describe.skipIf(!available)('cluster fault injection', () => {
       // Whatever the caller heard, the store holds the item once.
       await eventually(async () => (await storedItems(cluster, 'x1')).includes('once'));
       expect(await storedItems(cluster, 'x1')).toEqual(['before', 'once']);
+    });
+  });
+
+  describe('one running copy', () => {
+    it('does not run a step on a node that stalled past its lease between its lease check and the step', async () => {
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      let armed = false;
+      const a = loggingNode(cluster, 'a', ran, {
+        beforeStep: (id: string, op: string) => {
+          if (!armed || id !== 'p1' || op !== 'call') return;
+          armed = false;
+          stall(LEASE_MS * 2);
+        },
+      });
+      const b = loggingNode(cluster, 'b', ran);
+      await a.sessions.start('p1');
+      await b.sessions.call('p1', { type: 'add', item: 'first' });
+      armed = true;
+      // From b: the request reaches a, which checks its lease, then stalls before the step.
+      const outcome = await b.sessions.call('p1', { type: 'add', item: 'once' }).then(
+        () => 'ok',
+        (err: unknown) => (isSessionError(err) ? err.code : String(err)),
+      );
+      expect(armed).toBe(false);
+      expect(outcome).toBe('ok');
+      // The step ran on one node only: not on a, whose lease lapsed during the stall.
+      expect(ran.filter((r) => r.endsWith(':once'))).toHaveLength(1);
+      expect(ran).not.toContain('a:once');
+      expect(await storedItems(cluster, 'p1')).toEqual(['first', 'once']);
+    });
+
+    it('does not fire a timer on a node whose lease lapsed while the event loop stood still', async () => {
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      // The wakers look rarely, so that nothing but the lease's own timers checks it before the
+      // session's timer fires.
+      const a = loggingNode(cluster, 'a', ran, {}, 150, 1_000);
+      loggingNode(cluster, 'b', ran, {}, 150, 1_000);
+      await eventually(() => a.sessions.stats().cluster.leaseHeld);
+      await a.sessions.start('t1');
+      await a.sessions.call('t1', { type: 'add', item: 'saved' }); // durable: in the store now
+      // The session's 150 ms timer falls due during the stall, before the lease's own deadline
+      // timer: after the stall, timers run in due order.
+      stall(LEASE_MS * 2);
+      // The session comes back (on whichever node's waker finds it due) and its timer runs there.
+      await eventually(async () => (await storedItems(cluster, 't1')).includes('timer'), 5_000);
+      await new Promise((r) => setTimeout(r, 4 * LEASE_MS));
+      expect(ran.filter((r) => r.endsWith(':timer'))).toHaveLength(1);
+      expect(await storedItems(cluster, 't1')).toEqual(['saved', 'timer']);
     });
   });
 });

@@ -32,6 +32,7 @@ import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
 import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
 import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
+import { isClusterError } from './errors.js';
 import type { ClusterFaultHooks } from './faults.js';
 
 const debug = debuglog('session-process:cluster');
@@ -74,6 +75,15 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
   #closed = false;
+  /**
+   * From when a node that nothing listens for may be taken as dead before its lease lapses
+   * (performance.now()). Right after a Redis restart nothing listens for any node: a live node
+   * whose event loop lags has not yet seen its subscriber connection close (so it still runs its
+   * sessions), and would look dead. For `leaseMs` after this node's subscriber connection comes
+   * back, or after it finds Redis just started, sessions move by their leases alone.
+   */
+  #presumeGoneAfter = Number.POSITIVE_INFINITY;
+  #subConnected = false;
 
   constructor(
     options: Omit<SupervisorOptions, 'cluster'>,
@@ -88,7 +98,8 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       options.onError ??
       ((error, info) =>
         console.error(`[session-process] ${info.source} in ${info.sessionId ?? '-'}:`, error));
-    this.#telemetry = new ClusterTelemetry((err) => this.#report(err));
+    // A telemetry listener's own failure goes to onError as it is (as the core's listeners' do).
+    this.#telemetry = new ClusterTelemetry((err) => this.#report(err, undefined, true));
     const name = s.redis.options.connectionName;
     // The lease renews on a connection of its own: behind a burst of calls on the shared one,
     // a renewal would wait its turn past the lease's deadline.
@@ -103,6 +114,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
         onLost: () => this.#fence(),
         onError: (err) => this.#report(err),
         onAcquired: () => {},
+        ...(s.faults.afterRenew ? { afterRenew: s.faults.afterRenew } : {}),
       },
       !s.unfenced,
     );
@@ -136,6 +148,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       this.#ownership,
       this.#telemetry,
       (req, rid, attempt) => this.#owner.apply(req, rid, attempt),
+      () => performance.now() >= this.#presumeGoneAfter,
     );
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
     this.#views = new RemoteViews(
@@ -173,8 +186,10 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     // Without its subscriber connection the node gets no requests, and other nodes may take its
     // sessions as soon as Redis sees nothing listening on its channel: stop them now.
     this.#sub.on('close', () => {
+      this.#presumeGoneAfter = Number.POSITIVE_INFINITY;
       if (!this.#closed) this.#lease.drop('disconnected');
     });
+    this.#sub.on('ready', () => void this.#subReady(s.leaseMs));
     this.#ready = this.#begin(options);
     this.#ready.catch((err) => this.#report(err));
   }
@@ -194,6 +209,27 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
   }
 
+  /** The subscriber connection is up (again): see {@link #presumeGoneAfter}. */
+  async #subReady(leaseMs: number): Promise<void> {
+    const first = !this.#subConnected;
+    this.#subConnected = true;
+    const now = performance.now();
+    if (!first) {
+      this.#presumeGoneAfter = now + leaseMs;
+      return;
+    }
+    // A node that starts right after a Redis restart cannot tell it by its own connection.
+    let uptimeMs = Number.POSITIVE_INFINITY;
+    try {
+      const info = await this.#redis.info('server');
+      const seconds = /uptime_in_seconds:(\d+)/.exec(info)?.[1];
+      if (seconds !== undefined) uptimeMs = Number(seconds) * 1000;
+    } catch {
+      // INFO may be disabled (a managed Redis): judge by this node's connection alone
+    }
+    this.#presumeGoneAfter = now + Math.max(0, leaseMs - uptimeMs);
+  }
+
   /** Resolves when this node holds its lease (operations wait for it by themselves). */
   get ready(): Promise<void> {
     return this.#ready.then(() => this.#lease.ready);
@@ -209,12 +245,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
 
   // ---- routing -------------------------------------------------------------------------------
 
-  async #route(
-    req: RouteRequest,
-    ttlMs: number,
-    rid?: string,
-    tried = 0,
-  ): Promise<ReplyBody> {
+  async #route(req: RouteRequest, ttlMs: number, rid?: string, tried = 0): Promise<ReplyBody> {
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
     const started = await new Promise<boolean>((resolve) => {
@@ -376,8 +407,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     const untilRid = rid ?? this.#router.newRid();
     return remoteCallUntil<T>(
       this.#views,
-      () =>
-        this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs, untilRid, tried),
+      () => this.#route({ op: 'call', id, event, timeoutMs, until: 1 }, timeoutMs, untilRid, tried),
       this.mirror.get(id)?.snapshot,
       id,
       event,
@@ -482,10 +512,20 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     return this.local.on(name as TelemetryName, listener);
   }
 
-  #report(error: unknown, sessionId?: string): void {
+  /**
+   * Everything that reaches `onError` from the cluster has a code: its own failures are
+   * `ClusterError`s and `SessionError`s; anything else is Redis failing under one of its
+   * background tasks (a view's subscription, the directory, the sweep): `STORE_UNAVAILABLE`,
+   * with the Redis error as its `cause`.
+   */
+  #report(error: unknown, sessionId?: string, asIs = false): void {
+    const coded =
+      asIs || isSessionError(error) || isClusterError(error)
+        ? error
+        : new StoreUnavailableError(error, sessionId);
     try {
       this.#onError(
-        error,
+        coded,
         sessionId === undefined ? { source: 'cluster' } : { sessionId, source: 'cluster' },
       );
     } catch {

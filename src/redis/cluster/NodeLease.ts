@@ -18,6 +18,8 @@ export interface NodeLeaseHooks {
   onError(err: unknown): void;
   /** A new incarnation holds the lease. */
   onAcquired(): void;
+  /** Tests only: a renewal succeeded (a fault-injection point). */
+  afterRenew?(): void;
 }
 
 /**
@@ -125,21 +127,25 @@ export class NodeLease {
       const inc = randomBytes(9).toString('base64url');
       const t0 = performance.now();
       try {
-        const [ok, epoch, created] = (await REGISTER.run(
+        const [ok, epoch, , age] = (await REGISTER.run(
           this.#redis,
           [this.#keys.node(this.nodeId), this.#keys.epoch, this.#keys.nodes],
           [inc, this.leaseMs, randomBytes(12).toString('base64url'), this.nodeId, previous],
-        )) as [number, string, number];
+        )) as [number, string, number, number];
         if (this.#closed) return;
-        if (ok === 1 && created === 1) {
-          // A new epoch: the cluster is new, or Redis came back empty while other nodes still run
-          // sessions they took under the old one. Those cannot renew under the new epoch, so they
-          // stop them by their own deadlines, within leaseMs: serve nothing before then, or a
-          // session could start here from the empty store beside its live copy there.
-          if (this.epoch !== undefined && this.epoch !== epoch) this.#reportDataLoss(0);
-          this.epoch = epoch;
+        // Another epoch than the one this node ran under: Redis lost its data (a restart without
+        // AOF, FLUSHDB) while this node's connections were down, so no renewal could tell it.
+        if (this.epoch !== undefined && this.epoch !== epoch) this.#reportDataLoss(0);
+        this.epoch = epoch;
+        if (ok === 1 && age < this.leaseMs) {
+          // A young epoch: the cluster is new, or Redis came back empty while other nodes still
+          // run sessions they took under the old one. Those cannot renew under the new epoch, so
+          // they stop them by their own deadlines, within leaseMs of the loss (which came before
+          // the epoch): serve nothing before the epoch is leaseMs old, or a session could start
+          // here from the empty store beside its live copy there. Every node waits so, those
+          // that re-register at once after a restart too, not only the one that made the epoch.
           previous = inc;
-          await sleep(this.leaseMs);
+          await sleep(this.leaseMs - Math.max(0, age));
           continue;
         }
         if (ok === 1) {
@@ -187,6 +193,9 @@ export class NodeLease {
 
   async #renew(): Promise<void> {
     if (this.#closed || !this.#held || this.#renewing) return;
+    // The renewal timer is also the node's pause detector: when it fires late (SIGSTOP, a long
+    // GC, a starved event loop), the lease is judged at once, before anything else runs on it.
+    if (!this.valid()) return;
     this.#renewing = true;
     const inc = this.incarnation;
     const t0 = performance.now();
@@ -206,6 +215,7 @@ export class NodeLease {
         }
         this.#extend(t0);
         this.liveNodes = detail as string[];
+        this.#hooks.afterRenew?.();
         if (this.#telemetry.active('lease'))
           this.#telemetry.emit('lease', {
             type: 'renew',

@@ -111,6 +111,10 @@ export class Ownership {
     for (const id of this.#away) if (!this.tokens.has(id)) this.#away.delete(id);
     for (const id of idle) {
       this.#away.delete(id);
+      // Asked again right before each release: a session that came back into memory while an
+      // earlier release was awaited keeps its token (a resident session without one would be a
+      // second copy once another node takes it).
+      if (resident(id)) continue;
       await this.release(id);
     }
     return idle.length;

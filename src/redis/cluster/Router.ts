@@ -82,6 +82,8 @@ export class Router {
   readonly #ownership: Ownership;
   readonly #telemetry: ClusterTelemetry;
   readonly #apply: (req: RouteRequest, rid: string, attempt: number) => Promise<ReplyBody>;
+  /** Whether a node nothing listens for may be taken as dead now (see ClusterSupervisor). */
+  readonly #presumeGone: () => boolean;
   readonly #waiters = new Map<string, Waiter>();
   readonly #seen = new Map<string, Seen>();
   /** Remote owners this node learned (a hint: a stale one costs a `moved` answer). */
@@ -96,7 +98,9 @@ export class Router {
     ownership: Ownership,
     telemetry: ClusterTelemetry,
     apply: (req: RouteRequest, rid: string, attempt: number) => Promise<ReplyBody>,
+    presumeGone: () => boolean = () => true,
   ) {
+    this.#presumeGone = presumeGone;
     this.#redis = redis;
     this.#keys = keys;
     this.#lease = lease;
@@ -160,7 +164,10 @@ export class Router {
         let owner = this.#owners.get(req.id);
         if (owner === undefined) {
           // Bounded: the node may be without its lease (Redis away) for longer than the deadline.
-          const o = await within(this.#ownership.acquire(req.id, gone), remaining);
+          const o = await within(
+            this.#ownership.acquire(req.id, this.#presumeGone() ? gone : ''),
+            remaining,
+          );
           if (o === undefined) continue;
           if (o.self) {
             to = this.#lease.nodeId;

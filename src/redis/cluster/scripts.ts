@@ -42,20 +42,25 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 /**
  * Registers a node: creates the epoch when there is none, drops the node's previous incarnation
  * (its sessions were stopped already), takes the node key (NX: a live process with the same node
- * ID keeps it), lists the node.
- * KEYS: node key, epoch, nodes. ARGV: incarnation, leaseMs, proposed epoch, node ID, previous
- * incarnation ('' for none).
- * Returns `{ 1 | 0 (node ID busy), epoch, created (1 when this call created the epoch) }`.
+ * ID keeps it), lists the node. An epoch reads `random|created at` (Redis time, ms): a node
+ * serves nothing until the epoch is `leaseMs` old, by which time every node that ran sessions
+ * under the epoch before it (Redis lost its data) has stopped them by its own deadline.
+ * KEYS: node key, epoch, nodes. ARGV: incarnation, leaseMs, proposed epoch (random part), node
+ * ID, previous incarnation ('' for none).
+ * Returns `{ 1 | 0 (node ID busy), epoch, created (1 when this call created the epoch), age of
+ * the epoch in ms }`.
  */
 export const REGISTER = new Script(`
 if ARGV[5] ~= '' and redis.call('GET', KEYS[1]) == ARGV[5] then redis.call('DEL', KEYS[1]) end
+${NOW_MS}
 local e = redis.call('GET', KEYS[2])
 local created = 0
-if not e then redis.call('SET', KEYS[2], ARGV[3]); e = ARGV[3]; created = 1 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, e, created} end
-${NOW_MS}
+if not e then e = ARGV[3] .. '|' .. now; redis.call('SET', KEYS[2], e); created = 1 end
+local at = tonumber(string.match(e, '|(%d+)$') or '0')
+local age = now - at
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, e, created, age} end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), ARGV[4])
-return {1, e, created}
+return {1, e, created, age}
 `);
 
 /**
