@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
-import { isSessionError, reply } from 'session-process';
+import { isSessionError, reply, type SessionMessage } from 'session-process';
 import { eventually, redisAvailable, TestCluster } from './clusterHelpers.js';
 
 const available = await redisAvailable('the cluster fault-injection tests');
@@ -159,5 +159,47 @@ describe.skipIf(!available)('cluster fault injection', () => {
       expect(ran.filter((r) => r.endsWith(':timer'))).toHaveLength(1);
       expect(await storedItems(cluster, 't1')).toEqual(['saved', 'timer']);
     });
+  });
+});
+
+describe.skipIf(!available)('views after a failover', () => {
+  let cluster: TestCluster;
+  afterEach(async () => {
+    await cluster?.close();
+  });
+
+  it('follows a session to its new owner on every surviving node at the takeover, not at the next re-watch', async () => {
+    cluster = new TestCluster();
+    const LEASE = 3_000;
+    const a = cluster.node(
+      'a',
+      { leaseMs: LEASE },
+      { retryStrategy: () => null, maxRetriesPerRequest: 0 },
+    );
+    const b = cluster.node('b', { leaseMs: LEASE });
+    const c = cluster.node('c', { leaseMs: LEASE });
+    await a.sessions.start('m1');
+    await eventually(() => b.sessions.started('m1') && c.sessions.started('m1'));
+    const seen = { b: [] as SessionMessage[], c: [] as SessionMessage[] };
+    b.sessions.subscribe('m1', (m) => seen.b.push(m));
+    c.sessions.subscribe('m1', (m) => seen.c.push(m));
+    await eventually(() => a.sessions.stats().subscribers === 1);
+    await a.sessions.call('m1', { type: 'inc' });
+    await eventually(() => seen.b.length === 1 && seen.c.length === 1);
+    const n = (m: SessionMessage) => (m.type === 'snapshot' ? m.snapshot.context.n : -1);
+    // a dies (nothing of it is left on Redis); traffic moves the session to b at once.
+    const t0 = performance.now();
+    await cluster.cut(a);
+    expect(await b.sessions.call('m1', { type: 'inc' })).toBe(2);
+    await eventually(() => seen.b.some((m) => n(m) === 2) && seen.c.some((m) => n(m) === 2));
+    const followedMs = performance.now() - t0;
+    // Far within leaseMs + 300 ms: the watchers heard of the takeover (the re-watch of views
+    // whose owner left the live nodes comes only after a lease).
+    expect(followedMs).toBeLessThan(1_000);
+    for (const got of [seen.b, seen.c]) {
+      const versions = got.map((m) => (m.type === 'snapshot' ? m.version : -1));
+      expect(versions).toEqual([...versions].sort((x, y) => x - y));
+      expect(new Set(versions).size).toBe(versions.length);
+    }
   });
 });

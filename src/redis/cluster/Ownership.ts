@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
+import { MOVED_WIRE } from './RemoteViews.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
 import type { ClusterTelemetry } from './telemetry.js';
 
@@ -72,6 +73,9 @@ export class Ownership {
       if (status === 0) return { self: false, nodeId: nodeOf(res[1]!) };
       const held = res[1]!;
       this.tokens.set(id, held);
+      // Taken from another node (a failover): its watchers on every node watch again now, here,
+      // rather than at their next re-watch (a dead owner could not tell them).
+      if (status === 2 && res[2]) this.moved(id);
       if (status === 2 && this.#telemetry.active('lease')) {
         const previous = res[2] ? nodeOf(res[2]) : undefined;
         this.#telemetry.emit('lease', {
@@ -84,6 +88,11 @@ export class Ownership {
       }
       return { self: true, token: held };
     }
+  }
+
+  /** Tells the watchers of `id` on every node that it moved here: they watch again. */
+  moved(id: string): void {
+    void this.#redis.publish(this.#keys.view(id), MOVED_WIRE).catch(() => {});
   }
 
   /** Gives `id` up (it ended here, or moved to a new ID). */

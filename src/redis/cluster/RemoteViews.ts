@@ -38,7 +38,8 @@ type ViewWire =
   | { k: 'e'; reason: string; error?: string }
   | { k: 'm' };
 
-const MOVED_WIRE = JSON.stringify({ k: 'm' });
+/** @internal The view message that tells watchers to watch again (the session moved). */
+export const MOVED_WIRE = JSON.stringify({ k: 'm' });
 
 /** @internal What the views need from the node. */
 export interface ViewHooks {

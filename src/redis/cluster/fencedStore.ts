@@ -126,6 +126,8 @@ export function fencedStore(
       )) as string[];
       const out: DueSession[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
+        // Taken now (not already ours): its watchers, wherever they are, watch again.
+        if (ownership.tokens.get(flat[i]!) !== flat[i + 2]) ownership.moved(flat[i]!);
         ownership.tokens.set(flat[i]!, flat[i + 2]!);
         out.push({ id: flat[i]!, dueAt: Number(flat[i + 1]) });
       }
