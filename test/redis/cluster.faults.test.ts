@@ -140,6 +140,37 @@ describe.skipIf(!available)('cluster fault injection', () => {
       expect(await storedItems(cluster, 'p1')).toEqual(['first', 'once']);
     });
 
+    it('leaves no copy on a node that lost its lease while the session was loading', async () => {
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      let armed = false;
+      const hooks = {
+        afterLoadSent: (id: string) => {
+          if (!armed || id !== 'l1') return;
+          armed = false;
+          stall(LEASE_MS * 2);
+        },
+      };
+      const options = (nodeId: string) => ({
+        leaseMs: LEASE_MS,
+        supervisor: { logic: loggingMachine(ran, nodeId, 60_000), passivateAfterMs: 200 },
+      });
+      const a = cluster.node('a', { ...options('a'), testHooks: hooks });
+      const b = cluster.node('b', options('b'));
+      await a.sessions.start('l1');
+      await b.sessions.call('l1', { type: 'add', item: 'first' });
+      await eventually(() => a.sessions.count === 0); // passivated: a owns it, only in the store
+      armed = true;
+      // From b: a loads the session to apply the call and stalls past its lease meanwhile.
+      expect(await b.sessions.call('l1', { type: 'add', item: 'second' })).toBe(2);
+      expect(armed).toBe(false);
+      // The session runs on b now; a copy a loaded under its lost lease would run beside it
+      // (its timers, and its answers if a took the session again: a stale state).
+      expect(b.sessions.count + a.sessions.count).toBe(1);
+      expect(a.sessions.list().map((s) => s.id)).not.toContain('l1');
+      expect(ran).toEqual([expect.stringMatching(/:first$/), expect.stringMatching(/:second$/)]);
+    });
+
     it('does not fire a timer on a node whose lease lapsed while the event loop stood still', async () => {
       cluster = new TestCluster();
       const ran: string[] = [];

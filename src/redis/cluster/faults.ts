@@ -21,6 +21,11 @@ export interface ClusterFaultHooks {
    */
   afterWriteSent?(sessionIds: readonly string[]): void;
   /**
+   * Called synchronously right after a session's record was asked of Redis (to bring it into
+   * memory), before the answer is read. A busy wait here is a node stalled while loading.
+   */
+  afterLoadSent?(sessionId: string): void;
+  /**
    * Awaited by the owner of a session after it checked its lease for a routed operation and
    * before the operation's step (`op`: `call`, `cast`, ...). A pause here is a node stopped
    * between its ownership check and the step.

@@ -43,11 +43,12 @@ export function fencedStore(
   return {
     name: 'redis-cluster',
     async load(id): Promise<StoredSession | undefined> {
-      const [[, h], [, rotated]] = (await redis
-        .multi()
-        .hgetall(keys.record(id))
-        .exists(keys.rotated(id))
-        .exec()) as [[unknown, Record<string, string>], [unknown, number]];
+      const loading = redis.multi().hgetall(keys.record(id)).exists(keys.rotated(id)).exec();
+      hooks.faults?.afterLoadSent?.(id);
+      const [[, h], [, rotated]] = (await loading) as [
+        [unknown, Record<string, string>],
+        [unknown, number],
+      ];
       // Rotated away on some node a moment ago: a request of the same browser still carrying it
       // gets SESSION_ROTATED here too, never a fresh session under the old ID.
       if (rotated) throw new SessionRotatedError(id);
