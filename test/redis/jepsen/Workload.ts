@@ -72,13 +72,39 @@ export interface WorkloadOptions {
   sessions?: number;
   clients?: number;
   leaseMs?: number;
+  /**
+   * Where a run that the checker fails keeps its evidence: the activation log, every request's
+   * trace (`requests.jsonl`) and every Redis key of the run (`redis.json`). Default: kept in a
+   * temporary directory whose path the report gives (`evidence`); nothing is kept for a clean run.
+   */
+  keepEvidence?: boolean;
+}
+
+/** One request a client made, as it saw it (times on the machine's monotonic clock, ms). */
+export interface RequestTrace {
+  node: string;
+  id: string;
+  item: string;
+  sentAt: number;
+  answeredAt: number;
+  ok: boolean;
+  code?: string;
 }
 
 export interface WorkloadReport extends CheckResult {
   acked: number;
   failed: number;
   activations: number;
+  /**
+   * Per fault, the longest time any view on a surviving node waited for the first snapshot
+   * after it (ms): SIGKILL of one node, SIGSTOP of another.
+   */
+  viewGapMs: { kill: number; stop: number };
+  /** The directory holding a failing run's evidence (undefined for a clean run). */
+  evidence: string | undefined;
 }
+
+const nowMs = () => Number(process.hrtime.bigint() / 1_000_000n);
 
 /**
  * Three node processes; clients add unique items through random nodes to a set of sessions while
@@ -105,7 +131,9 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
   };
   const nodes = [await spawn('n0'), await spawn('n1'), await spawn('n2')];
   const acked = new Map<string, string[]>(ids.map((id) => [id, []]));
+  const traces: RequestTrace[] = [];
   let failed = 0;
+  let clean = false;
   try {
     // Each node owns a share of the sessions, and watches all of them.
     for (const [i, id] of ids.entries()) await nodes[i % 3]!.request({ t: 'ensure', id }, 5_000);
@@ -116,7 +144,17 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
     let k = 0;
     const add = async (node: NodeProcess, id: string): Promise<void> => {
       const item = `i${++k}`;
+      const sentAt = nowMs();
       const r = await node.request({ t: 'add', id, item }, 4_000);
+      traces.push({
+        node: node.nodeId,
+        id,
+        item,
+        sentAt,
+        answeredAt: nowMs(),
+        ok: r.ok,
+        ...(r.code ? { code: r.code } : {}),
+      });
       if (r.ok) acked.get(id)!.push(item);
       else failed++;
     };
@@ -130,12 +168,14 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await sleep(400);
     // Kill one node, restart it under the same node ID a moment later.
+    const killedAt = nowMs();
     nodes[1]!.child.kill('SIGKILL');
     await sleep(leaseMs * 1.5);
     nodes[1] = await spawn('n1');
     await sleep(300);
     // Pause another past its lease, with requests for its sessions waiting in its queue.
     const paused = nodes[2]!;
+    const stoppedAt = nowMs();
     paused.child.kill('SIGSTOP');
     paused.paused = true;
     const queued = ids.map((id) => add(paused, id));
@@ -163,13 +203,44 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
     let viewRegressions = 0;
     for (const n of nodes)
       if (n.alive) viewRegressions += Number((await n.request({ t: 'views' }, 5_000)).v ?? 0);
+    // How long the views on the nodes that survived each fault waited for their next snapshot:
+    // n0 and n2 watched through the kill of n1, n0 through the pause of n2 (n1 came back new).
+    const gap = async (node: NodeProcess, after: number): Promise<number> => {
+      const r = await node.request({ t: 'received' }, 5_000);
+      let worst = 0;
+      for (const id of ids) {
+        const times = (r.v as Record<string, number[]>)[id] ?? [];
+        const next = times.find((t) => t >= after);
+        worst = Math.max(worst, next === undefined ? Number.POSITIVE_INFINITY : next - after);
+      }
+      return worst;
+    };
+    const viewGapMs = {
+      kill: Math.max(await gap(nodes[0]!, killedAt), await gap(nodes[2]!, killedAt)),
+      stop: await gap(nodes[0]!, stoppedAt),
+    };
     const log = parseLog(readFileSync(logPath, 'utf8'));
     const result = check({ acked, final, log, viewRegressions });
+    clean = result.ok || !(options.keepEvidence ?? true);
+    if (!clean) {
+      writeFileSync(join(dir, 'requests.jsonl'), traces.map((t) => JSON.stringify(t)).join('\n'));
+      writeFileSync(
+        join(dir, 'run.json'),
+        JSON.stringify(
+          { prefix, leaseMs, killedAt, stoppedAt, result, final: Object.fromEntries(final) },
+          null,
+          1,
+        ),
+      );
+      writeFileSync(join(dir, 'redis.json'), JSON.stringify(await dumpKeys(prefix), null, 1));
+    }
     return {
       ...result,
       acked: [...acked.values()].reduce((a, l) => a + l.length, 0),
       failed,
       activations: new Set(log.map((e) => e.activation)).size,
+      viewGapMs,
+      evidence: clean ? undefined : dir,
     };
   } finally {
     for (const n of nodes) {
@@ -182,6 +253,25 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
     const keys = await admin.keys(`${prefix}*`);
     if (keys.length) await admin.del(...keys);
     admin.disconnect();
-    rmSync(dir, { recursive: true, force: true });
+    if (clean) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every key of a run with its value, as Redis holds it (the evidence of a failing run). */
+async function dumpKeys(prefix: string): Promise<Record<string, unknown>> {
+  const admin = new Redis(REDIS_URL);
+  try {
+    const out: Record<string, unknown> = {};
+    for (const key of await admin.keys(`${prefix}*`)) {
+      const type = await admin.type(key);
+      if (type === 'string') out[key] = await admin.get(key);
+      else if (type === 'hash') out[key] = await admin.hgetall(key);
+      else if (type === 'set') out[key] = await admin.smembers(key);
+      else if (type === 'zset') out[key] = await admin.zrange(key, 0, -1, 'WITHSCORES');
+      else out[key] = type;
+    }
+    return out;
+  } finally {
+    admin.disconnect();
   }
 }

@@ -34,9 +34,26 @@ describe('the Jepsen checker', () => {
   });
 
   it('finds two activations of a session that interleave in time', () => {
-    const log = parseLog('s n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\nt n1.1.2 40 d\n');
+    const log = parseLog(
+      's n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\ns n1.1.1 35 e\nt n1.1.2 40 d\n',
+    );
     const r = check({ ...base(), log });
     expect(r.overlaps).toEqual([{ sessionId: 's', activation: 'n1.1.1', after: 'n2.2.1' }]);
+  });
+
+  it('counts one fenced step of a paused activation as the residual window, not an overlap', () => {
+    const log = parseLog('s n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\ns n2.2.1 40 d\n');
+    const r = check({ ...base(), final: new Map([['s', ['a', 'b', 'd']]]), log });
+    expect(r.overlaps).toEqual([]);
+    expect(r.residual).toEqual([{ sessionId: 's', activation: 'n1.1.1', item: 'c' }]);
+    expect(r.ok).toBe(true);
+  });
+
+  it('counts a late step whose effect landed as an overlap', () => {
+    const log = parseLog('s n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\n');
+    const r = check({ ...base(), final: new Map([['s', ['a', 'b', 'c']]]), log });
+    expect(r.overlaps).toHaveLength(1);
+    expect(r.ok).toBe(false);
   });
 
   it('accepts activations that follow each other', () => {

@@ -27,6 +27,12 @@ export interface CheckResult {
   duplicated: string[];
   /** Sessions in which an activation processed an event after another activation had started. */
   overlaps: { sessionId: string; activation: string; after: string }[];
+  /**
+   * The documented residual window (docs/cluster.md): an activation paused inside a step finishes
+   * that one step after another activation began; its effects were fenced at its write (the item
+   * is not in the session). Counted, not a failure.
+   */
+  residual: { sessionId: string; activation: string; item: string }[];
   viewRegressions: number;
   ok: boolean;
 }
@@ -58,6 +64,7 @@ export function check(input: CheckInput): CheckResult {
   // One session's activations must follow each other: once another activation has processed an
   // event, an earlier one never processes one again.
   const overlaps: CheckResult['overlaps'] = [];
+  const residual: CheckResult['residual'] = [];
   const bySession = new Map<string, ActivationEntry[]>();
   for (const e of input.log) {
     let list = bySession.get(e.sessionId);
@@ -67,19 +74,33 @@ export function check(input: CheckInput): CheckResult {
   for (const [sessionId, entries] of bySession) {
     entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     const done = new Set<string>();
+    /** Entries of activations that ran again after a later one had started. */
+    const late = new Map<string, { after: string; items: string[] }>();
     let current: string | undefined;
     for (const e of entries) {
+      if (done.has(e.activation)) {
+        // A stale activation acts again: the later one stays the current one.
+        const l = late.get(e.activation) ?? { after: current!, items: [] };
+        l.items.push(e.item);
+        late.set(e.activation, l);
+        continue;
+      }
       if (e.activation === current) continue;
-      if (done.has(e.activation))
-        overlaps.push({ sessionId, activation: e.activation, after: current! });
       if (current !== undefined) done.add(current);
       current = e.activation;
+    }
+    const final = new Set(input.final.get(sessionId) ?? []);
+    for (const [activation, { after, items }] of late) {
+      if (items.length === 1 && !final.has(items[0]!))
+        residual.push({ sessionId, activation, item: items[0]! });
+      else overlaps.push({ sessionId, activation, after });
     }
   }
   return {
     lost,
     duplicated,
     overlaps,
+    residual,
     viewRegressions: input.viewRegressions,
     ok:
       lost.length === 0 &&

@@ -74,13 +74,17 @@ const sessions = createSessionSupervisor({
 
 let viewRegressions = 0;
 const lastVersion = new Map<string, number>();
+/** When each view received a snapshot, by session (ms on the machine's monotonic clock). */
+const received = new Map<string, number[]>();
+const nowMs = () => Number(process.hrtime.bigint() / 1_000_000n);
 
 type Msg =
   | { t: 'add'; n: number; id: string; item: string }
   | { t: 'items'; n: number; id: string }
   | { t: 'ensure'; n: number; id: string }
   | { t: 'watch'; n: number; ids: string[] }
-  | { t: 'views'; n: number };
+  | { t: 'views'; n: number }
+  | { t: 'received'; n: number };
 
 function answer(n: number, body: object): void {
   process.send?.({ n, ...body });
@@ -119,12 +123,18 @@ process.on('message', (m: Msg) => {
           if (msg.type !== 'snapshot') return;
           if (msg.version <= (lastVersion.get(id) ?? 0)) viewRegressions++;
           lastVersion.set(id, msg.version);
+          let times = received.get(id);
+          if (!times) received.set(id, (times = []));
+          times.push(nowMs());
         });
       }
       answer(m.n, { ok: true });
       break;
     case 'views':
       answer(m.n, { ok: true, v: viewRegressions });
+      break;
+    case 'received':
+      answer(m.n, { ok: true, v: Object.fromEntries(received) });
       break;
   }
 });
