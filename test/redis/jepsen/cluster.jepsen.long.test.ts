@@ -21,44 +21,47 @@ function summary(report: WorkloadReport): string {
 
 // Long tier: under CPU load (two busy processes on this 2-core machine), many runs. On a quiet
 // machine this workload passed 30 of 30 runs while it failed 7 of 30 loaded (issue 20).
-describe.skipIf(!available)('the cluster under kills and pauses, under CPU load (Jepsen-style)', () => {
-  let stopLoad: (() => Promise<void>) | undefined;
-  beforeAll(() => {
-    stopLoad = startCpuLoad(2);
-  });
-  afterAll(async () => {
-    await stopLoad?.();
-    await removeBundles();
-  });
+describe.skipIf(!available)(
+  'the cluster under kills and pauses, under CPU load (Jepsen-style)',
+  () => {
+    let stopLoad: (() => Promise<void>) | undefined;
+    beforeAll(() => {
+      stopLoad = startCpuLoad(2);
+    });
+    afterAll(async () => {
+      await stopLoad?.();
+      await removeBundles();
+    });
 
-  it(`loses and duplicates nothing, runs a session once at a time and keeps views going, ${RUNS} loaded runs`, async () => {
-    const failures: string[] = [];
-    const gaps = { kill: [] as number[], stop: [] as number[] };
-    for (let run = 0; run < RUNS; run++) {
-      const report = await runWorkload({ fencing: true, leaseMs: LEASE_MS });
-      console.log(`run ${run + 1}/${RUNS}:`, summary(report));
-      gaps.kill.push(report.viewGapMs.kill);
-      gaps.stop.push(report.viewGapMs.stop);
-      const bad =
-        !report.ok ||
-        report.acked < 50 ||
-        // Every view on a surviving node receives again within leaseMs + 300 ms of the SIGKILL.
-        report.viewGapMs.kill > LEASE_MS + 300;
-      if (bad) failures.push(`run ${run + 1}: ${summary(report)} (evidence: ${report.evidence})`);
-    }
-    console.log(
-      'views after SIGKILL, worst gap per run (ms):',
-      gaps.kill.join(' '),
-      '| after SIGSTOP:',
-      gaps.stop.join(' '),
-    );
-    expect(failures).toEqual([]);
-  }, 900_000);
+    it(`loses and duplicates nothing, runs a session once at a time and keeps views going, ${RUNS} loaded runs`, async () => {
+      const failures: string[] = [];
+      const gaps = { kill: [] as number[], stop: [] as number[] };
+      for (let run = 0; run < RUNS; run++) {
+        const report = await runWorkload({ fencing: true, leaseMs: LEASE_MS });
+        console.log(`run ${run + 1}/${RUNS}:`, summary(report));
+        gaps.kill.push(report.viewGapMs.kill);
+        gaps.stop.push(report.viewGapMs.stop);
+        const bad =
+          !report.ok ||
+          report.acked < 50 ||
+          // Every view on a surviving node receives again within leaseMs + 300 ms of the SIGKILL.
+          report.viewGapMs.kill > LEASE_MS + 300;
+        if (bad) failures.push(`run ${run + 1}: ${summary(report)} (evidence: ${report.evidence})`);
+      }
+      console.log(
+        'views after SIGKILL, worst gap per run (ms):',
+        gaps.kill.join(' '),
+        '| after SIGSTOP:',
+        gaps.stop.join(' '),
+      );
+      expect(failures).toEqual([]);
+    }, 900_000);
 
-  it('catches the fork when fencing is switched off', async () => {
-    const report = await runWorkload({ fencing: false, leaseMs: LEASE_MS, keepEvidence: false });
-    console.log('fencing off:', summary(report));
-    expect(report.ok).toBe(false);
-    expect(report.overlaps.length + report.lost.length).toBeGreaterThan(0);
-  }, 120_000);
-});
+    it('catches the fork when fencing is switched off', async () => {
+      const report = await runWorkload({ fencing: false, leaseMs: LEASE_MS, keepEvidence: false });
+      console.log('fencing off:', summary(report));
+      expect(report.ok).toBe(false);
+      expect(report.overlaps.length + report.lost.length).toBeGreaterThan(0);
+    }, 120_000);
+  },
+);
