@@ -24,7 +24,17 @@ export class Ownership {
   /** Sessions owned but out of memory at the last sweep. */
   readonly #away = new Set<string>();
 
-  constructor(redis: Redis, keys: ClusterKeys, lease: NodeLease, telemetry: ClusterTelemetry) {
+  readonly #taken: (id: string) => void;
+
+  /** `taken`: a session was taken from another node (its watchers are told, see {@link moved}). */
+  constructor(
+    redis: Redis,
+    keys: ClusterKeys,
+    lease: NodeLease,
+    telemetry: ClusterTelemetry,
+    taken: (id: string) => void = () => {},
+  ) {
+    this.#taken = taken;
     this.#redis = redis;
     this.#keys = keys;
     this.#lease = lease;
@@ -90,8 +100,12 @@ export class Ownership {
     }
   }
 
-  /** Tells the watchers of `id` on every node that it moved here: they watch again. */
+  /**
+   * `id` moved here from another node: the node starts forwarding it to its watchers (with its
+   * current snapshot), and tells them to watch again (their view anchors on this owner).
+   */
   moved(id: string): void {
+    this.#taken(id);
     void this.#redis.publish(this.#keys.view(id), MOVED_WIRE).catch(() => {});
   }
 

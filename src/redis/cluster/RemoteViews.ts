@@ -286,6 +286,21 @@ export class ViewForwarders {
     this.#offs.set(id, off);
   }
 
+  /** Publishes `snapshot` of `id` to its watchers now (the session just came to this node). */
+  current(snapshot: SessionSnapshot, id: string): void {
+    const x = snapshot;
+    const wire = JSON.stringify({
+      k: 's',
+      x: { value: x.value, context: x.context, status: x.status, version: x.version },
+    });
+    void this.#redis.publish(this.#keys.view(id), wire).then(
+      (n) => {
+        if (n === 0) this.stop(id);
+      },
+      () => {},
+    );
+  }
+
   /**
    * Stops forwarding `id` (the session leaves this node, to run on another). With `notify`, the
    * watchers are told to watch again now, where the session goes.
