@@ -294,7 +294,10 @@ export class Supervisor implements SessionSupervisor {
     } catch (err) {
       // An unrestorable record is reported once, when it is quarantined; a newer version's by
       // whoever asks for it with an operation that can fail.
-      if (!isSessionError(err, 'SESSION_RESTORE_FAILED') && !isSessionError(err, 'SESSION_VERSION_AHEAD'))
+      if (
+        !isSessionError(err, 'SESSION_RESTORE_FAILED') &&
+        !isSessionError(err, 'SESSION_VERSION_AHEAD')
+      )
         this.#report(err, id, 'store');
     }
     if (!entry) return false;

@@ -157,7 +157,8 @@ export function sessionProcess<TCtx extends Context = Context>(
     try {
       // A visitor whose session could not come back gets its fresh one now, lazy or not: the
       // cookie then names a running session, which its open live views reconnect to.
-      if ((!lazy && liveId === undefined) || replacedId !== undefined) await requestProcess.ensure();
+      if ((!lazy && liveId === undefined) || replacedId !== undefined)
+        await requestProcess.ensure();
       await next();
       if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {
@@ -177,7 +178,11 @@ export function sessionProcess<TCtx extends Context = Context>(
  * the record when it quarantined it; a newer version's record stays as it is.
  */
 function replaced(id: string, err: unknown): string {
-  debug('session %s cannot be restored (%s): the request goes on afresh', id, (err as Error).message);
+  debug(
+    'session %s cannot be restored (%s): the request goes on afresh',
+    id,
+    (err as Error).message,
+  );
   return id;
 }
 

@@ -189,7 +189,9 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       | undefined;
     if (!row) return undefined;
     const stored = { id, version: row[0], data: row[1], dueAt: row[2] };
-    return row[3] === null ? stored : { ...stored, quarantine: { at: row[3], reason: row[4] ?? '' } };
+    return row[3] === null
+      ? stored
+      : { ...stored, quarantine: { at: row[3], reason: row[4] ?? '' } };
   };
 
   return {
@@ -223,7 +225,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     async quarantined(limit): Promise<QuarantinedSession[]> {
       open();
       const rows = selectQuarantined.all(limit) as [string, number, string | null][];
-      return rows.map(([id, quarantinedAt, reason]) => ({ id, quarantinedAt, reason: reason ?? '' }));
+      return rows.map(([id, quarantinedAt, reason]) => ({
+        id,
+        quarantinedAt,
+        reason: reason ?? '',
+      }));
     },
     async stats(): Promise<SqliteStoreStats> {
       open();

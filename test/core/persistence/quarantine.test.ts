@@ -72,10 +72,10 @@ async function victim(s: SessionSupervisor, store: SessionStore, id: string) {
   s.cast(id, { type: 'hold' });
   const heldAt = Date.now();
   await expect.poll(() => s.list().some((info) => info.id === id), { timeout: 5_000 }).toBe(false);
-  const valueOf = async () =>
+  const stateOf = async () =>
     (JSON.parse((await store.load(id))!.data) as { snapshot: { value: string } }).snapshot.value;
-  expect(await valueOf()).toBe('held');
-  return { heldAt, valueOf };
+  expect(await stateOf()).toBe('held');
+  return { heldAt, stateOf };
 }
 
 describe('unrestorable records in the store', () => {
@@ -87,8 +87,8 @@ describe('unrestorable records in the store', () => {
 
     const first = failures();
     const s = supervisor({ store, passivateAfterMs: 50, wakeIntervalMs: 100, ...first });
-    const { heldAt, valueOf } = await victim(s, store, 'victim');
-    await expect.poll(valueOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
+    const { heldAt, stateOf } = await victim(s, store, 'victim');
+    await expect.poll(stateOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
     // Woken by the waker with 300 bad records ahead of it (before: never, with 256 or more).
     expect(Date.now() - heldAt).toBeGreaterThanOrEqual(1_200);
     // Each bad record reported once, however many wakes (every 100 ms) passed meanwhile.
@@ -107,7 +107,7 @@ describe('unrestorable records in the store', () => {
     const second = failures();
     const t = supervisor({ store: reopened, passivateAfterMs: 50, wakeIntervalMs: 100, ...second });
     const again = await victim(t, reopened, 'victim-2');
-    await expect.poll(again.valueOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
+    await expect.poll(again.stateOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
     expect(second.ids).toEqual([]);
     expect((await reopened.load('junk-0'))?.quarantine?.reason).toMatch(/removed/);
     const listed = await t.quarantined();
