@@ -49,11 +49,17 @@ interface Shop {
   ): Promise<{ jar: CookieJar; id: string }>;
 }
 
+/** A memory store that, like Redis, can only load asynchronously. */
+function asyncStore(): SessionStore {
+  const { loadSync: _, ...inner } = memoryStore();
+  return inner;
+}
+
 async function shop(
   koa: SessionProcessOptions = {},
   migrate?: (r: SessionRecord) => SessionRecord,
+  store: SessionStore = memoryStore(),
 ): Promise<Shop> {
-  const store = memoryStore();
   const reported: string[] = [];
   const t = await startTestServer({
     supervisor: {
@@ -110,24 +116,30 @@ const live = (
 };
 
 describe('a visitor whose stored session cannot be restored', () => {
-  it('gets 200 on a fresh session under a new cookie; the record is quarantined and reported once', async () => {
-    const { t, store, reported, bricked } = await shop();
-    const { jar, id } = await bricked();
-    const copy = jar.clone(); // the old cookie, as another tab or a retry may still send it
-    const first = await jar.request('GET', '/count');
-    expect(first.status).toBe(200);
-    const fresh = (await first.json()) as { id: string; count: number };
-    expect(fresh).toEqual({ id: expect.any(String), count: 0 });
-    expect(fresh.id).not.toBe(id);
-    expect(jar.sessionData('sid')).toMatchObject({ sessionId: fresh.id });
-    for (let i = 0; i < 5; i++) expect(await jar.json('GET', '/count')).toEqual(fresh);
-    expect((await copy.request('GET', '/count')).status).toBe(200);
-    expect((await store.load(id))?.quarantine?.reason).toMatch(/removed/);
-    expect(reported).toEqual([id]);
-    expect(await t.sessions.quarantined()).toEqual([
-      { id, quarantinedAt: expect.any(Number), reason: expect.stringMatching(/removed/) },
-    ]);
-  });
+  it.each([
+    ['a store that loads synchronously', memoryStore],
+    ['a store that loads asynchronously', asyncStore],
+  ])(
+    'gets 200 on a fresh session under a new cookie; the record is quarantined and reported once, with %s',
+    async (_, makeStore) => {
+      const { t, store, reported, bricked } = await shop({}, undefined, makeStore());
+      const { jar, id } = await bricked();
+      const copy = jar.clone(); // the old cookie, as another tab or a retry may still send it
+      const first = await jar.request('GET', '/count');
+      expect(first.status).toBe(200);
+      const fresh = (await first.json()) as { id: string; count: number };
+      expect(fresh).toEqual({ id: expect.any(String), count: 0 });
+      expect(fresh.id).not.toBe(id);
+      expect(jar.sessionData('sid')).toMatchObject({ sessionId: fresh.id });
+      for (let i = 0; i < 5; i++) expect(await jar.json('GET', '/count')).toEqual(fresh);
+      expect((await copy.request('GET', '/count')).status).toBe(200);
+      expect((await store.load(id))?.quarantine?.reason).toMatch(/removed/);
+      expect(reported).toEqual([id]);
+      expect(await t.sessions.quarantined()).toEqual([
+        { id, quarantinedAt: expect.any(Number), reason: expect.stringMatching(/removed/) },
+      ]);
+    },
+  );
 
   it('gets its fresh session from a page that starts none (lazy), so its live views can follow it', async () => {
     const { bricked } = await shop();
@@ -179,11 +191,20 @@ describe('a visitor whose stored session cannot be restored', () => {
     byItself.client.close();
   });
 
-  it("answers the error instead with onRestoreFailed: 'error'", async () => {
-    const { bricked } = await shop({ onRestoreFailed: 'error' });
+  it("answers the error instead with onRestoreFailed: 'error'; a live client then gives up after maxAttempts", async () => {
+    const { t, bricked } = await shop({ onRestoreFailed: 'error' });
     const { jar, id } = await bricked();
     expect((await jar.request('GET', '/count')).status).toBe(500);
     expect(jar.sessionData('sid')?.sessionId).toBe(id);
+    // The page's request does not replace the session here: no endless reconnect loop.
+    const statuses: number[] = [];
+    const stuck = live(t, jar, {
+      maxAttempts: 2,
+      onReplaced: async () => statuses.push((await jar.request('GET', '/count')).status),
+    });
+    await vi.waitFor(() => expect(stuck.client.state).toBe('closed'), { timeout: 5_000 });
+    expect(statuses).toEqual([500, 500]);
+    expect(stuck.errors).toEqual(['SESSION_REPLACED', 'SESSION_REPLACED', 'SESSION_REPLACED']);
   });
 
   it('written by a newer version, on a single node, also gets a fresh session, its record untouched', async () => {

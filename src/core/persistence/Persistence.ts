@@ -344,7 +344,11 @@ export class Persistence {
             await this.#quarantining.get(id);
             progress++;
           } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
-            if (this.#ahead.size < MAX_AHEAD) this.#ahead.add(id);
+            // Skipped from now on, and the next query asks for that many more.
+            if (this.#ahead.size < MAX_AHEAD) {
+              this.#ahead.add(id);
+              progress++;
+            }
             this.#hooks.report(err, id);
           } else this.#hooks.report(err, id);
         }

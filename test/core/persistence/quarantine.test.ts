@@ -9,6 +9,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type SessionSupervisor,
+  SessionVersionAheadError,
 } from 'session-process';
 import { sqliteStore } from 'session-process/sqlite';
 import { shelf } from './fixtures.js';
@@ -41,7 +42,14 @@ function failures() {
  * Writes `count` records of a shelf in a state the machine does not have (as after a deploy that
  * removed it), due before anything else, so that they fill the waker's first batches.
  */
-async function junk(store: SessionStore, count: number): Promise<string[]> {
+async function junk(
+  store: SessionStore,
+  count: number,
+  spoil: (record: SessionRecord) => SessionRecord = (r) => ({
+    ...r,
+    snapshot: { ...(r.snapshot as object), value: 'removed' },
+  }),
+): Promise<string[]> {
   const s = supervisor({ store });
   await s.start('template', { logic: 'shelf' });
   await s.shutdown();
@@ -54,11 +62,7 @@ async function junk(store: SessionStore, count: number): Promise<string[]> {
       id,
       expectedVersion: 0,
       version: 1,
-      data: JSON.stringify({
-        ...template,
-        id,
-        snapshot: { ...(template.snapshot as object), value: 'removed' },
-      }),
+      data: JSON.stringify(spoil({ ...template, id })),
       dueAt: early + i,
     })),
   );
@@ -122,6 +126,33 @@ describe('unrestorable records in the store', () => {
       code: 'SESSION_RESTORE_FAILED',
     });
     expect(second.ids).toEqual([]);
+  });
+
+  it('of a newer version are left untouched, reported once, and do not hold up the waker', async () => {
+    const store = memoryStore();
+    const ids = await junk(store, 300, (r) => ({ ...r, logicVersion: 'next' }));
+    const ahead: string[] = [];
+    const s = supervisor({
+      store,
+      passivateAfterMs: 50,
+      wakeIntervalMs: 100,
+      // What the core raises for a record of a version it does not hold (stood in for here).
+      migrate: (record) => {
+        if (record.logicVersion === 'next')
+          throw new SessionVersionAheadError(record.id, 'next', []);
+        return record;
+      },
+      onError: (err) => {
+        if (isSessionError(err, 'SESSION_VERSION_AHEAD')) ahead.push(err.sessionId!);
+      },
+    });
+    const before = await store.load(ids[0]!);
+    const { stateOf } = await victim(s, store, 'victim');
+    await expect.poll(stateOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a few more wakes
+    expect([...ahead].sort()).toEqual([...ids].sort());
+    expect(await store.load(ids[0]!)).toEqual(before);
+    expect(await s.quarantined()).toEqual([]);
   });
 
   it('are deleted by the waker after quarantineRetentionMs', async () => {
