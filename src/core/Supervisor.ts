@@ -163,6 +163,10 @@ export class Supervisor implements SessionSupervisor {
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
+      refused: (session, event, error) => {
+        // A cast (or a timer's event) has nobody waiting: the refusal is reported.
+        if (!CallTracker.refuse(event, error)) this.#report(error, session.id, 'refused');
+      },
     });
     root.start();
   }

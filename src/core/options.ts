@@ -1,5 +1,5 @@
 import type { AnyActorLogic } from 'xstate';
-import { boundLogic } from './boundLogic.js';
+import { boundLogic, type StepLimits } from './boundLogic.js';
 import type { ExpiryOptions } from './Expiry.js';
 import type { RegistryOptions } from './SessionRegistry.js';
 import type { Durability, SupervisorOptions } from './types.js';
@@ -8,7 +8,7 @@ import type { Durability, SupervisorOptions } from './types.js';
 export const DEFAULT_LOGIC = 'default';
 
 /** @internal Where an error reported through `onError` came from. */
-export type ErrorSource = 'crash' | 'listener' | 'store';
+export type ErrorSource = 'crash' | 'listener' | 'store' | 'refused';
 
 /** @internal `createSessionSupervisor`'s options, checked and with their defaults. */
 export interface ResolvedOptions {
@@ -41,10 +41,13 @@ export interface ResolvedOptions {
 export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
   const logics: Record<string, AnyActorLogic> = { ...options.logics };
   if (options.logic) logics[DEFAULT_LOGIC] = options.logic;
-  const maxMicrosteps = positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps');
+  const limits: StepLimits = {
+    maxMicrosteps: positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps'),
+    maxStepMs: positive(options.maxStepMs ?? 50, 'maxStepMs'),
+    maxTimers: positive(options.maxTimers ?? 1_000, 'maxTimers'),
+  };
   const runnable: Record<string, AnyActorLogic> = {};
-  for (const [name, logic] of Object.entries(logics))
-    runnable[name] = boundLogic(logic, maxMicrosteps);
+  for (const [name, logic] of Object.entries(logics)) runnable[name] = boundLogic(logic, limits);
   const store = options.store;
   if (options.passivateAfterMs !== undefined && !store)
     throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
