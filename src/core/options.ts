@@ -1,6 +1,7 @@
 import type { AnyActorLogic } from 'xstate';
 import { boundLogic, type StepLimits } from './boundLogic.js';
 import type { ExpiryOptions } from './Expiry.js';
+import { RecordCodec, recordKeys } from './persistence/RecordCodec.js';
 import type { RegistryOptions } from './SessionRegistry.js';
 import type { Durability, SupervisorOptions } from './types.js';
 
@@ -29,6 +30,9 @@ export interface ResolvedOptions {
         wakeIntervalMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
+        codec: RecordCodec;
+        maxTimers: number;
+        maxStoredSessions: number | undefined;
       }
     | undefined;
 }
@@ -51,6 +55,16 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
   const store = options.store;
   if (options.passivateAfterMs !== undefined && !store)
     throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+  if (options.recordKey !== undefined && !store)
+    throw new TypeError('recordKey needs a store (it signs the records kept there)');
+  if (options.maxStoredSessions !== undefined && !store)
+    throw new TypeError('maxStoredSessions needs a store (it bounds the sessions kept there)');
+  if (options.maxStoredSessions !== undefined && store && typeof store.count !== 'function')
+    throw new TypeError(`maxStoredSessions needs a store with count(); '${store.name}' has none`);
+  const codec = new RecordCodec({
+    maxRecordBytes: positive(options.maxRecordBytes ?? 1_048_576, 'maxRecordBytes'),
+    keys: recordKeys(options.recordKey),
+  });
   if (
     options.durability !== undefined &&
     !['none', 'eventual', 'durable'].includes(options.durability)
@@ -95,6 +109,12 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
+          codec,
+          maxTimers: limits.maxTimers,
+          maxStoredSessions:
+            options.maxStoredSessions === undefined
+              ? undefined
+              : positive(options.maxStoredSessions, 'maxStoredSessions'),
         }
       : undefined,
   };

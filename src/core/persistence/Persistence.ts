@@ -1,11 +1,17 @@
 import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
-import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
+import {
+  isSessionError,
+  SessionRestoreFailedError,
+  StoreUnavailableError,
+  TooManyTimersError,
+} from '../errors.js';
 import type { SessionStore, StoredSession } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
-import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
+import type { RecordCodec } from './RecordCodec.js';
+import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
 
 /** @internal What persistence asks of the supervisor. */
@@ -21,6 +27,11 @@ export interface PersistenceHooks {
   /** Telemetry of store trouble, and conflicts (another node wrote the session). */
   report(error: unknown, sessionId?: string): void;
   conflict(entry: Entry): void;
+  /**
+   * The session's record is over `maxRecordBytes` and was not written: the session goes back to
+   * its last saved record (it leaves memory), its waiting calls fail with `error`.
+   */
+  tooLarge(entry: Entry, error: unknown): void;
 }
 
 /** @internal The resolved persistence options. */
@@ -31,6 +42,10 @@ export interface PersistenceOptions {
   migrate: ((record: SessionRecord) => SessionRecord) | undefined;
   wakeIntervalMs: number;
   logicVersion: (logic: string) => string | undefined;
+  /** Encodes and decodes records: `maxRecordBytes`, `recordKey`. */
+  codec: RecordCodec;
+  /** A stored record with more timers is not restored. */
+  maxTimers: number;
 }
 
 /**
@@ -69,6 +84,7 @@ export class Persistence {
       {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
+        tooLarge: (entry, error) => hooks.tooLarge(entry, error),
         failed: (error) => hooks.report(new StoreUnavailableError(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
@@ -92,9 +108,10 @@ export class Persistence {
     return this.durability === 'durable' ? this.writer.whenSaved(entry) : undefined;
   }
 
+  /** The session's record as stored text (RECORD_TOO_LARGE past `maxRecordBytes`). */
   #encode(entry: Entry): { data: string; dueAt: number | null } {
     const actor = entry.actor as AnyActorRef & { getPersistedSnapshot(): unknown };
-    const timers = [];
+    const timers: StoredTimer[] = [];
     let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
     for (const t of this.#scheduler.pending(actor)) {
       if (t.target !== actor) continue; // only a session's own delayed events come back
@@ -113,7 +130,16 @@ export class Persistence {
       snapshot: actor.getPersistedSnapshot(),
       timers,
     };
-    return { data: JSON.stringify(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+    return { data: this.#o.codec.encode(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+  }
+
+  /** When the session next needs waking: its earliest own timer, idle or lifetime deadline. */
+  #dueAt(entry: Entry): number | null {
+    const actor = entry.actor;
+    let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
+    for (const t of this.#scheduler.pending(actor))
+      if (t.target === actor && t.dueAt < dueAt) dueAt = t.dueAt;
+    return Number.isFinite(dueAt) ? dueAt : null;
   }
 
   // ---- restoring --------------------------------------------------------------------------
@@ -172,9 +198,12 @@ export class Persistence {
   #revive(id: string, stored: StoredSession): Entry {
     let record: SessionRecord;
     try {
-      record = parseRecord(stored.data);
+      // Size and signature are checked before the text is parsed.
+      record = this.#o.codec.decode(stored.data, id);
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
+      if (record.timers.length > this.#o.maxTimers)
+        throw new TooManyTimersError(id, this.#o.maxTimers);
     } catch (cause) {
       throw new SessionRestoreFailedError(id, cause);
     }
@@ -192,7 +221,7 @@ export class Persistence {
 
   /** Activity: the session's quiet deadline moves. */
   active(entry: Entry, now: number): void {
-    if (!this.#quiet) return;
+    if (!this.#quiet || entry.left || entry.ended) return;
     entry.passivation ??= DeadlineQueue.node(entry);
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
@@ -213,7 +242,7 @@ export class Persistence {
     const leave = () => {
       if (entry.ended || entry.lastActiveAt !== since || entry.subscribers?.size) return;
       if (entry.storedVersion < entry.version) return; // changed meanwhile: next quiet period
-      const { dueAt } = this.#encode(entry);
+      const dueAt = this.#dueAt(entry);
       this.#hooks.passivate(entry);
       this.passivated++;
       if (dueAt !== null) {

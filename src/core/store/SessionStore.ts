@@ -75,6 +75,11 @@ export interface SessionStore {
   delete(id: string): Promise<void>;
   /** Sessions whose `dueAt` is at or before `until`, earliest first, at most `limit` of them. */
   due(until: number, limit: number): Promise<DueSession[]>;
+  /**
+   * How many records the store holds (optional; `maxStoredSessions` needs it). It may be a
+   * moment old, but must not be far off: the supervisor asks at most once per `wakeIntervalMs`.
+   */
+  count?(): Promise<number>;
   /** Releases the store's resources (not the client it was given). */
   close(): Promise<void>;
 }
