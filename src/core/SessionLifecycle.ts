@@ -103,6 +103,12 @@ export class SessionLifecycle {
           });
       },
     );
+    try {
+      this.persist?.admitStored();
+    } catch (err) {
+      p.counters.refused++;
+      throw err;
+    }
     return this.create(id, logicName, input, now);
   }
 

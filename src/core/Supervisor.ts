@@ -184,6 +184,7 @@ export class Supervisor implements SessionSupervisor {
     if (this.#persist && !this.#registry.has(id)) {
       assertSessionId(id);
       if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+      await this.#persist.countStored();
     }
     return this.#start(id, options);
   }
@@ -196,6 +197,10 @@ export class Supervisor implements SessionSupervisor {
     if (this.#registry.has(id)) return new Handle(this, id);
     if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
       return new Handle(this, id);
+    if (this.#persist) {
+      await this.#persist.countStored();
+      if (this.#registry.has(id)) return new Handle(this, id);
+    }
     return this.#start(id, options);
   }
 

@@ -180,6 +180,10 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       const rows = selectDue.all(until, limit) as [string, number][];
       return rows.map(([id, dueAt]) => ({ id, dueAt }));
     },
+    async count(): Promise<number> {
+      open();
+      return (countRows.get() as [number])[0];
+    },
     async stats(): Promise<SqliteStoreStats> {
       open();
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)');

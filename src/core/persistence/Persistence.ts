@@ -3,6 +3,7 @@ import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
 import {
   isSessionError,
+  SessionLimitReachedError,
   SessionRestoreFailedError,
   StoreUnavailableError,
   TooManyTimersError,
@@ -46,6 +47,8 @@ export interface PersistenceOptions {
   codec: RecordCodec;
   /** A stored record with more timers is not restored. */
   maxTimers: number;
+  /** Starts beyond this many records in the store are refused. */
+  maxStoredSessions: number | undefined;
 }
 
 /**
@@ -70,6 +73,9 @@ export class Persistence {
   #nextWake = Number.POSITIVE_INFINITY;
   #waking = false;
   #closed = false;
+  /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
+  #stored: { count: number; at: number; since: number } | undefined;
+  #counting: Promise<void> | undefined;
   passivated = 0;
   restored = 0;
 
@@ -140,6 +146,44 @@ export class Persistence {
     for (const t of this.#scheduler.pending(actor))
       if (t.target === actor && t.dueAt < dueAt) dueAt = t.dueAt;
     return Number.isFinite(dueAt) ? dueAt : null;
+  }
+
+  // ---- bounding the store ----------------------------------------------------------------
+
+  /**
+   * With `maxStoredSessions`: brings the store's count up to date when it is older than
+   * `wakeIntervalMs` (asked once, however many starts wait). Rejects with STORE_UNAVAILABLE.
+   */
+  async countStored(): Promise<void> {
+    if (this.#o.maxStoredSessions === undefined) return;
+    const known = this.#stored;
+    if (known && Date.now() - known.at < this.#o.wakeIntervalMs) return;
+    this.#counting ??= (async () => {
+      const since = this.#stored?.since ?? 0;
+      try {
+        const count = await this.store.count!();
+        // Starts made while the count was taken may or may not be in it: kept (err on the safe side).
+        this.#stored = { count, at: Date.now(), since: (this.#stored?.since ?? 0) - since };
+      } catch (cause) {
+        throw new StoreUnavailableError(cause);
+      }
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    await this.#counting;
+  }
+
+  /**
+   * With `maxStoredSessions`: admits one more session into the store, or throws
+   * SESSION_LIMIT_REACHED. Synchronous, so starts in the same turn cannot overshoot.
+   */
+  admitStored(): void {
+    const max = this.#o.maxStoredSessions;
+    if (max === undefined) return;
+    const stored = (this.#stored ??= { count: 0, at: 0, since: 0 });
+    if (stored.count + stored.since >= max)
+      throw new SessionLimitReachedError(max, Math.max(1_000, this.#o.wakeIntervalMs));
+    stored.since++;
   }
 
   // ---- restoring --------------------------------------------------------------------------
