@@ -6,3 +6,8 @@ export { SigningKeyError, type SigningKeyErrorCode } from './SigningKeyError.js'
 export { sessionProcess } from './sessionProcess.js';
 export { type KoaRefusal, koaRefusedChannel } from './telemetry.js';
 export type { SessionProcessContext, SessionProcessOptions } from './types.js';
+export {
+  type ClientAddressOptions,
+  type ClientAddressSource,
+  clientAddress,
+} from './clientAddress.js';

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
+import { clientAddress } from './clientAddress.js';
 import { Replacements } from './Replacements.js';
 import {
   RequestSessionProcess,
@@ -75,7 +76,8 @@ export function sessionProcess<TCtx extends Context = Context>(
       rate === false
         ? undefined
         : new ClientStartLimiter(rate.limit, rate.intervalMs, rate.maxClients ?? 100_000),
-    clientKey: (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => ctx.ip),
+    clientKey:
+      (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => clientAddress(ctx)),
     rotations: new Map(),
     replacements: new Replacements(),
   };
