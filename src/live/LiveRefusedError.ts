@@ -5,7 +5,7 @@ import type { LiveRefusalCode } from './protocol.js';
  * - `origin`: no `Origin`, or one the bridge's `origins` does not allow;
  * - `cookie`: no valid session cookie, no `sessionId` in it, or its session is not running;
  * - `path`: an upgrade to a path no session-process handler serves;
- * - `limit`: `maxViewsPerSession` or `maxConnections` reached;
+ * - `limit`: `maxViewsPerSession`, `maxViewsPerClient` or `maxConnections` reached;
  * - `subprotocol`: the client offered only subprotocols the bridge does not speak;
  * - `closing`: the bridge is closing.
  */
