@@ -9,6 +9,7 @@ import { clientAddress } from '../koa/index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
 import { type LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
+import { compileEventChecks } from './eventChecks.js';
 import { PendingHeads } from './PendingHeads.js';
 import { LIVE_SUBPROTOCOL } from './protocol.js';
 import {
@@ -71,6 +72,8 @@ export function attachLiveBridge<TContext = any>(
   if (typeof session !== 'function') {
     throw new TypeError('attachLiveBridge: `session` must be the app’s koa-session middleware');
   }
+  // Before anything is attached: a wrong `events` entry fails here, at start-up.
+  const checks = compileEventChecks(options.events);
   const path = options.path ?? '/live';
   const originOk = originCheck(options.origins);
   const heartbeatMs = options.heartbeatMs ?? 30_000;
@@ -159,7 +162,7 @@ export function attachLiveBridge<TContext = any>(
   };
   const connectionContext: ConnectionContext = {
     sessions,
-    allowed: new Set(options.events ?? []),
+    checks,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 65_536,
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
     maxPendingCalls: options.maxPendingCalls ?? 16,

@@ -101,6 +101,9 @@ export type LiveSessionErrorCode = SessionErrorCode;
  * Codes of `error` messages. The protocol's own codes:
  * - `BAD_MESSAGE`: the frame is not JSON, not an object, or not a valid `send` / `call`.
  * - `EVENT_NOT_ALLOWED`: the event type is not in the bridge's `events` list.
+ * - `INVALID_EVENT`: the event's payload failed the check (a schema) the bridge's `events` gives
+ *   its type; the message names the first problem (`qty: Too big: expected number to be <=99`).
+ *   The event never reached the session.
  * - `TOO_MANY_CALLS`: the connection already has `maxPendingCalls` calls waiting.
  * - `INTERNAL_ERROR`: the server failed in a way it does not expose (details stay in its log).
  * - a {@link LiveRefusalCode}: the upgrade was refused (client side only: a close code, never a
@@ -113,6 +116,7 @@ export type LiveSessionErrorCode = SessionErrorCode;
 export type LiveErrorCode =
   | 'BAD_MESSAGE'
   | 'EVENT_NOT_ALLOWED'
+  | 'INVALID_EVENT'
   | 'TOO_MANY_CALLS'
   | 'INTERNAL_ERROR'
   | 'NOT_CONNECTED'

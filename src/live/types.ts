@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { SessionSnapshot, SessionSupervisor } from '../index.js';
+import type { LiveEventCheck, LiveEvents } from './eventChecks.js';
 import type { LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
 import type { KoaSessionMiddleware } from './upgrade.js';
 
@@ -27,9 +28,20 @@ export interface LiveBridgeOptions<TContext = any> {
   path?: string;
   /**
    * Event types live views may `send` or `call`; anything else gets an `EVENT_NOT_ALLOWED`
-   * error. @default [] (views only watch)
+   * error. A list allows any payload; an object maps each allowed type to a check of its payload
+   * (a Standard Schema such as zod's, a function, or `true` for none): an event that fails it gets
+   * `INVALID_EVENT` and never reaches the session, and a schema's output is what the session
+   * receives. See {@link LiveEventCheck}.
+   * @default [] (views only watch)
+   * @example
+   * ```ts
+   * events: {
+   *   'cart.add': z.object({ sku: z.string().max(32), qty: z.number().int().min(1).max(99).optional() }),
+   *   'cart.get': true,
+   * },
+   * ```
    */
-  events?: readonly string[];
+  events?: LiveEvents;
   /**
    * What a page may see of a snapshot, sent as the snapshot message's `view` (must be
    * JSON-serializable). The context never leaves unless this returns it.

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { CookieJar, connectWs, recordFrames as record, startShop } from '../support/index.js';
+
+describe('the demo shop at its edges', () => {
+  it('refuses a live cart.add whose qty is not a small whole number; the cart keeps what it had', async () => {
+    const shop = await startShop({ clientStartRate: false }, { live: {} });
+    const browser = new CookieJar(shop.url);
+    expect((await browser.request('POST', '/api/cart/items', { sku: 'A1', qty: 1 })).ok).toBe(true);
+    const ws = await connectWs(`${shop.url.replace('http', 'ws')}/live`, {
+      cookie: browser.header(),
+      origin: shop.url,
+    });
+    const rec = record(ws);
+    await rec.next((m) => m.type === 'snapshot');
+    const call = (ref: string, event: object) => {
+      ws.send(JSON.stringify({ type: 'call', ref, event }));
+      return rec.next((m) => m.ref === ref);
+    };
+    for (const qty of [1e15, 0, 2.5, '3', 100]) {
+      expect(await call(`q${qty}`, { type: 'cart.add', sku: 'A1', qty })).toMatchObject({
+        type: 'error',
+        code: 'INVALID_EVENT',
+        message: 'qty: must be a whole number from 1 to 99',
+      });
+    }
+    expect(await call('sku', { type: 'cart.add', sku: '<script>', qty: 1 })).toMatchObject({
+      code: 'INVALID_EVENT',
+      message: 'sku: must be a product code',
+    });
+    ws.send(JSON.stringify({ type: 'send', event: { type: 'cart.add', sku: 'A1', qty: 2 } }));
+    const cart = await call('get', { type: 'cart.get' });
+    expect(cart.value.items).toEqual([expect.objectContaining({ sku: 'A1', qty: 3 })]);
+  });
+});
