@@ -10,13 +10,16 @@ import {
   type SupervisorOptions,
 } from 'session-process';
 import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
-import { type PrometheusMetrics, prometheusMetrics } from 'session-process/prometheus';
+import {
+  metricsMiddleware,
+  type PrometheusMetrics,
+  prometheusMetrics,
+} from 'session-process/prometheus';
 import { isLoopback, visualizer } from 'session-process/visualizer';
 import { type CartInput, cartMachine } from '../../machines/cart.js';
 import { mountApi } from './apiRoutes.js';
 import { errorHandler, requireBodyType } from './errors.js';
 import { cookieKeys } from './keys.js';
-import { metricsEndpoint } from './metrics.js';
 import { mountPages } from './pageRoutes.js';
 
 /** Options of {@link createShopApp}. */
@@ -126,7 +129,8 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
     if (ctx.path === '/favicon.ico') ctx.status = 204;
     else await next();
   });
-  app.use(metricsEndpoint(registry));
+  // For this machine only, and only under a loopback name or an IP address (DNS rebinding).
+  app.use(metricsMiddleware(registry));
   // The session visualizer, for operators on this machine.
   const viz = visualizer(sessions, {
     path: '/_sessions',

@@ -11,3 +11,5 @@ export {
   type ClientAddressSource,
   clientAddress,
 } from './clientAddress.js';
+export { type AllowedHosts, hostnameOf, isHostAllowed } from './allowedHosts.js';
+export { isLoopback } from './isLoopback.js';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CookieJar, connectWs, recordFrames as record, startShop } from '../support/index.js';
+import {
+  CookieJar,
+  connectWs,
+  httpRequest,
+  recordFrames as record,
+  startShop,
+} from '../support/index.js';
 
 describe('the demo shop at its edges', () => {
   it('refuses a live cart.add whose qty is not a small whole number; the cart keeps what it had', async () => {
@@ -30,5 +36,21 @@ describe('the demo shop at its edges', () => {
     ws.send(JSON.stringify({ type: 'send', event: { type: 'cart.add', sku: 'A1', qty: 2 } }));
     const cart = await call('get', { type: 'cart.get' });
     expect(cart.value.items).toEqual([expect.objectContaining({ sku: 'A1', qty: 3 })]);
+  });
+
+  it('serves /metrics under a loopback name only: a foreign Host is refused', async () => {
+    const shop = await startShop();
+    const port = new URL(shop.url).port;
+    const local = await httpRequest(`${shop.url}/metrics`, {
+      headers: { host: `localhost:${port}` },
+    });
+    expect(local.status).toBe(200);
+    expect(local.body).toContain('session_process_sessions');
+    const rebound = await httpRequest(`${shop.url}/metrics`, {
+      headers: { host: `shop.evil.example:${port}` },
+    });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).not.toContain('session_process_');
+    expect(shop.sessions.count).toBe(0); // a scrape starts no session
   });
 });
