@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
+import { SHOP_SERVER_LIMITS } from '../../examples/shop/app.js';
 import {
   CookieJar,
   connectWs,
@@ -52,5 +54,38 @@ describe('the demo shop at its edges', () => {
     expect(rebound.status).toBe(403);
     expect(rebound.body).not.toContain('session_process_');
     expect(shop.sessions.count).toBe(0); // a scrape starts no session
+  });
+
+  it('sets its server deadlines and connection cap: a half-sent head gets 408, a connection past the cap is closed', async () => {
+    const defaults = await startShop();
+    expect(defaults.server.headersTimeout).toBe(SHOP_SERVER_LIMITS.headersTimeoutMs);
+    expect(defaults.server.requestTimeout).toBe(SHOP_SERVER_LIMITS.requestTimeoutMs);
+    expect(defaults.server.maxConnections).toBe(SHOP_SERVER_LIMITS.maxConnections);
+
+    const shop = await startShop({ server: { headersTimeoutMs: 500, maxConnections: 3 } });
+    const port = Number(new URL(shop.url).port);
+    /** A connection that sends `data` and then nothing; resolves with what it got when it closed. */
+    const idle = (data: string) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write(data));
+      let got = '';
+      socket.on('data', (d) => {
+        got += String(d);
+      });
+      socket.on('error', () => {});
+      return new Promise<string>((resolve) => socket.once('close', () => resolve(got)));
+    };
+    const halves = [1, 2, 3].map(() => idle('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'));
+    await vi.waitFor(async () => {
+      const n = await new Promise<number>((resolve) =>
+        shop.server.getConnections((_err, count) => resolve(count)),
+      );
+      expect(n).toBe(3);
+    });
+    // The fourth connection is past the cap: closed at once with no answer (not even a 408),
+    // though it sent a whole request.
+    expect(await idle('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')).toBe('');
+    for (const got of await Promise.all(halves)) expect(got).toMatch(/^HTTP\/1\.1 408 /);
+    // Then the server takes requests again.
+    expect((await fetch(shop.url)).status).toBe(200);
   });
 });
