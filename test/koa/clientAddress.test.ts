@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import { clientAddress } from 'session-process/koa';
+import { type ClientAddressSource, clientAddress } from 'session-process/koa';
+
 import { describe, expect, it } from 'vitest';
 
 /** What a Koa context gives `clientAddress`: the app's proxy settings and the raw request. */
@@ -8,7 +8,10 @@ function request(
   headers: Record<string, string> = {},
   app: { proxy?: boolean; maxIpsCount?: number; proxyIpHeader?: string } = {},
 ) {
-  return { app, req: { socket: { remoteAddress: peer }, headers } as unknown as IncomingMessage };
+  return {
+    app,
+    req: { socket: { remoteAddress: peer }, headers } as unknown as ClientAddressSource['req'],
+  };
 }
 
 describe('clientAddress', () => {
