@@ -76,6 +76,10 @@ describe('attachLiveBridge budgets per client', () => {
     expect(outcomes.filter((o) => typeof o !== 'number')).toHaveLength(3);
     expect(outcomes.filter((o) => o === 429)).toHaveLength(2);
     expect(await from(6, '198.51.100.5')).not.toBeTypeOf('number');
+    // The addresses of one IPv6 /64 are one client.
+    const v6 = await Promise.all([1, 2, 3, 4, 5].map((i) => from(i, `2001:db8:9:9:${i}::${i}`)));
+    expect(v6.filter((o) => typeof o !== 'number')).toHaveLength(3);
+    expect(v6.filter((o) => o === 429)).toHaveLength(2);
   });
 
   it('times out half-sent upgrades and counts them against their address meanwhile', async () => {
