@@ -55,7 +55,7 @@ export const CLOSE_SESSION_ENDED = 4001;
  * | 4401 | `UNAUTHORIZED` | 401 | stops: no valid session cookie, or its session is not running |
  * | 4403 | `FORBIDDEN` | 403 | stops: the page's `Origin` is not in the bridge's `origins` |
  * | 4404 | `NOT_FOUND` | 404 | stops: no handler serves this path |
- * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views |
+ * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views, or its client `maxViewsPerClient` |
  *
  * @example
  * ```ts
