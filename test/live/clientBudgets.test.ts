@@ -3,7 +3,7 @@ import net from 'node:net';
 import { upgradeContext } from 'session-process/live';
 import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
-import { connectWs, recordFrames as record } from '../support/index.js';
+import { connectWs, recordFrames as record, refusalClose } from '../support/index.js';
 import { type LiveTestServer, startLiveTestServer } from './liveTestServer.js';
 
 /** Another loopback address: the kernel lets a client bind any of 127.0.0.0/8. */
@@ -76,6 +76,14 @@ describe('attachLiveBridge budgets per client', () => {
     expect(outcomes.filter((o) => typeof o !== 'number')).toHaveLength(3);
     expect(outcomes.filter((o) => o === 429)).toHaveLength(2);
     expect(await from(6, '198.51.100.5')).not.toBeTypeOf('number');
+    // A client of the protocol (connectLive) learns it from the close code, and retries later.
+    expect(
+      await refusalClose(t.url, {
+        cookie,
+        origin: t.origin,
+        'x-forwarded-for': '198.51.100.4',
+      }),
+    ).toEqual({ code: 4429, reason: 'TOO_MANY_VIEWS' });
     // The addresses of one IPv6 /64 are one client.
     const v6 = await Promise.all([1, 2, 3, 4, 5].map((i) => from(i, `2001:db8:9:9:${i}::${i}`)));
     expect(v6.filter((o) => typeof o !== 'number')).toHaveLength(3);
