@@ -96,10 +96,15 @@ export interface WorkloadReport extends CheckResult {
   failed: number;
   activations: number;
   /**
-   * Per fault, the longest time any view on a surviving node waited for the first snapshot
-   * after it (ms): SIGKILL of one node, SIGSTOP of another.
+   * Per fault (SIGKILL of one node, SIGSTOP of another), the longest time any view on a
+   * surviving node waited, once its session first changed after the fault, for a snapshot (ms).
    */
   viewGapMs: { kill: number; stop: number };
+  /**
+   * The same from the fault itself (ms): includes the failover and any time nobody happened to
+   * change the session (random traffic under load), so it says less about the views.
+   */
+  viewFromFaultMs: { kill: number; stop: number };
   /** The directory holding a failing run's evidence (undefined for a clean run). */
   evidence: string | undefined;
 }
@@ -203,15 +208,28 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
     let viewRegressions = 0;
     for (const n of nodes)
       if (n.alive) viewRegressions += Number((await n.request({ t: 'views' }, 5_000)).v ?? 0);
-    // How long the views on the nodes that survived each fault waited for their next snapshot:
-    // n0 and n2 watched through the kill of n1, n0 through the pause of n2 (n1 came back new).
-    const gap = async (node: NodeProcess, after: number): Promise<number> => {
+    const log = parseLog(readFileSync(logPath, 'utf8'));
+    // How long the views on the nodes that survived each fault waited for their next snapshot
+    // once their session changed again (a session nobody happened to change for a while is not
+    // a view that stopped): n0 and n2 watched through the kill of n1, n0 through the pause of n2.
+    const changedAfter = (id: string, after: number): number | undefined => {
+      let first: number | undefined;
+      for (const e of log) {
+        const at = Number(e.at / 1_000_000n);
+        if (e.sessionId === id && at >= after && (first === undefined || at < first)) first = at;
+      }
+      return first;
+    };
+    const gap = async (node: NodeProcess, after: number, fromFault = false): Promise<number> => {
       const r = await node.request({ t: 'received' }, 5_000);
       let worst = 0;
       for (const id of ids) {
+        const changed = changedAfter(id, after);
+        if (changed === undefined) continue;
         const times = (r.v as Record<string, number[]>)[id] ?? [];
-        const next = times.find((t) => t >= after);
-        worst = Math.max(worst, next === undefined ? Number.POSITIVE_INFINITY : next - after);
+        const next = times.find((t) => t >= changed);
+        const since = fromFault ? after : changed;
+        worst = Math.max(worst, next === undefined ? Number.POSITIVE_INFINITY : next - since);
       }
       return worst;
     };
@@ -219,7 +237,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
       kill: Math.max(await gap(nodes[0]!, killedAt), await gap(nodes[2]!, killedAt)),
       stop: await gap(nodes[0]!, stoppedAt),
     };
-    const log = parseLog(readFileSync(logPath, 'utf8'));
+    const viewFromFaultMs = {
+      kill: Math.max(await gap(nodes[0]!, killedAt, true), await gap(nodes[2]!, killedAt, true)),
+      stop: await gap(nodes[0]!, stoppedAt, true),
+    };
     const result = check({ acked, final, log, viewRegressions });
     clean = result.ok || !(options.keepEvidence ?? true);
     if (!clean) {
@@ -240,6 +261,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRep
       failed,
       activations: new Set(log.map((e) => e.activation)).size,
       viewGapMs,
+      viewFromFaultMs,
       evidence: clean ? undefined : dir,
     };
   } finally {

@@ -44,7 +44,8 @@ describe.skipIf(!available)(
         const bad =
           !report.ok ||
           report.acked < 50 ||
-          // Every view on a surviving node receives again within leaseMs + 300 ms of the SIGKILL.
+          // Every view on a surviving node receives again within leaseMs + 300 ms once its
+          // session changes after the SIGKILL (the failover itself is bench/cluster's measure).
           report.viewGapMs.kill > LEASE_MS + 300;
         if (bad) failures.push(`run ${run + 1}: ${summary(report)} (evidence: ${report.evidence})`);
       }
