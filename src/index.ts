@@ -43,6 +43,8 @@ export type {
   SessionHandle,
   SessionInfo,
   SessionMessage,
+  SessionPage,
+  SessionPresence,
   SessionSnapshot,
   SessionStatus,
   SessionSupervisor,

@@ -12,6 +12,21 @@ export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
 /** Status of a session's actor snapshot, as XState reports it. */
 export type SessionStatus = 'active' | 'done' | 'error' | 'stopped';
 
+/**
+ * Where a session is, as `sessions.status(id)` answers: `running` (in memory, on this process or,
+ * in a cluster, on some node), `stored` (only in the store: passivated, or waiting for its next
+ * node), `rotated` (its ID was rotated away less than `rotatedIdTtlMs` ago), `absent` (never
+ * started, or ended).
+ */
+export type SessionPresence = 'running' | 'stored' | 'rotated' | 'absent';
+
+/** @internal One page of the sessions of every node (the visualizer's list). */
+export interface SessionPage {
+  /** Sessions in memory on every node that answered. */
+  total: number;
+  rows: SessionInfo[];
+}
+
 /** A plain, serializable view of a session's current state. */
 export interface SessionSnapshot<TContext = any> {
   /** The machine's state value (`'idle'`, `{ cart: 'active', auth: 'anonymous' }`, ...). */

@@ -2,12 +2,7 @@ import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
 import { Replacements } from './Replacements.js';
-import {
-  RequestSessionProcess,
-  SESSION_KEY,
-  type SharedState,
-  wasRotated,
-} from './RequestSessionProcess.js';
+import { RequestSessionProcess, SESSION_KEY, type SharedState } from './RequestSessionProcess.js';
 import { withRetryAfter } from './retryAfter.js';
 import { assertSigningKeys } from './SigningKeyError.js';
 import type { SessionProcessOptions } from './types.js';
@@ -103,24 +98,16 @@ export function sessionProcess<TCtx extends Context = Context>(
     let deadId: string | undefined;
     let rotatedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
-    if (isValidSessionId(stored) && sessions.distributed) {
-      // A cluster node: the session may run on another node. `restore` reaches its owner and
-      // brings its current snapshot here, so the handler's `snapshot()` reads it (one round trip).
-      try {
-        if (await sessions.restore(stored)) {
-          sessions.touch(stored);
-          liveId = stored;
-        } else deadId = stored;
-      } catch (err) {
-        if (!isSessionError(err, 'SESSION_ROTATED')) throw err;
-        rotatedId = stored;
-      }
-    } else if (isValidSessionId(stored)) {
-      if (sessions.touch(stored)) liveId = stored;
-      else if (wasRotated(sessions, stored)) rotatedId = stored;
-      // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
-      // ended. Only this slow path awaits.
-      else if (await restoredFromStore(sessions, stored)) liveId = stored;
+    if (isValidSessionId(stored)) {
+      // `status` changes nothing. On a cluster node a session running elsewhere answers
+      // `running` with its owner's current snapshot, which the handler's `snapshot()` then reads.
+      const where = await sessions.status(stored);
+      if (where === 'running' || where === 'stored') {
+        // Stored: brought back (on its owner, in a cluster) before the handler reads it.
+        if (await live(sessions, stored, where)) liveId = stored;
+        else if ((await sessions.status(stored)) === 'rotated') rotatedId = stored;
+        else deadId = stored;
+      } else if (where === 'rotated') rotatedId = stored;
       else deadId = stored;
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
@@ -137,14 +124,30 @@ export function sessionProcess<TCtx extends Context = Context>(
     } finally {
       if (requestProcess.needsFinish()) await requestProcess.finish();
       const carried = liveId ?? rotatedId;
-      if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
+      if (carried !== undefined) {
+        const lost = requestProcess.lostToRotation(carried);
+        if (lost !== false && (await lost)) keepCookie(ctx);
+      }
     }
   };
 }
 
-/** Whether `id` was in the supervisor's store and is now in memory, touched. */
-async function restoredFromStore(sessions: SessionSupervisor, id: string): Promise<boolean> {
-  return (await sessions.restore(id)) && sessions.touch(id);
+/**
+ * Touches a session `status` found (restoring a stored one first); whether it is still there: it
+ * may have ended, or been rotated away, in between.
+ */
+async function live(
+  sessions: SessionSupervisor,
+  id: string,
+  where: 'running' | 'stored',
+): Promise<boolean> {
+  if (where === 'running' && sessions.touch(id)) return true;
+  try {
+    return (await sessions.restore(id)) && sessions.touch(id);
+  } catch (err) {
+    if (isSessionError(err, 'SESSION_ROTATED')) return false;
+    throw err;
+  }
 }
 
 /**

@@ -7,8 +7,11 @@ import {
   isSessionError,
   isValidSessionId,
   type SessionHandle,
+  type ListOptions,
   type SessionMessage,
   SessionNotFoundError,
+  type SessionPage,
+  type SessionPresence,
   StoreUnavailableError,
   type SessionSnapshot,
   type SessionSupervisor,
@@ -32,6 +35,8 @@ import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
 import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
 import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
+import { ClusterWide } from './ClusterWide.js';
+import { takeSharedStart } from './presence.js';
 
 const debug = debuglog('session-process:cluster');
 
@@ -70,6 +75,9 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   readonly #owner: OwnerRequests;
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
+  readonly #wide: ClusterWide;
+  /** Set by `drain()`: this node activates no session any more; others take its operations. */
+  #draining = false;
   #closed = false;
 
   constructor(
@@ -110,6 +118,9 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       resident: (id) => this.local.started(id),
       unfenced: s.unfenced,
     });
+    // A draining node wakes no due session: a node that stays takes it.
+    const due = store.due.bind(store);
+    store.due = (until, limit) => (this.#draining ? Promise.resolve([]) : due(until, limit));
     this.local = createLocal({ ...options, store });
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
@@ -130,8 +141,23 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       this.#lease,
       this.#ownership,
       this.#telemetry,
-      (req, rid, attempt) => this.#owner.apply(req, rid, attempt),
+      (req, rid, attempt) =>
+        // Draining: a session that already left this node is not brought back here; the caller
+        // asks again and finds it on the node that takes it.
+        this.#draining && !this.local.started(req.id)
+          ? Promise.resolve({ m: 1 as const })
+          : this.#owner.apply(req, rid, attempt),
     );
+    this.#wide = new ClusterWide({
+      redis: s.redis,
+      keys: s.keys,
+      nodeId: s.nodeId,
+      local: this.local,
+      liveNodes: () => this.#lease.liveNodes,
+      see: (id, seen) => this.see(id, seen),
+      route: (req, ttlMs) => this.#router.send(req, ttlMs),
+      waitMs: Math.max(250, s.leaseMs / 3),
+    });
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
     this.#views = new RemoteViews(
       this.#sub,
@@ -168,7 +194,11 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   }
 
   async #begin(options: Omit<SupervisorOptions, 'cluster'>): Promise<void> {
-    await this.#sub.subscribe(this.#keys.channel(this.#lease.nodeId), this.#keys.directory);
+    await this.#sub.subscribe(
+      this.#keys.channel(this.#lease.nodeId),
+      this.#keys.directory,
+      this.#wide.queries.channel,
+    );
     await this.#directory.load();
     await this.#lease.start();
     onRenewals(this.#telemetry, {
@@ -191,6 +221,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
 
   #onMessage(channel: string, message: string): void {
     if (channel === this.#keys.directory) this.#directory.onMessage(message);
+    else if (channel === this.#wide.queries.channel) this.#wide.queries.onMessage(message);
     else if (channel.startsWith(this.#keys.view(''))) this.#views.onMessage(channel, message);
     else this.#router.onMessage(message);
   }
@@ -200,22 +231,11 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
-    const started = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ttlMs);
-      this.#ready.then(
-        () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-        () => {
-          clearTimeout(timer);
-          resolve(false);
-        },
-      );
-    });
-    if (!started)
-      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
-    const body = await this.#router.send(req, ttlMs);
+    await this.#whenReady(req.id, ttlMs);
+    const body =
+      this.#draining && !this.#here(req.id) && this.#wide.canForward()
+        ? ((await this.#wide.forward(req, ttlMs)) ?? (await this.#router.send(req, ttlMs)))
+        : await this.#router.send(req, ttlMs);
     if (body.x || body.l)
       this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
@@ -351,6 +371,80 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     throw new SessionNotFoundError(id);
   }
 
+  async read<TContext = any>(id: string): Promise<SessionSnapshot<TContext>> {
+    if (this.#here(id)) return this.local.snapshot<TContext>(id);
+    checkId(id);
+    // The owner answers with the snapshot it holds now (an unowned stored session is activated,
+    // as by any operation on it).
+    const body = await this.#route({ op: 'restore', id }, this.#callTimeoutMs);
+    if (body.v !== true || !body.x) throw new SessionNotFoundError(id);
+    this.#directory.learn(id);
+    return body.x as SessionSnapshot<TContext>;
+  }
+
+  async status(id: string): Promise<SessionPresence> {
+    checkId(id);
+    if (this.local.started(id)) return 'running';
+    await this.#whenReady(id);
+    try {
+      return await this.#wide.status(id);
+    } catch (err) {
+      throw new StoreUnavailableError(err, id);
+    }
+  }
+
+  listAll(options?: ListOptions): Promise<SessionPage> {
+    return this.#wide.listAll(options);
+  }
+
+  async takeClientStart(client: string, limit: number, intervalMs: number): Promise<number> {
+    try {
+      return await takeSharedStart(this.#redis, this.#keys, client, limit, intervalMs);
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  /**
+   * Hands this node's sessions to the others: from now on it activates none (operations that
+   * would are forwarded to another live node, due sessions are left to them); each session in
+   * memory is saved and leaves once its waiting calls are answered, its lease is given up, and its
+   * watchers on every node are told to watch again, which activates it on another node at once.
+   */
+  async drain(options: { timeoutMs?: number } = {}): Promise<number> {
+    if (this.#closed) return 0;
+    this.#draining = true;
+    const handed = await this.local.drain(options);
+    // Whatever is no longer in memory here is given up (also sessions passivated earlier and
+    // still owned): the next use takes each on a node that stays.
+    const forwarded = new Set(this.#forwarders.stopAll());
+    const leaving = [...this.#ownership.tokens.keys()].filter((id) => !this.local.started(id));
+    await Promise.allSettled(leaving.map((id) => this.#ownership.release(id)));
+    this.#router.forgetOwners();
+    // Watchers (live views, the visualizer) anywhere watch again now, where each session goes.
+    this.#forwarders.moved([...forwarded].filter((id) => !this.local.started(id)));
+    return handed;
+  }
+
+  /** Waits (bounded) until the node may serve; STORE_UNAVAILABLE when it cannot reach Redis. */
+  async #whenReady(id: string, withinMs = this.#callTimeoutMs): Promise<void> {
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), withinMs);
+      this.#ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
+    if (!ok)
+      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), id);
+  }
+
   subscribe<TContext = any, TSelected = unknown>(
     id: string,
     listener: (message: SessionMessage<TContext, TSelected>) => void,
@@ -418,6 +512,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     await this.#lease.stop();
     await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
     this.#router.close();
+    this.#wide.queries.close();
     await this.#sub.quit().catch(() => this.#sub.disconnect());
   }
 
