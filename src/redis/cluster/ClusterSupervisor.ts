@@ -144,7 +144,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       (req, rid, attempt) =>
         // Draining: a session that already left this node is not brought back here; the caller
         // asks again and finds it on the node that takes it.
-        this.#draining && !this.local.started(req.id)
+        this.#draining && !this.local.started(req.id) && this.#wide.canForward()
           ? Promise.resolve({ m: 1 as const })
           : this.#owner.apply(req, rid, attempt),
     );
@@ -413,6 +413,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
    */
   async drain(options: { timeoutMs?: number } = {}): Promise<number> {
     if (this.#closed) return 0;
+    await this.#wide.refreshNodes(0);
     this.#draining = true;
     const handed = await this.local.drain(options);
     // Whatever is no longer in memory here is given up (also sessions passivated earlier and

@@ -51,6 +51,9 @@ export class ClusterWide {
   readonly queries: NodeQueries;
   readonly #p: ClusterWideParts;
   #next = 0;
+  /** Every node registered in Redis, as last read (see {@link refreshNodes}). */
+  #registered: string[] = [];
+  #registeredAt = Number.NEGATIVE_INFINITY;
 
   constructor(parts: ClusterWideParts) {
     this.#p = parts;
@@ -91,7 +94,8 @@ export class ClusterWide {
       total: this.#p.local.count,
       rows: this.#p.local.list({ limit: want }),
     };
-    const others = this.#p.liveNodes().filter((n) => n !== this.#p.nodeId);
+    await this.refreshNodes(0);
+    const others = this.#others();
     const pages = await Promise.all(
       others.map((n) =>
         this.queries.ask<SessionPage>(n, { q: 'list', limit: want }, this.#p.waitMs),
@@ -108,9 +112,31 @@ export class ClusterWide {
     return { total, rows: rows.slice(offset, offset + limit) };
   }
 
-  /** Whether another live node could take this node's operations (see {@link forward}). */
+  /**
+   * Reads the nodes registered in Redis when the last read is older than `maxAgeMs`: the node's
+   * list of live nodes comes with its renewals, so a node that started a moment ago is missing
+   * from it (a node that is gone answers nothing, at once: asking it costs a publish).
+   */
+  async refreshNodes(maxAgeMs = 1_000): Promise<void> {
+    if (performance.now() - this.#registeredAt < maxAgeMs) return;
+    try {
+      this.#registered = await this.#p.redis.zrange(this.#p.keys.nodes, 0, -1);
+      this.#registeredAt = performance.now();
+    } catch {
+      // the renewals' list only
+    }
+  }
+
+  /** The other nodes, registered or live as of the last renewal. */
+  #others(): string[] {
+    const all = new Set([...this.#registered, ...this.#p.liveNodes()]);
+    all.delete(this.#p.nodeId);
+    return [...all];
+  }
+
+  /** Whether another node could take this node's operations (see {@link forward}). */
   canForward(): boolean {
-    return this.#p.liveNodes().some((n) => n !== this.#p.nodeId);
+    return this.#others().length > 0;
   }
 
   /**
@@ -120,7 +146,8 @@ export class ClusterWide {
    * (it may have applied it): the operation times out.
    */
   async forward(req: RouteRequest, ttlMs: number): Promise<ReplyBody | undefined> {
-    const others = this.#p.liveNodes().filter((n) => n !== this.#p.nodeId);
+    await this.refreshNodes();
+    const others = this.#others();
     for (let i = 0; i < others.length; i++) {
       const to = others[this.#next++ % others.length]!;
       const a = await this.queries.send<ReplyBody>(
