@@ -146,8 +146,16 @@ async function live(
     return (await sessions.restore(id)) && sessions.touch(id);
   } catch (err) {
     if (isSessionError(err, 'SESSION_ROTATED')) return false;
+    // Written by a newer version than any live node holds (a rollback): the record stays for the
+    // code that wrote it, and the visitor goes on with a fresh session. While a node holding that
+    // version is alive but busy, the error says when to retry (503 with Retry-After).
+    if (isSessionError(err, 'SESSION_VERSION_AHEAD') && !hasRetryAfter(err)) return false;
     throw err;
   }
+}
+
+function hasRetryAfter(err: unknown): boolean {
+  return typeof (err as { retryAfterMs?: unknown }).retryAfterMs === 'number';
 }
 
 /**

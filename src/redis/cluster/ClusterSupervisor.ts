@@ -32,11 +32,14 @@ import { Ownership } from './Ownership.js';
 import { RemoteViews, ViewForwarders } from './RemoteViews.js';
 import { type ReplyBody, type RouteRequest, Router } from './Router.js';
 import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
-import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
+import { checkEvent, checkId, type Evictable, LocalSessions } from './LocalSessions.js';
 import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
 import { ClusterWide } from './ClusterWide.js';
 import { takeSharedStart } from './presence.js';
+import { heldVersions, NodeVersions } from './NodeVersions.js';
+import { MigrationSweep } from './MigrationSweep.js';
+import type { WireError } from './wireError.js';
 
 const debug = debuglog('session-process:cluster');
 
@@ -46,6 +49,8 @@ export interface ClusterNodeSettings {
   keys: ClusterKeys;
   nodeId: string;
   leaseMs: number;
+  /** The migration sweep's rate (records per second; 0: off). */
+  sweepPerSecond: number;
   unfenced: boolean;
 }
 
@@ -76,6 +81,8 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
   readonly #wide: ClusterWide;
+  readonly #versions: NodeVersions;
+  readonly #sweep: MigrationSweep;
   /** Set by `drain()`: this node activates no session any more; others take its operations. */
   #draining = false;
   #closed = false;
@@ -146,8 +153,19 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
         // asks again and finds it on the node that takes it.
         this.#draining && !this.local.started(req.id) && this.#wide.canForward()
           ? Promise.resolve({ m: 1 as const })
-          : this.#owner.apply(req, rid, attempt),
+          : this.#owner.apply(req, rid, attempt).then((body) => this.#notMine(req.id, body)),
     );
+    this.#versions = new NodeVersions(s.redis, s.keys, s.nodeId, heldVersions(this.local.logics));
+    this.#sweep = new MigrationSweep({
+      redis: s.redis,
+      keys: s.keys,
+      nodeId: s.nodeId,
+      held: this.#versions.held,
+      perSecond: s.sweepPerSecond,
+      active: () => !this.#closed && !this.#draining && this.#lease.valid(),
+      migrate: (id) => this.#migrateStored(id),
+      report: (err) => this.#report(err),
+    });
     this.#wide = new ClusterWide({
       redis: s.redis,
       keys: s.keys,
@@ -199,6 +217,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       this.#keys.directory,
       this.#wide.queries.channel,
     );
+    await this.#versions.advertise();
     await this.#directory.load();
     await this.#lease.start();
     onRenewals(this.#telemetry, {
@@ -210,6 +229,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       report: (err) => this.#report(err),
     });
     if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
+    this.#sweep.start();
   }
 
   /** Resolves when this node holds its lease (operations wait for it by themselves). */
@@ -232,13 +252,61 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
     await this.#whenReady(req.id, ttlMs);
-    const body =
+    let body =
       this.#draining && !this.#here(req.id) && this.#wide.canForward()
         ? ((await this.#wide.forward(req, ttlMs)) ?? (await this.#router.send(req, ttlMs)))
         : await this.#router.send(req, ttlMs);
+    if (body.err?.code === 'SESSION_VERSION_AHEAD') body = await this.#toHolder(req, ttlMs, body);
     if (body.x || body.l)
       this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
+    return body;
+  }
+
+  /**
+   * A session whose record a newer version wrote cannot run here (nor on the node that answered):
+   * it goes to a live node that holds that version, which activates it. With none, the error
+   * stands; with one that did not answer in time, it says when to try again (`retryAfterMs`:
+   * the Koa middleware answers 503 with `Retry-After`).
+   */
+  async #toHolder(req: RouteRequest, ttlMs: number, body: ReplyBody): Promise<ReplyBody> {
+    const rec = await this.#versions.recordOf(req.id).catch(() => undefined);
+    const holders = rec ? await this.#versions.holders(rec.logic, rec.version).catch(() => []) : [];
+    let tried = false;
+    for (const node of holders) {
+      const a = await this.#wide.queries.send<ReplyBody>(
+        node,
+        { q: 'op', req, ttlMs },
+        ttlMs + Math.max(250, this.#lease.leaseMs / 3),
+      );
+      if ('value' in a && a.value) return a.value;
+      if ('reached' in a && a.reached) tried = true;
+    }
+    if (!tried || !body.err) return body;
+    const err: WireError = { ...body.err, retryAfterMs: Math.max(1_000, this.#lease.leaseMs) };
+    return { err };
+  }
+
+  /**
+   * The sweep's step for one stored session of an older version: restored here (which migrates
+   * it and saves it at the new version), then out of memory and given up again.
+   */
+  async #migrateStored(id: string): Promise<boolean> {
+    if (this.local.started(id)) return false; // running here: written at this version already
+    if (!(await this.restore(id).catch(() => false)) || !this.#here(id)) return false;
+    const local = this.local as Evictable & { passivate?(id: string): Promise<boolean> };
+    const left = (await local.passivate?.(id)) === true;
+    if (left && !this.local.started(id)) await this.#ownership.release(id).catch(() => {});
+    return left;
+  }
+
+  /**
+   * The owner's answer, after this node found it cannot run the session (a newer version wrote
+   * it): the ownership it took to try goes, so that a node holding that version may take it.
+   */
+  async #notMine(id: string, body: ReplyBody): Promise<ReplyBody> {
+    if (body.err?.code === 'SESSION_VERSION_AHEAD' && !this.local.started(id))
+      await this.#ownership.release(id).catch(() => {});
     return body;
   }
 
@@ -510,6 +578,8 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
     );
     this.#forwarders.moved(forwarded);
+    this.#sweep.stop();
+    await this.#versions.withdraw().catch(() => {});
     await this.#lease.stop();
     await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
     this.#router.close();

@@ -14,6 +14,7 @@ import {
   SessionNotFoundError,
   SessionRestoreFailedError,
   SessionRotatedError,
+  SessionVersionAheadError,
   StoreUnavailableError,
   UnknownLogicError,
 } from '../../index.js';
@@ -28,6 +29,9 @@ export interface WireError {
   timeoutMs?: number;
   eventType?: string;
   reason?: string;
+  /** SESSION_VERSION_AHEAD: the version that wrote the record, and the ones the node holds. */
+  recordVersion?: string;
+  known?: string[];
 }
 
 /** @internal */
@@ -36,7 +40,14 @@ export function toWire(err: unknown): WireError {
     const e = err as SessionError & Record<string, unknown>;
     const out: WireError = { code: e.code, name: e.name, message: e.message };
     if (e.sessionId !== undefined) out.sessionId = e.sessionId;
-    for (const k of ['retryAfterMs', 'timeoutMs', 'eventType', 'reason'] as const) {
+    if (Array.isArray(e.known)) out.known = e.known.map(String);
+    for (const k of [
+      'retryAfterMs',
+      'timeoutMs',
+      'eventType',
+      'reason',
+      'recordVersion',
+    ] as const) {
       const v = e[k];
       if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
     }
@@ -99,6 +110,12 @@ export function fromWire(w: WireError): Error {
       break;
     case 'SESSION_ROTATED':
       err = new SessionRotatedError(id);
+      break;
+    case 'SESSION_VERSION_AHEAD':
+      err = new SessionVersionAheadError(id, w.recordVersion ?? '', w.known ?? []);
+      // Set when a node holding the version is alive but did not answer: try again then.
+      if (w.retryAfterMs !== undefined)
+        (err as unknown as { retryAfterMs: number }).retryAfterMs = w.retryAfterMs;
       break;
     default:
       err = new Error(w.message);
