@@ -1,3 +1,4 @@
+import { debuglog } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
@@ -8,6 +9,7 @@ import { assertSigningKeys } from './SigningKeyError.js';
 import type { SessionProcessOptions } from './types.js';
 
 const noop = () => {};
+const debug = debuglog('session-process:koa');
 
 /**
  * Koa middleware that ties each HTTP session to its own session process. Place it after
@@ -23,7 +25,11 @@ const noop = () => {};
  *   then, for stores that load asynchronously).
  * - A stored ID that is invalid, unknown or whose process has ended gets a fresh ID and a fresh
  *   process (one, shared by the browser's concurrent requests): never a 500, never a restart under
- *   the old ID. An ID that another request just rotated away (`rotate()` at login in another tab)
+ *   the old ID. So does, by default (`onRestoreFailed: 'fresh'`), an ID whose stored session
+ *   cannot be restored (`SESSION_RESTORE_FAILED`, quarantined in the store) or, on a single node,
+ *   was written by a newer version of its logic (`SESSION_VERSION_AHEAD`, left as it is): its
+ *   fresh process starts in that request, lazy mode or not, so that the new cookie names a
+ *   running session (the live views refused with `4410 SESSION_REPLACED` reconnect to it). An ID that another request just rotated away (`rotate()` at login in another tab)
  *   answers `409 SESSION_ROTATED` with `Retry-After: 0` and no cookie, once the handler uses it.
  * - A refused start answers `503` (`SESSION_LIMIT_REACHED`) or `429` (`RATE_LIMITED`: the
  *   supervisor's `startRate`, or this client address's `clientStartRate`) with `Retry-After` in
@@ -58,6 +64,19 @@ export function sessionProcess<TCtx extends Context = Context>(
   options: SessionProcessOptions<TCtx> = {},
 ): Middleware {
   const lazy = options.lazy ?? true;
+  const onRestoreFailed = options.onRestoreFailed ?? 'fresh';
+  if (onRestoreFailed !== 'fresh' && onRestoreFailed !== 'error')
+    throw new TypeError(
+      `sessionProcess: onRestoreFailed must be 'fresh' or 'error', got ${String(onRestoreFailed)}`,
+    );
+  /** Whether a request whose stored session failed to come back with `err` goes on afresh. */
+  const replaceable = (err: unknown): boolean =>
+    onRestoreFailed === 'fresh' &&
+    (isSessionError(err, 'SESSION_RESTORE_FAILED') ||
+      // Written by a newer version than any live node holds (a rollback): the record stays for
+      // the code that wrote it. In a cluster, while a node that holds that version is alive (it
+      // did not answer in time), the error says when to retry instead: 503 with Retry-After.
+      (isSessionError(err, 'SESSION_VERSION_AHEAD') && !hasRetryAfter(err)));
   const minKeyLength = options.minKeyLength ?? 32;
   const rate =
     options.clientStartRate === undefined
@@ -97,6 +116,8 @@ export function sessionProcess<TCtx extends Context = Context>(
     let liveId: string | undefined;
     let deadId: string | undefined;
     let rotatedId: string | undefined;
+    /** The stored ID whose session cannot be restored (see `onRestoreFailed`). */
+    let replacedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
     if (isValidSessionId(stored)) {
       // `status` changes nothing. On a cluster node a session running elsewhere answers
@@ -104,9 +125,14 @@ export function sessionProcess<TCtx extends Context = Context>(
       const where = await sessions.status(stored);
       if (where === 'running' || where === 'stored') {
         // Stored: brought back (on its owner, in a cluster) before the handler reads it.
-        if (await live(sessions, stored, where)) liveId = stored;
-        else if ((await sessions.status(stored)) === 'rotated') rotatedId = stored;
-        else deadId = stored;
+        try {
+          if (await live(sessions, stored, where)) liveId = stored;
+          else if ((await sessions.status(stored)) === 'rotated') rotatedId = stored;
+          else deadId = stored;
+        } catch (err) {
+          if (!replaceable(err)) throw err;
+          deadId = replacedId = replaced(stored, err);
+        }
       } else if (where === 'rotated') rotatedId = stored;
       else deadId = stored;
     }
@@ -115,7 +141,10 @@ export function sessionProcess<TCtx extends Context = Context>(
     // The common request (a live ID, nothing queued, the session left alone) awaits nothing
     // beyond `next()`: each extra await is a microtask on every request (see bench/http).
     try {
-      if (!lazy && liveId === undefined) await requestProcess.ensure();
+      // A visitor whose session could not come back gets its fresh one now, lazy or not: the
+      // cookie then names a running session, which its open live views reconnect to.
+      if ((!lazy && liveId === undefined) || replacedId !== undefined)
+        await requestProcess.ensure();
       await next();
       if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {
@@ -133,6 +162,20 @@ export function sessionProcess<TCtx extends Context = Context>(
 }
 
 /**
+ * A stored session that cannot come back: the request goes on as one whose session ended (a
+ * fresh process under a new ID, shared with the browser's concurrent requests). The core reported
+ * the record when it quarantined it; a newer version's record stays as it is.
+ */
+function replaced(id: string, err: unknown): string {
+  debug(
+    'session %s cannot be restored (%s): the request goes on afresh',
+    id,
+    (err as Error).message,
+  );
+  return id;
+}
+
+/**
  * Touches a session `status` found (restoring a stored one first); whether it is still there: it
  * may have ended, or been rotated away, in between.
  */
@@ -146,10 +189,6 @@ async function live(
     return (await sessions.restore(id)) && sessions.touch(id);
   } catch (err) {
     if (isSessionError(err, 'SESSION_ROTATED')) return false;
-    // Written by a newer version than any live node holds (a rollback): the record stays for the
-    // code that wrote it, and the visitor goes on with a fresh session. While a node holding that
-    // version is alive but busy, the error says when to retry (503 with Retry-After).
-    if (isSessionError(err, 'SESSION_VERSION_AHEAD') && !hasRetryAfter(err)) return false;
     throw err;
   }
 }
