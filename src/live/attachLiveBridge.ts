@@ -291,10 +291,12 @@ export function attachLiveBridge<TContext = any>(
         return;
       } else if (
         isSessionError(err, 'SESSION_RESTORE_FAILED') ||
-        (!sessions.distributed && isSessionError(err, 'SESSION_VERSION_AHEAD'))
+        (isSessionError(err, 'SESSION_VERSION_AHEAD') &&
+          typeof (err as { retryAfterMs?: unknown }).retryAfterMs !== 'number')
       ) {
         // The stored session cannot come back here (quarantined, or written by a newer version
-        // on a single node): the page's next request gets a fresh session under a new cookie
+        // than any live node holds; in a cluster, while a node holding it is alive, the error
+        // carries retryAfterMs and the client retries): the page's next request gets a fresh session under a new cookie
         // (the Koa middleware's `onRestoreFailed`), and the client reconnects after it.
         refuse(
           req,
