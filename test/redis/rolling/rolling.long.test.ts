@@ -241,6 +241,13 @@ describe.skipIf(!available)('a rolling deploy, v1 to v2, under CPU load', () => 
         viewMaxMs: Math.round(Math.max(...viewDelays)),
       };
       console.log('rolling deploy:', JSON.stringify(report));
+      // A lost item: who processed it, when, and what the session did around it (the log).
+      for (const key of lost.slice(0, 3)) {
+        const [id, item] = key.split(':') as [string, string];
+        const trail = lines.filter((l) => l.startsWith(`${id} `));
+        const at = trail.findIndex((l) => l.endsWith(` ${item}`));
+        console.log(`lost ${key}:`, trail.slice(Math.max(0, at - 3), at + 4));
+      }
       expect(report.acked).toBeGreaterThan(500);
       expect(lost).toEqual([]);
       expect(twice).toEqual([]);
