@@ -30,7 +30,7 @@ const [prefix, nodeId, version, logPath] = process.argv.slice(2) as [
 function log(self: object, item: string): void {
   appendFileSync(
     logPath,
-    `${getSessionId(self as never)} ${version} ${process.hrtime.bigint()} ${item}\n`,
+    `${getSessionId(self as never)} ${version} ${process.hrtime.bigint()} ${item} ${nodeId}\n`,
   );
 }
 

@@ -245,7 +245,7 @@ describe.skipIf(!available)('a rolling deploy, v1 to v2, under CPU load', () => 
       for (const key of lost.slice(0, 3)) {
         const [id, item] = key.split(':') as [string, string];
         const trail = lines.filter((l) => l.startsWith(`${id} `));
-        const at = trail.findIndex((l) => l.endsWith(` ${item}`));
+        const at = trail.findIndex((l) => l.split(' ')[3] === item);
         console.log(`lost ${key}:`, trail.slice(Math.max(0, at - 3), at + 4));
       }
       expect(report.acked).toBeGreaterThan(500);
