@@ -20,7 +20,7 @@ export type SessionStatus = 'active' | 'done' | 'error' | 'stopped';
  */
 export type SessionPresence = 'running' | 'stored' | 'rotated' | 'absent';
 
-/** @internal One page of the sessions of every node (the visualizer's list). */
+/** One page of the sessions in memory on every node of a cluster (what the visualizer lists). */
 export interface SessionPage {
   /** Sessions in memory on every node that answered. */
   total: number;

@@ -487,12 +487,17 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     const handed = await this.local.drain(options);
     // Whatever is no longer in memory here is given up (also sessions passivated earlier and
     // still owned): the next use takes each on a node that stays.
-    const forwarded = new Set(this.#forwarders.stopAll());
+    const moved: string[] = [];
+    for (const id of this.#forwarders.stopAll()) {
+      // One still here (a call kept it past the deadline) goes on being forwarded from here.
+      if (this.local.started(id)) this.#forwarders.ensure(this.local, id);
+      else moved.push(id);
+    }
     const leaving = [...this.#ownership.tokens.keys()].filter((id) => !this.local.started(id));
     await Promise.allSettled(leaving.map((id) => this.#ownership.release(id)));
     this.#router.forgetOwners();
     // Watchers (live views, the visualizer) anywhere watch again now, where each session goes.
-    this.#forwarders.moved([...forwarded].filter((id) => !this.local.started(id)));
+    this.#forwarders.moved(moved);
     return handed;
   }
 
