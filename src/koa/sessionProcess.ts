@@ -2,6 +2,7 @@ import { debuglog } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
+import { clientAddress } from './clientAddress.js';
 import { Replacements } from './Replacements.js';
 import {
   RequestSessionProcess,
@@ -93,7 +94,8 @@ export function sessionProcess<TCtx extends Context = Context>(
       rate === false
         ? undefined
         : new ClientStartLimiter(rate.limit, rate.intervalMs, rate.maxClients ?? 100_000),
-    clientKey: (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => ctx.ip),
+    clientKey:
+      (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => clientAddress(ctx)),
     rotations: new Map(),
     replacements: new Replacements(),
   };

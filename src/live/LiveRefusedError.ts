@@ -6,7 +6,7 @@ import type { LiveRefusalCode } from './protocol.js';
  * - `cookie`: no valid session cookie, no `sessionId` in it, its session is not running, was
  *   rotated away a moment ago, or cannot be restored (`SESSION_REPLACED`);
  * - `path`: an upgrade to a path no session-process handler serves;
- * - `limit`: `maxViewsPerSession` or `maxConnections` reached;
+ * - `limit`: `maxViewsPerSession`, `maxViewsPerClient` or `maxConnections` reached;
  * - `subprotocol`: the client offered only subprotocols the bridge does not speak;
  * - `closing`: the bridge is closing.
  */

@@ -1,7 +1,13 @@
 import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
-import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
+import {
+  isSessionError,
+  SessionLimitReachedError,
+  SessionRestoreFailedError,
+  StoreUnavailableError,
+  TooManyTimersError,
+} from '../errors.js';
 import type {
   QuarantinedSession,
   SessionStore,
@@ -10,7 +16,8 @@ import type {
 } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
-import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
+import type { RecordCodec } from './RecordCodec.js';
+import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
 
 /** @internal What persistence asks of the supervisor. */
@@ -26,6 +33,11 @@ export interface PersistenceHooks {
   /** Telemetry of store trouble, and conflicts (another node wrote the session). */
   report(error: unknown, sessionId?: string): void;
   conflict(entry: Entry): void;
+  /**
+   * The session's record is over `maxRecordBytes` and was not written: the session goes back to
+   * its last saved record (it leaves memory), its waiting calls fail with `error`.
+   */
+  tooLarge(entry: Entry, error: unknown): void;
 }
 
 /** @internal The resolved persistence options. */
@@ -37,6 +49,12 @@ export interface PersistenceOptions {
   wakeIntervalMs: number;
   quarantineRetentionMs: number;
   logicVersion: (logic: string) => string | undefined;
+  /** Encodes and decodes records: `maxRecordBytes`, `recordKey`. */
+  codec: RecordCodec;
+  /** A stored record with more timers is not restored. */
+  maxTimers: number;
+  /** Starts beyond this many records in the store are refused. */
+  maxStoredSessions: number | undefined;
 }
 
 /**
@@ -76,6 +94,9 @@ export class Persistence {
   /** A wake timer fired while a wake was running. */
   #wakeAgain = false;
   #closed = false;
+  /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
+  #stored: { count: number; at: number; since: number } | undefined;
+  #counting: Promise<void> | undefined;
   passivated = 0;
   restored = 0;
 
@@ -90,6 +111,7 @@ export class Persistence {
       {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
+        tooLarge: (entry, error) => hooks.tooLarge(entry, error),
         failed: (error) => hooks.report(new StoreUnavailableError(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
@@ -113,9 +135,10 @@ export class Persistence {
     return this.durability === 'durable' ? this.writer.whenSaved(entry) : undefined;
   }
 
+  /** The session's record as stored text (RECORD_TOO_LARGE past `maxRecordBytes`). */
   #encode(entry: Entry): { data: string; dueAt: number | null } {
     const actor = entry.actor as AnyActorRef & { getPersistedSnapshot(): unknown };
-    const timers = [];
+    const timers: StoredTimer[] = [];
     let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
     for (const t of this.#scheduler.pending(actor)) {
       if (t.target !== actor) continue; // only a session's own delayed events come back
@@ -134,7 +157,54 @@ export class Persistence {
       snapshot: actor.getPersistedSnapshot(),
       timers,
     };
-    return { data: JSON.stringify(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+    return { data: this.#o.codec.encode(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+  }
+
+  /** When the session next needs waking: its earliest own timer, idle or lifetime deadline. */
+  #dueAt(entry: Entry): number | null {
+    const actor = entry.actor;
+    let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
+    for (const t of this.#scheduler.pending(actor))
+      if (t.target === actor && t.dueAt < dueAt) dueAt = t.dueAt;
+    return Number.isFinite(dueAt) ? dueAt : null;
+  }
+
+  // ---- bounding the store ----------------------------------------------------------------
+
+  /**
+   * With `maxStoredSessions`: brings the store's count up to date when it is older than
+   * `wakeIntervalMs` (asked once, however many starts wait). Rejects with STORE_UNAVAILABLE.
+   */
+  async countStored(): Promise<void> {
+    if (this.#o.maxStoredSessions === undefined) return;
+    const known = this.#stored;
+    if (known && Date.now() - known.at < this.#o.wakeIntervalMs) return;
+    this.#counting ??= (async () => {
+      const since = this.#stored?.since ?? 0;
+      try {
+        const count = await this.store.count!();
+        // Starts made while the count was taken may or may not be in it: kept (err on the safe side).
+        this.#stored = { count, at: Date.now(), since: (this.#stored?.since ?? 0) - since };
+      } catch (cause) {
+        throw new StoreUnavailableError(cause);
+      }
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    await this.#counting;
+  }
+
+  /**
+   * With `maxStoredSessions`: admits one more session into the store, or throws
+   * SESSION_LIMIT_REACHED. Synchronous, so starts in the same turn cannot overshoot.
+   */
+  admitStored(): void {
+    const max = this.#o.maxStoredSessions;
+    if (max === undefined) return;
+    const stored = (this.#stored ??= { count: 0, at: 0, since: 0 });
+    if (stored.count + stored.since >= max)
+      throw new SessionLimitReachedError(max, Math.max(1_000, this.#o.wakeIntervalMs));
+    stored.since++;
   }
 
   // ---- restoring --------------------------------------------------------------------------
@@ -201,9 +271,12 @@ export class Persistence {
     }
     let record: SessionRecord;
     try {
-      record = parseRecord(stored.data);
+      // Size and signature are checked before the text is parsed.
+      record = this.#o.codec.decode(stored.data, id);
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
+      if (record.timers.length > this.#o.maxTimers)
+        throw new TooManyTimersError(id, this.#o.maxTimers);
     } catch (cause) {
       // A record written by a newer version is not broken: it stays as it is, for a process
       // that holds that version.
@@ -296,7 +369,7 @@ export class Persistence {
 
   /** Activity: the session's quiet deadline moves. */
   active(entry: Entry, now: number): void {
-    if (!this.#quiet) return;
+    if (!this.#quiet || entry.left || entry.ended) return;
     entry.passivation ??= DeadlineQueue.node(entry);
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
@@ -317,7 +390,7 @@ export class Persistence {
     const leave = () => {
       if (entry.ended || entry.lastActiveAt !== since || entry.subscribers?.size) return;
       if (entry.storedVersion < entry.version) return; // changed meanwhile: next quiet period
-      const { dueAt } = this.#encode(entry);
+      const dueAt = this.#dueAt(entry);
       this.#hooks.passivate(entry);
       this.passivated++;
       if (dueAt !== null) {
