@@ -33,8 +33,8 @@ const debug = debuglog('session-process');
  * `maxViewsPerSession` views, its client (`clientKey`: the address the trusted proxy hops saw)
  * holds fewer than `maxViewsPerClient`, and the bridge holds fewer than `maxConnections` sockets.
  * Every new connection of the server is watched until its first request head, which must arrive
- * within `headersTimeoutMs`. Events a view sends are checked against `events` (type and payload). A refusal
- * is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
+ * within `headersTimeoutMs`. Events a view sends are checked against `events` (type and payload).
+ * A refusal is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
  * `session-process:live-refused` channel; a client that speaks the protocol learns it from a
  * close code (see `REFUSAL_CLOSE_CODES`), any other from the HTTP status (401, 403, 404, 429, 503).
  * The view then gets the current snapshot, every later one, replies and errors, and `ended`
