@@ -19,7 +19,11 @@ import {
   originCheck,
   refuser,
 } from './refuseUpgrade.js';
-import { type LiveDroppedEvent, liveTelemetryChannels } from './telemetry.js';
+import {
+  type LiveDroppedEvent,
+  type LiveRefusedEvent,
+  liveTelemetryChannels,
+} from './telemetry.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
@@ -132,13 +136,22 @@ export function attachLiveBridge<TContext = any>(
           admits: (key): boolean => (pendingHeads?.count(key) ?? 0) < maxViewsPerClient,
           refused: (key) => {
             refused++;
+            const message = `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`;
+            const ch = liveTelemetryChannels.refused;
+            if (ch.hasSubscribers) {
+              const event: LiveRefusedEvent = {
+                reason: 'limit',
+                code: 'TOO_MANY_VIEWS',
+                status: 429,
+                path: '',
+                origin: undefined,
+                sessionId: undefined,
+                message,
+              };
+              ch.publish(event);
+            }
             report(
-              new LiveRefusedError(
-                'limit',
-                'TOO_MANY_VIEWS',
-                429,
-                `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`,
-              ),
+              new LiveRefusedError('limit', 'TOO_MANY_VIEWS', 429, message),
               undefined,
               'limit',
             );
