@@ -127,15 +127,7 @@ process.on('message', (m: Msg) => {
     case 'add':
       sessions.call<number>(m.id, { type: 'add', item: m.item }).then(
         (v) => answer(m.n, { ok: true, v }),
-        (e) => {
-          if (process.env.ROLL_DEBUG && (e as { code?: string }).code === 'SESSION_NOT_FOUND')
-            void sessions.status(m.id).then(
-              (st) =>
-                console.log(`NF ${nodeId} v${version} ${m.id} status=${st} ${(e as Error).stack}`),
-              (err) => console.log(`NF ${nodeId} ${m.id} status failed ${err}`),
-            );
-          fail(m.n, e);
-        },
+        (e) => fail(m.n, e),
       );
       break;
     case 'items':
