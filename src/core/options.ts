@@ -28,6 +28,7 @@ export interface ResolvedOptions {
         passivateAfterMs: number | undefined;
         migrate: SupervisorOptions['migrate'];
         wakeIntervalMs: number;
+        quarantineRetentionMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
         codec: RecordCodec;
@@ -55,6 +56,10 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
   const store = options.store;
   if (options.passivateAfterMs !== undefined && !store)
     throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+  if (store && (typeof store.quarantine !== 'function' || typeof store.quarantined !== 'function'))
+    throw new TypeError(
+      `store '${String(store.name)}' has no quarantine()/quarantined(): every SessionStore keeps a quarantine marker (see docs/persistence.md)`,
+    );
   if (options.recordKey !== undefined && !store)
     throw new TypeError('recordKey needs a store (it signs the records kept there)');
   if (options.maxStoredSessions !== undefined && !store)
@@ -108,6 +113,10 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
               : positive(options.passivateAfterMs, 'passivateAfterMs'),
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+          quarantineRetentionMs: positive(
+            options.quarantineRetentionMs ?? 7 * 24 * 3_600_000,
+            'quarantineRetentionMs',
+          ),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
           codec,
           maxTimers: limits.maxTimers,
