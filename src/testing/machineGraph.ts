@@ -103,7 +103,8 @@ export function analyzeMachine(machine: AnyStateMachine): MachineGraph {
 
   return {
     machine,
-    stateIds: nodes.map((node) => node.id),
+    // A history node never becomes active: it is a way into its parent, not a state to reach.
+    stateIds: nodes.filter((node) => node.type !== 'history').map((node) => node.id),
     nodes: new Map(nodes.map((node) => [node.id, node])),
     transitions,
     delayedEvents,
@@ -131,7 +132,8 @@ export function activeStateNodes(machine: AnyStateMachine, value: unknown): AnyS
   return out;
 }
 
-function descriptorMatches(descriptor: string, type: string): boolean {
+/** Whether an event type matches a transition descriptor (`*`, `cart.*`). @internal */
+export function descriptorMatches(descriptor: string, type: string): boolean {
   if (descriptor === type || descriptor === '*') return true;
   return descriptor.endsWith('.*') && type.startsWith(descriptor.slice(0, -1));
 }
