@@ -163,7 +163,7 @@ export class ConfigurationModel {
       const child = childOf(event.type);
       if (child !== undefined) {
         const running = byChild.get(child.id);
-        if (!running || running.status !== 'active' || running.kind === 'uncontrolled') continue;
+        if (running?.status !== 'active' || running.kind === 'uncontrolled') continue;
         if (child.kind === 'done' && running.kind === 'callback') continue;
         if (!isHandled(event.type)) continue;
         const value =
@@ -289,8 +289,9 @@ export class ConfigurationModel {
         if (step?.child === id && step.kind === 'done') status = 'done';
         if (step?.child === id && step.kind === 'error') status = 'error';
       }
-      const kind =
-        typeof actor.src === 'string' ? invocationKindOf(actor.logic as never) : 'uncontrolled';
+      const kind = this.isControlled(actor.src)
+        ? invocationKindOf(actor.logic as never)
+        : 'uncontrolled';
       children.push({
         id,
         src: typeof actor.src === 'string' ? actor.src : '(inline)',
@@ -305,23 +306,36 @@ export class ConfigurationModel {
     for (const [id, nodes] of Object.entries(snapshot.historyValue ?? {})) {
       history[id] = (nodes as Array<{ id: string }>).map((n) => n.id).sort();
     }
-    const rest = `${stableStringify(history)} ${pending
-      .map((t) => `${t.toSelf ? '' : '→'}${formatEvent(t.event)}@${t.dueInMs}`)
-      .join(',')} ${children.map((c) => `${c.id}:${c.kind}:${c.status}`).join(',')}${
-      snapshot.status === 'active' ? '' : ` ${snapshot.status}`
-    }`;
+    const parts: string[] = [];
+    if (Object.keys(history).length) parts.push(`history ${stableStringify(history)}`);
+    if (pending.length)
+      parts.push(
+        `delays [${pending.map((t) => `${t.toSelf ? '' : '→'}${formatEvent(t.event)} in ${t.dueInMs} ms`).join(', ')}]`,
+      );
+    if (children.length)
+      parts.push(`children [${children.map((c) => `${c.id}:${c.kind}:${c.status}`).join(', ')}]`);
+    if (snapshot.status !== 'active') parts.push(snapshot.status);
+    const rest = parts.length ? ` ${parts.join(' ')}` : '';
     const exact = stableStringify({ value: snapshot.value, context: snapshot.context });
     const user = this.#serialize
       ? this.#serialize({ value: snapshot.value, context: snapshot.context })
       : exact;
     return {
-      key: `${user} ${rest}`,
-      exactKey: `${exact} ${rest}`,
+      key: user + rest,
+      exactKey: exact + rest,
       snapshot,
       timers: pending,
       children,
       history,
     };
+  }
+
+  /** The runner stands in for invoked actors (named or inline); other children run for real. */
+  isControlled(src: unknown): boolean {
+    return (
+      typeof src === 'string' &&
+      (src.startsWith('xstate.invoke.') || this.graph.invokedSources.includes(src))
+    );
   }
 
   #nondeterministic(where: string, first: string, second: string): NondeterministicModelError {
