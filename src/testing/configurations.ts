@@ -7,6 +7,7 @@ import {
   invocationKindOf,
   type Macrostep,
   type MacrostepRunner,
+  withStartedChildren,
 } from './macrosteps.js';
 import { stepSeed, withSeed } from './random.js';
 import type { ModelEvent, ModelState } from './types.js';
@@ -133,7 +134,7 @@ export class ConfigurationModel {
   initial(): { to: Configuration; macrostep: Macrostep; seed: number | undefined } {
     const seed = this.options.seed === undefined ? undefined : stepSeed(this.options.seed, 'init');
     const compute = (runner: MacrostepRunner) =>
-      withSeed(seed, () => runner.initial(this.options.input));
+      withSeed(seed, () => withStartedChildren(runner, runner.initial(this.options.input)));
     const macrostep = compute(this.#runner);
     const to = this.#configure(macrostep, [], [], undefined);
     const again = this.#configure(compute(this.#check), [], [], undefined);
@@ -220,7 +221,7 @@ export class ConfigurationModel {
   next(config: Configuration, step: ModelStep): ModelTransition {
     const seed = this.seedOf(config, step);
     const compute = (runner: MacrostepRunner) =>
-      withSeed(seed, () => runner.next(config.snapshot, step.event));
+      withSeed(seed, () => withStartedChildren(runner, runner.next(config.snapshot, step.event)));
     const macrostep = compute(this.#runner);
     const timers = this.#timersBefore(config, step);
     const to = this.#configure(macrostep, timers, config.children, step);

@@ -213,3 +213,42 @@ export function invocationKindOf(logic: AnyActorLogic | undefined): InvocationKi
   kinds.set(logic, kind);
   return kind;
 }
+
+/**
+ * Whether XState relays this child's snapshots to its parent (`onSnapshot` on the invoke:
+ * `syncSnapshot`), the first one as soon as the child starts. Read from the actor's options.
+ * @internal
+ */
+export function syncsSnapshot(actorRef: AnyActorRef | undefined): boolean {
+  return (
+    (actorRef as { options?: { syncSnapshot?: unknown } } | undefined)?.options?.syncSnapshot ===
+    true
+  );
+}
+
+/**
+ * `macrostep` followed by what the children it started send at once: a child with
+ * `syncSnapshot` relays its initial snapshot to its parent when it starts (as
+ * `xstate.snapshot.<id>`), which the parent handles right after the step.
+ * @internal
+ */
+export function withStartedChildren(runner: MacrostepRunner, macrostep: Macrostep): Macrostep {
+  let result = macrostep;
+  for (let i = 0; i < result.actions.length; i++) {
+    const action = result.actions[i] as TrackedAction;
+    if (action.kind !== 'spawn' || !syncsSnapshot(action.actorRef)) continue;
+    if (result.snapshot.status !== 'active') break;
+    if (result.snapshot.children?.[action.id] !== action.actorRef) continue;
+    const event = {
+      type: `xstate.snapshot.${action.id}`,
+      snapshot: action.actorRef?.getSnapshot(),
+    };
+    const more = runner.next(result.snapshot, event);
+    result = {
+      snapshot: more.snapshot,
+      microsteps: [...result.microsteps, ...more.microsteps],
+      actions: [...result.actions, ...more.actions],
+    };
+  }
+  return result;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assign, createMachine, fromPromise } from 'xstate';
+import { createMachine, fromPromise } from 'xstate';
 import { exploreConfigurations } from '../../src/testing/exploreConfigurations.js';
 
 describe('exploreConfigurations', () => {
