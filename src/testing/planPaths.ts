@@ -282,7 +282,8 @@ function sequencesOf(
 
 /**
  * Every simple path (no configuration twice) from the initial configuration, depth first over
- * the explored graph. Their number grows exponentially with the machine's loops, so the walk
+ * the explored graph, each also ended by every step back into it (so every transition is
+ * taken). Their number grows exponentially with the machine's loops, so the walk
  * stops at `limit` steps and says so.
  */
 function simplePaths(exploration: Exploration, options: SessionTestModelOptions): ModelStep[][] {
@@ -294,7 +295,6 @@ function simplePaths(exploration: Exploration, options: SessionTestModelOptions)
   let steps = 0;
   const walk = (index: number) => {
     for (const edge of configurations[index]?.edges ?? []) {
-      if (onPath.has(edge.to)) continue;
       if (++steps > limit) {
         throw new Error(
           `${options.name ?? exploration.graph.machine.id}: paths: 'simple' stopped at ${limit} ` +
@@ -305,6 +305,11 @@ function simplePaths(exploration: Exploration, options: SessionTestModelOptions)
       }
       path.push(edge.step);
       out.push([...path]);
+      if (onPath.has(edge.to)) {
+        // The step back into the path is tested (so every transition is), and the path ends.
+        path.pop();
+        continue;
+      }
       onPath.add(edge.to);
       walk(edge.to);
       onPath.delete(edge.to);
