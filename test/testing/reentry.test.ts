@@ -20,8 +20,8 @@ function uploadMachine(reenter: boolean) {
       uploading: {
         invoke: { id: 'send', src: fromPromise(async () => 'sent') },
         after: {
-          10_000: { actions: assign({ beats: ({ context }) => Math.min(context.beats + 1, 1) }) },
-          30_000: 'failed',
+          10000: { actions: assign({ beats: ({ context }) => Math.min(context.beats + 1, 1) }) },
+          30000: 'failed',
         },
         on: {
           progress: {
