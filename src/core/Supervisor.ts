@@ -10,6 +10,7 @@ import { CallTracker } from './CallTracker.js';
 import type { Entry } from './Entry.js';
 import {
   EventNotAcceptedError,
+  isSessionError,
   SessionAlreadyStartedError,
   SessionInitFailedError,
   SessionNotFoundError,
@@ -29,6 +30,7 @@ import { RestartPolicy } from './RestartPolicy.js';
 import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
 import { SessionRegistry } from './SessionRegistry.js';
 import { assertSessionId, isValidSessionId } from './sessionId.js';
+import type { QuarantinedSession } from './store/SessionStore.js';
 import { SubscriberHub } from './SubscriberHub.js';
 import { Telemetry } from './telemetry.js';
 import type {
@@ -276,6 +278,7 @@ export class Supervisor implements SessionSupervisor {
               passivated: this.#persist.passivated,
               restored: this.#persist.restored,
               backlog: this.#persist.writer.backlog,
+              quarantined: this.#persist.quarantinedCount,
             },
           }
         : {}),
@@ -289,7 +292,13 @@ export class Supervisor implements SessionSupervisor {
     try {
       if (!entry && isValidSessionId(id)) entry = this.#persist?.restoreSync(id);
     } catch (err) {
-      this.#report(err, id, 'store');
+      // An unrestorable record is reported once, when it is quarantined; a newer version's by
+      // whoever asks for it with an operation that can fail.
+      if (
+        !isSessionError(err, 'SESSION_RESTORE_FAILED') &&
+        !isSessionError(err, 'SESSION_VERSION_AHEAD')
+      )
+        this.#report(err, id, 'store');
     }
     if (!entry) return false;
     this.#life.active(entry);
@@ -337,6 +346,19 @@ export class Supervisor implements SessionSupervisor {
 
   async terminate(id: string): Promise<void> {
     await this.#life.end(await this.#entryAsync(id), 'terminated');
+  }
+
+  async quarantined(): Promise<QuarantinedSession[]> {
+    if (!this.#persist) return [];
+    return this.#persist.quarantined(MAX_QUARANTINED_LISTED);
+  }
+
+  async forget(id: string): Promise<void> {
+    assertSessionId(id);
+    const entry = this.#registry.get(id);
+    // A running session ends as a terminated one does (its subscribers get `ended`).
+    if (entry) await this.#life.end(entry, 'terminated');
+    await this.#persist?.erase(id);
   }
 
   async shutdown(): Promise<void> {
@@ -433,6 +455,9 @@ export class Supervisor implements SessionSupervisor {
     return this.#entry(id);
   }
 }
+
+/** The most rows `quarantined()` answers with (the oldest first). */
+const MAX_QUARANTINED_LISTED = 10_000;
 
 function isEventObject(event: unknown): event is EventObject {
   return (

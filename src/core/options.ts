@@ -27,6 +27,7 @@ export interface ResolvedOptions {
         passivateAfterMs: number | undefined;
         migrate: SupervisorOptions['migrate'];
         wakeIntervalMs: number;
+        quarantineRetentionMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
       }
@@ -48,6 +49,10 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
   const store = options.store;
   if (options.passivateAfterMs !== undefined && !store)
     throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+  if (store && (typeof store.quarantine !== 'function' || typeof store.quarantined !== 'function'))
+    throw new TypeError(
+      `store '${String(store.name)}' has no quarantine()/quarantined(): every SessionStore keeps a quarantine marker (see docs/persistence.md)`,
+    );
   if (
     options.durability !== undefined &&
     !['none', 'eventual', 'durable'].includes(options.durability)
@@ -91,6 +96,10 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
               : positive(options.passivateAfterMs, 'passivateAfterMs'),
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+          quarantineRetentionMs: positive(
+            options.quarantineRetentionMs ?? 7 * 24 * 3_600_000,
+            'quarantineRetentionMs',
+          ),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
         }
       : undefined,

@@ -114,7 +114,13 @@ export interface SupervisorStats {
   /** Starts refused by `maxSessions` or `startRate`. */
   refused: number;
   /** With a store: sessions passivated and restored since creation, and writes waiting. */
-  store?: { passivated: number; restored: number; backlog: number };
+  store?: {
+    passivated: number;
+    restored: number;
+    backlog: number;
+    /** Records this process quarantined (they could not be restored). */
+    quarantined: number;
+  };
   /** With a cluster: this node, the live nodes, and the sessions this node owns. */
   cluster?: { nodeId: string; nodes: string[]; leaseHeld: boolean; owned: number; known: number };
 }
@@ -236,6 +242,17 @@ export interface SupervisorOptions<
    * @default 1_000
    */
   wakeIntervalMs?: number;
+  /**
+   * How long a quarantined record (one that could not be restored: corrupt, an unknown logic, a
+   * state the machine no longer has) is kept for inspection before the waker deletes it. Until
+   * then `sessions.quarantined()` lists it and `store.load(id)` returns it; nothing restores it.
+   * @default 604_800_000 (7 days, in ms)
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logics: { cart }, store, quarantineRetentionMs: 24 * 3_600_000 });
+   * ```
+   */
+  quarantineRetentionMs?: number;
   /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
   cluster?: ClusterAdapter | undefined;
   /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */

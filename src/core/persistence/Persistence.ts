@@ -2,7 +2,7 @@ import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
 import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
-import type { SessionStore, StoredSession } from '../store/SessionStore.js';
+import type { QuarantinedSession, SessionStore, StoredSession } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
 import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
@@ -30,6 +30,7 @@ export interface PersistenceOptions {
   passivateAfterMs: number | undefined;
   migrate: ((record: SessionRecord) => SessionRecord) | undefined;
   wakeIntervalMs: number;
+  quarantineRetentionMs: number;
   logicVersion: (logic: string) => string | undefined;
 }
 
@@ -48,7 +49,15 @@ export class Persistence {
   readonly #scheduler: IndexedScheduler;
   readonly #quiet: DeadlineQueue<Entry> | undefined;
   readonly #restoring = new Map<string, Promise<Entry | undefined>>();
-  readonly #unrestorable = new Set<string>();
+  /** Quarantines this process has asked the store for and not yet heard back about. */
+  readonly #quarantining = new Map<string, Promise<void>>();
+  /**
+   * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
+   * a process that holds that version, skipped (and reported once) by this process's waker.
+   */
+  readonly #ahead = new Set<string>();
+  /** When the waker next deletes quarantined records past `quarantineRetentionMs` (epoch ms). */
+  #purgeAt = 0;
   /** Due times of sessions this process passivated, so the waker is on time for them. */
   readonly #hints = new Set<number>();
   #wakeTimer: NodeJS.Timeout | undefined;
@@ -170,17 +179,89 @@ export class Persistence {
   }
 
   #revive(id: string, stored: StoredSession): Entry {
+    if (stored.quarantine) {
+      // Reported once, when it was quarantined; every later use fails at once, quietly.
+      const { at, reason } = stored.quarantine;
+      throw new SessionRestoreFailedError(
+        id,
+        new Error(`quarantined since ${new Date(at).toISOString()}: ${reason}`),
+      );
+    }
     let record: SessionRecord;
     try {
       record = parseRecord(stored.data);
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
     } catch (cause) {
-      throw new SessionRestoreFailedError(id, cause);
+      // A record written by a newer version is not broken: it stays as it is, for a process
+      // that holds that version.
+      if (isSessionError(cause, 'SESSION_VERSION_AHEAD')) throw cause;
+      throw this.#unrestorable(stored, new SessionRestoreFailedError(id, cause));
     }
-    const entry = this.#hooks.revive(record, stored.version);
+    let entry: Entry;
+    try {
+      entry = this.#hooks.revive(record, stored.version);
+    } catch (err) {
+      if (isSessionError(err, 'SESSION_RESTORE_FAILED')) throw this.#unrestorable(stored, err);
+      throw err;
+    }
     this.restored++;
     return entry;
+  }
+
+  /**
+   * A record that cannot be restored is quarantined in the store (kept under its ID, out of the
+   * due index, frozen), so that no process tries it again, and reported by the one process whose
+   * quarantine took (the store's compare-and-set decides): once, whoever asks for it how often.
+   */
+  #unrestorable(stored: StoredSession, error: Error): Error {
+    const { id, version } = stored;
+    if (!this.#quarantining.has(id)) {
+      const at = Date.now();
+      const marker = { at, reason: error.message.slice(0, 1_000) };
+      const done = this.store
+        .quarantine(id, version, marker)
+        .then(
+          (result) => {
+            if (result !== 'ok') return;
+            this.quarantinedCount++;
+            this.#purgeAt = Math.min(this.#purgeAt, at + this.#o.quarantineRetentionMs);
+            this.#hooks.report(error, id);
+          },
+          (cause) => {
+            // Not marked: the next use tries (and reports) again.
+            this.#hooks.report(error, id);
+            this.#hooks.report(unavailable(cause, id), id);
+          },
+        )
+        .finally(() => this.#quarantining.delete(id));
+      this.#quarantining.set(id, done);
+    }
+    return error;
+  }
+
+  /** Records quarantined by this process since it started. */
+  quarantinedCount = 0;
+
+  /** The store's quarantined records, oldest first. */
+  async quarantined(limit: number): Promise<QuarantinedSession[]> {
+    await Promise.all(this.#quarantining.values());
+    try {
+      return await this.store.quarantined(limit);
+    } catch (cause) {
+      throw new StoreUnavailableError(cause);
+    }
+  }
+
+  /** Deletes a session's record for good, quarantined or not (after any write in flight). */
+  async erase(id: string): Promise<void> {
+    await this.#quarantining.get(id);
+    this.#ahead.delete(id);
+    try {
+      await this.writer.delete(id);
+    } catch (cause) {
+      throw unavailable(cause, id);
+    }
   }
 
   /** Re-arms a revived session's delayed events at their original due times. */
@@ -244,21 +325,35 @@ export class Persistence {
     this.#waking = true;
     let next = this.#o.wakeIntervalMs;
     try {
-      const due = await this.store.due(Date.now(), 256);
-      let woken = 0;
+      const now = Date.now();
+      if (now >= this.#purgeAt) await this.#purge(now);
+      // Records that this process leaves in the index (newer versions) must not take the batch.
+      const limit = WAKE_BATCH + this.#ahead.size;
+      const due = await this.store.due(now, limit);
+      let progress = 0;
       for (const { id } of due) {
-        if (this.#hooks.resident(id) || this.#unrestorable.has(id)) continue;
+        if (this.#hooks.resident(id) || this.#ahead.has(id)) continue;
         // Restoring re-arms the session's timers at their due times (now, for those past) and
         // its idle and lifetime deadlines, which then fire as in a session never passivated.
         try {
-          if (await this.restore(id)) woken++;
+          if (await this.restore(id)) progress++;
         } catch (err) {
-          // Reported once; the record stays for inspection and is not retried by the waker.
-          if (this.#unrestorable.size < 10_000) this.#unrestorable.add(id);
-          this.#hooks.report(err, id);
+          if (isSessionError(err, 'SESSION_RESTORE_FAILED')) {
+            // Quarantined (and reported) by the restore: out of the index, so the next batch
+            // reaches the records behind it.
+            await this.#quarantining.get(id);
+            progress++;
+          } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
+            // Skipped from now on, and the next query asks for that many more.
+            if (this.#ahead.size < MAX_AHEAD) {
+              this.#ahead.add(id);
+              progress++;
+            }
+            this.#hooks.report(err, id);
+          } else this.#hooks.report(err, id);
         }
       }
-      if (due.length === 256 && woken > 0) next = 0;
+      if (due.length === limit && progress > 0) next = 0;
     } catch (err) {
       this.#hooks.report(new StoreUnavailableError(err));
     } finally {
@@ -272,6 +367,26 @@ export class Persistence {
     }
   }
 
+  /**
+   * Deletes the quarantined records older than `quarantineRetentionMs`, a batch at a time, and
+   * notes when the oldest one left will be due.
+   */
+  async #purge(now: number): Promise<void> {
+    const retention = this.#o.quarantineRetentionMs;
+    const rows = await this.store.quarantined(WAKE_BATCH);
+    let deleted = 0;
+    for (const row of rows) {
+      if (row.quarantinedAt + retention > now) break;
+      await this.store.delete(row.id);
+      deleted++;
+    }
+    const oldest = rows[deleted];
+    if (oldest) this.#purgeAt = oldest.quarantinedAt + retention;
+    else if (deleted === WAKE_BATCH) this.#purgeAt = now;
+    // Others' quarantines (another node, an earlier process) are looked for again within the hour.
+    else this.#purgeAt = now + Math.min(retention, PURGE_CHECK_MS);
+  }
+
   /** Saves everything and stops the timers (shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
@@ -282,6 +397,13 @@ export class Persistence {
     this.writer.close();
   }
 }
+
+/** Records the waker restores (or quarantines) per store query. */
+const WAKE_BATCH = 256;
+/** How many due records of a newer version the waker skips at most (then they take batches). */
+const MAX_AHEAD = 10_000;
+/** How often the waker looks for quarantined records past their retention that it did not mark. */
+const PURGE_CHECK_MS = 60 * 60_000;
 
 /**
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store
