@@ -88,6 +88,7 @@ export class TestClock {
   }
 
   #sorted(): Array<[number, Timer]> {
+    if (this.#timers.size === 0) return [];
     return [...this.#timers].sort(([, a], [, b]) => a.due - b.due || a.seq - b.seq);
   }
 

@@ -218,30 +218,58 @@ export class ConfigurationModel {
   }
 
   /** The configuration after `step`. */
-  next(config: Configuration, step: ModelStep): ModelTransition {
+  /**
+   * The configuration after `step`; with `check`, computed a second time and compared (a
+   * caller that computes the step again later may compare itself, with {@link assertSame}).
+   */
+  next(config: Configuration, step: ModelStep, check = true): ModelTransition {
     const seed = this.seedOf(config, step);
     const compute = (runner: MacrostepRunner) =>
       withSeed(seed, () => withStartedChildren(runner, runner.next(config.snapshot, step.event)));
     const macrostep = compute(this.#runner);
     const timers = this.#timersBefore(config, step);
     const to = this.#configure(macrostep, timers, config.children, step);
-    const again = this.#configure(compute(this.#check), timers, config.children, step);
-    if (again.exactKey !== to.exactKey) {
-      throw this.#nondeterministic(
-        `${formatEvent(step.event)} from ${formatValue(config.snapshot.value)}`,
-        to.exactKey,
-        again.exactKey,
-      );
+    if (check) {
+      const again = this.#configure(compute(this.#check), timers, config.children, step);
+      this.assertSame(config, step, to, again);
     }
     return { step, to, macrostep, seed };
+  }
+
+  /** Throws {@link NondeterministicModelError} when two computations of a step differ. */
+  assertSame(
+    config: Configuration,
+    step: ModelStep,
+    first: Configuration,
+    second: Configuration,
+  ): void {
+    if (first.exactKey === second.exactKey) return;
+    throw this.#nondeterministic(
+      `${formatEvent(step.event)} from ${formatValue(config.snapshot.value)}`,
+      first.exactKey,
+      second.exactKey,
+    );
   }
 
   /** The timers once the clock reached `step` (a fired timer gone, the others nearer). */
   #timersBefore(config: Configuration, step: ModelStep): Array<PendingTimer & { seq: number }> {
     const elapsed = step.kind === 'timer' ? (step.timer?.dueInMs ?? 0) : 0;
     const out: Array<PendingTimer & { seq: number }> = [];
+    // The fired timer, found by what it is (the step may come from another configuration of
+    // the same key, whose timer objects are others).
+    const fired = step.timer;
+    const firedAt = fired
+      ? config.timers.findIndex(
+          (t) =>
+            t === fired ||
+            (t.toSelf &&
+              t.id === fired.id &&
+              t.dueInMs === fired.dueInMs &&
+              t.event.type === fired.event.type),
+        )
+      : -1;
     config.timers.forEach((t, seq) => {
-      if (t === step.timer) return;
+      if (seq === firedAt) return;
       // A delayed event to another actor fires on its own as time passes.
       if (!t.toSelf && t.dueInMs <= elapsed) return;
       out.push({ ...t, dueInMs: t.dueInMs - elapsed, seq });

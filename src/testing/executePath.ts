@@ -231,12 +231,14 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     }
     if (config.children.some((c) => c.kind === 'uncontrolled')) return undefined;
     const now = ctx.clock.now();
+    const pending = ctx.clock.pendingTimers();
+    if (
+      pending.length === config.timers.length &&
+      pending.every((t, i) => t.due - now === config.timers[i]?.dueInMs)
+    )
+      return undefined;
     const want = config.timers.map((t) => `${t.dueInMs} ms`).join(', ');
-    const got = ctx.clock
-      .pendingTimers()
-      .map((t) => `${t.due - now} ms`)
-      .join(', ');
-    if (want === got) return undefined;
+    const got = pending.map((t) => `${t.due - now} ms`).join(', ');
     return fail(
       step,
       `delayed events pending, due in: ${want || 'none'}`,

@@ -20,6 +20,13 @@ export interface ExploreOptions extends ConfigurationOptions {
    * @default 1_000
    */
   maxDistinctValues?: number;
+  /**
+   * Computes every step twice and reports a model whose two results differ as nondeterministic.
+   * The test model turns it off: it computes each step again when it replays the paths, and
+   * compares then.
+   * @default true
+   */
+  checkDeterminism?: boolean;
 }
 
 /** A configuration reached, with the way to it and the steps tried there. */
@@ -116,7 +123,7 @@ export function exploreConfigurations(
             `infinite${growth.mostVaried()}) or raise \`limit\``,
         );
       }
-      const transition = model.next(node.config, step);
+      const transition = model.next(node.config, step, options.checkDeterminism ?? true);
       let to = byKey.get(transition.to.key);
       if (to === undefined) to = add(transition.to, at, step);
       else if (

@@ -2,7 +2,12 @@ import type { AnyMachineSnapshot, AnyTransitionDefinition, EventObject } from 'x
 import { getInitialMicrosteps } from 'xstate';
 import type { Configuration, ConfigurationModel, ModelStep } from './configurations.js';
 import { Reached } from './coverage.js';
-import { type Exploration, exploreConfigurations } from './exploreConfigurations.js';
+import {
+  type Exploration,
+  type ExploredConfiguration,
+  type ExploredEdge,
+  exploreConfigurations,
+} from './exploreConfigurations.js';
 import { formatEvents, formatValue, stableStringify } from './format.js';
 import type { MachineGraph } from './machineGraph.js';
 import type { TrackedAction } from './macrosteps.js';
@@ -115,10 +120,13 @@ class Replayer {
   readonly #initialTaken: AnyTransitionDefinition[];
   readonly #initialStarts: Map<string, number>;
   readonly #root: TrieNode = newNode();
+  readonly #byKey: Map<string, ExploredConfiguration>;
+  readonly #edges = new WeakMap<ExploredConfiguration, Map<string, ExploredEdge>>();
 
   constructor(graph: MachineGraph, exploration: Exploration, input: unknown) {
     this.#model = exploration.model;
     this.#exploration = exploration;
+    this.#byKey = new Map(exploration.configurations.map((c) => [c.key, c]));
     const { macrostep } = exploration.initial;
     this.#initialTaken = macrostep.microsteps.flatMap((m) => m.transitions);
     // The states entered by the initial microstep itself and left at once (by `always`, say).
@@ -127,6 +135,18 @@ class Replayer {
       ...macrostep.microsteps.map((m) => m.snapshot),
     ];
     this.#initialStarts = countStarts(this.#model, macrostep.actions, new Map());
+  }
+
+  /** The traversal's edge for `key` from `config`, when the traversal stored that exact one. */
+  #explored(config: Configuration, key: string): ExploredEdge | undefined {
+    const rep = this.#byKey.get(config.key);
+    if (!rep || rep.exactKey !== config.exactKey) return undefined;
+    let edges = this.#edges.get(rep);
+    if (!edges) {
+      edges = new Map(rep.edges.map((e) => [stepKey(e.step), e]));
+      this.#edges.set(rep, edges);
+    }
+    return edges.get(key);
   }
 
   replay(sequence: readonly ModelStep[]): PlannedPath {
@@ -139,10 +159,17 @@ class Replayer {
       node = childOf(node, wanted);
       let step = node.step;
       if (!step) {
-        // The same step in the exact configuration (a timer or child of the same key).
+        // The same step in the exact configuration (a timer or child of the same key). Where
+        // the traversal took it from this very configuration, this second computation is
+        // compared with its first: a model that differs is nondeterministic.
         const key = stepKey(wanted);
-        const own = this.#model.stepsFrom(current).find((s) => stepKey(s) === key) ?? wanted;
-        const { to, macrostep, seed } = this.#model.next(current, own);
+        const explored = this.#explored(current, key);
+        const own =
+          explored?.step ??
+          this.#model.stepsFrom(current).find((s) => stepKey(s) === key) ??
+          wanted;
+        const { to, macrostep, seed } = this.#model.next(current, own, !explored);
+        if (explored) this.#model.assertSame(current, own, explored.transition.to, to);
         const after = countStarts(this.#model, macrostep.actions, starts);
         step = {
           event: own.event,
@@ -244,6 +271,7 @@ export function planPaths(
       input: options.input,
       ...(seed === undefined ? {} : { seed }),
       name: options.name ?? graph.machine.id,
+      checkDeterminism: false,
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       ...(options.maxDistinctValues === undefined
         ? {}
