@@ -29,8 +29,10 @@ export interface ChildState {
   /** The source name (`setup({ actors })` key, or `xstate.invoke.<i>.<state id>` inline). */
   readonly src: string;
   /**
-   * How the runner controls it (`promise`, `callback`, `observable`), or `uncontrolled` for an
-   * actor spawned from logic given inline to `spawnChild`, which runs for real.
+   * How the runner controls it (`promise`, `callback`, `observable`; machines and other logic
+   * as promises), or `uncontrolled` for a child it does not stand in for (spawned in an action
+   * from a source not invoked, or from logic given inline to `spawnChild`): that one runs for
+   * real.
    */
   readonly kind: InvocationKind | 'uncontrolled';
   /** `done` or `error` once the path settled it; `active` while it runs. */

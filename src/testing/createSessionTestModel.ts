@@ -62,12 +62,13 @@ interface OpenedDriver {
 }
 
 /**
- * Creates a model-based test for a session machine. Paths come from `xstate/graph`'s traversal
- * (`getShortestPaths`, `getSimplePaths`, `getAdjacencyMap`) over states keyed by value and
- * context, and run through a real supervisor's `start`, `cast`, `call` and `snapshot`; a run
- * fails unless every path passes and every state and transition is reached (`minCoverage`
- * accepts less). See docs/testing.md. Delayed events run on a simulated clock and invoked
- * actors are settled by the path itself (the `output` or `error` of its done and error events),
+ * Creates a model-based test for a session machine. Paths come from a traversal of the
+ * machine's configurations (state value and context, history memory, pending delays, running
+ * invocations) computed with XState's pure transitions, and run through a real supervisor's
+ * `start`, `cast`, `call` and `snapshot`; a run fails unless every path passes and every state
+ * and transition is reached (`minCoverage` accepts less). See docs/testing.md. Delayed events
+ * run on a simulated clock, each when it is the earliest due, and invoked actors (named or
+ * inline) are settled by the path itself (the `output` or `error` of its done and error events),
  * so every path is deterministic and runs without waiting.
  *
  * @example

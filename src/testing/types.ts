@@ -48,9 +48,10 @@ export interface SessionTestModelOptions {
    * the value and the context, as `xstate/graph` does: two snapshots that differ only in context
    * are two states, each explored, so a guard on context and the action that set it are both
    * tested. Make it coarser when the context grows without bound (a counter, a list that only
-   * grows; the traversal stops after `limit` steps and says so) or holds what the driver cannot
-   * report; keep in it whatever a guard reads, or the traversal never looks past the first
-   * snapshot of each key.
+   * grows; the traversal stops naming the field, see `maxDistinctValues`; `stateKey` builds a
+   * key from classes of fields) or holds what the driver cannot report; keep in it whatever a
+   * guard reads: a key that merges states whose guards decide differently is refused, naming
+   * both. The history memory, pending delays and running invocations are always added to it.
    * @default the value and the context as JSON with sorted keys (`{"value":…,"context":…}`; an
    * empty context left out)
    * @example `serializeState: ({ value, context }) => JSON.stringify({ value, skus: context.items.map((i) => i.sku) })`
