@@ -165,6 +165,10 @@ export class Supervisor implements SessionSupervisor {
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
+      refused: (session, event, error) => {
+        // A cast (or a timer's event) has nobody waiting: the refusal is reported.
+        if (!CallTracker.refuse(event, error)) this.#report(error, session.id, 'refused');
+      },
     });
     root.start();
   }
@@ -182,6 +186,7 @@ export class Supervisor implements SessionSupervisor {
     if (this.#persist && !this.#registry.has(id)) {
       assertSessionId(id);
       if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+      await this.#persist.countStored();
     }
     return this.#start(id, options);
   }
@@ -194,6 +199,10 @@ export class Supervisor implements SessionSupervisor {
     if (this.#registry.has(id)) return new Handle(this, id);
     if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
       return new Handle(this, id);
+    if (this.#persist) {
+      await this.#persist.countStored();
+      if (this.#registry.has(id)) return new Handle(this, id);
+    }
     return this.#start(id, options);
   }
 

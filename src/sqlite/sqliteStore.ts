@@ -231,6 +231,10 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
         reason: reason ?? '',
       }));
     },
+    async count(): Promise<number> {
+      open();
+      return (countRows.get() as [number])[0];
+    },
     async stats(): Promise<SqliteStoreStats> {
       open();
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)');

@@ -185,6 +185,18 @@ export function storeConformance(
       });
     });
 
+    describe('count (optional: maxStoredSessions needs it)', () => {
+      test('count() counts the records written and not deleted', async (store) => {
+        if (store.count === undefined) return;
+        assert.equal(await store.count(), 0);
+        await store.save([write('a', 0, 1, 'x', null), write('b', 0, 1, 'y', 5)]);
+        await store.save([write('a', 1, 2, 'x2', null), write('b', 0, 1, 'dup', null)]);
+        assert.equal(await store.count(), 2);
+        await store.delete('a');
+        assert.equal(await store.count(), 1);
+      });
+    });
+
     describe('due-time index', () => {
       test('due lists records due at or before `until`, earliest first, at most `limit`', async (store) => {
         await store.save([

@@ -1,11 +1,23 @@
 import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
-import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
-import type { QuarantinedSession, SessionStore, StoredSession } from '../store/SessionStore.js';
+import {
+  isSessionError,
+  SessionLimitReachedError,
+  SessionRestoreFailedError,
+  StoreUnavailableError,
+  TooManyTimersError,
+} from '../errors.js';
+import type {
+  QuarantinedSession,
+  SessionStore,
+  StoredSession,
+  StoreWriteResult,
+} from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
-import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
+import type { RecordCodec } from './RecordCodec.js';
+import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
 
 /** @internal What persistence asks of the supervisor. */
@@ -21,6 +33,11 @@ export interface PersistenceHooks {
   /** Telemetry of store trouble, and conflicts (another node wrote the session). */
   report(error: unknown, sessionId?: string): void;
   conflict(entry: Entry): void;
+  /**
+   * The session's record is over `maxRecordBytes` and was not written: the session goes back to
+   * its last saved record (it leaves memory), its waiting calls fail with `error`.
+   */
+  tooLarge(entry: Entry, error: unknown): void;
 }
 
 /** @internal The resolved persistence options. */
@@ -32,6 +49,12 @@ export interface PersistenceOptions {
   wakeIntervalMs: number;
   quarantineRetentionMs: number;
   logicVersion: (logic: string) => string | undefined;
+  /** Encodes and decodes records: `maxRecordBytes`, `recordKey`. */
+  codec: RecordCodec;
+  /** A stored record with more timers is not restored. */
+  maxTimers: number;
+  /** Starts beyond this many records in the store are refused. */
+  maxStoredSessions: number | undefined;
 }
 
 /**
@@ -49,8 +72,11 @@ export class Persistence {
   readonly #scheduler: IndexedScheduler;
   readonly #quiet: DeadlineQueue<Entry> | undefined;
   readonly #restoring = new Map<string, Promise<Entry | undefined>>();
-  /** Quarantines this process has asked the store for and not yet heard back about. */
-  readonly #quarantining = new Map<string, Promise<void>>();
+  /**
+   * Quarantines this process has asked the store for and not yet heard back about; each settles
+   * to whether the record left the due index (marked by this process or, before it, by another).
+   */
+  readonly #quarantining = new Map<string, Promise<boolean>>();
   /**
    * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
    * a process that holds that version, skipped (and reported once) by this process's waker.
@@ -64,6 +90,9 @@ export class Persistence {
   #nextWake = Number.POSITIVE_INFINITY;
   #waking = false;
   #closed = false;
+  /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
+  #stored: { count: number; at: number; since: number } | undefined;
+  #counting: Promise<void> | undefined;
   passivated = 0;
   restored = 0;
 
@@ -78,6 +107,7 @@ export class Persistence {
       {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
+        tooLarge: (entry, error) => hooks.tooLarge(entry, error),
         failed: (error) => hooks.report(new StoreUnavailableError(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
@@ -101,9 +131,10 @@ export class Persistence {
     return this.durability === 'durable' ? this.writer.whenSaved(entry) : undefined;
   }
 
+  /** The session's record as stored text (RECORD_TOO_LARGE past `maxRecordBytes`). */
   #encode(entry: Entry): { data: string; dueAt: number | null } {
     const actor = entry.actor as AnyActorRef & { getPersistedSnapshot(): unknown };
-    const timers = [];
+    const timers: StoredTimer[] = [];
     let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
     for (const t of this.#scheduler.pending(actor)) {
       if (t.target !== actor) continue; // only a session's own delayed events come back
@@ -122,7 +153,54 @@ export class Persistence {
       snapshot: actor.getPersistedSnapshot(),
       timers,
     };
-    return { data: JSON.stringify(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+    return { data: this.#o.codec.encode(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+  }
+
+  /** When the session next needs waking: its earliest own timer, idle or lifetime deadline. */
+  #dueAt(entry: Entry): number | null {
+    const actor = entry.actor;
+    let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
+    for (const t of this.#scheduler.pending(actor))
+      if (t.target === actor && t.dueAt < dueAt) dueAt = t.dueAt;
+    return Number.isFinite(dueAt) ? dueAt : null;
+  }
+
+  // ---- bounding the store ----------------------------------------------------------------
+
+  /**
+   * With `maxStoredSessions`: brings the store's count up to date when it is older than
+   * `wakeIntervalMs` (asked once, however many starts wait). Rejects with STORE_UNAVAILABLE.
+   */
+  async countStored(): Promise<void> {
+    if (this.#o.maxStoredSessions === undefined) return;
+    const known = this.#stored;
+    if (known && Date.now() - known.at < this.#o.wakeIntervalMs) return;
+    this.#counting ??= (async () => {
+      const since = this.#stored?.since ?? 0;
+      try {
+        const count = await this.store.count!();
+        // Starts made while the count was taken may or may not be in it: kept (err on the safe side).
+        this.#stored = { count, at: Date.now(), since: (this.#stored?.since ?? 0) - since };
+      } catch (cause) {
+        throw new StoreUnavailableError(cause);
+      }
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    await this.#counting;
+  }
+
+  /**
+   * With `maxStoredSessions`: admits one more session into the store, or throws
+   * SESSION_LIMIT_REACHED. Synchronous, so starts in the same turn cannot overshoot.
+   */
+  admitStored(): void {
+    const max = this.#o.maxStoredSessions;
+    if (max === undefined) return;
+    const stored = (this.#stored ??= { count: 0, at: 0, since: 0 });
+    if (stored.count + stored.since >= max)
+      throw new SessionLimitReachedError(max, Math.max(1_000, this.#o.wakeIntervalMs));
+    stored.since++;
   }
 
   // ---- restoring --------------------------------------------------------------------------
@@ -189,9 +267,12 @@ export class Persistence {
     }
     let record: SessionRecord;
     try {
-      record = parseRecord(stored.data);
+      // Size and signature are checked before the text is parsed.
+      record = this.#o.codec.decode(stored.data, id);
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
+      if (record.timers.length > this.#o.maxTimers)
+        throw new TooManyTimersError(id, this.#o.maxTimers);
     } catch (cause) {
       // A record written by a newer version is not broken: it stays as it is, for a process
       // that holds that version.
@@ -219,19 +300,28 @@ export class Persistence {
     if (!this.#quarantining.has(id)) {
       const at = Date.now();
       const marker = { at, reason: error.message.slice(0, 1_000) };
-      const done = this.store
-        .quarantine(id, version, marker)
+      let asked: Promise<StoreWriteResult>;
+      try {
+        // Called at once: a synchronous store (SQLite) has the marker before this returns.
+        asked = this.store.quarantine(id, version, marker);
+      } catch (cause) {
+        asked = Promise.reject(cause);
+      }
+      const done = asked
         .then(
           (result) => {
-            if (result !== 'ok') return;
+            // 'conflict': another process marked it first (and reported it), or rewrote it.
+            if (result !== 'ok') return true;
             this.quarantinedCount++;
             this.#purgeAt = Math.min(this.#purgeAt, at + this.#o.quarantineRetentionMs);
             this.#hooks.report(error, id);
+            return true;
           },
           (cause) => {
             // Not marked: the next use tries (and reports) again.
             this.#hooks.report(error, id);
             this.#hooks.report(unavailable(cause, id), id);
+            return false;
           },
         )
         .finally(() => this.#quarantining.delete(id));
@@ -273,7 +363,7 @@ export class Persistence {
 
   /** Activity: the session's quiet deadline moves. */
   active(entry: Entry, now: number): void {
-    if (!this.#quiet) return;
+    if (!this.#quiet || entry.left || entry.ended) return;
     entry.passivation ??= DeadlineQueue.node(entry);
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
@@ -294,7 +384,7 @@ export class Persistence {
     const leave = () => {
       if (entry.ended || entry.lastActiveAt !== since || entry.subscribers?.size) return;
       if (entry.storedVersion < entry.version) return; // changed meanwhile: next quiet period
-      const { dueAt } = this.#encode(entry);
+      const dueAt = this.#dueAt(entry);
       this.#hooks.passivate(entry);
       this.passivated++;
       if (dueAt !== null) {
@@ -326,7 +416,12 @@ export class Persistence {
     let next = this.#o.wakeIntervalMs;
     try {
       const now = Date.now();
-      if (now >= this.#purgeAt) await this.#purge(now);
+      if (now >= this.#purgeAt)
+        await this.#purge(now).catch((err: unknown) => {
+          // Waking comes first: a store that cannot list or delete is asked again later.
+          this.#purgeAt = now + PURGE_RETRY_MS;
+          this.#hooks.report(new StoreUnavailableError(err));
+        });
       // Records that this process leaves in the index (newer versions) must not take the batch.
       const limit = WAKE_BATCH + this.#ahead.size;
       const due = await this.store.due(now, limit);
@@ -340,9 +435,9 @@ export class Persistence {
         } catch (err) {
           if (isSessionError(err, 'SESSION_RESTORE_FAILED')) {
             // Quarantined (and reported) by the restore: out of the index, so the next batch
-            // reaches the records behind it.
-            await this.#quarantining.get(id);
-            progress++;
+            // reaches the records behind it. (Not when the store failed to mark it: then the
+            // next wake is the usual interval away, not a busy loop.)
+            if (await this.#quarantining.get(id)) progress++;
           } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
             // Skipped from now on, and the next query asks for that many more.
             if (this.#ahead.size < MAX_AHEAD) {
@@ -404,6 +499,8 @@ const WAKE_BATCH = 256;
 const MAX_AHEAD = 10_000;
 /** How often the waker looks for quarantined records past their retention that it did not mark. */
 const PURGE_CHECK_MS = 60 * 60_000;
+/** How long after a failed purge the waker tries again. */
+const PURGE_RETRY_MS = 60_000;
 
 /**
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store

@@ -118,6 +118,11 @@ export interface SessionStore {
   quarantine(id: string, version: number, marker: QuarantineMarker): Promise<StoreWriteResult>;
   /** Quarantined records, the oldest quarantine first, at most `limit` of them. */
   quarantined(limit: number): Promise<QuarantinedSession[]>;
+  /**
+   * How many records the store holds (optional; `maxStoredSessions` needs it). It may be a
+   * moment old, but must not be far off: the supervisor asks at most once per `wakeIntervalMs`.
+   */
+  count?(): Promise<number>;
   /** Releases the store's resources (not the client it was given). */
   close(): Promise<void>;
 }

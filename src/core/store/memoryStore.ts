@@ -51,6 +51,10 @@ export function memoryStore(): SessionStore & { readonly size: number } {
       open();
       records.delete(id);
     },
+    async count() {
+      open();
+      return records.size;
+    },
     async due(until, limit): Promise<DueSession[]> {
       open();
       const out: DueSession[] = [];
