@@ -1,6 +1,5 @@
 import { type AnyActorLogic, type AnyActorRef, type AnyStateMachine, createMachine } from 'xstate';
-import { parentOf } from '../core/xstateInternals.js';
-import { type InvocationKind, invocationKindOf } from './macrosteps.js';
+import { type InvocationKind, invocationKindOf, sendToParent } from './macrosteps.js';
 
 const SETTLE = 'session-process.testing.settle';
 const NEXT = 'session-process.testing.next';
@@ -147,7 +146,7 @@ export class InvocationController {
   sendBack(id: string, event: { type: string }): boolean {
     const running = this.#running.get(id)?.[0];
     if (!running) return false;
-    parentOf(running.actor)?.send(event);
+    sendToParent(running.actor, event);
     return true;
   }
 

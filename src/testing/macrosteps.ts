@@ -252,3 +252,12 @@ export function withStartedChildren(runner: MacrostepRunner, macrostep: Macroste
   }
   return result;
 }
+
+/**
+ * Sends `event` to the parent of `actor`, as a callback actor's `sendBack` does (XState keeps
+ * the parent in the undocumented `_parent`).
+ * @internal
+ */
+export function sendToParent(actor: AnyActorRef, event: EventObject): void {
+  (actor as { _parent?: AnyActorRef })._parent?.send(event);
+}
