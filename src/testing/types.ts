@@ -87,6 +87,7 @@ export interface SessionTestModelOptions {
    * appended to, a counter): found in well under a second, instead of at `limit` or when the
    * heap runs out. Key such a field on its classes with `stateKey`.
    * @default 1_000
+   * @example `maxDistinctValues: 5_000` (a field with that many legitimate values)
    */
   maxDistinctValues?: number;
   /**
@@ -206,6 +207,7 @@ export interface SessionDriver {
    * draws from for it (when the run has a `seed`). An in-process run replaces `Math.random`
    * itself; a driver whose session runs elsewhere (another process) makes the machine there
    * draw from `createSeededRandom(seed)` for the step.
+   * @example `seed: (seed) => child.send({ type: 'seed', seed })` (the app runs in a child process)
    */
   seed?(seed: number): Promise<void> | void;
   /**
@@ -274,6 +276,7 @@ export interface RunOptions {
   /**
    * The seed of this run (see `SessionTestModelOptions.seed`): the paths are planned with it.
    * @default the model's `seed`
+   * @example `run({ seed: 7 })` (another draw of the same machine)
    */
   seed?: number;
 }
