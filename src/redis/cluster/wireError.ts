@@ -4,6 +4,7 @@ import {
   InvalidSessionIdError,
   isSessionError,
   RateLimitedError,
+  RecordTooLargeError,
   SessionAlreadyStartedError,
   SessionCrashedError,
   SessionEndedError,
@@ -16,6 +17,7 @@ import {
   SessionRotatedError,
   SessionVersionAheadError,
   StoreUnavailableError,
+  TooManyTimersError,
   UnknownLogicError,
 } from '../../index.js';
 
@@ -32,6 +34,8 @@ export interface WireError {
   /** SESSION_VERSION_AHEAD: the version that wrote the record, and the ones the node holds. */
   recordVersion?: string;
   known?: string[];
+  limit?: number;
+  bytes?: number;
 }
 
 /** @internal */
@@ -47,6 +51,8 @@ export function toWire(err: unknown): WireError {
       'eventType',
       'reason',
       'recordVersion',
+      'limit',
+      'bytes',
     ] as const) {
       const v = e[k];
       if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
@@ -116,6 +122,12 @@ export function fromWire(w: WireError): Error {
       // Set when a node holding the version is alive but did not answer: try again then.
       if (w.retryAfterMs !== undefined)
         (err as unknown as { retryAfterMs: number }).retryAfterMs = w.retryAfterMs;
+      break;
+    case 'TOO_MANY_TIMERS':
+      err = new TooManyTimersError(id, w.limit ?? 0);
+      break;
+    case 'RECORD_TOO_LARGE':
+      err = new RecordTooLargeError(id, w.bytes ?? 0, w.limit ?? 0);
       break;
     default:
       err = new Error(w.message);
