@@ -49,6 +49,8 @@ export type {
   SessionHandle,
   SessionInfo,
   SessionMessage,
+  SessionPage,
+  SessionPresence,
   SessionSnapshot,
   SessionStatus,
   SessionSupervisor,
