@@ -7,6 +7,7 @@ import type { Durability } from '../types.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
 import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
+import { MAX_TIMEOUT_MS } from '../maxTimeout.js';
 
 /** @internal What persistence asks of the supervisor. */
 export interface PersistenceHooks {
@@ -229,7 +230,7 @@ export class Persistence {
 
   #armWake(inMs: number): void {
     if (this.#closed) return;
-    const at = Date.now() + Math.max(0, Math.min(inMs, this.#o.wakeIntervalMs));
+    const at = Date.now() + Math.max(0, Math.min(inMs, this.#o.wakeIntervalMs, MAX_TIMEOUT_MS));
     if (this.#wakeTimer && at >= this.#nextWake) return;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#nextWake = at;
