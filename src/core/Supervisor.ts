@@ -72,6 +72,7 @@ export class Supervisor implements SessionSupervisor {
   readonly #persist: Persistence | undefined;
   readonly #telemetry = new Telemetry();
   readonly #callTimeoutMs: number;
+  readonly #shutdownTimeoutMs: number;
   readonly #onError: ResolvedOptions['onError'];
   readonly #stats: Counters = {
     started: 0,
@@ -88,6 +89,7 @@ export class Supervisor implements SessionSupervisor {
     const o = resolveOptions(options);
     this.logics = o.logics;
     this.#callTimeoutMs = o.callTimeoutMs;
+    this.#shutdownTimeoutMs = o.shutdownTimeoutMs;
     this.#onError = o.onError;
     this.#registry = new SessionRegistry(o.registry);
     this.#expiry = new Expiry(o.expiry, (entry, cause) => this.#life.expire(entry, cause));
@@ -343,7 +345,8 @@ export class Supervisor implements SessionSupervisor {
     if (this.#closed) return;
     this.#closed = true;
     // Every session is saved before it stops: it comes back in the next process.
-    if (this.#persist) await this.#persist.close();
+    const timeoutMs = this.#shutdownTimeoutMs;
+    if (this.#persist) await this.#persist.close(Date.now() + timeoutMs, timeoutMs);
     for (const entry of [...this.#registry.values()]) this.#life.end(entry, 'shutdown');
     this.#expiry.clear();
     this.#calls.clear();

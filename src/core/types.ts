@@ -177,6 +177,19 @@ export interface SupervisorOptions<
   maxLifetimeMs?: number | undefined;
   /** Default timeout of `call`. @default 5_000 */
   callTimeoutMs?: number;
+  /**
+   * How long `shutdown()` waits for the store to save the sessions' last changes. It returns by
+   * then whatever the store does (a full disk, a hung connection); each session it could not
+   * save is reported to `onError` as `STORE_UNAVAILABLE` with the store's own error as `cause`.
+   * Meanwhile failed writes are retried with backoff (50 ms doubling to 2 s).
+   * @example
+   * ```ts
+   * const sessions = createSessionSupervisor({ logic, store, shutdownTimeoutMs: 5_000 });
+   * process.on('SIGTERM', () => void sessions.shutdown().then(() => process.exit(0)));
+   * ```
+   * @default 10_000 (milliseconds)
+   */
+  shutdownTimeoutMs?: number;
   /** Session creations allowed per interval; beyond it `RATE_LIMITED`. `false` disables. @default { limit: 1_000, intervalMs: 1_000 } */
   startRate?: { limit: number; intervalMs: number } | false;
   /**

@@ -70,7 +70,7 @@ export class Persistence {
       {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
-        failed: (error) => hooks.report(new StoreUnavailableError(error)),
+        failed: (error) => hooks.report(unavailable(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
       options.durability === 'durable' ? 0 : 10,
@@ -273,22 +273,46 @@ export class Persistence {
     }
   }
 
-  /** Saves everything and stops the timers (shutdown). */
-  async close(): Promise<void> {
+  /**
+   * Saves everything and stops the timers (shutdown), giving up at `deadline` (epoch ms): each
+   * session whose latest change could not be saved by then is reported, with the store's own
+   * error as the cause (or, for a store that never answered, a timeout).
+   */
+  async close(deadline: number, timeoutMs: number): Promise<void> {
     this.#closed = true;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
     this.#quiet?.clear();
-    await this.writer.flush();
+    const saved = await this.writer.flush(deadline);
+    const unsaved = saved ? [] : this.writer.unsaved();
     this.writer.close();
+    if (unsaved.length === 0) return;
+    const cause =
+      this.writer.lastError ??
+      new Error(`the store did not answer within shutdownTimeoutMs (${timeoutMs} ms)`);
+    // One report per session (its ID is what an operator needs), bounded: a dead store with
+    // 100,000 sessions must not turn shutdown into 100,000 log lines.
+    for (const entry of unsaved.slice(0, UNSAVED_REPORTS))
+      this.#hooks.report(unavailable(cause, entry.id), entry.id);
+    if (unsaved.length > UNSAVED_REPORTS)
+      this.#hooks.report(
+        unavailable(
+          new Error(`${unsaved.length - UNSAVED_REPORTS} more sessions not saved at shutdown`, {
+            cause,
+          }),
+        ),
+      );
   }
 }
+
+/** How many sessions that shutdown could not save are reported one by one. */
+const UNSAVED_REPORTS = 100;
 
 /**
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store
  * chose to answer with (a cluster store's SESSION_ROTATED for an ID rotated away on another node).
  */
-function unavailable(cause: unknown, id: string): unknown {
+function unavailable(cause: unknown, id?: string): unknown {
   if (isSessionError(cause) && cause.code !== 'STORE_UNAVAILABLE') return cause;
   return new StoreUnavailableError(cause, id);
 }
