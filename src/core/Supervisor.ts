@@ -278,10 +278,20 @@ export class Supervisor implements SessionSupervisor {
               passivated: this.#persist.passivated,
               restored: this.#persist.restored,
               backlog: this.#persist.writer.backlog,
+              unsaved: this.#unsaved(),
+              lost: this.#persist.lost,
             },
           }
         : {}),
     };
+  }
+
+  /** Changes in memory not saved yet: O(sessions in memory), for `stats()`. */
+  #unsaved(): number {
+    let n = 0;
+    for (const entry of this.#registry.values())
+      if (entry.version > entry.storedVersion) n += entry.version - entry.storedVersion;
+    return n;
   }
 
   // ---- activity, cast and call ------------------------------------------------------------

@@ -114,7 +114,28 @@ export interface SupervisorStats {
   /** Starts refused by `maxSessions` or `startRate`. */
   refused: number;
   /** With a store: sessions passivated and restored since creation, and writes waiting. */
-  store?: { passivated: number; restored: number; backlog: number };
+  store?: {
+    passivated: number;
+    restored: number;
+    /** Sessions waiting to be written (not counting a write in flight). */
+    backlog: number;
+    /**
+     * Changes made in memory and not saved yet, over all sessions in memory (each session's
+     * version minus its saved version). With `'eventual'` (and `'none'`) these are changes
+     * already acknowledged: what this process loses if it dies now, or, in a cluster, if it loses
+     * a session's lease now (a paused process, a Redis restart, a network partition). With
+     * `'durable'` no acknowledged call is among them: its caller is still waiting.
+     */
+    unsaved: number;
+    /**
+     * Changes dropped without being saved since the supervisor was created: sessions that left
+     * this process with unsaved changes (a cluster node that lost their lease, a write refused
+     * because another node wrote the session), and changes `shutdown()` could not save by its
+     * deadline. With `'eventual'` they had been acknowledged. A crash's losses are not counted
+     * (nothing is left to count them).
+     */
+    lost: number;
+  };
   /** With a cluster: this node, the live nodes, and the sessions this node owns. */
   cluster?: { nodeId: string; nodes: string[]; leaseHeld: boolean; owned: number; known: number };
 }
@@ -225,7 +246,9 @@ export interface SupervisorOptions<
   store?: SessionStore | undefined;
   /**
    * When a change is saved. `'eventual'`: soon after, coalesced, at most one write per session
-   * in flight. `'durable'`: a `call` settles only after the change it caused is saved (a group
+   * in flight; a call is answered before its change is saved, so a crash, a `shutdown()` past
+   * its deadline or, in a cluster, any loss of the session's lease (a paused node, a Redis
+   * restart) loses what was not saved yet (`stats().store.unsaved` counts it). `'durable'`: a `call` settles only after the change it caused is saved (a group
    * commit across sessions), so an acknowledged call survives `kill -9`. `'none'`: only on
    * passivation and shutdown.
    * @default 'eventual' with a store, 'none' without

@@ -58,6 +58,8 @@ export class Persistence {
   #closed = false;
   passivated = 0;
   restored = 0;
+  /** Changes dropped unsaved (see `SupervisorStats.store.lost`); written by {@link dropped}. */
+  lost = 0;
 
   constructor(options: PersistenceOptions, scheduler: IndexedScheduler, hooks: PersistenceHooks) {
     this.#o = options;
@@ -198,6 +200,11 @@ export class Persistence {
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
 
+  /** A session leaves memory or stops for good: count the changes it takes along unsaved. */
+  dropped(entry: Entry): void {
+    if (entry.version > entry.storedVersion) this.lost += entry.version - entry.storedVersion;
+  }
+
   /** The session left memory or ended: forget its quiet deadline. */
   forget(entry: Entry): void {
     if (entry.passivation) this.#quiet?.remove(entry.passivation);
@@ -287,6 +294,7 @@ export class Persistence {
     const unsaved = saved ? [] : this.writer.unsaved();
     this.writer.close();
     if (unsaved.length === 0) return;
+    for (const entry of unsaved) this.dropped(entry);
     const cause =
       this.writer.lastError ??
       new Error(`the store did not answer within shutdownTimeoutMs (${timeoutMs} ms)`);
