@@ -48,9 +48,7 @@ export class CommitMark {
       row = read.get() as [string, number];
     }
     [this.#store, this.#commits] = row;
-    this.#bump = db
-      .prepare(`UPDATE ${markTable} SET commits = commits + 1 RETURNING commits`)
-      .raw();
+    this.#bump = db.prepare(CommitMark.bumpSql(table)).raw();
     this.#path = path === undefined ? undefined : `${path}-${table}.mark`;
     if (this.#path === undefined) return;
 
@@ -82,12 +80,20 @@ export class CommitMark {
     this.#pending = (this.#bump.get() as [number])[0];
   }
 
-  /** After the COMMIT returned: the mark file follows the count (never before). */
-  committed(): void {
-    if (this.#pending === undefined) return;
-    this.#commits = this.#pending;
+  /**
+   * After the COMMIT returned: the mark file follows the count (never before). `commits` is the
+   * count a commit on another connection returned (the commit thread's).
+   */
+  committed(commits = this.#pending): void {
     this.#pending = undefined;
+    if (commits === undefined || commits <= this.#commits) return;
+    this.#commits = commits;
     this.#write(false);
+  }
+
+  /** The statement that counts a commit and returns the new count. */
+  static bumpSql(table: string): string {
+    return `UPDATE ${table}_mark SET commits = commits + 1 RETURNING commits`;
   }
 
   /** The transaction was rolled back: its count is forgotten. */

@@ -10,6 +10,7 @@ import {
   type StoreWriteResult,
 } from '../index.js';
 import { CommitMark } from './CommitMark.js';
+import { type CommitSql, CommitThread } from './CommitThread.js';
 
 /** Options of {@link sqliteStore}: a `path` to open, or a `database` the caller opened. */
 export interface SqliteStoreOptions {
@@ -40,11 +41,26 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   /**
    * How long a write waits for another connection's write lock (another process writing the same
-   * file) before it fails. SQLite waits synchronously, blocking the event loop, so keep it short:
-   * one process per file is the intended use (use `session-process/redis` to share sessions).
+   * file) before it fails. SQLite waits synchronously (on the commit thread; on the event loop
+   * with `commitThread: false`), so keep it short: one process per file is the intended use (use
+   * `session-process/redis` to share sessions).
    * @default 1_000
    */
   busyTimeoutMs?: number;
+  /**
+   * Whether commits run on a thread of their own (a `worker_threads` worker with its own libsql
+   * connection to the file), so that a commit and its fsync do not block the event loop: other
+   * sessions' requests are served while a batch is being written. A `save` still resolves only
+   * once its transaction is committed (fsynced with `synchronous: 'full'`), and a read started
+   * after that sees it. `false` commits on the event loop, synchronously. An in-memory database
+   * always commits inline.
+   * @example
+   * ```ts
+   * const store = sqliteStore({ path: 'data/sessions.db', commitThread: false });
+   * ```
+   * @default true
+   */
+  commitThread?: boolean;
 }
 
 /** Size figures of a {@link SqliteSessionStore}. */
@@ -74,9 +90,10 @@ const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * single process. WAL mode; each `save` batch is one transaction, so one fsync covers every
  * session of a group commit; a partial index on the due time serves wakeups.
  *
- * libsql's API is synchronous: a `save` runs to its commit (and fsync) on the event loop. That is
- * what makes each batch atomic and ordered without locks, and costs ~1 ms per commit with
- * `synchronous: 'full'` on an SSD, whatever the batch size. Run one process per file.
+ * libsql's API is synchronous, so commits (and their fsync, ~1 ms per batch with
+ * `synchronous: 'full'` on an SSD, whatever its size) run on a thread of their own with their own
+ * connection (`commitThread`), off the event loop; reads stay on the event loop's connection and
+ * see every write whose `save` resolved. Run one process per file.
  *
  * `close()` checkpoints the WAL into the file (TRUNCATE). A mark file beside the database
  * (`<file>-<table>.mark`) records how many commits the store had: opening a database that holds
@@ -110,10 +127,13 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     db = new Database(options.path);
   }
 
+  const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 1_000));
   let mark: CommitMark;
+  let file: string | undefined;
   try {
-    createSchema(db, table, synchronous, options.busyTimeoutMs ?? 1_000);
-    mark = openMark(db, table);
+    createSchema(db, table, synchronous, busyTimeoutMs);
+    file = fileOf(db);
+    mark = new CommitMark(db, table, file);
   } catch (err) {
     // A file that is not a database, a damaged one, a lost WAL: the store does not open.
     if (owned) db.close();
@@ -122,13 +142,20 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
 
   // raw(): rows as arrays; libsql's row objects carry an extra `_metadata` member.
   const selectOne = db.prepare(`SELECT version, data, due_at FROM ${table} WHERE id = ?`).raw();
-  const insert = db.prepare(
-    `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-  );
-  const update = db.prepare(
-    `UPDATE ${table} SET version = ?, data = ?, due_at = ? WHERE id = ? AND version = ?`,
-  );
-  const remove = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
+  const sql: CommitSql = {
+    insert: `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    update: `UPDATE ${table} SET version = ?, data = ?, due_at = ? WHERE id = ? AND version = ?`,
+    remove: `DELETE FROM ${table} WHERE id = ?`,
+    bump: CommitMark.bumpSql(table),
+  };
+  const insert = db.prepare(sql.insert);
+  const update = db.prepare(sql.update);
+  const remove = db.prepare(sql.remove);
+  // Commits on a thread of their own (its own connection to the file), off the event loop.
+  const thread =
+    (options.commitThread ?? true) && file !== undefined
+      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
+      : undefined;
   const selectDue = db
     .prepare(
       `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
@@ -195,11 +222,26 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     async save(writes): Promise<StoreWriteResult[]> {
       open();
       if (writes.length === 0) return [];
-      return transaction(() => writes.map(apply));
+      if (!thread) return transaction(() => writes.map(apply));
+      try {
+        const { results, commits } = await thread.save(writes);
+        mark.committed(commits);
+        return results;
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     async delete(id) {
       open();
-      transaction(() => remove.run(id));
+      if (!thread) {
+        transaction(() => remove.run(id));
+        return;
+      }
+      try {
+        mark.committed((await thread.delete(id)).commits);
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     async due(until, limit): Promise<DueSession[]> {
       open();
@@ -221,6 +263,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       // Everything the WAL holds goes into the database file, and the WAL is emptied: after a
       // clean close, the file alone holds every session (a lost -wal file loses nothing).
       // libsql's close() does not checkpoint (measured: a 2.5 MB WAL stayed beside a 4 KB file).
+      try {
+        await thread?.close();
+      } catch {
+        // its checkpoint failed (a full disk, say): this connection tries again just below
+      }
       try {
         db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
       } finally {
@@ -251,11 +298,11 @@ function reading<T>(read: () => T): T {
   }
 }
 
-/** The database's commit mark, beside the file the database is in (none in memory). */
-function openMark(db: Database.Database, table: string): CommitMark {
+/** The file the database is in (`undefined` in memory). */
+function fileOf(db: Database.Database): string | undefined {
   const files = db.prepare('PRAGMA database_list').raw().all() as [number, string, string][];
   const file = files.find(([, name]) => name === 'main')?.[2];
-  return new CommitMark(db, table, file ? file : undefined);
+  return file ? file : undefined;
 }
 
 function createSchema(
@@ -264,7 +311,7 @@ function createSchema(
   synchronous: 'full' | 'normal',
   busyTimeoutMs: number,
 ): void {
-  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
   // A rowid table: a WITHOUT ROWID one stores ~1 KB records 18 % larger (measured, 20k carts).
