@@ -296,12 +296,12 @@ console.log(
   `\nfairness over HTTP — ${OTHERS_NOTE}; load average ${loadavg()[0]!.toFixed(1)} at its end\n`,
 );
 console.log(
-  "| SQLite commits | others p50 without | with | ratio | others p99 without | with | ratio | writer's writes/s |",
+  "| SQLite commits | others p50 without | with | ratio | others p99 without | with | ratio | server loop delay p99 without / with | writer's writes/s |",
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const f of fair)
   console.log(
-    `| ${f.mode === 'thread' ? 'commit thread' : 'event loop'} | ${fmt(f.without.p50, 2)} ms | ${fmt(f.with.p50, 2)} ms | ${(f.with.p50 / f.without.p50).toFixed(2)}x | ${fmt(f.without.p99, 2)} ms | ${fmt(f.with.p99, 2)} ms | ${(f.with.p99 / f.without.p99).toFixed(2)}x | ${fmt(f.writes / (2 * FAIR_SECONDS))} |`,
+    `| ${f.mode === 'thread' ? 'commit thread' : 'event loop'} | ${fmt(f.without.p50, 2)} ms | ${fmt(f.with.p50, 2)} ms | ${(f.with.p50 / f.without.p50).toFixed(2)}x | ${fmt(f.without.p99, 2)} ms | ${fmt(f.with.p99, 2)} ms | ${(f.with.p99 / f.without.p99).toFixed(2)}x | ${fmt(f.without.loopP99, 1)} / ${fmt(f.with.loopP99, 1)} ms | ${fmt(f.writes / (2 * FAIR_SECONDS))} |`,
   );
 const threaded = fair[0]!;
 targets.push([

@@ -1,7 +1,9 @@
 /**
  * bench/store's fairness row (issue 22): one client drives durable writes over HTTP with 16
  * requests in flight on its session, while 100 other sessions make calls; the others' p50 and
- * p99 with and without that client. Run by bench/store.js, per SQLite commit mode: on the commit
+ * p99 with and without that client, and the server's event-loop delay (p99 over each phase:
+ * the direct measure of a commit blocking the loop, less sensitive to the clients' own share of
+ * a loaded machine). Run by bench/store.js, per SQLite commit mode: on the commit
  * thread (the default) and on the event loop (`commitThread: false`), in the same run.
  *
  * The server runs in a forked child (plain `node`, production XState), the clients here, so the
@@ -15,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createSessionSupervisor } from 'session-process';
 import { sqliteStore } from 'session-process/sqlite';
 import { cartMachine } from '../machines/cart.js';
@@ -54,11 +57,19 @@ async function serve(commitThread: boolean, path: string): Promise<void> {
   server.listen(0, '127.0.0.1', () =>
     process.send!({ port: (server.address() as AddressInfo).port }),
   );
-  process.on('message', async () => {
-    server.close();
-    await sessions.shutdown();
-    await store.close();
-    process.exit(0);
+  // The server's own event-loop delay per phase: what a commit on the event loop costs everyone.
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  process.on('message', async (cmd: 'reset' | 'report' | 'stop') => {
+    if (cmd === 'reset') delay.reset();
+    else if (cmd === 'report')
+      process.send!({ loopP99: delay.percentile(99) / 1e6, loopMax: delay.max / 1e6 });
+    else {
+      server.close();
+      await sessions.shutdown();
+      await store.close();
+      process.exit(0);
+    }
   });
 }
 
@@ -67,9 +78,16 @@ if (process.argv[2] === 'serve') await serve(process.argv[3] === 'thread', proce
 /** The others' latencies (ms) without and with the writing client, and the writes it made. */
 export interface Fairness {
   mode: 'thread' | 'inline';
-  without: { p50: number; p99: number; calls: number };
-  with: { p50: number; p99: number; calls: number };
+  without: Phase;
+  with: Phase;
   writes: number;
+}
+/** The others' p50 and p99 (ms), their calls, and the server's event-loop delay p99 (ms). */
+interface Phase {
+  p50: number;
+  p99: number;
+  calls: number;
+  loopP99: number;
 }
 
 const pct = (sorted: number[], p: number) =>
@@ -101,7 +119,14 @@ export async function fairness(mode: 'thread' | 'inline'): Promise<Fairness> {
   await get('/w/writer');
 
   let writes = 0;
+  const loop = { without: [] as number[], with: [] as number[] };
+  const report = () =>
+    new Promise<{ loopP99: number }>((resolve) => {
+      child.once('message', resolve);
+      child.send('report');
+    });
   const phase = async (withWriter: boolean) => {
+    child.send('reset');
     const lat: number[] = [];
     const until = performance.now() + SECONDS * 1_000;
     const writer = async () => {
@@ -121,6 +146,7 @@ export async function fairness(mode: 'thread' | 'inline'): Promise<Fairness> {
       ...(withWriter ? Array.from({ length: WRITER_IN_FLIGHT }, writer) : []),
       ...Array.from({ length: OTHERS }, (_, i) => other(i)),
     ]);
+    loop[withWriter ? 'with' : 'without'].push((await report()).loopP99);
     return lat;
   };
   const without: number[] = [];
@@ -137,8 +163,18 @@ export async function fairness(mode: 'thread' | 'inline'): Promise<Fairness> {
   withW.sort((a, b) => a - b);
   return {
     mode,
-    without: { p50: pct(without, 0.5), p99: pct(without, 0.99), calls: without.length },
-    with: { p50: pct(withW, 0.5), p99: pct(withW, 0.99), calls: withW.length },
+    without: {
+      p50: pct(without, 0.5),
+      p99: pct(without, 0.99),
+      calls: without.length,
+      loopP99: Math.max(...loop.without),
+    },
+    with: {
+      p50: pct(withW, 0.5),
+      p99: pct(withW, 0.99),
+      calls: withW.length,
+      loopP99: Math.max(...loop.with),
+    },
     writes,
   };
 }
