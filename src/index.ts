@@ -56,6 +56,8 @@ export type {
 export { memoryStore } from './core/store/memoryStore.js';
 export type {
   DueSession,
+  QuarantinedSession,
+  QuarantineMarker,
   SessionStore,
   StoredSession,
   StoreWrite,

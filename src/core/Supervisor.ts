@@ -10,6 +10,7 @@ import { CallTracker } from './CallTracker.js';
 import type { Entry } from './Entry.js';
 import {
   EventNotAcceptedError,
+  isSessionError,
   SessionAlreadyStartedError,
   SessionInitFailedError,
   SessionNotFoundError,
@@ -29,6 +30,7 @@ import { RestartPolicy } from './RestartPolicy.js';
 import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
 import { SessionRegistry } from './SessionRegistry.js';
 import { assertSessionId, isValidSessionId } from './sessionId.js';
+import type { QuarantinedSession } from './store/SessionStore.js';
 import { SubscriberHub } from './SubscriberHub.js';
 import { Telemetry } from './telemetry.js';
 import type {
@@ -165,6 +167,10 @@ export class Supervisor implements SessionSupervisor {
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
+      refused: (session, event, error) => {
+        // A cast (or a timer's event) has nobody waiting: the refusal is reported.
+        if (!CallTracker.refuse(event, error)) this.#report(error, session.id, 'refused');
+      },
     });
     root.start();
   }
@@ -182,6 +188,7 @@ export class Supervisor implements SessionSupervisor {
     if (this.#persist && !this.#registry.has(id)) {
       assertSessionId(id);
       if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+      await this.#persist.countStored();
     }
     return this.#start(id, options);
   }
@@ -194,6 +201,10 @@ export class Supervisor implements SessionSupervisor {
     if (this.#registry.has(id)) return new Handle(this, id);
     if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
       return new Handle(this, id);
+    if (this.#persist) {
+      await this.#persist.countStored();
+      if (this.#registry.has(id)) return new Handle(this, id);
+    }
     return this.#start(id, options);
   }
 
@@ -280,6 +291,7 @@ export class Supervisor implements SessionSupervisor {
               backlog: this.#persist.writer.backlog,
               unsaved: this.#unsaved(),
               lost: this.#persist.lost,
+              quarantined: this.#persist.quarantinedCount,
             },
           }
         : {}),
@@ -301,7 +313,13 @@ export class Supervisor implements SessionSupervisor {
     try {
       if (!entry && isValidSessionId(id)) entry = this.#persist?.restoreSync(id);
     } catch (err) {
-      this.#report(err, id, 'store');
+      // An unrestorable record is reported once, when it is quarantined; a newer version's by
+      // whoever asks for it with an operation that can fail.
+      if (
+        !isSessionError(err, 'SESSION_RESTORE_FAILED') &&
+        !isSessionError(err, 'SESSION_VERSION_AHEAD')
+      )
+        this.#report(err, id, 'store');
     }
     if (!entry) return false;
     this.#life.active(entry);
@@ -349,6 +367,19 @@ export class Supervisor implements SessionSupervisor {
 
   async terminate(id: string): Promise<void> {
     await this.#life.end(await this.#entryAsync(id), 'terminated');
+  }
+
+  async quarantined(): Promise<QuarantinedSession[]> {
+    if (!this.#persist) return [];
+    return this.#persist.quarantined(MAX_QUARANTINED_LISTED);
+  }
+
+  async forget(id: string): Promise<void> {
+    assertSessionId(id);
+    const entry = this.#registry.get(id);
+    // A running session ends as a terminated one does (its subscribers get `ended`).
+    if (entry) await this.#life.end(entry, 'terminated');
+    await this.#persist?.erase(id);
   }
 
   async shutdown(): Promise<void> {
@@ -446,6 +477,9 @@ export class Supervisor implements SessionSupervisor {
     return this.#entry(id);
   }
 }
+
+/** The most rows `quarantined()` answers with (the oldest first). */
+const MAX_QUARANTINED_LISTED = 10_000;
 
 function isEventObject(event: unknown): event is EventObject {
   return (

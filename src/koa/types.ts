@@ -49,9 +49,16 @@ export interface SessionProcessOptions<TCtx = any> {
    */
   clientStartRate?: { limit: number; intervalMs: number; maxClients?: number } | false | undefined;
   /**
-   * The client address a start is counted against. Koa's `ctx.ip` honours `X-Forwarded-For` only
-   * with `app.proxy = true`: set that behind a proxy, or every visitor shares the proxy's address.
-   * @default (ctx) => ctx.ip
+   * The client a start is counted against. The default, {@link clientAddress}, is the address the
+   * trusted proxy hops saw (`X-Forwarded-For` read from the right, `app.maxIpsCount` hops, one
+   * when unset) with `app.proxy = true`, the socket's peer otherwise, and an IPv6 address's /64.
+   * Not Koa's `ctx.ip`, which is the leftmost forwarded entry: a value the client writes. Set
+   * `app.proxy` behind a proxy, or every visitor shares the proxy's address and its budget.
+   * @default (ctx) => clientAddress(ctx)
+   * @example
+   * ```ts
+   * sessionProcess(sessions, { clientKey: (ctx) => clientAddress(ctx, { ipv6Prefix: 56 }) });
+   * ```
    */
   clientKey?: ((ctx: TCtx) => string) | undefined;
   /**
@@ -66,6 +73,21 @@ export interface SessionProcessOptions<TCtx = any> {
    * @default undefined (no input)
    */
   input?: ((ctx: TCtx) => unknown) | undefined;
+  /**
+   * What a request does when its cookie's session is stored but cannot be restored
+   * (`SESSION_RESTORE_FAILED`: a corrupt record, a logic or a state the deployed machine no longer
+   * has; the record is quarantined in the store) or, on a single node, was written by a newer
+   * version of its logic (`SESSION_VERSION_AHEAD`; the record is left as it is). `'fresh'`: the
+   * request goes on as one whose session ended: a fresh process under a new ID (a new cookie)
+   * once the handler uses it, so the visitor is never stuck on an error. `'error'`: the request
+   * fails with that error (500 or 503), for apps that would rather show their own page.
+   * @default 'fresh'
+   * @example
+   * ```ts
+   * app.use(sessionProcess(sessions, { app, onRestoreFailed: 'error' }));
+   * ```
+   */
+  onRestoreFailed?: 'fresh' | 'error' | undefined;
 }
 
 /**

@@ -55,7 +55,9 @@ export const CLOSE_SESSION_ENDED = 4001;
  * | 4401 | `UNAUTHORIZED` | 401 | stops: no valid session cookie, or its session is not running |
  * | 4403 | `FORBIDDEN` | 403 | stops: the page's `Origin` is not in the bridge's `origins` |
  * | 4404 | `NOT_FOUND` | 404 | stops: no handler serves this path |
- * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views |
+ * | 4409 | `SESSION_ROTATED` | 409 | retries with backoff: the ID moved (a login in another tab) |
+ * | 4410 | `SESSION_REPLACED` | 410 | waits: the stored session cannot be restored; the page's next request gets a fresh one, then `reconnect()` (or `onReplaced`) |
+ * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views, or its client `maxViewsPerClient` |
  *
  * @example
  * ```ts
@@ -70,6 +72,7 @@ export const REFUSAL_CLOSE_CODES = {
   NOT_FOUND: 4404,
   TOO_MANY_VIEWS: 4429,
   SESSION_ROTATED: 4409,
+  SESSION_REPLACED: 4410,
 } as const;
 
 /** Why the bridge refused a view, as the client learns it (see {@link REFUSAL_CLOSE_CODES}). */
@@ -101,6 +104,9 @@ export type LiveSessionErrorCode = SessionErrorCode;
  * Codes of `error` messages. The protocol's own codes:
  * - `BAD_MESSAGE`: the frame is not JSON, not an object, or not a valid `send` / `call`.
  * - `EVENT_NOT_ALLOWED`: the event type is not in the bridge's `events` list.
+ * - `INVALID_EVENT`: the event's payload failed the check (a schema) the bridge's `events` gives
+ *   its type; the message names the first problem (`qty: Too big: expected number to be <=99`).
+ *   The event never reached the session.
  * - `TOO_MANY_CALLS`: the connection already has `maxPendingCalls` calls waiting.
  * - `INTERNAL_ERROR`: the server failed in a way it does not expose (details stay in its log).
  * - a {@link LiveRefusalCode}: the upgrade was refused (client side only: a close code, never a
@@ -113,6 +119,7 @@ export type LiveSessionErrorCode = SessionErrorCode;
 export type LiveErrorCode =
   | 'BAD_MESSAGE'
   | 'EVENT_NOT_ALLOWED'
+  | 'INVALID_EVENT'
   | 'TOO_MANY_CALLS'
   | 'INTERNAL_ERROR'
   | 'NOT_CONNECTED'

@@ -8,6 +8,8 @@ export interface CommitSql {
   insert: string;
   /** Parameters: version, data, due_at, id, expected version. */
   update: string;
+  /** Parameters: quarantined_at, quarantine_reason, id, version. */
+  quarantine: string;
   /** Parameter: id. */
   remove: string;
   /** Counts the commit (returns the new count): see CommitMark. */
@@ -25,14 +27,22 @@ export interface CommitThreadOptions {
 type Request =
   | { seq: number; op: 'save'; writes: readonly StoreWrite[] }
   | { seq: number; op: 'delete'; id: string }
+  | { seq: number; op: 'quarantine'; id: string; version: number; at: number; reason: string }
   | { seq: number; op: 'close' };
 
 type Reply =
-  | { seq: number; ok: true; results?: StoreWriteResult[]; commits?: number }
+  | { seq: number; ok: true; results?: StoreWriteResult[]; commits?: number; changes?: number }
   | { seq: number; ok: false; error: { message: string; code?: string; rawCode?: number } };
 
+/** @internal What a request answers: a save's results, a statement's changes, the commit count. */
+interface Done {
+  results: StoreWriteResult[];
+  changes: number;
+  commits: number | undefined;
+}
+
 interface Pending {
-  resolve(reply: { results: StoreWriteResult[]; commits: number | undefined }): void;
+  resolve(reply: Done): void;
   reject(err: unknown): void;
 }
 
@@ -71,6 +81,11 @@ export class CommitThread {
     return this.#send({ seq: 0, op: 'delete', id });
   }
 
+  /** Marks a record quarantined (see SessionStore.quarantine); `changes` is 1 when it was. */
+  quarantine(id: string, version: number, at: number, reason: string) {
+    return this.#send({ seq: 0, op: 'quarantine', id, version, at, reason });
+  }
+
   /** Checkpoints the WAL (TRUNCATE), closes the thread's connection and ends the thread. */
   async close(): Promise<void> {
     if (!this.#worker) return;
@@ -96,7 +111,12 @@ export class CommitThread {
       if (!pending) return;
       this.#pending.delete(reply.seq);
       if (this.#pending.size === 0) worker.unref();
-      if (reply.ok) pending.resolve({ results: reply.results ?? [], commits: reply.commits });
+      if (reply.ok)
+        pending.resolve({
+          results: reply.results ?? [],
+          changes: reply.changes ?? 0,
+          commits: reply.commits,
+        });
       else pending.reject(Object.assign(new Error(reply.error.message), reply.error));
     });
     // The thread died (out of memory, a crash in the native module): what it was doing is
@@ -114,7 +134,7 @@ export class CommitThread {
     return worker;
   }
 
-  #send(request: Request): Promise<{ results: StoreWriteResult[]; commits: number | undefined }> {
+  #send(request: Request): Promise<Done> {
     const worker = this.#worker ?? this.#start();
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
@@ -144,6 +164,7 @@ export function commitThreadMain(load: NodeJS.Require): void {
   const insert = db.prepare(options.sql.insert);
   const update = db.prepare(options.sql.update);
   const remove = db.prepare(options.sql.remove);
+  const quarantine = db.prepare(options.sql.quarantine);
   const bump = db.prepare(options.sql.bump).raw();
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
@@ -182,6 +203,11 @@ export function commitThreadMain(load: NodeJS.Require): void {
       } else if (m.op === 'delete') {
         const { commits } = transaction(() => remove.run(m.id));
         parentPort!.postMessage({ seq: m.seq, ok: true, commits });
+      } else if (m.op === 'quarantine') {
+        const { result, commits } = transaction(() =>
+          quarantine.run(m.at, m.reason, m.id, m.version),
+        );
+        parentPort!.postMessage({ seq: m.seq, ok: true, changes: result.changes, commits });
       } else {
         try {
           db.exec('PRAGMA wal_checkpoint(TRUNCATE)');

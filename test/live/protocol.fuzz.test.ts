@@ -30,6 +30,7 @@ const MAX_PAYLOAD = 16_384;
 const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   BAD_MESSAGE: true,
   EVENT_NOT_ALLOWED: true,
+  INVALID_EVENT: true,
   TOO_MANY_CALLS: true,
   INTERNAL_ERROR: true,
   NOT_CONNECTED: false,
@@ -39,6 +40,7 @@ const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   FORBIDDEN: false,
   NOT_FOUND: false,
   TOO_MANY_VIEWS: false,
+  SESSION_REPLACED: false,
   INVALID_SESSION_ID: true,
   SESSION_ALREADY_STARTED: true,
   SESSION_NOT_FOUND: true,

@@ -6,6 +6,7 @@ import {
   Handle,
   isSessionError,
   isValidSessionId,
+  type QuarantinedSession,
   type SessionHandle,
   type SessionMessage,
   SessionNotFoundError,
@@ -400,6 +401,19 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     checkId(newId);
     await this.#route({ op: 'rename', id, newId }, this.#callTimeoutMs);
     return new Handle(this, newId);
+  }
+
+  /** The quarantine is the shared store's: any node lists it (the local supervisor reads it). */
+  quarantined(): Promise<QuarantinedSession[]> {
+    return this.local.quarantined();
+  }
+
+  /**
+   * This node's part: its own session, a record it holds the lease of, and any quarantined
+   * record (nobody runs one).
+   */
+  forget(id: string): Promise<void> {
+    return this.local.forget(id);
   }
 
   async shutdown(): Promise<void> {

@@ -8,7 +8,10 @@ function heldStore() {
   let open!: () => void;
   let gate = new Promise<void>((r) => (open = r));
   const store: SessionStore = {
+    ...inner,
     name: 'held',
+    quarantine: (id, version, marker) => inner.quarantine(id, version, marker),
+    quarantined: (limit) => inner.quarantined(limit),
     load: (id) => inner.load(id),
     loadSync: (id) => inner.loadSync!(id),
     due: (until, limit) => inner.due(until, limit),
