@@ -271,12 +271,50 @@ targets.push([
   `sqlite durable: ≥ 20,000 calls/s with 1,000 in flight (${fmt(durable.flight)})`,
   durable.flight >= 20_000,
 ]);
-const inlineDurable = find('sqlite inline', 'durable');
-if (inlineDurable)
-  targets.push([
-    `sqlite durable, commit thread: ≥ 0.9x the event loop's calls/s with 1,000 in flight (${(durable.flight / inlineDurable.flight).toFixed(2)}x)`,
-    durable.flight >= 0.9 * inlineDurable.flight,
-  ]);
+
+// The commit thread against commits on the event loop, durable, 1,000 in flight: interleaved
+// runs (thread, event loop, thread, ...), so that drift on a shared machine hits both; the median
+// of the per-pair ratios is the figure.
+async function durableFlight(commitThread: boolean): Promise<number> {
+  const store = sqliteStore({ path: join(dir, `s${made++}.db`), commitThread });
+  const sessions = createSessionSupervisor({
+    logics: { cart: cartMachine },
+    store,
+    durability: 'durable',
+    startRate: false,
+    onError: () => {},
+  });
+  for (let j = 0; j < FLIGHT; j++) await sessions.start(`f${j}`, { logic: 'cart' });
+  const round = (r: number) =>
+    Promise.all(
+      Array.from({ length: FLIGHT }, (_, j) =>
+        sessions.call(`f${j}`, { type: 'cart.add', sku: SKUS[r % 3]! }, { until: () => true }),
+      ),
+    );
+  for (let r = 0; r < 2; r++) await round(r); // warm
+  const started = performance.now();
+  for (let r = 0; r < ROUNDS; r++) await round(r);
+  const rate = ((FLIGHT * ROUNDS) / (performance.now() - started)) * 1_000;
+  await sessions.shutdown();
+  await store.close();
+  return rate;
+}
+const pairs: Array<[number, number]> = [];
+for (let i = 0; i < 5; i++) pairs.push([await durableFlight(true), await durableFlight(false)]);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const threadRate = median(pairs.map(([t]) => t));
+const inlineRate = median(pairs.map(([, i]) => i));
+const pairRatio = median(pairs.map(([t, i]) => t / i));
+console.log(
+  `\nsqlite durable, 1,000 in flight, interleaved x5 (load average ${loadavg()[0]!.toFixed(1)}): ` +
+    `commit thread ${fmt(threadRate)} calls/s (runs: ${pairs.map(([t]) => fmt(t)).join(', ')}), ` +
+    `event loop ${fmt(inlineRate)} calls/s (runs: ${pairs.map(([, i]) => fmt(i)).join(', ')}), ` +
+    `median ratio ${pairRatio.toFixed(2)}x`,
+);
+targets.push([
+  `sqlite durable, commit thread: ≥ 0.9x the event loop's calls/s with 1,000 in flight (${pairRatio.toFixed(2)}x, median of 5 interleaved pairs)`,
+  pairRatio >= 0.9,
+]);
 // p50 is the latency of one durable call, its group commit included. With 1,000 calls in flight
 // each waits for the ones queued before it: by Little's law their mean latency is 1,000 over the
 // rate (27 ms at 37,000/s), whatever the store, so the in-flight p50 is printed, not a target.
