@@ -125,7 +125,11 @@ export class WriteBehind {
           // Backing off after a failure: wait it out here (a timer the caller waits on).
           clearTimeout(this.#retryTimer);
           this.#retryTimer = undefined;
-          step = new Promise((r) => setTimeout(r, this.#retryMs));
+          step = new Promise((r) => {
+            const wait = setTimeout(r, this.#retryMs);
+            // The deadline's timer keeps the process up meanwhile; this one must not outlive it.
+            if (timer) wait.unref();
+          });
         } else step = this.#run();
         if ((await Promise.race([step, expired])) === 'expired') return false;
         if (Date.now() >= deadline) return false;
