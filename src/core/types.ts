@@ -318,9 +318,10 @@ export interface SupervisorOptions<
   maxRecordBytes?: number;
   /**
    * Sessions the store may hold (passivated ones included): a start beyond it is refused with
-   * `SESSION_LIMIT_REACHED`. Counted with the store's `count()` (memory, SQLite, Redis), asked at
-   * most once per `wakeIntervalMs`; starts of this process since the last count are added, so
-   * several processes sharing a store may overshoot by the starts of one interval. Needs a store.
+   * `SESSION_LIMIT_REACHED`. Counted with the store's `count()` (memory and SQLite have one;
+   * Redis and the cluster not yet: the option then fails at construction), asked at most once
+   * per `wakeIntervalMs`; starts of this process since the last count are added, so several
+   * processes sharing a store may overshoot by the starts of one interval. Needs a store.
    * @default undefined (no bound beyond the store's own)
    * @example
    * ```ts

@@ -24,20 +24,27 @@ export interface CommitThreadOptions {
   sql: CommitSql;
 }
 
+/** @internal One quarantine mark: the record's id and version, when and why. */
+export interface QuarantineMark {
+  id: string;
+  version: number;
+  at: number;
+  reason: string;
+}
+
 type Request =
   | { seq: number; op: 'save'; writes: readonly StoreWrite[] }
   | { seq: number; op: 'delete'; id: string }
-  | { seq: number; op: 'quarantine'; id: string; version: number; at: number; reason: string }
+  | { seq: number; op: 'quarantine'; marks: readonly QuarantineMark[] }
   | { seq: number; op: 'close' };
 
 type Reply =
-  | { seq: number; ok: true; results?: StoreWriteResult[]; commits?: number; changes?: number }
+  | { seq: number; ok: true; results?: StoreWriteResult[]; commits?: number }
   | { seq: number; ok: false; error: { message: string; code?: string; rawCode?: number } };
 
-/** @internal What a request answers: a save's results, a statement's changes, the commit count. */
+/** @internal What a request answers: the results of a save or of quarantine marks, the commit count. */
 interface Done {
   results: StoreWriteResult[];
-  changes: number;
   commits: number | undefined;
 }
 
@@ -81,9 +88,12 @@ export class CommitThread {
     return this.#send({ seq: 0, op: 'delete', id });
   }
 
-  /** Marks a record quarantined (see SessionStore.quarantine); `changes` is 1 when it was. */
-  quarantine(id: string, version: number, at: number, reason: string) {
-    return this.#send({ seq: 0, op: 'quarantine', id, version, at, reason });
+  /**
+   * Marks records quarantined in one transaction (see SessionStore.quarantine); `results` says
+   * of each whether it was marked.
+   */
+  quarantine(marks: readonly QuarantineMark[]) {
+    return this.#send({ seq: 0, op: 'quarantine', marks });
   }
 
   /** Checkpoints the WAL (TRUNCATE), closes the thread's connection and ends the thread. */
@@ -114,7 +124,6 @@ export class CommitThread {
       if (reply.ok)
         pending.resolve({
           results: reply.results ?? [],
-          changes: reply.changes ?? 0,
           commits: reply.commits,
         });
       else pending.reject(Object.assign(new Error(reply.error.message), reply.error));
@@ -205,9 +214,11 @@ export function commitThreadMain(load: NodeJS.Require): void {
         parentPort!.postMessage({ seq: m.seq, ok: true, commits });
       } else if (m.op === 'quarantine') {
         const { result, commits } = transaction(() =>
-          quarantine.run(m.at, m.reason, m.id, m.version),
+          m.marks.map((q) =>
+            quarantine.run(q.at, q.reason, q.id, q.version).changes === 1 ? 'ok' : 'conflict',
+          ),
         );
-        parentPort!.postMessage({ seq: m.seq, ok: true, changes: result.changes, commits });
+        parentPort!.postMessage({ seq: m.seq, ok: true, results: result, commits });
       } else {
         try {
           db.exec('PRAGMA wal_checkpoint(TRUNCATE)');

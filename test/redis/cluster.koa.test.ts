@@ -51,6 +51,31 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     expect(await other.json('GET', '/count')).toEqual({ id: first.id, count: 3 });
   });
 
+  it('serves a shopper whose stored session cannot be restored a fresh one on any worker', async () => {
+    prefix = uniquePrefix();
+    const a = await worker('a');
+    const onA = a.client();
+    const { id } = await onA.json('POST', '/inc');
+    await a.close(); // saved in Redis
+    const admin = new Redis(REDIS_URL);
+    clients.push(admin);
+    await admin.hset(`${prefix}s:${id}`, 'd', '{"format":1,'); // a deploy broke it
+
+    const b = await worker('b');
+    const c = await worker('c');
+    const onB = Object.assign(new CookieJar(b.url), { cookies: new Map(onA.cookies) });
+    const onC = Object.assign(new CookieJar(c.url), { cookies: new Map(onA.cookies) });
+    const fresh = await onB.request('POST', '/inc');
+    expect(fresh.status).toBe(200);
+    const body = (await fresh.json()) as { id: string; count: number };
+    expect(body.id).not.toBe(id);
+    expect(body.count).toBe(1);
+    expect((await onC.request('GET', '/count')).status).toBe(200);
+    expect(await b.sessions.quarantined()).toEqual([
+      { id, quarantinedAt: expect.any(Number), reason: expect.stringMatching(/JSON/) },
+    ]);
+  });
+
   it('keeps the cart when two workers rotate one cookie at once (a double-clicked login)', async () => {
     prefix = uniquePrefix();
     const a = await worker('a');

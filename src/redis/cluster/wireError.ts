@@ -4,6 +4,7 @@ import {
   InvalidSessionIdError,
   isSessionError,
   RateLimitedError,
+  RecordTooLargeError,
   SessionAlreadyStartedError,
   SessionCrashedError,
   SessionEndedError,
@@ -15,6 +16,7 @@ import {
   SessionRestoreFailedError,
   SessionRotatedError,
   StoreUnavailableError,
+  TooManyTimersError,
   UnknownLogicError,
 } from '../../index.js';
 
@@ -28,6 +30,8 @@ export interface WireError {
   timeoutMs?: number;
   eventType?: string;
   reason?: string;
+  limit?: number;
+  bytes?: number;
 }
 
 /** @internal */
@@ -36,7 +40,14 @@ export function toWire(err: unknown): WireError {
     const e = err as SessionError & Record<string, unknown>;
     const out: WireError = { code: e.code, name: e.name, message: e.message };
     if (e.sessionId !== undefined) out.sessionId = e.sessionId;
-    for (const k of ['retryAfterMs', 'timeoutMs', 'eventType', 'reason'] as const) {
+    for (const k of [
+      'retryAfterMs',
+      'timeoutMs',
+      'eventType',
+      'reason',
+      'limit',
+      'bytes',
+    ] as const) {
       const v = e[k];
       if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
     }
@@ -99,6 +110,12 @@ export function fromWire(w: WireError): Error {
       break;
     case 'SESSION_ROTATED':
       err = new SessionRotatedError(id);
+      break;
+    case 'TOO_MANY_TIMERS':
+      err = new TooManyTimersError(id, w.limit ?? 0);
+      break;
+    case 'RECORD_TOO_LARGE':
+      err = new RecordTooLargeError(id, w.bytes ?? 0, w.limit ?? 0);
       break;
     default:
       err = new Error(w.message);
