@@ -390,6 +390,7 @@ export class SessionLifecycle {
     if (entry.ended || entry.left) return;
     const p = this.#p;
     entry.left = true;
+    this.persist?.dropped(entry);
     p.registry.remove(entry);
     p.expiry.remove(entry);
     p.subs.unwatch(entry);
