@@ -1,5 +1,7 @@
 import type { AnyActorLogic } from 'xstate';
 import { boundLogic } from './boundLogic.js';
+import type { VersionChain } from './versions/VersionChain.js';
+import { versionsOf } from './versions/machineVersions.js';
 import type { ExpiryOptions } from './Expiry.js';
 import type { RegistryOptions } from './SessionRegistry.js';
 import type { Durability, SupervisorOptions } from './types.js';
@@ -8,7 +10,7 @@ import type { Durability, SupervisorOptions } from './types.js';
 export const DEFAULT_LOGIC = 'default';
 
 /** @internal Where an error reported through `onError` came from. */
-export type ErrorSource = 'crash' | 'listener' | 'store';
+export type ErrorSource = 'crash' | 'listener' | 'store' | 'migration';
 
 /** @internal `createSessionSupervisor`'s options, checked and with their defaults. */
 export interface ResolvedOptions {
@@ -29,6 +31,8 @@ export interface ResolvedOptions {
         wakeIntervalMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
+        /** The versions of a logic made by `machineVersions`. */
+        versionsOf: (logic: string) => VersionChain | undefined;
       }
     | undefined;
 }
@@ -92,6 +96,7 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
+          versionsOf: (name) => versionsOf(logics[name]),
         }
       : undefined,
   };

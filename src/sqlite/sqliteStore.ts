@@ -5,6 +5,7 @@ import type {
   DueSession,
   SessionStore,
   StoredSession,
+  StoredVersionCount,
   StoreWrite,
   StoreWriteResult,
 } from '../index.js';
@@ -136,6 +137,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   const countRows = db.prepare(`SELECT count(*) FROM ${table}`).raw();
   const pageCount = db.prepare('PRAGMA page_count').raw();
   const pageSize = db.prepare('PRAGMA page_size').raw();
+  // Read inside each record (SQLite's JSON functions): an operator's query, one scan.
+  const countVersions = db
+    .prepare(
+      `SELECT json_extract(data, '$.logic'), json_extract(data, '$.logicVersion'), count(*) FROM ${table} GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+    .raw();
 
   const apply = (w: StoreWrite): StoreWriteResult => {
     const changes =
@@ -179,6 +186,15 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       open();
       const rows = selectDue.all(until, limit) as [string, number][];
       return rows.map(([id, dueAt]) => ({ id, dueAt }));
+    },
+    async versions(): Promise<StoredVersionCount[]> {
+      open();
+      const rows = countVersions.all() as [unknown, unknown, number][];
+      return rows.map(([logic, version, count]) => ({
+        logic: typeof logic === 'string' ? logic : '?',
+        version: typeof version === 'string' ? version : null,
+        count,
+      }));
     },
     async stats(): Promise<SqliteStoreStats> {
       open();

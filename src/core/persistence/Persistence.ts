@@ -1,9 +1,16 @@
 import type { AnyActorRef } from 'xstate';
 import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
-import { isSessionError, SessionRestoreFailedError, StoreUnavailableError } from '../errors.js';
+import {
+  isSessionError,
+  SessionRestoreFailedError,
+  SessionVersionAheadError,
+  StoreUnavailableError,
+} from '../errors.js';
 import type { SessionStore, StoredSession } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
+import { compareVersions } from '../versions/compareVersions.js';
+import type { VersionChain, MigrationProblem } from '../versions/VersionChain.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
 import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
@@ -20,6 +27,8 @@ export interface PersistenceHooks {
   deadlineOf(entry: Entry): number | undefined;
   /** Telemetry of store trouble, and conflicts (another node wrote the session). */
   report(error: unknown, sessionId?: string): void;
+  /** What a migration dropped (timers, children, history entries), reported through `onError`. */
+  dropped(problems: readonly MigrationProblem[], sessionId: string, from: string): void;
   conflict(entry: Entry): void;
 }
 
@@ -31,6 +40,7 @@ export interface PersistenceOptions {
   migrate: ((record: SessionRecord) => SessionRecord) | undefined;
   wakeIntervalMs: number;
   logicVersion: (logic: string) => string | undefined;
+  versionsOf: (logic: string) => VersionChain | undefined;
 }
 
 /**
@@ -57,6 +67,8 @@ export class Persistence {
   #closed = false;
   passivated = 0;
   restored = 0;
+  /** Records migrated on restore, by the version they came from. */
+  readonly migrated: Record<string, number> = {};
 
   constructor(options: PersistenceOptions, scheduler: IndexedScheduler, hooks: PersistenceHooks) {
     this.#o = options;
@@ -173,14 +185,68 @@ export class Persistence {
     let record: SessionRecord;
     try {
       record = parseRecord(stored.data);
+    } catch (cause) {
+      throw new SessionRestoreFailedError(id, cause);
+    }
+    // Never newer data under older code: refused before anything reads it further, and the
+    // record is left as it is (no write, no delete) for the code that wrote it.
+    const ahead = this.#ahead(id, record);
+    if (ahead) throw ahead;
+    let from: string | undefined;
+    let dropped: readonly MigrationProblem[] = [];
+    try {
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
+      const versions = this.#o.versionsOf(record.logic);
+      const place = versions?.place(record.logicVersion);
+      if (versions && place && place.kind === 'older') {
+        const m = versions.migrate(
+          record.snapshot as Parameters<VersionChain['migrate']>[0],
+          record.timers,
+          place.version,
+        );
+        record = { ...record, logicVersion: m.to, snapshot: m.snapshot, timers: m.timers };
+        from = m.from;
+        dropped = m.dropped;
+      }
     } catch (cause) {
       throw new SessionRestoreFailedError(id, cause);
     }
     const entry = this.#hooks.revive(record, stored.version);
     this.restored++;
+    if (from !== undefined) {
+      this.migrated[from] = (this.migrated[from] ?? 0) + 1;
+      if (dropped.length) this.#hooks.dropped(dropped, id, from);
+      // Written at its new version soon, so the store's count of old versions goes down.
+      this.changed(entry);
+    }
     return entry;
+  }
+
+  /** SESSION_VERSION_AHEAD when the record was written by a newer version than this process holds. */
+  #ahead(id: string, record: SessionRecord): SessionVersionAheadError | undefined {
+    if (typeof record.logic !== 'string') return undefined;
+    const versions = this.#o.versionsOf(record.logic);
+    if (versions) {
+      let place: ReturnType<VersionChain['place']>;
+      try {
+        place = versions.place(record.logicVersion);
+      } catch {
+        return undefined; // no version and no `unversioned`: a restore failure, said later
+      }
+      return place.kind === 'ahead'
+        ? new SessionVersionAheadError(id, place.version, versions.list)
+        : undefined;
+    }
+    const theirs = record.logicVersion;
+    const mine = this.#o.logicVersion(record.logic);
+    if (typeof theirs !== 'string' || theirs === mine) return undefined;
+    // A plain machine: the record's version against the machine's, by number or semver; a
+    // machine without a version (or one that cannot be ordered) cannot vouch for the record.
+    const order = mine === undefined ? undefined : compareVersions(theirs, mine);
+    return order === undefined || order > 0
+      ? new SessionVersionAheadError(id, theirs, mine === undefined ? [] : [mine])
+      : undefined;
   }
 
   /** Re-arms a revived session's delayed events at their original due times. */

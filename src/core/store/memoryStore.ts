@@ -1,9 +1,10 @@
-import type {
-  DueSession,
-  SessionStore,
-  StoredSession,
-  StoreWrite,
-  StoreWriteResult,
+import {
+  countVersions,
+  type DueSession,
+  type SessionStore,
+  type StoredSession,
+  type StoreWrite,
+  type StoreWriteResult,
 } from './SessionStore.js';
 
 /**
@@ -57,6 +58,10 @@ export function memoryStore(): SessionStore & { readonly size: number } {
         if (r.dueAt !== null && r.dueAt <= until) out.push({ id: r.id, dueAt: r.dueAt });
       out.sort((a, b) => a.dueAt - b.dueAt);
       return out.slice(0, limit);
+    },
+    async versions() {
+      open();
+      return countVersions([...records.values()].map((r) => r.data));
     },
     async close() {
       closed = true;

@@ -11,6 +11,7 @@ import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
 import { DELETE, DUE, SAVE } from './scripts.js';
+import { globEscape, scanVersions } from '../store/scanVersions.js';
 
 /** @internal What the fenced store reports besides its results. */
 export interface FencedStoreHooks {
@@ -126,6 +127,7 @@ export function fencedStore(
       }
       return out;
     },
+    versions: () => scanVersions(redis, `${globEscape(keys.record(''))}*`),
     async close(): Promise<void> {},
   };
 }

@@ -9,6 +9,7 @@ import type {
 } from '../../index.js';
 import { type Bounded, bounded } from './bounded.js';
 import { DEFAULT_PREFIX, dueKey, FIELD, recordKey } from './keys.js';
+import { globEscape, scanVersions } from './scanVersions.js';
 import { COMMAND, DELETE, SAVE, SAVE_RECORD, UNINDEX_IF } from './scripts.js';
 
 const debug = debuglog('session-process');
@@ -269,6 +270,10 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
         );
         return pairs(entries).map(([id, score]) => ({ id, dueAt: Number(score) }));
       });
+    },
+    async versions() {
+      open();
+      return scanVersions(redis, `${globEscape(prefix)}{*}`, (op) => run('versions', op));
     },
     async close() {
       if (closed) return;
