@@ -301,17 +301,19 @@ function moveTimers(
   );
   const out: StoredTimer[] = [];
   for (const timer of timers) {
-    const parsed = parseAfterId(timer.id, fromMachine ?? toMachine);
+    // Already a timer of the new configuration (left in place, or rewritten by the migration)?
+    const own = parseAfterId(timer.id, toMachine);
+    const same = own && activeIds.has(own.stateId) ? nodeById(toMachine, own.stateId) : undefined;
+    if (same && hasDelay(same, own!.delay)) {
+      out.push(timer);
+      continue;
+    }
+    const parsed = fromMachine ? parseAfterId(timer.id, fromMachine) : own;
     if (!parsed) {
       out.push(timer);
       continue;
     }
     const { delay, stateId } = parsed;
-    const same = activeIds.has(stateId) ? nodeById(toMachine, stateId) : undefined;
-    if (same && hasDelay(same, delay)) {
-      out.push(timer);
-      continue;
-    }
     const arrived = active.filter(
       (n: AnyStateNode) => !before.has(n.id) && n.id !== stateId && hasDelay(n, delay),
     );
