@@ -231,7 +231,7 @@ export class VersionChain {
       let changed = false;
       for (const [key, entries] of Object.entries(history)) {
         const node = nodeById(machine, key);
-        if (!node || node.type !== 'history') {
+        if (node?.type !== 'history') {
           dropped.push({
             kind: 'history',
             message: `history memory of '${key}': no such history state in version '${this.newest}'`,

@@ -136,7 +136,7 @@ describe('a stored session of an older version', () => {
       id: 'm',
       version: '1',
       initial: 'a',
-      states: { a: { after: { 60_000: 'b' } }, b: {} },
+      states: { a: { after: { 60000: 'b' } }, b: {} },
     });
     const v2 = createMachine({ id: 'm', version: '2', initial: 'c', states: { c: {}, b: {} } });
     const store = memoryStore();
@@ -185,7 +185,7 @@ describe('a stored session of an older version', () => {
 describe('a stored session of a newer version', () => {
   // The cart as a rollback to code from before versions were given might run it.
   const unversioned = cartMachine.provide({}) as typeof cartMachine;
-  (unversioned as { version?: string }).version = undefined;
+  (unversioned as { version?: string | undefined }).version = undefined;
   const cases: [string, (store: SessionStore) => SupervisorOptions, string][] = [
     [
       'versions 1-3 holding a version 4 record',
