@@ -279,7 +279,7 @@ export const cartV2 = legacy.createMachine({
 });
 
 /** Version 1's top-level states, as version 2 names them (`checkout` and `saved` need context). */
-const V1_TO_V2: Record<string, unknown> = {
+export const V1_TO_V2: Record<string, unknown> = {
   browsing: { shopping: 'empty' },
   filled: { shopping: 'active' },
   paying: { checkout: 'paying' },
