@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { testTiers } from './test/support/tiers.js';
 
 const src = (p: string) => fileURLToPath(new URL(`./src/${p}`, import.meta.url));
 
@@ -18,12 +19,18 @@ export const alias = [
   { find: /^session-process\/prometheus$/, replacement: src('prometheus/index.ts') },
 ];
 
+const tiers = testTiers(fileURLToPath(new URL('.', import.meta.url)));
+
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['test/**/*.test.ts', 'machines/**/*.test.ts'],
-    // The long tier (fault suites under CPU load) runs apart: `npm run test:long`.
-    exclude: ['**/node_modules/**', '**/*.long.test.ts'],
+    // Two tiers of the default suite, run as two CI steps (`npm run test:fast`, `test:system`);
+    // test/support/tiers.ts sorts each file by what it imports. The long tier (fault suites under
+    // CPU load, `*.long.test.ts`) runs apart: `npm run test:long`.
+    projects: [
+      { extends: true, test: { name: 'fast', include: tiers.fast } },
+      { extends: true, test: { name: 'system', include: tiers.system } },
+    ],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -224,7 +224,7 @@ export class FeedConnection implements FeedWatcher {
       logic: r.logic,
       startedAt: r.startedAt,
       lastActiveAt: r.lastActiveAt,
-      value: this.#clean(r.value, 'value', r.id),
+      value: toJsonSafe(r.value),
       status: r.status,
       version: r.version,
     }));
@@ -249,7 +249,8 @@ export class FeedConnection implements FeedWatcher {
     const msg: ServerMessage = {
       type: 'snapshot',
       id,
-      value: this.#clean(snap.value, 'value', id),
+      // State values are the machine's own names: they never pass through `sanitize`.
+      value: toJsonSafe(snap.value),
       context: this.#clean(snap.context, 'context', id),
       status: snap.status,
       version: snap.version,
@@ -260,11 +261,7 @@ export class FeedConnection implements FeedWatcher {
     this.#sendText(text);
   }
 
-  #clean(
-    value: unknown,
-    kind: 'context' | 'event' | 'value',
-    sessionId = this.#selected ?? '',
-  ): unknown {
+  #clean(value: unknown, kind: 'context' | 'event', sessionId = this.#selected ?? ''): unknown {
     try {
       return toJsonSafe(this.#o.sanitize(value, { kind, sessionId }));
     } catch {

@@ -1,13 +1,17 @@
 /** What a `sanitize` hook is told about the value it is given. */
 export interface SanitizeInfo {
-  /** `context`: a snapshot's context; `event`: an event of the log; `value`: a state value. */
-  kind: 'context' | 'event' | 'value';
+  /**
+   * `context`: a snapshot's context; `event`: an event of the log. State values never pass
+   * through `sanitize`: they are the machine's own state names, and the page needs them as they
+   * are to mark the active states.
+   */
+  kind: 'context' | 'event';
   sessionId: string;
 }
 
 /**
- * Rewrites what the visualizer is about to send (contexts, events, state values); return a copy,
- * never mutate the argument (it is the session's own object).
+ * Rewrites what the visualizer is about to send (contexts and events, never state values);
+ * return a copy, never mutate the argument (it is the session's own object).
  */
 export type Sanitize = (value: unknown, info: SanitizeInfo) => unknown;
 
@@ -56,8 +60,8 @@ export function isSecretKey(key: string, pattern: RegExp = SECRET_KEY_PATTERN): 
 /**
  * A copy of `value` in which every property whose key names a secret ({@link isSecretKey}) is
  * replaced by `'••••••'`, at any depth: in nested objects, arrays, Map values (string keys are
- * judged like property names) and Set members. The visualizer's default `sanitize` (for contexts
- * and events; state values are state names and pass as they are).
+ * judged like property names) and Set members. The visualizer's default `sanitize` (contexts and
+ * events; state values never pass through `sanitize`).
  *
  * @example
  * ```ts
@@ -96,16 +100,15 @@ export function maskSecrets(value: unknown, pattern: RegExp = SECRET_KEY_PATTERN
 }
 
 /**
- * The visualizer's default `sanitize`: {@link maskSecrets} on contexts and events. State values
- * are left alone: they hold state names only, and the page needs them to mark the active states.
+ * The visualizer's default `sanitize`: {@link maskSecrets} on contexts and events (the only
+ * values `sanitize` is given).
  *
  * @example
  * ```ts
  * visualizer(sessions, { sanitize: (v, info) => defaultSanitize(dropEmails(v), info) });
  * ```
  */
-export const defaultSanitize: Sanitize = (value, info) =>
-  info.kind === 'value' ? value : maskSecrets(value);
+export const defaultSanitize: Sanitize = (value) => maskSecrets(value);
 
 /** @internal An XState actor ref (a spawned child kept in context, say). */
 export function isActorRef(v: object): v is { id: string } {

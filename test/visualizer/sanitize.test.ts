@@ -139,4 +139,38 @@ describe('default sanitize on the feed', () => {
     const snap = await feed.next((msg) => msg.type === 'snapshot');
     expect(snap.value).toEqual({ password: 'empty' });
   });
+
+  it('never passes state values through sanitize: a hook written for contexts leaves them intact', async () => {
+    const shop = setup({
+      types: { context: {} as { secret: string; items: string[] } },
+    }).createMachine({
+      id: 'shop',
+      context: { secret: SECRET, items: [] },
+      initial: 'browsing',
+      states: { browsing: { on: { 'shop.pay': 'paying' } }, paying: {} },
+    });
+    const kinds: string[] = [];
+    app = await startVizApp(
+      {
+        sanitize: (ctx: any, info) => {
+          kinds.push(info.kind);
+          return { ...ctx, secret: '***' };
+        },
+      },
+      { logic: shop },
+    );
+    await app.sessions.start('s1');
+    const feed = await app.feed();
+    const list = await feed.next((m) => m.type === 'list' && m.rows?.length === 1);
+    expect(list.rows[0].value).toBe('browsing');
+    feed.send({ type: 'select', id: 's1' });
+    const snap = await feed.next((m) => m.type === 'snapshot');
+    expect(snap.value).toBe('browsing');
+    expect(snap.context.secret).toBe('***');
+    app.sessions.cast('s1', { type: 'shop.pay' });
+    const moved = await feed.next((m) => m.type === 'snapshot' && m.value === 'paying');
+    expect(moved.value).toBe('paying');
+    expect(kinds).not.toContain('value');
+    expect(JSON.stringify(feed.messages)).not.toContain(SECRET);
+  });
 });
