@@ -6,7 +6,9 @@
  * Per store (memory, SQLite, Redis) and durability (none, eventual, durable): sequential calls
  * that change a demo cart (calls/s, p50, p99), 1,000 such calls in flight, restores (activation
  * from the store) per second, passivations per second, and bytes per cart session in the store.
- * Redis rows are left out, with a note, when no Redis answers on 127.0.0.1:6379.
+ * Redis rows are left out, with a note, when no Redis answers on 127.0.0.1:6379. Then the
+ * versions section (bench/storeVersions.ts): restores of version 1 carts migrated to version 3
+ * next to plain restores on SQLite, and `verifyMigrations`' time on the cart chain and the desk.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ import {
 import { redisStore } from 'session-process/redis';
 import { sqliteStore } from 'session-process/sqlite';
 import { cartMachine } from '../machines/cart.js';
+import { measureVersions } from './storeVersions.js';
 
 const SEQ = Number(process.env.BENCH_STORE_CALLS ?? 5_000);
 const FLIGHT = 1_000;
@@ -236,6 +239,13 @@ for (const r of rows)
   );
 if (!redis) console.log('\n(no Redis on 127.0.0.1:6379: Redis rows left out)');
 
+const versions = await measureVersions(async () => {
+  const m = await stores.sqlite!();
+  return { store: m.store, cleanup: () => m.cleanup() };
+}, RESTORES);
+console.log('\n| versions (SQLite, eventual) | |\n| --- | ---: |');
+for (const r of versions.rows) console.log(`| ${r.what} | ${r.value} |`);
+
 const find = (store: string, d: Durability) =>
   rows.find((r) => r.store === store && r.durability === d);
 const targets: Array<[string, boolean]> = [];
@@ -265,6 +275,7 @@ targets.push([
   `sqlite: ≥ 20,000 restores/s (${fmt(restore.restores)})`,
   restore.restores >= 20_000,
 ]);
+targets.push(...versions.targets);
 console.log('');
 for (const [what, ok] of targets) console.log(`${ok ? 'met ' : 'MISSED'}  ${what}`);
 rmSync(dir, { recursive: true, force: true });
