@@ -69,6 +69,8 @@ export { memoryStore } from './core/store/memoryStore.js';
 export { countVersions } from './core/store/SessionStore.js';
 export type {
   DueSession,
+  QuarantinedSession,
+  QuarantineMarker,
   SessionStore,
   StoredSession,
   StoredVersionCount,

@@ -89,4 +89,7 @@ connectLive<CartState>(`${scheme}://${location.host}/live`, {
     else showEnded(reason);
   },
   onError: (err) => console.warn('live view:', err.code, err.message),
+  // The cookie's session could not be restored (a deploy removed its state): the next request
+  // gets a fresh one, and the view follows it once that request is answered.
+  onReplaced: () => fetch('/api/cart', { credentials: 'same-origin' }),
 });

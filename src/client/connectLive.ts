@@ -82,8 +82,13 @@ export interface LiveBackoff {
   jitter?: number;
 }
 
-/** The connection's state, as {@link LiveClient.state} reports it. */
-export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'ended' | 'closed';
+/**
+ * The connection's state, as {@link LiveClient.state} reports it. `'replaced'`: the bridge refused
+ * the view with `4410 SESSION_REPLACED` (the cookie's stored session cannot be restored) and the
+ * client waits for the page's next request, which gets a fresh session: `onReplaced`'s promise,
+ * or a call of `reconnect()`.
+ */
+export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'replaced' | 'ended' | 'closed';
 
 /** Options of {@link connectLive}. */
 export interface ConnectLiveOptions<TView = unknown> {
@@ -98,9 +103,24 @@ export interface ConnectLiveOptions<TView = unknown> {
    * the client (state `closed`, no reconnection: retrying would not help); `TOO_MANY_VIEWS` (the
    * session has too many tabs open) and `SESSION_ROTATED` (the cookie still held an ID another
    * tab's login just moved; the browser holds the new one by now) are reported and retried with
-   * backoff.
+   * backoff; `SESSION_REPLACED` (the cookie's stored session cannot be restored) is reported, and
+   * the client waits for the page's next request (see `onReplaced`, `reconnect()`).
    */
   onError?: (error: LiveError) => void;
+  /**
+   * The bridge refused the view with `4410 SESSION_REPLACED`: the cookie's stored session cannot
+   * be restored (quarantined after a deploy that removed its state, say), and the page's next
+   * request gets a fresh session under a new cookie. Make that request here and return its
+   * promise: the client reconnects once it settles (after the backoff's delay when it is refused
+   * again). Without it (or when it returns no promise) the client waits, state `'replaced'`,
+   * until `reconnect()` is called.
+   * @default undefined (wait for `reconnect()`)
+   * @example
+   * ```ts
+   * connectLive(url, { onSnapshot, onReplaced: () => fetch('/api/cart', { credentials: 'same-origin' }) });
+   * ```
+   */
+  onReplaced?: () => unknown;
   /** Each time a socket opens (before its first snapshot). */
   onOpen?: () => void;
   /** Each time a socket drops; `retryInMs` is `undefined` when no reconnection follows. */
@@ -130,6 +150,18 @@ export interface LiveClient<TView = unknown> {
   call<T = unknown>(event: LiveEvent, options?: { timeoutMs?: number }): Promise<T>;
   /** Closes for good: no reconnection; waiting calls reject with `CONNECTION_LOST`. */
   close(): void;
+  /**
+   * Connects again now, with the cookie the page holds now: after the page's request that follows
+   * a `SESSION_REPLACED` refusal (state `'replaced'`), instead of the backoff's wait (state
+   * `'reconnecting'`), or to follow the session that replaced an ended one (state `'ended'`,
+   * `'closed'` after a refusal). Does nothing while connecting or open, and after `close()`.
+   * @example
+   * ```ts
+   * await fetch('/api/cart', { method: 'POST', body }); // the page's next request
+   * if (live.state === 'replaced') live.reconnect();
+   * ```
+   */
+  reconnect(): void;
   readonly state: LiveState;
   /** The last snapshot received, if any. */
   readonly snapshot: SnapshotMessage<TView> | undefined;
@@ -142,6 +174,8 @@ const REFUSAL_MESSAGES: Readonly<Record<LiveRefusalCode, string>> = {
   NOT_FOUND: 'The live view was refused: nothing serves live views at this URL',
   TOO_MANY_VIEWS: 'The live view was refused: this session has too many views open; retrying',
   SESSION_ROTATED: 'The session moved to a new ID (a login in another tab); reconnecting',
+  SESSION_REPLACED:
+    "The cookie's session could not be restored; the page's next request starts a fresh one",
 };
 // A call's own timer leaves the server time to answer with CALL_TIMEOUT first.
 const CALL_GRACE_MS = 1_000;
@@ -194,6 +228,8 @@ export function connectLive<TView = unknown>(
   let socket: LiveSocket | undefined;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
+  /** close() was called: nothing reconnects any more. */
+  let closedByUser = false;
   let nextRef = 0;
   let last: SnapshotMessage<TView> | undefined;
   const calls = new Map<string, PendingCall>();
@@ -250,6 +286,10 @@ export function connectLive<TView = unknown>(
         return;
       }
       const refusal = refusalOf(code);
+      if (refusal === 'SESSION_REPLACED') {
+        replaced(code, reason);
+        return;
+      }
       if (refusal !== undefined) {
         const error = new LiveError(refusal, REFUSAL_MESSAGES[refusal]);
         if (refusal !== 'TOO_MANY_VIEWS' && refusal !== 'SESSION_ROTATED') {
@@ -274,14 +314,54 @@ export function connectLive<TView = unknown>(
       safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
       return;
     }
-    const base = Math.min(maxMs, initialMs * factor ** (failures - 1));
-    const delay = Math.round(base * (1 - jitter * Math.random()));
+    const delay = backoffDelay();
     state = 'reconnecting';
     safely(() => options.onDisconnect?.({ code, reason, retryInMs: delay }));
     retry = setTimeout(() => {
       retry = undefined;
       if (state === 'reconnecting') open();
     }, delay);
+  }
+
+  /** 4410: wait for the page's next request (onReplaced's promise) or for reconnect(). */
+  function replaced(code: number, reason: string): void {
+    state = 'replaced';
+    failures++;
+    const error = new LiveError('SESSION_REPLACED', REFUSAL_MESSAGES.SESSION_REPLACED);
+    rejectAll('SESSION_REPLACED', error.message);
+    safely(() => options.onError?.(error));
+    safely(() => options.onDisconnect?.({ code, reason, retryInMs: undefined }));
+    if (failures > maxAttempts) {
+      state = 'closed';
+      return;
+    }
+    let request: unknown;
+    safely(() => {
+      request = options.onReplaced?.();
+    });
+    if (typeof (request as PromiseLike<unknown> | undefined)?.then !== 'function') return;
+    const after = () => {
+      if (state !== 'replaced') return; // reconnect() or close() came first
+      // A first refusal reconnects at once; one that repeats (the request did not help) backs off.
+      const delay = failures > 1 ? backoffDelay() : 0;
+      retry = setTimeout(() => {
+        retry = undefined;
+        if (state === 'replaced') reconnectNow();
+      }, delay);
+    };
+    (request as PromiseLike<unknown>).then(after, after);
+  }
+
+  function backoffDelay(): number {
+    const base = Math.min(maxMs, initialMs * factor ** (failures - 1));
+    return Math.round(base * (1 - jitter * Math.random()));
+  }
+
+  function reconnectNow(): void {
+    if (retry !== undefined) clearTimeout(retry);
+    retry = undefined;
+    state = 'connecting';
+    open();
   }
 
   function ended(reason: LiveEndReason): void {
@@ -370,7 +450,12 @@ export function connectLive<TView = unknown>(
         calls.set(ref, { resolve: resolve as (v: unknown) => void, reject, timer });
       });
     },
+    reconnect() {
+      if (closedByUser || state === 'open' || state === 'connecting') return;
+      reconnectNow();
+    },
     close() {
+      closedByUser = true;
       if (state === 'closed') return;
       state = 'closed';
       if (retry !== undefined) clearTimeout(retry);

@@ -236,6 +236,17 @@ export class CallTracker {
     if (pending !== undefined) pending.tracker.#deliver(pending, value, from);
   }
 
+  /**
+   * The session refused `event` (a step limit): the call that sent it, if any, fails with
+   * `error`. Whether there was one.
+   */
+  static refuse(event: EventObject, error: SessionError): boolean {
+    const pending = callOf(event);
+    if (pending === undefined || pending.settled) return false;
+    pending.tracker.settle(pending, error, true);
+    return true;
+  }
+
   /** A `reply` with `to`: answers the call with that public id, if it still waits. */
   replyTo(callId: string, value: unknown, from: AnyActorRef): void {
     const pending = this.#byId.get(callId);

@@ -103,6 +103,12 @@ export class SessionLifecycle {
           });
       },
     );
+    try {
+      this.persist?.admitStored();
+    } catch (err) {
+      p.counters.refused++;
+      throw err;
+    }
     return this.create(id, logicName, input, now);
   }
 
@@ -316,6 +322,14 @@ export class SessionLifecycle {
           entry.id,
           'store',
         );
+        this.leave(entry);
+      },
+      tooLarge: (entry, error) => {
+        // The change that made the record too large is never saved: the session goes back to
+        // its last saved record, restored on its next use. Whoever waits or watches hears why.
+        p.report(error, entry.id, 'store');
+        p.calls.failAll(entry, () => error);
+        p.subs.ended(entry, 'crashed', error);
         this.leave(entry);
       },
     });

@@ -12,6 +12,7 @@ import type {
   TelemetryEvents,
   TelemetryName,
 } from './types.js';
+import type { QuarantinedSession } from './store/SessionStore.js';
 
 /**
  * A bound view of one session, returned by `start`, `ensure` and `get`: the supervisor's methods
@@ -275,6 +276,28 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
    * ```
    */
   rename(id: string, newId: string): Promise<SessionHandle>;
+  /**
+   * The store's quarantined records, the oldest quarantine first (at most 10,000): sessions whose
+   * record could not be restored (corrupt, an unknown logic, a state the machine no longer has).
+   * Each was reported once (`onError`, `SESSION_RESTORE_FAILED`) and is kept, never restored,
+   * until `quarantineRetentionMs` has passed or `forget(id)` deletes it. Empty without a store.
+   * @example
+   * ```ts
+   * for (const { id, quarantinedAt, reason } of await sessions.quarantined())
+   *   console.log(id, new Date(quarantinedAt).toISOString(), reason);
+   * ```
+   */
+  quarantined(): Promise<QuarantinedSession[]>;
+  /**
+   * Deletes a session for good, whatever its state: a running one ends (reason `terminated`, as
+   * with `terminate`), and its record is deleted from the store, stored, quarantined or written
+   * by a newer version alike. No error when there is no such session.
+   * @example
+   * ```ts
+   * for (const { id } of await sessions.quarantined()) await sessions.forget(id);
+   * ```
+   */
+  forget(id: string): Promise<void>;
   /**
    * Ends every session (reason `shutdown`) after saving them to the store, and refuses new
    * ones. Call it when the process drains (SIGTERM).

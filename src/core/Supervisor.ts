@@ -10,6 +10,7 @@ import { CallTracker } from './CallTracker.js';
 import type { Entry } from './Entry.js';
 import {
   EventNotAcceptedError,
+  isSessionError,
   SessionAlreadyStartedError,
   SessionInitFailedError,
   SessionNotFoundError,
@@ -31,6 +32,7 @@ import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
 import { SessionRegistry } from './SessionRegistry.js';
 import { sortVersionCounts, type StoredVersionCount } from './store/SessionStore.js';
 import { assertSessionId, isValidSessionId } from './sessionId.js';
+import type { QuarantinedSession } from './store/SessionStore.js';
 import { SubscriberHub } from './SubscriberHub.js';
 import { Telemetry } from './telemetry.js';
 import type {
@@ -166,6 +168,10 @@ export class Supervisor implements SessionSupervisor {
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
+      refused: (session, event, error) => {
+        // A cast (or a timer's event) has nobody waiting: the refusal is reported.
+        if (!CallTracker.refuse(event, error)) this.#report(error, session.id, 'refused');
+      },
     });
     root.start();
   }
@@ -183,6 +189,7 @@ export class Supervisor implements SessionSupervisor {
     if (this.#persist && !this.#registry.has(id)) {
       assertSessionId(id);
       if (await this.#persist.stored(id)) throw new SessionAlreadyStartedError(id);
+      await this.#persist.countStored();
     }
     return this.#start(id, options);
   }
@@ -195,6 +202,10 @@ export class Supervisor implements SessionSupervisor {
     if (this.#registry.has(id)) return new Handle(this, id);
     if (this.#persist && ((await this.#persist.restore(id)) || this.#registry.has(id)))
       return new Handle(this, id);
+    if (this.#persist) {
+      await this.#persist.countStored();
+      if (this.#registry.has(id)) return new Handle(this, id);
+    }
     return this.#start(id, options);
   }
 
@@ -285,6 +296,7 @@ export class Supervisor implements SessionSupervisor {
               restored: this.#persist.restored,
               backlog: this.#persist.writer.backlog,
               migrated: { ...this.#persist.migrated },
+              quarantined: this.#persist.quarantinedCount,
             },
           }
         : {}),
@@ -325,7 +337,13 @@ export class Supervisor implements SessionSupervisor {
     try {
       if (!entry && isValidSessionId(id)) entry = this.#persist?.restoreSync(id);
     } catch (err) {
-      this.#report(err, id, 'store');
+      // An unrestorable record is reported once, when it is quarantined; a newer version's by
+      // whoever asks for it with an operation that can fail.
+      if (
+        !isSessionError(err, 'SESSION_RESTORE_FAILED') &&
+        !isSessionError(err, 'SESSION_VERSION_AHEAD')
+      )
+        this.#report(err, id, 'store');
     }
     if (!entry) return false;
     this.#life.active(entry);
@@ -373,6 +391,19 @@ export class Supervisor implements SessionSupervisor {
 
   async terminate(id: string): Promise<void> {
     await this.#life.end(await this.#entryAsync(id), 'terminated');
+  }
+
+  async quarantined(): Promise<QuarantinedSession[]> {
+    if (!this.#persist) return [];
+    return this.#persist.quarantined(MAX_QUARANTINED_LISTED);
+  }
+
+  async forget(id: string): Promise<void> {
+    assertSessionId(id);
+    const entry = this.#registry.get(id);
+    // A running session ends as a terminated one does (its subscribers get `ended`).
+    if (entry) await this.#life.end(entry, 'terminated');
+    await this.#persist?.erase(id);
   }
 
   async shutdown(): Promise<void> {
@@ -469,6 +500,9 @@ export class Supervisor implements SessionSupervisor {
     return this.#entry(id);
   }
 }
+
+/** The most rows `quarantined()` answers with (the oldest first). */
+const MAX_QUARANTINED_LISTED = 10_000;
 
 function isEventObject(event: unknown): event is EventObject {
   return (

@@ -1,16 +1,17 @@
 import type { AnyActorLogic } from 'xstate';
-import { boundLogic } from './boundLogic.js';
-import type { VersionChain } from './versions/VersionChain.js';
-import { versionsOf } from './versions/machineVersions.js';
+import { boundLogic, type StepLimits } from './boundLogic.js';
 import type { ExpiryOptions } from './Expiry.js';
+import { RecordCodec, recordKeys } from './persistence/RecordCodec.js';
 import type { RegistryOptions } from './SessionRegistry.js';
 import type { Durability, SupervisorOptions } from './types.js';
+import { versionsOf } from './versions/machineVersions.js';
+import type { VersionChain } from './versions/VersionChain.js';
 
 /** @internal The name `logic` is registered under in `logics`. */
 export const DEFAULT_LOGIC = 'default';
 
 /** @internal Where an error reported through `onError` came from. */
-export type ErrorSource = 'crash' | 'listener' | 'store' | 'migration';
+export type ErrorSource = 'crash' | 'listener' | 'store' | 'refused' | 'migration';
 
 /** @internal `createSessionSupervisor`'s options, checked and with their defaults. */
 export interface ResolvedOptions {
@@ -29,10 +30,14 @@ export interface ResolvedOptions {
         passivateAfterMs: number | undefined;
         migrate: SupervisorOptions['migrate'];
         wakeIntervalMs: number;
+        quarantineRetentionMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
         /** The versions of a logic made by `machineVersions`. */
         versionsOf: (logic: string) => VersionChain | undefined;
+        codec: RecordCodec;
+        maxTimers: number;
+        maxStoredSessions: number | undefined;
       }
     | undefined;
 }
@@ -45,13 +50,30 @@ export interface ResolvedOptions {
 export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
   const logics: Record<string, AnyActorLogic> = { ...options.logics };
   if (options.logic) logics[DEFAULT_LOGIC] = options.logic;
-  const maxMicrosteps = positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps');
+  const limits: StepLimits = {
+    maxMicrosteps: positive(options.maxMicrosteps ?? 10_000, 'maxMicrosteps'),
+    maxStepMs: positive(options.maxStepMs ?? 50, 'maxStepMs'),
+    maxTimers: positive(options.maxTimers ?? 1_000, 'maxTimers'),
+  };
   const runnable: Record<string, AnyActorLogic> = {};
-  for (const [name, logic] of Object.entries(logics))
-    runnable[name] = boundLogic(logic, maxMicrosteps);
+  for (const [name, logic] of Object.entries(logics)) runnable[name] = boundLogic(logic, limits);
   const store = options.store;
   if (options.passivateAfterMs !== undefined && !store)
     throw new TypeError('passivateAfterMs needs a store (the sessions it passivates live there)');
+  if (store && (typeof store.quarantine !== 'function' || typeof store.quarantined !== 'function'))
+    throw new TypeError(
+      `store '${String(store.name)}' has no quarantine()/quarantined(): every SessionStore keeps a quarantine marker (see docs/persistence.md)`,
+    );
+  if (options.recordKey !== undefined && !store)
+    throw new TypeError('recordKey needs a store (it signs the records kept there)');
+  if (options.maxStoredSessions !== undefined && !store)
+    throw new TypeError('maxStoredSessions needs a store (it bounds the sessions kept there)');
+  if (options.maxStoredSessions !== undefined && store && typeof store.count !== 'function')
+    throw new TypeError(`maxStoredSessions needs a store with count(); '${store.name}' has none`);
+  const codec = new RecordCodec({
+    maxRecordBytes: positive(options.maxRecordBytes ?? 1_048_576, 'maxRecordBytes'),
+    keys: recordKeys(options.recordKey),
+  });
   if (
     options.durability !== undefined &&
     !['none', 'eventual', 'durable'].includes(options.durability)
@@ -95,8 +117,18 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
               : positive(options.passivateAfterMs, 'passivateAfterMs'),
           migrate: options.migrate,
           wakeIntervalMs: positive(options.wakeIntervalMs ?? 1_000, 'wakeIntervalMs'),
+          quarantineRetentionMs: positive(
+            options.quarantineRetentionMs ?? 7 * 24 * 3_600_000,
+            'quarantineRetentionMs',
+          ),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
           versionsOf: (name) => versionsOf(logics[name]),
+          codec,
+          maxTimers: limits.maxTimers,
+          maxStoredSessions:
+            options.maxStoredSessions === undefined
+              ? undefined
+              : positive(options.maxStoredSessions, 'maxStoredSessions'),
         }
       : undefined,
   };

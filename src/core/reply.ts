@@ -1,5 +1,6 @@
 import type { AnyActorRef, ActorSystem, EventObject } from 'xstate';
 import { CallTracker } from './CallTracker.js';
+import type { SessionError } from './errors.js';
 
 /** @internal What a supervisor registers for its actor system, so machine actions can reach it. */
 export interface SystemLink {
@@ -7,6 +8,11 @@ export interface SystemLink {
   readonly root: AnyActorRef;
   /** Delivers a reply to the pending call with this public id, if it still waits. */
   replyTo(callId: string, value: unknown, from: AnyActorRef): void;
+  /**
+   * A session's step was refused by a step limit (TOO_MANY_TIMERS): the session kept its
+   * snapshot; the call that sent `event` is rejected with `error`, or else it is reported.
+   */
+  refused(session: AnyActorRef, event: EventObject, error: SessionError): void;
 }
 
 const links = new WeakMap<ActorSystem<any>, SystemLink>();

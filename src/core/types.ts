@@ -139,6 +139,8 @@ export interface SupervisorStats {
     restored: number;
     backlog: number;
     migrated: Record<string, number>;
+    /** Records this process quarantined (they could not be restored). */
+    quarantined: number;
   };
   /** With a cluster: this node, the live nodes, and the sessions this node owns. */
   cluster?: { nodeId: string; nodes: string[]; leaseHeld: boolean; owned: number; known: number };
@@ -194,7 +196,38 @@ export interface SupervisorOptions<
    * @default 10_000
    */
   maxMicrosteps?: number;
-  /** More starts are refused with `SESSION_LIMIT_REACHED`. @default 100_000 */
+  /**
+   * Time budget of one event's step, in milliseconds, for state machines: checked between
+   * microsteps, so a loop whose microsteps are each slow ends (the session alone, as `crashed`,
+   * its error saying `maxStepMs`) once it has run this long, instead of stalling every other
+   * session until `maxMicrosteps` ends it. A single action that blocks cannot be interrupted.
+   * @default 50 (milliseconds)
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logic: cartMachine, maxStepMs: 20 });
+   * ```
+   */
+  maxStepMs?: number;
+  /**
+   * Pending delayed events (`after` transitions, delayed `raise`/`sendTo`) one session may hold.
+   * The event whose step would exceed it is refused with `TOO_MANY_TIMERS`: the session keeps
+   * the state it had before that event (the step's new state and the effects XState defers to
+   * its end, such as scheduling and sending, are dropped; actions that already ran, ran). A `call`
+   * rejects with it; a refused `cast` goes to `onError` (`source: 'refused'`). A start whose
+   * initial state would exceed it fails with `SESSION_INIT_FAILED`, and a stored record with more
+   * timers is not restored (`SESSION_RESTORE_FAILED`).
+   * @default 1_000
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logic: cartMachine, maxTimers: 100 });
+   * ```
+   */
+  maxTimers?: number;
+  /**
+   * Sessions in this process's memory; more starts are refused with `SESSION_LIMIT_REACHED`.
+   * Passivated and stored sessions are not counted: see `maxStoredSessions`.
+   * @default 100_000
+   */
   maxSessions?: number;
   /** A session without activity for this long ends with reason `expired`. `0` disables. @default 1_800_000 (30 min) */
   idleTimeoutMs?: number;
@@ -256,17 +289,78 @@ export interface SupervisorOptions<
    */
   migrate?: ((record: SessionRecord) => SessionRecord) | undefined;
   /**
+   * The largest record one session may have in the store, in bytes (UTF-8 JSON). Checked when a
+   * record is encoded: a record over it is never written, and the session goes back to its last
+   * saved record (it leaves memory; its next use restores that record, or finds no session if
+   * none was ever saved). With `durable`, the call whose change made it too large rejects with
+   * `RECORD_TOO_LARGE` and is never acknowledged; otherwise (`eventual`, and `none` when it
+   * passivates or shuts down) the changes since the last save are lost and `onError` receives
+   * `RECORD_TOO_LARGE` (`source: 'store'`). Checked on read too, from the length alone, before
+   * anything is parsed: a larger stored record is not restored (`SESSION_RESTORE_FAILED`, the
+   * `RECORD_TOO_LARGE` as its cause).
+   * @default 1_048_576 (1 MiB)
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logic: cartMachine, store: memoryStore(), maxRecordBytes: 64 * 1024 });
+   * ```
+   */
+  maxRecordBytes?: number;
+  /**
+   * Sessions the store may hold (passivated ones included): a start beyond it is refused with
+   * `SESSION_LIMIT_REACHED`. Counted with the store's `count()` (memory, SQLite, Redis), asked at
+   * most once per `wakeIntervalMs`; starts of this process since the last count are added, so
+   * several processes sharing a store may overshoot by the starts of one interval. Needs a store.
+   * @default undefined (no bound beyond the store's own)
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logic: cartMachine, store: memoryStore(), maxStoredSessions: 1_000_000 });
+   * ```
+   */
+  maxStoredSessions?: number | undefined;
+  /**
+   * Signs every record with HMAC-SHA256 and verifies it on restore, for a store that other
+   * software can write (a shared Redis, a database other services reach): a record that is not
+   * signed with one of these keys is not restored (`SESSION_RESTORE_FAILED`, the cause saying
+   * the signature does not match), so nobody without the key can inject a session or a timer.
+   * Give several keys to rotate: records are signed with the first and accepted with any. Use at
+   * least 32 random bytes per key. Records written before a key was set are refused.
+   * @default undefined (records are not signed)
+   * @example
+   * ```ts
+   * createSessionSupervisor({
+   *   logic: cartMachine,
+   *   store: memoryStore(),
+   *   recordKey: [process.env.RECORD_KEY!, process.env.RECORD_KEY_PREVIOUS!],
+   * });
+   * ```
+   */
+  recordKey?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined;
+  /**
    * How often the store's due-time index is polled for passivated sessions whose timers or
    * deadlines fell due (sessions saved by an earlier process included).
    * @default 1_000
    */
   wakeIntervalMs?: number;
+  /**
+   * How long a quarantined record (one that could not be restored: corrupt, an unknown logic, a
+   * state the machine no longer has) is kept for inspection before the waker deletes it. Until
+   * then `sessions.quarantined()` lists it and `store.load(id)` returns it; nothing restores it.
+   * @default 604_800_000 (7 days, in ms)
+   * @example
+   * ```ts
+   * createSessionSupervisor({ logics: { cart }, store, quarantineRetentionMs: 24 * 3_600_000 });
+   * ```
+   */
+  quarantineRetentionMs?: number;
   /** Many processes serving one set of sessions (`redisCluster` from `session-process/redis`). */
   cluster?: ClusterAdapter | undefined;
   /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */
   onError?: (
     error: unknown,
-    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' | 'cluster' | 'migration' },
+    info: {
+      sessionId?: string;
+      source: 'crash' | 'listener' | 'store' | 'cluster' | 'refused' | 'migration';
+    },
   ) => void;
 }
 

@@ -3,6 +3,7 @@ import {
   type ActorSystem,
   type EventObject,
   createActor,
+  createMachine,
   fromTransition,
 } from 'xstate';
 
@@ -24,6 +25,12 @@ import {
  *   with a reservation timer took 59 s to shut down). {@link installIndexedScheduler} replaces
  *   it with one that keeps each actor's timers apart, and lets the store read and re-arm them.
  * - A child's crash and completion reach the root as events with these type prefixes.
+ * - The step limits (see boundLogic.ts): a machine's `options.maxIterations` is compared with
+ *   the microstep count after every microstep, so an object whose `valueOf` reads the clock turns
+ *   it into a time budget; the built-in actions that schedule and cancel delayed events pass
+ *   through the actor scope's `actionExecutor` (type and resolved params) before they run, and
+ *   what they schedule waits in the actor's `_deferred` list until the step is over, so a step
+ *   that would hold too many timers can be refused before anything is scheduled.
  */
 
 /** Type prefix of the event a child's crash sends its parent (`xstate.error.actor.<id>`). */
@@ -39,8 +46,29 @@ interface ActorInternals {
   _parent?: AnyActorRef;
   _stop(): void;
   _actorScope: { id: string };
+  _deferred: unknown[];
   mailbox: { _current: unknown; _active: boolean };
 }
+
+/** A built-in or custom action as the actor scope's `actionExecutor` receives it. */
+export interface ExecutableAction {
+  readonly type: string;
+  readonly params: unknown;
+}
+
+/** The parts of XState's actor scope (a transition's third argument) the step limits use. */
+export interface StepScope {
+  readonly self: AnyActorRef;
+  readonly system: ActorSystem<any>;
+  actionExecutor: (action: ExecutableAction) => void;
+}
+
+/** Type of the built-in `raise` action (delayed when its params carry a numeric `delay`). */
+export const RAISE_ACTION = 'xstate.raise';
+/** Type of the built-in `sendTo` action (delayed when its params carry a numeric `delay`). */
+export const SEND_TO_ACTION = 'xstate.sendTo';
+/** Type of the built-in `cancel` action (its params carry the `sendId` it cancels). */
+export const CANCEL_ACTION = 'xstate.cancel';
 
 interface SystemInternals {
   _relay(source: AnyActorRef | undefined, target: AnyActorRef, event: EventObject): void;
@@ -84,6 +112,12 @@ export function checkXStateInternals(): void {
   const missing: string[] = [];
   for (const name of ['_stop', 'sessionId', '_actorScope', '_parent', 'mailbox'] as const)
     if (!(name in actor)) missing.push(`Actor.${name}`);
+  if (!Array.isArray(actor._deferred)) missing.push('Actor._deferred');
+  if (
+    typeof (actor._actorScope as { actionExecutor?: unknown } | undefined)?.actionExecutor !==
+    'function'
+  )
+    missing.push('Actor._actorScope.actionExecutor');
   const mailbox = actor.mailbox as Record<string, unknown> | undefined;
   for (const name of ['_current', '_active'] as const)
     if (!mailbox || !(name in mailbox)) missing.push(`Actor.mailbox.${name}`);
@@ -94,11 +128,62 @@ export function checkXStateInternals(): void {
     if (typeof scheduler?.[name] !== 'function') missing.push(`system.scheduler.${name}`);
   if (typeof (actor._actorScope as { id?: unknown } | undefined)?.id !== 'string')
     missing.push('Actor._actorScope.id');
+  if (missing.length === 0 && !stepHooksWork())
+    missing.push(
+      'the step hooks (maxIterations compared per microstep, delayed actions through actionExecutor)',
+    );
   if (missing.length)
     throw new Error(
       `session-process: the installed xstate lacks ${missing.join(', ')}, which this package ` +
         "needs. Install the xstate version in session-process's peerDependencies (^5.33).",
     );
+}
+
+let stepHooksChecked: boolean | undefined;
+
+/**
+ * Whether the step limits' hooks behave as they must, tried once per process on a small machine:
+ * `maxIterations` is read through `valueOf` after each microstep, and a delayed `raise` and a
+ * `cancel` reach `actionExecutor` with their type and resolved params.
+ */
+function stepHooksWork(): boolean {
+  if (stepHooksChecked !== undefined) return stepHooksChecked;
+  let compared = 0;
+  const seen: string[] = [];
+  const machine = createMachine({
+    initial: 'a',
+    states: {
+      a: { on: { go: 'b' } },
+      b: { after: { 1000: 'a' }, always: { target: 'c' } },
+      c: {},
+    },
+  });
+  const bounded = machine.provide({});
+  const counting = {
+    valueOf: () => {
+      compared++;
+      return Number.POSITIVE_INFINITY;
+    },
+  };
+  bounded.options = { ...bounded.options, maxIterations: counting as unknown as number };
+  const actor = createActor(bounded);
+  const scope = (actor as unknown as { _actorScope: StepScope })._actorScope;
+  const execute = scope.actionExecutor;
+  scope.actionExecutor = (action) => {
+    const params = action.params as { delay?: unknown; sendId?: unknown } | undefined;
+    if (action.type === RAISE_ACTION && typeof params?.delay === 'number') seen.push('raise');
+    if (action.type === CANCEL_ACTION && typeof params?.sendId === 'string') seen.push('cancel');
+    execute(action);
+  };
+  try {
+    actor.start();
+    actor.send({ type: 'go' });
+    actor.stop();
+  } catch {
+    return false;
+  }
+  stepHooksChecked = compared > 0 && seen.includes('raise') && seen.includes('cancel');
+  return stepHooksChecked;
 }
 
 /**
@@ -127,6 +212,16 @@ export function sessionActorOf(actor: AnyActorRef, root: AnyActorRef): AnyActorR
   return a;
 }
 
+/** How many effects the actor's step has deferred so far (run when the step is over). */
+export function deferredCount(actor: AnyActorRef): number {
+  return internals(actor)._deferred.length;
+}
+
+/** Forgets the effects the actor deferred after the first `keep` (a refused step's). */
+export function dropDeferred(actor: AnyActorRef, keep: number): void {
+  internals(actor)._deferred.length = keep;
+}
+
 /** Gives a running actor a new id, state and timers untouched. */
 export function renameActor(actor: AnyActorRef, newId: string): void {
   const a = internals(actor);
@@ -147,6 +242,13 @@ export function installSessionLookup(
   const own = system.get.bind(system);
   (system as { get(id: string): AnyActorRef | undefined }).get = (id: string) =>
     lookup(id) ?? own(id);
+}
+
+const schedulers = new WeakMap<ActorSystem<any>, IndexedScheduler>();
+
+/** The indexed scheduler installed on a system, if any (the step limits count timers with it). */
+export function indexedSchedulerOf(system: ActorSystem<any>): IndexedScheduler | undefined {
+  return schedulers.get(system);
 }
 
 /**
@@ -189,7 +291,13 @@ export function installIndexedScheduler(system: ActorSystem<any>): IndexedSchedu
     },
   };
   sys.scheduler = scheduler;
-  return {
+  const view: IndexedScheduler = {
+    count(actor) {
+      return bySource.get(actor)?.size ?? 0;
+    },
+    has(actor, id) {
+      return bySource.get(actor)?.has(id) ?? false;
+    },
     pending(actor) {
       const own = bySource.get(actor);
       return own ? [...own.values()] : [];
@@ -200,10 +308,16 @@ export function installIndexedScheduler(system: ActorSystem<any>): IndexedSchedu
         scheduler.schedule(actor, e.target ?? actor, e.event, Math.max(0, e.dueAt - now), e.id);
     },
   };
+  schedulers.set(system, view);
+  return view;
 }
 
 /** @internal The view of the indexed scheduler the supervisor keeps. */
 export interface IndexedScheduler {
+  /** How many delayed events an actor has scheduled that have not fired. */
+  count(actor: AnyActorRef): number;
+  /** Whether one of them has this id. */
+  has(actor: AnyActorRef, id: string): boolean;
   /** The delayed events an actor has scheduled and that have not fired. */
   pending(actor: AnyActorRef): ScheduledEvent[];
   /** Schedules events again for a restored actor, each at its original due time (or now). */

@@ -1,3 +1,4 @@
+import { debuglog } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
@@ -13,6 +14,7 @@ import { assertSigningKeys } from './SigningKeyError.js';
 import type { SessionProcessOptions } from './types.js';
 
 const noop = () => {};
+const debug = debuglog('session-process:koa');
 
 /**
  * Koa middleware that ties each HTTP session to its own session process. Place it after
@@ -28,7 +30,11 @@ const noop = () => {};
  *   then, for stores that load asynchronously).
  * - A stored ID that is invalid, unknown or whose process has ended gets a fresh ID and a fresh
  *   process (one, shared by the browser's concurrent requests): never a 500, never a restart under
- *   the old ID. An ID that another request just rotated away (`rotate()` at login in another tab)
+ *   the old ID. So does, by default (`onRestoreFailed: 'fresh'`), an ID whose stored session
+ *   cannot be restored (`SESSION_RESTORE_FAILED`, quarantined in the store) or, on a single node,
+ *   was written by a newer version of its logic (`SESSION_VERSION_AHEAD`, left as it is): its
+ *   fresh process starts in that request, lazy mode or not, so that the new cookie names a
+ *   running session (the live views refused with `4410 SESSION_REPLACED` reconnect to it). An ID that another request just rotated away (`rotate()` at login in another tab)
  *   answers `409 SESSION_ROTATED` with `Retry-After: 0` and no cookie, once the handler uses it.
  * - A refused start answers `503` (`SESSION_LIMIT_REACHED`) or `429` (`RATE_LIMITED`: the
  *   supervisor's `startRate`, or this client address's `clientStartRate`) with `Retry-After` in
@@ -63,6 +69,17 @@ export function sessionProcess<TCtx extends Context = Context>(
   options: SessionProcessOptions<TCtx> = {},
 ): Middleware {
   const lazy = options.lazy ?? true;
+  const onRestoreFailed = options.onRestoreFailed ?? 'fresh';
+  if (onRestoreFailed !== 'fresh' && onRestoreFailed !== 'error')
+    throw new TypeError(
+      `sessionProcess: onRestoreFailed must be 'fresh' or 'error', got ${String(onRestoreFailed)}`,
+    );
+  /** Whether a request whose stored session failed to come back with `err` goes on afresh. */
+  const replaceable = (err: unknown): boolean =>
+    onRestoreFailed === 'fresh' &&
+    (isSessionError(err, 'SESSION_RESTORE_FAILED') ||
+      // In a cluster another node may hold the newer version: that is the cluster's to route.
+      (!sessions.distributed && isSessionError(err, 'SESSION_VERSION_AHEAD')));
   const minKeyLength = options.minKeyLength ?? 32;
   const rate =
     options.clientStartRate === undefined
@@ -102,6 +119,8 @@ export function sessionProcess<TCtx extends Context = Context>(
     let liveId: string | undefined;
     let deadId: string | undefined;
     let rotatedId: string | undefined;
+    /** The stored ID whose session cannot be restored (see `onRestoreFailed`). */
+    let replacedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
     if (isValidSessionId(stored) && sessions.distributed) {
       // A cluster node: the session may run on another node. `restore` reaches its owner and
@@ -112,23 +131,34 @@ export function sessionProcess<TCtx extends Context = Context>(
           liveId = stored;
         } else deadId = stored;
       } catch (err) {
-        if (!isSessionError(err, 'SESSION_ROTATED')) throw err;
-        rotatedId = stored;
+        if (isSessionError(err, 'SESSION_ROTATED')) rotatedId = stored;
+        else if (replaceable(err)) deadId = replacedId = replaced(stored, err);
+        else throw err;
       }
     } else if (isValidSessionId(stored)) {
       if (sessions.touch(stored)) liveId = stored;
       else if (wasRotated(sessions, stored)) rotatedId = stored;
-      // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
-      // ended. Only this slow path awaits.
-      else if (await restoredFromStore(sessions, stored)) liveId = stored;
-      else deadId = stored;
+      else {
+        // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
+        // ended. Only this slow path awaits.
+        try {
+          if (await restoredFromStore(sessions, stored)) liveId = stored;
+          else deadId = stored;
+        } catch (err) {
+          if (!replaceable(err)) throw err;
+          deadId = replacedId = replaced(stored, err);
+        }
+      }
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
     ctx.sessionProcess = requestProcess;
     // The common request (a live ID, nothing queued, the session left alone) awaits nothing
     // beyond `next()`: each extra await is a microtask on every request (see bench/http).
     try {
-      if (!lazy && liveId === undefined) await requestProcess.ensure();
+      // A visitor whose session could not come back gets its fresh one now, lazy or not: the
+      // cookie then names a running session, which its open live views reconnect to.
+      if ((!lazy && liveId === undefined) || replacedId !== undefined)
+        await requestProcess.ensure();
       await next();
       if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {
@@ -140,6 +170,20 @@ export function sessionProcess<TCtx extends Context = Context>(
       if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
     }
   };
+}
+
+/**
+ * A stored session that cannot come back: the request goes on as one whose session ended (a
+ * fresh process under a new ID, shared with the browser's concurrent requests). The core reported
+ * the record when it quarantined it; a newer version's record stays as it is.
+ */
+function replaced(id: string, err: unknown): string {
+  debug(
+    'session %s cannot be restored (%s): the request goes on afresh',
+    id,
+    (err as Error).message,
+  );
+  return id;
 }
 
 /** Whether `id` was in the supervisor's store and is now in memory, touched. */

@@ -66,6 +66,21 @@ export interface SessionProcessOptions<TCtx = any> {
    * @default undefined (no input)
    */
   input?: ((ctx: TCtx) => unknown) | undefined;
+  /**
+   * What a request does when its cookie's session is stored but cannot be restored
+   * (`SESSION_RESTORE_FAILED`: a corrupt record, a logic or a state the deployed machine no longer
+   * has; the record is quarantined in the store) or, on a single node, was written by a newer
+   * version of its logic (`SESSION_VERSION_AHEAD`; the record is left as it is). `'fresh'`: the
+   * request goes on as one whose session ended: a fresh process under a new ID (a new cookie)
+   * once the handler uses it, so the visitor is never stuck on an error. `'error'`: the request
+   * fails with that error (500 or 503), for apps that would rather show their own page.
+   * @default 'fresh'
+   * @example
+   * ```ts
+   * app.use(sessionProcess(sessions, { app, onRestoreFailed: 'error' }));
+   * ```
+   */
+  onRestoreFailed?: 'fresh' | 'error' | undefined;
 }
 
 /**

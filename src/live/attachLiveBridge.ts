@@ -289,9 +289,26 @@ export function attachLiveBridge<TContext = any>(
           sessionId,
         );
         return;
+      } else if (
+        isSessionError(err, 'SESSION_RESTORE_FAILED') ||
+        (!sessions.distributed && isSessionError(err, 'SESSION_VERSION_AHEAD'))
+      ) {
+        // The stored session cannot come back here (quarantined, or written by a newer version
+        // on a single node): the page's next request gets a fresh session under a new cookie
+        // (the Koa middleware's `onRestoreFailed`), and the client reconnects after it.
+        refuse(
+          req,
+          socket,
+          head,
+          'cookie',
+          'SESSION_REPLACED',
+          "The cookie's session cannot be restored; the next page request starts a fresh one",
+          sessionId,
+        );
+        return;
       } else {
-        // The store did not answer (STORE_UNAVAILABLE) or the record is broken
-        // (SESSION_RESTORE_FAILED): not the peer's fault, and not a reason to stop its client.
+        // The store did not answer (STORE_UNAVAILABLE): not the peer's fault, and not a reason to
+        // stop its client.
         report(err, sessionId);
         answerHttp(socket, isSessionError(err) ? err.status : 500);
         return;

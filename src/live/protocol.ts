@@ -55,6 +55,8 @@ export const CLOSE_SESSION_ENDED = 4001;
  * | 4401 | `UNAUTHORIZED` | 401 | stops: no valid session cookie, or its session is not running |
  * | 4403 | `FORBIDDEN` | 403 | stops: the page's `Origin` is not in the bridge's `origins` |
  * | 4404 | `NOT_FOUND` | 404 | stops: no handler serves this path |
+ * | 4409 | `SESSION_ROTATED` | 409 | retries with backoff: the ID moved (a login in another tab) |
+ * | 4410 | `SESSION_REPLACED` | 410 | waits: the stored session cannot be restored; the page's next request gets a fresh one, then `reconnect()` (or `onReplaced`) |
  * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views |
  *
  * @example
@@ -70,6 +72,7 @@ export const REFUSAL_CLOSE_CODES = {
   NOT_FOUND: 4404,
   TOO_MANY_VIEWS: 4429,
   SESSION_ROTATED: 4409,
+  SESSION_REPLACED: 4410,
 } as const;
 
 /** Why the bridge refused a view, as the client learns it (see {@link REFUSAL_CLOSE_CODES}). */

@@ -26,6 +26,7 @@ const STATUS: Readonly<Record<LiveRefusedCode, number>> = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   SESSION_ROTATED: 409,
+  SESSION_REPLACED: 410,
   TOO_MANY_VIEWS: 429,
   SERVER_BUSY: 503,
 };

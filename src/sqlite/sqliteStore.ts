@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'libsql';
 import type {
   DueSession,
+  QuarantinedSession,
   SessionStore,
   StoredSession,
   StoredVersionCount,
@@ -112,22 +113,52 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
        id TEXT PRIMARY KEY NOT NULL,
        version INTEGER NOT NULL,
        data TEXT NOT NULL,
-       due_at INTEGER
+       due_at INTEGER,
+       quarantined_at INTEGER,
+       quarantine_reason TEXT
      )`,
   );
+  // A table written before quarantine existed gets its two columns (NULL: not quarantined).
+  const columns = new Set(
+    (db.prepare(`PRAGMA table_info(${table})`).raw().all() as unknown[][]).map((c) => c[1]),
+  );
+  if (!columns.has('quarantined_at')) {
+    db.exec(`ALTER TABLE ${table} ADD COLUMN quarantined_at INTEGER`);
+    db.exec(`ALTER TABLE ${table} ADD COLUMN quarantine_reason TEXT`);
+  }
   // Partial: most sessions have no timer, and only those that do belong in the wakeup index.
   db.exec(
     `CREATE INDEX IF NOT EXISTS ${table}_due_at ON ${table} (due_at) WHERE due_at IS NOT NULL`,
   );
+  db.exec(
+    `CREATE INDEX IF NOT EXISTS ${table}_quarantined_at ON ${table} (quarantined_at)
+       WHERE quarantined_at IS NOT NULL`,
+  );
 
   // raw(): rows as arrays; libsql's row objects carry an extra `_metadata` member.
-  const selectOne = db.prepare(`SELECT version, data, due_at FROM ${table} WHERE id = ?`).raw();
+  const selectOne = db
+    .prepare(
+      `SELECT version, data, due_at, quarantined_at, quarantine_reason FROM ${table} WHERE id = ?`,
+    )
+    .raw();
   const insert = db.prepare(
     `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   );
   const update = db.prepare(
-    `UPDATE ${table} SET version = ?, data = ?, due_at = ? WHERE id = ? AND version = ?`,
+    `UPDATE ${table} SET version = ?, data = ?, due_at = ?
+       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
   );
+  // A quarantined record leaves the due index (due_at NULL) and is frozen (the update above).
+  const markQuarantined = db.prepare(
+    `UPDATE ${table} SET due_at = NULL, quarantined_at = ?, quarantine_reason = ?
+       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
+  );
+  const selectQuarantined = db
+    .prepare(
+      `SELECT id, quarantined_at, quarantine_reason FROM ${table}
+         WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at LIMIT ?`,
+    )
+    .raw();
   const remove = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
   const selectDue = db
     .prepare(
@@ -160,9 +191,14 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   };
   const loadSync = (id: string): StoredSession | undefined => {
     open();
-    const row = selectOne.get(id) as [number, string, number | null] | undefined;
+    const row = selectOne.get(id) as
+      | [number, string, number | null, number | null, string | null]
+      | undefined;
     if (!row) return undefined;
-    return { id, version: row[0], data: row[1], dueAt: row[2] };
+    const stored = { id, version: row[0], data: row[1], dueAt: row[2] };
+    return row[3] === null
+      ? stored
+      : { ...stored, quarantine: { at: row[3], reason: row[4] ?? '' } };
   };
 
   return {
@@ -195,6 +231,25 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
         version: typeof version === 'string' ? version : null,
         count,
       }));
+    },
+    async quarantine(id, version, marker) {
+      open();
+      return markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
+        ? 'ok'
+        : 'conflict';
+    },
+    async quarantined(limit): Promise<QuarantinedSession[]> {
+      open();
+      const rows = selectQuarantined.all(limit) as [string, number, string | null][];
+      return rows.map(([id, quarantinedAt, reason]) => ({
+        id,
+        quarantinedAt,
+        reason: reason ?? '',
+      }));
+    },
+    async count(): Promise<number> {
+      open();
+      return (countRows.get() as [number])[0];
     },
     async stats(): Promise<SqliteStoreStats> {
       open();

@@ -23,12 +23,25 @@ export interface StoreConformanceOptions {
   versions?: boolean;
   /** Runs after each test's store is closed: drop its table or keys, say. */
   dispose?: (store: SessionStore) => Promise<void> | void;
+  /**
+   * Opens the data of `store` again, as the next process would (the same file, the same key
+   * prefix). Given, the suite also checks that what a store persists (the quarantine marker)
+   * survives a reopen; the suite closes what it returns.
+   * @example
+   * ```ts
+   * storeConformance('sqliteStore', () => sqliteStore({ path: next() }), {
+   *   reopen: (store) => sqliteStore({ path: pathOf(store) }),
+   * });
+   * ```
+   */
+  reopen?: (store: SessionStore) => SessionStore | Promise<SessionStore>;
 }
 
 /**
  * Registers the vitest tests that every {@link SessionStore} passes: records round-trip as
  * opaque text, every write is a compare-and-set on the version it replaces (a conflict does not
- * stop the other writes of a batch), the due-time index, concurrent writers, close. The memory,
+ * stop the other writes of a batch), the due-time index, the quarantine marker (kept, listed,
+ * never due, frozen, persisted), concurrent writers, close. The memory,
  * SQLite and Redis stores run it; run it on yours.
  *
  * `createStore` is called once per test and must return an empty store (a fresh table, a unique
@@ -178,6 +191,18 @@ export function storeConformance(
       });
     });
 
+    describe('count (optional: maxStoredSessions needs it)', () => {
+      test('count() counts the records written and not deleted', async (store) => {
+        if (store.count === undefined) return;
+        assert.equal(await store.count(), 0);
+        await store.save([write('a', 0, 1, 'x', null), write('b', 0, 1, 'y', 5)]);
+        await store.save([write('a', 1, 2, 'x2', null), write('b', 0, 1, 'dup', null)]);
+        assert.equal(await store.count(), 2);
+        await store.delete('a');
+        assert.equal(await store.count(), 1);
+      });
+    });
+
     describe('due-time index', () => {
       test('due lists records due at or before `until`, earliest first, at most `limit`', async (store) => {
         await store.save([
@@ -231,6 +256,100 @@ export function storeConformance(
         await store.save([write('t4', 1, 2, 'x', 50)]);
         assert.deepEqual(await store.due(1_000, 1), [{ id: 't4', dueAt: 50 }]);
       });
+    });
+
+    describe('quarantine', () => {
+      const marker = { at: 1_700_000_000_000, reason: 'unknown state "removed"' };
+
+      test('a quarantined record stays under its id with its marker, and is listed', async (store) => {
+        await store.save([write('q', 0, 1, 'broken', 10), write('ok', 0, 1, 'fine', 20)]);
+        assert.equal(await store.quarantine('q', 1, marker), 'ok');
+        assert.deepEqual(await store.load('q'), {
+          id: 'q',
+          version: 1,
+          data: 'broken',
+          dueAt: null,
+          quarantine: marker,
+        });
+        assert.deepEqual(await store.load('ok'), { id: 'ok', version: 1, data: 'fine', dueAt: 20 });
+        assert.deepEqual(await store.quarantined(10), [
+          { id: 'q', quarantinedAt: marker.at, reason: marker.reason },
+        ]);
+      });
+
+      test('a quarantined record is never due', async (store) => {
+        await store.save([write('q', 0, 1, 'x', 10), write('ok', 0, 1, 'x', 20)]);
+        await store.quarantine('q', 1, marker);
+        assert.deepEqual(await store.due(Number.MAX_SAFE_INTEGER, 10), [{ id: 'ok', dueAt: 20 }]);
+        assert.deepEqual(await store.due(Number.MAX_SAFE_INTEGER, 1), [{ id: 'ok', dueAt: 20 }]);
+      });
+
+      test('a quarantined record is frozen: saves to it conflict', async (store) => {
+        await store.save([write('q', 0, 1, 'x', 10)]);
+        await store.quarantine('q', 1, marker);
+        assert.deepEqual(
+          await store.save([write('q', 1, 2, 'y', 30), write('q', 0, 1, 'z', null)]),
+          ['conflict', 'conflict'],
+        );
+        assert.equal((await store.load('q'))?.data, 'x');
+        assert.deepEqual(await store.due(Number.MAX_SAFE_INTEGER, 10), []);
+      });
+
+      test('quarantine conflicts for an unknown id, another version, or a second time', async (store) => {
+        await store.save([write('q', 0, 1, 'x', 10)]);
+        assert.equal(await store.quarantine('nobody', 1, marker), 'conflict');
+        assert.equal(await store.load('nobody'), undefined);
+        assert.equal(await store.quarantine('q', 2, marker), 'conflict');
+        assert.equal((await store.load('q'))?.quarantine, undefined);
+        const tries = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.quarantine('q', 1, { at: marker.at + i, reason: `r${i}` }),
+          ),
+        );
+        assert.equal(tries.filter((r) => r === 'ok').length, 1);
+        const first = tries.indexOf('ok');
+        assert.deepEqual((await store.load('q'))?.quarantine, {
+          at: marker.at + first,
+          reason: `r${first}`,
+        });
+      });
+
+      test('delete removes a quarantined record, its listing and its marker', async (store) => {
+        await store.save([write('q', 0, 1, 'x', 10)]);
+        await store.quarantine('q', 1, marker);
+        await store.delete('q');
+        assert.equal(await store.load('q'), undefined);
+        assert.deepEqual(await store.quarantined(10), []);
+        assert.deepEqual(await store.save([write('q', 0, 1, 'new', 5)]), ['ok']);
+        assert.deepEqual(await store.load('q'), { id: 'q', version: 1, data: 'new', dueAt: 5 });
+      });
+
+      test('quarantined lists the oldest quarantine first, at most `limit`', async (store) => {
+        const ids = ['a', 'b', 'c', 'd'];
+        await store.save(ids.map((id) => write(id, 0, 1, 'x', 1)));
+        for (const [i, at] of [40, 10, 30, 20].entries())
+          await store.quarantine(ids[i]!, 1, { at, reason: `r${at}` });
+        assert.deepEqual(await store.quarantined(3), [
+          { id: 'b', quarantinedAt: 10, reason: 'r10' },
+          { id: 'd', quarantinedAt: 20, reason: 'r20' },
+          { id: 'c', quarantinedAt: 30, reason: 'r30' },
+        ]);
+      });
+
+      if (options.reopen) {
+        const reopen = options.reopen;
+        test('the marker survives a reopen of the store', async (store) => {
+          await store.save([write('q', 0, 1, 'x', 10), write('ok', 0, 1, 'y', 20)]);
+          await store.quarantine('q', 1, marker);
+          const again = await reopen(store);
+          opened.push(again);
+          assert.deepEqual((await again.load('q'))?.quarantine, marker);
+          assert.deepEqual(await again.due(Number.MAX_SAFE_INTEGER, 10), [{ id: 'ok', dueAt: 20 }]);
+          assert.deepEqual(await again.quarantined(10), [
+            { id: 'q', quarantinedAt: marker.at, reason: marker.reason },
+          ]);
+        });
+      }
     });
 
     describe('concurrency', () => {

@@ -12,6 +12,8 @@ function asyncStore(): SessionStore {
     save: (writes) => inner.save(writes),
     delete: (id) => inner.delete(id),
     due: (until, limit) => inner.due(until, limit),
+    quarantine: (id, version, marker) => inner.quarantine(id, version, marker),
+    quarantined: (limit) => inner.quarantined(limit),
     close: () => inner.close(),
   };
 }

@@ -39,6 +39,7 @@ const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   FORBIDDEN: false,
   NOT_FOUND: false,
   TOO_MANY_VIEWS: false,
+  SESSION_REPLACED: false,
   INVALID_SESSION_ID: true,
   SESSION_ALREADY_STARTED: true,
   SESSION_NOT_FOUND: true,

@@ -23,14 +23,20 @@ const dispose = async (store: unknown) =>
 const vitest = { describe, it, afterEach };
 
 describe.skipIf(!available)('redisStore', () => {
+  const prefixOf = (store: unknown) => (store as ReturnType<typeof redisStore>).prefix;
   storeConformance('redisStore', () => redisStore({ redis, prefix: `${base}${n++}:` }), {
     vitest,
     dispose,
+    reopen: (store) => redisStore({ redis, prefix: prefixOf(store) }),
   });
   storeConformance(
     "redisStore (dueIndex 'hint', as on Redis Cluster)",
     () => redisStore({ redis, prefix: `${base}${n++}:`, dueIndex: 'hint' }),
-    { vitest, dispose },
+    {
+      vitest,
+      dispose,
+      reopen: (store) => redisStore({ redis, prefix: prefixOf(store), dueIndex: 'hint' }),
+    },
   );
 
   const prefix = () => `${base}${n++}:`;

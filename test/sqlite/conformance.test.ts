@@ -9,8 +9,15 @@ const dir = mkdtempSync(join(tmpdir(), 'sp-sqlite-conformance-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-storeConformance('sqliteStore', () => sqliteStore({ path: join(dir, `s${n++}.db`) }), {
+const paths = new WeakMap<object, string>();
+const opened = (path: string) => {
+  const store = sqliteStore({ path });
+  paths.set(store, path);
+  return store;
+};
+storeConformance('sqliteStore', () => opened(join(dir, `s${n++}.db`)), {
   vitest: { describe, it, afterEach },
+  reopen: (store) => opened(paths.get(store)!),
 });
 storeConformance(
   'sqliteStore (synchronous normal)',

@@ -74,8 +74,59 @@ describe('storeConformance', () => {
       })),
     );
     expect(failed).toEqual([
+      // (it re-creates the record, so a quarantined one is written over too)
+      'quarantine > a quarantined record is frozen: saves to it conflict',
       'concurrency > of 100 concurrent creations of one id, exactly one is ok',
       'concurrency > of 100 concurrent updates expecting the same version, exactly one is ok',
+    ]);
+  });
+
+  it('fails a store whose waker still sees quarantined records', async () => {
+    const failed = await failures(
+      broken((store) => ({
+        due: async (until, limit) => {
+          const all = await store.due(until, limit);
+          const quarantined = await store.quarantined(1_000);
+          return [...all, ...quarantined.map((q) => ({ id: q.id, dueAt: 0 }))]
+            .sort((a, b) => a.dueAt - b.dueAt)
+            .slice(0, limit);
+        },
+      })),
+    );
+    expect(failed).toEqual([
+      'quarantine > a quarantined record is never due',
+      'quarantine > a quarantined record is frozen: saves to it conflict',
+    ]);
+  });
+
+  it('fails a store that quarantines more than once, or forgets the marker on delete', async () => {
+    const twice = await failures(
+      broken((store) => ({
+        quarantine: async (id, version, marker) => {
+          const r = await store.quarantine(id, version, marker);
+          return (await store.load(id)) ? 'ok' : r;
+        },
+      })),
+    );
+    expect(twice).toEqual([
+      'quarantine > quarantine conflicts for an unknown id, another version, or a second time',
+    ]);
+    const listed = await failures(
+      broken((store) => {
+        const seen: { id: string; quarantinedAt: number; reason: string }[] = [];
+        return {
+          quarantine: async (id, version, marker) => {
+            const r = await store.quarantine(id, version, marker);
+            if (r === 'ok') seen.push({ id, quarantinedAt: marker.at, reason: marker.reason });
+            return r;
+          },
+          quarantined: async (limit) =>
+            [...seen].sort((a, b) => a.quarantinedAt - b.quarantinedAt).slice(0, limit),
+        };
+      }),
+    );
+    expect(listed).toEqual([
+      'quarantine > delete removes a quarantined record, its listing and its marker',
     ]);
   });
 

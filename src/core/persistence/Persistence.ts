@@ -3,16 +3,19 @@ import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
 import {
   isSessionError,
+  SessionLimitReachedError,
   SessionRestoreFailedError,
   SessionVersionAheadError,
   StoreUnavailableError,
+  TooManyTimersError,
 } from '../errors.js';
-import type { SessionStore, StoredSession } from '../store/SessionStore.js';
+import type { QuarantinedSession, SessionStore, StoredSession } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import { compareVersions } from '../versions/compareVersions.js';
-import type { VersionChain, MigrationProblem } from '../versions/VersionChain.js';
+import type { MigrationProblem, VersionChain } from '../versions/VersionChain.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
-import { checkRecord, parseRecord, RECORD_FORMAT, type SessionRecord } from './record.js';
+import type { RecordCodec } from './RecordCodec.js';
+import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
 
 /** @internal What persistence asks of the supervisor. */
@@ -30,6 +33,11 @@ export interface PersistenceHooks {
   /** What a migration dropped (timers, children, history entries), reported through `onError`. */
   dropped(problems: readonly MigrationProblem[], sessionId: string, from: string): void;
   conflict(entry: Entry): void;
+  /**
+   * The session's record is over `maxRecordBytes` and was not written: the session goes back to
+   * its last saved record (it leaves memory), its waiting calls fail with `error`.
+   */
+  tooLarge(entry: Entry, error: unknown): void;
 }
 
 /** @internal The resolved persistence options. */
@@ -39,8 +47,16 @@ export interface PersistenceOptions {
   passivateAfterMs: number | undefined;
   migrate: ((record: SessionRecord) => SessionRecord) | undefined;
   wakeIntervalMs: number;
+  quarantineRetentionMs: number;
   logicVersion: (logic: string) => string | undefined;
+  /** The versions of a logic made by `machineVersions`. */
   versionsOf: (logic: string) => VersionChain | undefined;
+  /** Encodes and decodes records: `maxRecordBytes`, `recordKey`. */
+  codec: RecordCodec;
+  /** A stored record with more timers is not restored. */
+  maxTimers: number;
+  /** Starts beyond this many records in the store are refused. */
+  maxStoredSessions: number | undefined;
 }
 
 /**
@@ -58,13 +74,24 @@ export class Persistence {
   readonly #scheduler: IndexedScheduler;
   readonly #quiet: DeadlineQueue<Entry> | undefined;
   readonly #restoring = new Map<string, Promise<Entry | undefined>>();
-  readonly #unrestorable = new Set<string>();
+  /** Quarantines this process has asked the store for and not yet heard back about. */
+  readonly #quarantining = new Map<string, Promise<void>>();
+  /**
+   * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
+   * a process that holds that version, skipped (and reported once) by this process's waker.
+   */
+  readonly #ahead = new Set<string>();
+  /** When the waker next deletes quarantined records past `quarantineRetentionMs` (epoch ms). */
+  #purgeAt = 0;
   /** Due times of sessions this process passivated, so the waker is on time for them. */
   readonly #hints = new Set<number>();
   #wakeTimer: NodeJS.Timeout | undefined;
   #nextWake = Number.POSITIVE_INFINITY;
   #waking = false;
   #closed = false;
+  /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
+  #stored: { count: number; at: number; since: number } | undefined;
+  #counting: Promise<void> | undefined;
   passivated = 0;
   restored = 0;
   /** Records migrated on restore, by the version they came from. */
@@ -81,6 +108,7 @@ export class Persistence {
       {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
+        tooLarge: (entry, error) => hooks.tooLarge(entry, error),
         failed: (error) => hooks.report(new StoreUnavailableError(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
@@ -104,9 +132,10 @@ export class Persistence {
     return this.durability === 'durable' ? this.writer.whenSaved(entry) : undefined;
   }
 
+  /** The session's record as stored text (RECORD_TOO_LARGE past `maxRecordBytes`). */
   #encode(entry: Entry): { data: string; dueAt: number | null } {
     const actor = entry.actor as AnyActorRef & { getPersistedSnapshot(): unknown };
-    const timers = [];
+    const timers: StoredTimer[] = [];
     let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
     for (const t of this.#scheduler.pending(actor)) {
       if (t.target !== actor) continue; // only a session's own delayed events come back
@@ -125,7 +154,54 @@ export class Persistence {
       snapshot: actor.getPersistedSnapshot(),
       timers,
     };
-    return { data: JSON.stringify(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+    return { data: this.#o.codec.encode(record), dueAt: Number.isFinite(dueAt) ? dueAt : null };
+  }
+
+  /** When the session next needs waking: its earliest own timer, idle or lifetime deadline. */
+  #dueAt(entry: Entry): number | null {
+    const actor = entry.actor;
+    let dueAt = this.#hooks.deadlineOf(entry) ?? Number.POSITIVE_INFINITY;
+    for (const t of this.#scheduler.pending(actor))
+      if (t.target === actor && t.dueAt < dueAt) dueAt = t.dueAt;
+    return Number.isFinite(dueAt) ? dueAt : null;
+  }
+
+  // ---- bounding the store ----------------------------------------------------------------
+
+  /**
+   * With `maxStoredSessions`: brings the store's count up to date when it is older than
+   * `wakeIntervalMs` (asked once, however many starts wait). Rejects with STORE_UNAVAILABLE.
+   */
+  async countStored(): Promise<void> {
+    if (this.#o.maxStoredSessions === undefined) return;
+    const known = this.#stored;
+    if (known && Date.now() - known.at < this.#o.wakeIntervalMs) return;
+    this.#counting ??= (async () => {
+      const since = this.#stored?.since ?? 0;
+      try {
+        const count = await this.store.count!();
+        // Starts made while the count was taken may or may not be in it: kept (err on the safe side).
+        this.#stored = { count, at: Date.now(), since: (this.#stored?.since ?? 0) - since };
+      } catch (cause) {
+        throw new StoreUnavailableError(cause);
+      }
+    })().finally(() => {
+      this.#counting = undefined;
+    });
+    await this.#counting;
+  }
+
+  /**
+   * With `maxStoredSessions`: admits one more session into the store, or throws
+   * SESSION_LIMIT_REACHED. Synchronous, so starts in the same turn cannot overshoot.
+   */
+  admitStored(): void {
+    const max = this.#o.maxStoredSessions;
+    if (max === undefined) return;
+    const stored = (this.#stored ??= { count: 0, at: 0, since: 0 });
+    if (stored.count + stored.since >= max)
+      throw new SessionLimitReachedError(max, Math.max(1_000, this.#o.wakeIntervalMs));
+    stored.since++;
   }
 
   // ---- restoring --------------------------------------------------------------------------
@@ -182,24 +258,31 @@ export class Persistence {
   }
 
   #revive(id: string, stored: StoredSession): Entry {
-    let record: SessionRecord;
-    try {
-      record = parseRecord(stored.data);
-    } catch (cause) {
-      throw new SessionRestoreFailedError(id, cause);
+    if (stored.quarantine) {
+      // Reported once, when it was quarantined; every later use fails at once, quietly.
+      const { at, reason } = stored.quarantine;
+      throw new SessionRestoreFailedError(
+        id,
+        new Error(`quarantined since ${new Date(at).toISOString()}: ${reason}`),
+      );
     }
-    // Never newer data under older code: refused before anything reads it further, and the
-    // record is left as it is (no write, no delete) for the code that wrote it.
-    const ahead = this.#ahead(id, record);
-    if (ahead) throw ahead;
+    let record: SessionRecord;
     let from: string | undefined;
     let dropped: readonly MigrationProblem[] = [];
     try {
+      // Size and signature are checked before the text is parsed.
+      record = this.#o.codec.decode(stored.data, id);
+      // Never newer data under older code: refused before anything reads it further, and the
+      // record is left as it is (no write, no delete, no quarantine) for the code that wrote it.
+      const ahead = this.#aheadOf(id, record);
+      if (ahead) throw ahead;
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
+      if (record.timers.length > this.#o.maxTimers)
+        throw new TooManyTimersError(id, this.#o.maxTimers);
       const versions = this.#o.versionsOf(record.logic);
       const place = versions?.place(record.logicVersion);
-      if (versions && place && place.kind === 'older') {
+      if (versions && place?.kind === 'older') {
         const m = versions.migrate(
           record.snapshot as Parameters<VersionChain['migrate']>[0],
           record.timers,
@@ -210,9 +293,18 @@ export class Persistence {
         dropped = m.dropped;
       }
     } catch (cause) {
-      throw new SessionRestoreFailedError(id, cause);
+      // A record written by a newer version is not broken: it stays as it is, for a process
+      // that holds that version.
+      if (isSessionError(cause, 'SESSION_VERSION_AHEAD')) throw cause;
+      throw this.#unrestorable(stored, new SessionRestoreFailedError(id, cause));
     }
-    const entry = this.#hooks.revive(record, stored.version);
+    let entry: Entry;
+    try {
+      entry = this.#hooks.revive(record, stored.version);
+    } catch (err) {
+      if (isSessionError(err, 'SESSION_RESTORE_FAILED')) throw this.#unrestorable(stored, err);
+      throw err;
+    }
     this.restored++;
     if (from !== undefined) {
       this.migrated[from] = (this.migrated[from] ?? 0) + 1;
@@ -224,8 +316,8 @@ export class Persistence {
   }
 
   /** SESSION_VERSION_AHEAD when the record was written by a newer version than this process holds. */
-  #ahead(id: string, record: SessionRecord): SessionVersionAheadError | undefined {
-    if (typeof record.logic !== 'string') return undefined;
+  #aheadOf(id: string, record: SessionRecord): SessionVersionAheadError | undefined {
+    if (typeof record?.logic !== 'string') return undefined;
     const versions = this.#o.versionsOf(record.logic);
     if (versions) {
       let place: ReturnType<VersionChain['place']>;
@@ -249,6 +341,61 @@ export class Persistence {
       : undefined;
   }
 
+  /**
+   * A record that cannot be restored is quarantined in the store (kept under its ID, out of the
+   * due index, frozen), so that no process tries it again, and reported by the one process whose
+   * quarantine took (the store's compare-and-set decides): once, whoever asks for it how often.
+   */
+  #unrestorable(stored: StoredSession, error: Error): Error {
+    const { id, version } = stored;
+    if (!this.#quarantining.has(id)) {
+      const at = Date.now();
+      const marker = { at, reason: error.message.slice(0, 1_000) };
+      const done = this.store
+        .quarantine(id, version, marker)
+        .then(
+          (result) => {
+            if (result !== 'ok') return;
+            this.quarantinedCount++;
+            this.#purgeAt = Math.min(this.#purgeAt, at + this.#o.quarantineRetentionMs);
+            this.#hooks.report(error, id);
+          },
+          (cause) => {
+            // Not marked: the next use tries (and reports) again.
+            this.#hooks.report(error, id);
+            this.#hooks.report(unavailable(cause, id), id);
+          },
+        )
+        .finally(() => this.#quarantining.delete(id));
+      this.#quarantining.set(id, done);
+    }
+    return error;
+  }
+
+  /** Records quarantined by this process since it started. */
+  quarantinedCount = 0;
+
+  /** The store's quarantined records, oldest first. */
+  async quarantined(limit: number): Promise<QuarantinedSession[]> {
+    await Promise.all(this.#quarantining.values());
+    try {
+      return await this.store.quarantined(limit);
+    } catch (cause) {
+      throw new StoreUnavailableError(cause);
+    }
+  }
+
+  /** Deletes a session's record for good, quarantined or not (after any write in flight). */
+  async erase(id: string): Promise<void> {
+    await this.#quarantining.get(id);
+    this.#ahead.delete(id);
+    try {
+      await this.writer.delete(id);
+    } catch (cause) {
+      throw unavailable(cause, id);
+    }
+  }
+
   /** Re-arms a revived session's delayed events at their original due times. */
   rearm(entry: Entry, record: SessionRecord): void {
     this.#scheduler.rearm(entry.actor, record.timers);
@@ -258,7 +405,7 @@ export class Persistence {
 
   /** Activity: the session's quiet deadline moves. */
   active(entry: Entry, now: number): void {
-    if (!this.#quiet) return;
+    if (!this.#quiet || entry.left || entry.ended) return;
     entry.passivation ??= DeadlineQueue.node(entry);
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
@@ -279,7 +426,7 @@ export class Persistence {
     const leave = () => {
       if (entry.ended || entry.lastActiveAt !== since || entry.subscribers?.size) return;
       if (entry.storedVersion < entry.version) return; // changed meanwhile: next quiet period
-      const { dueAt } = this.#encode(entry);
+      const dueAt = this.#dueAt(entry);
       this.#hooks.passivate(entry);
       this.passivated++;
       if (dueAt !== null) {
@@ -310,21 +457,35 @@ export class Persistence {
     this.#waking = true;
     let next = this.#o.wakeIntervalMs;
     try {
-      const due = await this.store.due(Date.now(), 256);
-      let woken = 0;
+      const now = Date.now();
+      if (now >= this.#purgeAt) await this.#purge(now);
+      // Records that this process leaves in the index (newer versions) must not take the batch.
+      const limit = WAKE_BATCH + this.#ahead.size;
+      const due = await this.store.due(now, limit);
+      let progress = 0;
       for (const { id } of due) {
-        if (this.#hooks.resident(id) || this.#unrestorable.has(id)) continue;
+        if (this.#hooks.resident(id) || this.#ahead.has(id)) continue;
         // Restoring re-arms the session's timers at their due times (now, for those past) and
         // its idle and lifetime deadlines, which then fire as in a session never passivated.
         try {
-          if (await this.restore(id)) woken++;
+          if (await this.restore(id)) progress++;
         } catch (err) {
-          // Reported once; the record stays for inspection and is not retried by the waker.
-          if (this.#unrestorable.size < 10_000) this.#unrestorable.add(id);
-          this.#hooks.report(err, id);
+          if (isSessionError(err, 'SESSION_RESTORE_FAILED')) {
+            // Quarantined (and reported) by the restore: out of the index, so the next batch
+            // reaches the records behind it.
+            await this.#quarantining.get(id);
+            progress++;
+          } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
+            // Skipped from now on, and the next query asks for that many more.
+            if (this.#ahead.size < MAX_AHEAD) {
+              this.#ahead.add(id);
+              progress++;
+            }
+            this.#hooks.report(err, id);
+          } else this.#hooks.report(err, id);
         }
       }
-      if (due.length === 256 && woken > 0) next = 0;
+      if (due.length === limit && progress > 0) next = 0;
     } catch (err) {
       this.#hooks.report(new StoreUnavailableError(err));
     } finally {
@@ -338,6 +499,26 @@ export class Persistence {
     }
   }
 
+  /**
+   * Deletes the quarantined records older than `quarantineRetentionMs`, a batch at a time, and
+   * notes when the oldest one left will be due.
+   */
+  async #purge(now: number): Promise<void> {
+    const retention = this.#o.quarantineRetentionMs;
+    const rows = await this.store.quarantined(WAKE_BATCH);
+    let deleted = 0;
+    for (const row of rows) {
+      if (row.quarantinedAt + retention > now) break;
+      await this.store.delete(row.id);
+      deleted++;
+    }
+    const oldest = rows[deleted];
+    if (oldest) this.#purgeAt = oldest.quarantinedAt + retention;
+    else if (deleted === WAKE_BATCH) this.#purgeAt = now;
+    // Others' quarantines (another node, an earlier process) are looked for again within the hour.
+    else this.#purgeAt = now + Math.min(retention, PURGE_CHECK_MS);
+  }
+
   /** Saves everything and stops the timers (shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
@@ -348,6 +529,13 @@ export class Persistence {
     this.writer.close();
   }
 }
+
+/** Records the waker restores (or quarantines) per store query. */
+const WAKE_BATCH = 256;
+/** How many due records of a newer version the waker skips at most (then they take batches). */
+const MAX_AHEAD = 10_000;
+/** How often the waker looks for quarantined records past their retention that it did not mark. */
+const PURGE_CHECK_MS = 60 * 60_000;
 
 /**
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store

@@ -10,6 +10,8 @@ export interface WriteHooks {
   conflict(entry: Entry): void;
   /** The store failed; it is retried. */
   failed(error: unknown): void;
+  /** `encode` refused the session's record (RECORD_TOO_LARGE): it was not written. */
+  tooLarge(entry: Entry, error: unknown): void;
 }
 
 interface Waiter {
@@ -141,13 +143,28 @@ export class WriteBehind {
     this.#dirty.clear();
     const writes: StoreWrite[] = [];
     const written: Entry[] = [];
+    let refused: Array<[Entry, unknown]> | undefined;
     for (const entry of entries) {
       if (entry.ended || entry.left) continue;
-      const { data, dueAt } = this.#hooks.encode(entry);
+      let encoded: { data: string; dueAt: number | null };
+      try {
+        encoded = this.#hooks.encode(entry);
+      } catch (error) {
+        (refused ??= []).push([entry, error]);
+        continue;
+      }
+      const { data, dueAt } = encoded;
       const version = Math.max(entry.version, entry.storedVersion + 1);
       entry.attempted.push(version);
       writes.push({ id: entry.id, version, expectedVersion: entry.storedVersion, data, dueAt });
       written.push(entry);
+    }
+    // Never written: whoever waits for the save hears why, before anything is acknowledged.
+    for (const [entry, error] of refused ?? []) {
+      const waiters = this.#waiters.get(entry);
+      this.#waiters.delete(entry);
+      for (const w of waiters ?? []) w.reject(error);
+      this.#hooks.tooLarge(entry, error);
     }
     try {
       if (writes.length) {

@@ -15,6 +15,36 @@ export interface StoredSession {
   readonly data: string;
   /** Epoch milliseconds at which the session must be woken, or `null` for never. */
   readonly dueAt: number | null;
+  /**
+   * Present when the record is quarantined (see {@link SessionStore.quarantine}): it could not be
+   * restored, and the supervisor never tries again. Absent (not `undefined`) otherwise.
+   */
+  readonly quarantine?: QuarantineMarker;
+}
+
+/** Why and when a record was quarantined, as the store keeps it. */
+export interface QuarantineMarker {
+  /** Epoch milliseconds at which the record was quarantined. */
+  readonly at: number;
+  /** What was wrong with it: the restore error's message (at most 1,000 characters). */
+  readonly reason: string;
+}
+
+/**
+ * A quarantined record, as {@link SessionStore.quarantined} and `sessions.quarantined()` list it.
+ *
+ * @example
+ * ```ts
+ * for (const { id, quarantinedAt, reason } of await sessions.quarantined())
+ *   console.log(id, new Date(quarantinedAt).toISOString(), reason);
+ * ```
+ */
+export interface QuarantinedSession {
+  readonly id: string;
+  /** Epoch milliseconds at which the record was quarantined. */
+  readonly quarantinedAt: number;
+  /** What was wrong with it (the restore error's message). */
+  readonly reason: string;
 }
 
 /** One write of a group commit. */
@@ -83,7 +113,10 @@ export interface SessionStore {
   save(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]>;
   /** Deletes a session's record (no error when there is none). */
   delete(id: string): Promise<void>;
-  /** Sessions whose `dueAt` is at or before `until`, earliest first, at most `limit` of them. */
+  /**
+   * Sessions whose `dueAt` is at or before `until`, earliest first, at most `limit` of them.
+   * A quarantined record is never due.
+   */
   due(until: number, limit: number): Promise<DueSession[]>;
   /**
    * How many records the store holds per logic and version (the `logic` and `logicVersion` of
@@ -92,6 +125,21 @@ export interface SessionStore {
    * `sessions.versions()` counts only the sessions in memory.
    */
   versions?(): Promise<StoredVersionCount[]>;
+  /**
+   * Quarantines the record of `id` if it still has `version`: the record stays under its ID
+   * (`load` returns it, with `quarantine` set), leaves the due index, and is frozen (every `save`
+   * to it conflicts) until `delete`. Persisted like the record itself, so a restart keeps it.
+   * Answers `'conflict'`, changing nothing, when there is no such record, its version differs, or
+   * it is already quarantined: exactly one caller quarantines a record (and reports it).
+   */
+  quarantine(id: string, version: number, marker: QuarantineMarker): Promise<StoreWriteResult>;
+  /** Quarantined records, the oldest quarantine first, at most `limit` of them. */
+  quarantined(limit: number): Promise<QuarantinedSession[]>;
+  /**
+   * How many records the store holds (optional; `maxStoredSessions` needs it). It may be a
+   * moment old, but must not be far off: the supervisor asks at most once per `wakeIntervalMs`.
+   */
+  count?(): Promise<number>;
   /** Releases the store's resources (not the client it was given). */
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import {
   Handle,
   isSessionError,
   isValidSessionId,
+  type QuarantinedSession,
   type SessionHandle,
   type SessionMessage,
   SessionNotFoundError,
@@ -406,6 +407,16 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     checkId(newId);
     await this.#route({ op: 'rename', id, newId }, this.#callTimeoutMs);
     return new Handle(this, newId);
+  }
+
+  /** The quarantine is the shared store's: any node lists it (the local supervisor reads it). */
+  quarantined(): Promise<QuarantinedSession[]> {
+    return this.local.quarantined();
+  }
+
+  /** This node's part: its own session and the record it may delete (it holds the lease). */
+  forget(id: string): Promise<void> {
+    return this.local.forget(id);
   }
 
   async shutdown(): Promise<void> {

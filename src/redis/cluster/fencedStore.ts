@@ -2,6 +2,7 @@ import { SessionRotatedError } from '../../index.js';
 import type { Redis } from 'ioredis';
 import type {
   DueSession,
+  QuarantinedSession,
   SessionStore,
   StoredSession,
   StoreWrite,
@@ -10,8 +11,8 @@ import type {
 import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
-import { DELETE, DUE, SAVE } from './scripts.js';
 import { globEscape, scanVersions } from '../store/scanVersions.js';
+import { DELETE, DUE, QUARANTINE, SAVE } from './scripts.js';
 
 /** @internal What the fenced store reports besides its results. */
 export interface FencedStoreHooks {
@@ -50,12 +51,14 @@ export function fencedStore(
       // gets SESSION_ROTATED here too, never a fresh session under the old ID.
       if (rotated) throw new SessionRotatedError(id);
       if (h.v === undefined || h.d === undefined) return undefined;
-      return {
+      const stored = {
         id,
         version: Number(h.v),
         data: h.d,
         dueAt: h.due === undefined ? null : Number(h.due),
       };
+      if (h.q === undefined) return stored;
+      return { ...stored, quarantine: { at: Number(h.q), reason: h.r ?? '' } };
     },
     async save(writes: readonly StoreWrite[]): Promise<StoreWriteResult[]> {
       const results: StoreWriteResult[] = new Array(writes.length).fill('conflict');
@@ -128,6 +131,23 @@ export function fencedStore(
       return out;
     },
     versions: () => scanVersions(redis, `${globEscape(keys.record(''))}*`),
+    async quarantine(id, version, marker) {
+      const keysOf = [keys.record(id), keys.due, keys.quarantined];
+      const reply = await QUARANTINE.run(redis, keysOf, [version, marker.at, marker.reason, id]);
+      return reply === 1 ? 'ok' : 'conflict';
+    },
+    async quarantined(limit): Promise<QuarantinedSession[]> {
+      if (limit <= 0) return [];
+      const flat = await redis.zrange(keys.quarantined, 0, limit - 1, 'WITHSCORES');
+      const out: QuarantinedSession[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const reason = await redis.hget(keys.record(flat[i]!), 'r');
+        // Deleted since (the index entry outlives the record): not listed, and dropped.
+        if (reason === null) await redis.zrem(keys.quarantined, flat[i]!);
+        else out.push({ id: flat[i]!, quarantinedAt: Number(flat[i + 1]), reason });
+      }
+      return out;
+    },
     async close(): Promise<void> {},
   };
 }

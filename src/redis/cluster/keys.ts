@@ -13,6 +13,8 @@ export interface ClusterKeys {
   readonly nodes: string;
   /** Sorted set: session ID by the time it must be woken (`dueAt`). */
   readonly due: string;
+  /** Sorted set: quarantined session ID by the time it was quarantined. */
+  readonly quarantined: string;
   /** Set of the IDs of every session that exists in the cluster (in memory somewhere or stored). */
   readonly ids: string;
   /** Channel announcing `+id` / `-id` to every node's directory. */
@@ -40,6 +42,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
     epoch: `${prefix}epoch`,
     nodes: `${prefix}nodes`,
     due: `${prefix}due`,
+    quarantined: `${prefix}quarantined`,
     ids: `${prefix}ids`,
     directory: `${prefix}dir`,
     node: (nodeId) => `${prefix}n:${nodeId}`,

@@ -167,6 +167,21 @@ return 1
 `);
 
 /**
+ * Quarantines a session's record (it cannot be restored): kept, out of the due index, listed in
+ * the quarantine index. KEYS: record key, due index, quarantine index. ARGV: version, at, reason,
+ * id. Returns 1 when quarantined, 0 when the record is gone, changed or already quarantined.
+ */
+export const QUARANTINE = new Script(`
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'q') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'q', ARGV[2], 'r', ARGV[3])
+redis.call('HDEL', KEYS[1], 'due')
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+return 1
+`);
+
+/**
  * Sessions due for waking that this node owns or may take (their owner is gone), taken for it.
  * KEYS: due index, own node key. ARGV: until, limit, node-key prefix, own incarnation, own node ID,
  * owner-key prefix, token prefix (\`node|incarnation|\`), first counter.

@@ -2,15 +2,24 @@ import { debuglog } from 'node:util';
 import { type Cluster, Redis } from 'ioredis';
 import type {
   DueSession,
+  QuarantinedSession,
   SessionStore,
   StoredSession,
   StoreWrite,
   StoreWriteResult,
 } from '../../index.js';
 import { type Bounded, bounded } from './bounded.js';
-import { DEFAULT_PREFIX, dueKey, FIELD, recordKey } from './keys.js';
+import { DEFAULT_PREFIX, dueKey, FIELD, quarantineKey, recordKey } from './keys.js';
 import { globEscape, scanVersions } from './scanVersions.js';
-import { COMMAND, DELETE, SAVE, SAVE_RECORD, UNINDEX_IF } from './scripts.js';
+import {
+  COMMAND,
+  DELETE,
+  QUARANTINE,
+  QUARANTINE_RECORD,
+  SAVE,
+  SAVE_RECORD,
+  UNINDEX_IF,
+} from './scripts.js';
 
 const debug = debuglog('session-process');
 
@@ -73,7 +82,22 @@ interface StoreCommands {
     data: string,
     dueAt: string,
   ): Promise<number>;
-  [COMMAND.delete](record: string, due: string, id: string): Promise<number>;
+  [COMMAND.delete](record: string, due: string, quarantined: string, id: string): Promise<number>;
+  [COMMAND.quarantine](
+    record: string,
+    due: string,
+    quarantined: string,
+    version: string,
+    at: string,
+    reason: string,
+    id: string,
+  ): Promise<number>;
+  [COMMAND.quarantineRecord](
+    record: string,
+    version: string,
+    at: string,
+    reason: string,
+  ): Promise<number>;
   [COMMAND.unindexIf](due: string, id: string, score: string): Promise<number>;
 }
 
@@ -116,11 +140,14 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
   const timeoutMs = options.commandTimeoutMs ?? 2_000;
   const hint = (options.dueIndex ?? (redis.isCluster ? 'hint' : 'atomic')) === 'hint';
   const due = dueKey(prefix);
+  const quarantinedKey = quarantineKey(prefix);
   const key = (id: string) => recordKey(prefix, id);
 
   redis.defineCommand(COMMAND.save, { numberOfKeys: 2, lua: SAVE });
   redis.defineCommand(COMMAND.saveRecord, { numberOfKeys: 1, lua: SAVE_RECORD });
-  redis.defineCommand(COMMAND.delete, { numberOfKeys: 2, lua: DELETE });
+  redis.defineCommand(COMMAND.delete, { numberOfKeys: 3, lua: DELETE });
+  redis.defineCommand(COMMAND.quarantine, { numberOfKeys: 3, lua: QUARANTINE });
+  redis.defineCommand(COMMAND.quarantineRecord, { numberOfKeys: 1, lua: QUARANTINE_RECORD });
   redis.defineCommand(COMMAND.unindexIf, { numberOfKeys: 1, lua: UNINDEX_IF });
   const commands = redis as unknown as StoreCommands;
   const run: Bounded = bounded(redis, timeoutMs);
@@ -234,12 +261,21 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
     prefix,
     async load(id): Promise<StoredSession | undefined> {
       open();
-      const [version, dueAt, data] = await run('load', () =>
-        redis.hmget(key(id), FIELD.version, FIELD.dueAt, FIELD.data),
+      const [version, dueAt, data, quarantinedAt, reason] = await run('load', () =>
+        redis.hmget(
+          key(id),
+          FIELD.version,
+          FIELD.dueAt,
+          FIELD.data,
+          FIELD.quarantinedAt,
+          FIELD.quarantineReason,
+        ),
       );
       if (version === null || version === undefined || data === null || data === undefined)
         return undefined;
-      return { id, version: Number(version), data, dueAt: dueAt ? Number(dueAt) : null };
+      const stored = { id, version: Number(version), data, dueAt: dueAt ? Number(dueAt) : null };
+      if (quarantinedAt === null || quarantinedAt === undefined) return stored;
+      return { ...stored, quarantine: { at: Number(quarantinedAt), reason: reason ?? '' } };
     },
     async save(writes): Promise<StoreWriteResult[]> {
       open();
@@ -249,9 +285,53 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
     async delete(id) {
       open();
       await run('delete', async () => {
-        if (!hint) return commands[COMMAND.delete](key(id), due, id);
+        if (!hint) return commands[COMMAND.delete](key(id), due, quarantinedKey, id);
         await redis.del(key(id));
         await redis.zrem(due, id);
+        await redis.zrem(quarantinedKey, id);
+      });
+    },
+    async quarantine(id, version, marker) {
+      open();
+      const [v, at, reason] = [String(version), String(marker.at), marker.reason];
+      return run('quarantine', async () => {
+        if (!hint) {
+          const reply = await commands[COMMAND.quarantine](
+            key(id),
+            due,
+            quarantinedKey,
+            v,
+            at,
+            reason,
+            id,
+          );
+          return reply === 1 ? 'ok' : 'conflict';
+        }
+        // Redis Cluster: the record first; a due entry left by a crash in between is stale
+        // (the record has no due time) and due() drops it.
+        if ((await commands[COMMAND.quarantineRecord](key(id), v, at, reason)) !== 1)
+          return 'conflict';
+        await redis.zrem(due, id);
+        await redis.zadd(quarantinedKey, at, id);
+        return 'ok';
+      });
+    },
+    async quarantined(limit): Promise<QuarantinedSession[]> {
+      open();
+      if (limit <= 0) return [];
+      return run('quarantined', async () => {
+        const entries = pairs(await redis.zrange(quarantinedKey, 0, limit - 1, 'WITHSCORES'));
+        const reasons = await Promise.all(
+          entries.map(([id]) => redis.hget(key(id), FIELD.quarantineReason)),
+        );
+        const out: QuarantinedSession[] = [];
+        entries.forEach(([id, score], i) => {
+          const reason = reasons[i];
+          // Deleted meanwhile (or, on Redis Cluster, before its index entry went): not listed.
+          if (reason === null || reason === undefined) return;
+          out.push({ id, quarantinedAt: Number(score), reason });
+        });
+        return out;
       });
     },
     async due(until, limit): Promise<DueSession[]> {

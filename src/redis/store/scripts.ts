@@ -13,6 +13,8 @@ export const COMMAND = {
   saveRecord: 'sessionProcessSaveRecord',
   delete: 'sessionProcessDelete',
   unindexIf: 'sessionProcessUnindexIf',
+  quarantine: 'sessionProcessQuarantine',
+  quarantineRecord: 'sessionProcessQuarantineRecord',
 } as const;
 
 // KEYS[1] record, KEYS[2] due index; ARGV expectedVersion, version, data, dueAt ('' = none), id.
@@ -21,6 +23,7 @@ export const COMMAND = {
 export const SAVE = `
 local current = redis.call('HGET', KEYS[1], 'v')
 if (current or '0') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'q') == 1 then return 0 end
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
   redis.call('HDEL', KEYS[1], 't')
@@ -37,6 +40,7 @@ return 1
 export const SAVE_RECORD = `
 local current = redis.call('HGET', KEYS[1], 'v')
 if (current or '0') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'q') == 1 then return 0 end
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
   redis.call('HDEL', KEYS[1], 't')
@@ -46,10 +50,33 @@ end
 return 1
 `;
 
-// KEYS[1] record, KEYS[2] due index; ARGV id.
+// KEYS[1] record, KEYS[2] due index, KEYS[3] quarantine index; ARGV id.
 export const DELETE = `
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 1
+`;
+
+// KEYS[1] record, KEYS[2] due index, KEYS[3] quarantine index; ARGV version, at, reason, id.
+// A quarantined record keeps its data and version, loses its due time, and is frozen: the save
+// scripts above refuse a record with a 'q' field.
+export const QUARANTINE = `
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'q') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'q', ARGV[2], 'r', ARGV[3])
+redis.call('HDEL', KEYS[1], 't')
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[4])
+return 1
+`;
+
+// The same on the record alone, for Redis Cluster (the indexes are updated after it).
+export const QUARANTINE_RECORD = `
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'q') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'q', ARGV[2], 'r', ARGV[3])
+redis.call('HDEL', KEYS[1], 't')
 return 1
 `;
 

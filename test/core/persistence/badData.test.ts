@@ -53,7 +53,7 @@ describe('a record that cannot be restored', () => {
     ],
     ['a record missing its fields', () => JSON.stringify({ format: 1, id: 'bad' }), /malformed/],
   ])(
-    'with %s fails that session with SESSION_RESTORE_FAILED, keeps the record, and others run on',
+    'with %s fails that session with SESSION_RESTORE_FAILED, quarantines the record, and others run on',
     async (_what, spoil, cause) => {
       const store = await storeWith(spoil);
       const kept = await store.load('bad');
@@ -66,7 +66,20 @@ describe('a record that cannot be restored', () => {
       expect(() => s.snapshot('bad')).toThrow(
         expect.objectContaining({ code: 'SESSION_RESTORE_FAILED' }),
       );
-      expect(await store.load('bad')).toEqual(kept);
+      // Quarantined in the store: kept under its ID, out of the due index, reported once.
+      await expect
+        .poll(async () => (await store.load('bad'))?.quarantine)
+        .toEqual({ at: expect.any(Number), reason: expect.stringMatching(cause) });
+      expect(await store.load('bad')).toMatchObject({ data: kept!.data, version: kept!.version });
+      expect(await store.due(Number.MAX_SAFE_INTEGER, 10)).not.toContainEqual(
+        expect.objectContaining({ id: 'bad' }),
+      );
+      await failure(s.call('bad', { type: 'count' }));
+      expect(s.touch('bad')).toBe(false);
+      expect(errors.filter((e) => isSessionError(e, 'SESSION_RESTORE_FAILED'))).toHaveLength(1);
+      expect(await s.quarantined()).toEqual([
+        { id: 'bad', quarantinedAt: expect.any(Number), reason: expect.stringMatching(cause) },
+      ]);
 
       expect(await s.call('good', { type: 'count' })).toBe(1);
       await s.start('fresh', { logic: 'shelf' });
@@ -116,6 +129,8 @@ describe('a store that is down', () => {
       save: guard(inner.save),
       delete: guard(inner.delete),
       due: guard(inner.due),
+      quarantine: guard(inner.quarantine),
+      quarantined: guard(inner.quarantined),
       close: inner.close,
     };
     return { store, state };
