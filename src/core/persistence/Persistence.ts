@@ -320,12 +320,7 @@ export class Persistence {
     if (typeof record?.logic !== 'string') return undefined;
     const versions = this.#o.versionsOf(record.logic);
     if (versions) {
-      let place: ReturnType<VersionChain['place']>;
-      try {
-        place = versions.place(record.logicVersion);
-      } catch {
-        return undefined; // no version and no `unversioned`: a restore failure, said later
-      }
+      const place = versions.place(record.logicVersion);
       return place.kind === 'ahead'
         ? new SessionVersionAheadError(id, place.version, versions.list)
         : undefined;

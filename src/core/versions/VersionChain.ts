@@ -42,7 +42,7 @@ export interface MachineVersionsOptions {
   migrations?: Readonly<Record<string, SnapshotMigration>>;
   /**
    * The version of a record written without one (by a machine that had no `version` yet).
-   * @default undefined (such a record cannot be restored: `SESSION_RESTORE_FAILED`)
+   * @default undefined (such a record cannot be ordered: `SESSION_VERSION_AHEAD`, left untouched)
    */
   unversioned?: string | undefined;
 }
@@ -121,13 +121,13 @@ export class VersionChain {
     return this.machines[this.machines.length - 1]!;
   }
 
-  /** Where a record's version stands; throws when a record without one has no `unversioned`. */
+  /**
+   * Where a record's version stands. A record without a version, when no `unversioned` says
+   * which it is, cannot be ordered: `ahead` (left untouched, as a newer one is).
+   */
   place(recordVersion: string | undefined): VersionPlace {
     const v = recordVersion ?? this.unversioned;
-    if (v === undefined)
-      throw new Error(
-        'the record has no version; give machineVersions `unversioned` to say which it is',
-      );
+    if (v === undefined) return ahead('(none)');
     if (v === this.newest) return { kind: 'newest' };
     if (this.list.includes(v)) return { kind: 'older', version: v };
     // Not a retained version: older than the newest (it migrates through '*' or its own entry)
