@@ -50,13 +50,24 @@ export function parseAfterId(
   return first;
 }
 
-/** @internal A state node by id, or `undefined`. */
+const nodeMaps = new WeakMap<AnyStateMachine, Map<string, AnyStateNode>>();
+
+/**
+ * @internal A state node by id, or `undefined`. From a map built once per machine: XState's
+ * `getStateNodeById` throws for an unknown id, and a restore asks for ids that are gone.
+ */
 export function nodeById(machine: AnyStateMachine, id: string): AnyStateNode | undefined {
-  try {
-    return machine.getStateNodeById(id) as AnyStateNode;
-  } catch {
-    return undefined;
+  let map = nodeMaps.get(machine);
+  if (!map) {
+    map = new Map();
+    const visit = (node: AnyStateNode) => {
+      map!.set(node.id, node);
+      for (const child of Object.values(node.states ?? {})) visit(child as AnyStateNode);
+    };
+    visit(machine.root);
+    nodeMaps.set(machine, map);
   }
+  return map.get(id);
 }
 
 /** @internal Whether the state node has an `after` transition with this delay. */
