@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMachine } from 'xstate';
+import { createMachine, fromPromise, setup } from 'xstate';
 import {
   createSessionSupervisor,
   isSessionError,
@@ -129,6 +129,60 @@ describe('a stored session of an older version', () => {
     });
     const record = JSON.parse((await store.load('new'))!.data) as SessionRecord;
     expect(record.logicVersion).toBe('3');
+  });
+
+  it('restores a running payment whose src the new version still has, and completes the order', async () => {
+    const store = memoryStore();
+    const v1 = supervisor({ logics: { cart: cartV1 }, store, durability: 'durable' });
+    await v1.start('payer', { logic: 'cart' });
+    v1.cast('payer', { type: 'auth.login', user: 'ada' });
+    v1.cast('payer', { type: 'cart.add', sku: 'A1' });
+    v1.cast('payer', { type: 'checkout.start' });
+    v1.cast('payer', { type: 'checkout.pay', card: '4242424242424242' });
+    expect(v1.snapshot('payer').value).toBe('paying');
+    await v1.shutdown(); // the payment had not answered yet
+    const sessions = supervisor({ logics: { cart: cartVersions }, store });
+    await sessions.restore('payer');
+    expect(sessions.snapshot('payer').value).toMatchObject({ cart: { checkout: 'paying' } });
+    await expect
+      .poll(() => sessions.snapshot('payer').value, { timeout: 10_000 })
+      .toMatchObject({ cart: 'ordered' });
+    expect(sessions.snapshot('payer').context.orderId).toMatch(/^ord_/);
+  });
+
+  it('reports a running child whose src the new version lacks', async () => {
+    const charge = fromPromise(() => new Promise<string>(() => {}));
+    const v1 = setup({ actors: { charge } }).createMachine({
+      id: 'p',
+      version: '1',
+      initial: 'paying',
+      states: { paying: { invoke: { id: 'charge', src: 'charge' } } },
+    });
+    const v2 = setup({ actors: { pay: charge } }).createMachine({
+      id: 'p',
+      version: '2',
+      initial: 'paying',
+      states: { paying: { invoke: { id: 'charge', src: 'pay' } } },
+    });
+    const store = memoryStore();
+    const old = supervisor({ logics: { p: v1 }, store });
+    await old.start('s', { logic: 'p' });
+    await old.shutdown();
+    const errors: { error: unknown; source: string }[] = [];
+    const sessions = supervisor({
+      logics: { p: machineVersions([v1, v2]) },
+      store,
+      onError: (error, info) => errors.push({ error, source: info.source }),
+    });
+    await sessions.restore('s');
+    expect(errors.map((e) => [e.source, String(e.error)])).toEqual([
+      [
+        'migration',
+        expect.stringMatching(
+          /running child 'charge' \(src 'charge'\): version '2' has no actor 'charge'; dropped/,
+        ),
+      ],
+    ]);
   });
 
   it('reports a timer that no state of the new version can hold, and runs on without it', async () => {
