@@ -71,7 +71,7 @@ async function restoresPerSecond(
 export async function measureVersions(
   makeStore: () => Promise<{ store: SessionStore; cleanup(): Promise<void> }>,
   n: number,
-  rounds = 5,
+  rounds = 7,
 ): Promise<{ rows: VersionRow[]; targets: Array<[string, boolean]> }> {
   const plain = { wall: 0, cpu: 0 };
   const migrated = { wall: 0, cpu: 0 };

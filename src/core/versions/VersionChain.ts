@@ -296,9 +296,12 @@ function moveTimers(
   if (timers.length === 0) return [];
   const active = walkValue(toMachine, toValue).nodes;
   const activeIds = new Set(active.map((n) => n.id));
-  const before = new Set(
-    fromMachine ? walkValue(fromMachine, fromValue).nodes.map((n) => n.id) : [],
-  );
+  // The states active before the step, needed only for a timer that must move.
+  let before: Set<string> | undefined;
+  const wasActive = (id: string) => {
+    before ??= new Set(fromMachine ? walkValue(fromMachine, fromValue).nodes.map((n) => n.id) : []);
+    return before.has(id);
+  };
   const out: StoredTimer[] = [];
   for (const timer of timers) {
     // Already a timer of the new configuration (left in place, or rewritten by the migration)?
@@ -315,7 +318,7 @@ function moveTimers(
     }
     const { delay, stateId } = parsed;
     const arrived = active.filter(
-      (n: AnyStateNode) => !before.has(n.id) && n.id !== stateId && hasDelay(n, delay),
+      (n: AnyStateNode) => n.id !== stateId && hasDelay(n, delay) && !wasActive(n.id),
     );
     if (arrived.length === 1) {
       const id = afterId(delay, arrived[0]!.id);
