@@ -145,8 +145,8 @@ export class VersionChain {
   migrate(persisted: MigratableSnapshot, timers: StoredTimer[], from: string): MigratedSnapshot {
     let index = this.list.indexOf(from);
     let version = from;
-    let snapshot: MigratableSnapshot = persisted;
-    let pending = timers;
+    // One object travels through the steps, the timers in it, as a migration sees it.
+    let current: MigratableSnapshot = { ...persisted, timers };
     const dropped: MigrationProblem[] = [];
     if (index < 0) {
       const fn = this.migrations[from] ?? this.migrations['*'];
@@ -155,70 +155,55 @@ export class VersionChain {
           `version '${from}' is not among ${this.list.join(', ')} and has no migration ('${from}' or '*')`,
         );
       const next = this.list.findIndex((known) => compareVersions(from, known)! < 0);
-      ({ snapshot, timers: pending } = this.#step(
-        fn,
-        snapshot,
-        pending,
-        from,
-        undefined,
-        next,
-        dropped,
-      ));
+      current = this.#step(fn, current, from, undefined, next, dropped);
       index = next;
       version = this.list[index]!;
     }
     while (index < this.list.length - 1) {
       const fn = this.migrations[version] ?? this.migrations['*'];
-      ({ snapshot, timers: pending } = this.#step(
-        fn,
-        snapshot,
-        pending,
-        version,
-        index,
-        index + 1,
-        dropped,
-      ));
+      current = this.#step(fn, current, version, index, index + 1, dropped);
       index++;
       version = this.list[index]!;
     }
+    const { timers: pending, ...rest } = current;
     const machine = this.newestMachine;
-    const { unknown } = walkValue(machine, snapshot.value);
+    const { unknown } = walkValue(machine, rest.value);
     if (unknown.length)
       throw new Error(
-        `the migrated state ${JSON.stringify(snapshot.value)} names states version '${this.newest}' does not have: ${unknown.join(', ')}`,
+        `the migrated state ${JSON.stringify(rest.value)} names states version '${this.newest}' does not have: ${unknown.join(', ')}`,
       );
-    snapshot = this.#prune(snapshot, dropped);
-    return { snapshot, timers: pending, from, to: this.newest, dropped };
+    const snapshot = this.#prune(rest as MigratableSnapshot, dropped);
+    return { snapshot, timers: pending ?? [], from, to: this.newest, dropped };
   }
 
   #step(
     fn: SnapshotMigration | undefined,
-    snapshot: MigratableSnapshot,
-    timers: StoredTimer[],
+    current: MigratableSnapshot,
     from: string,
     fromIndex: number | undefined,
     toIndex: number,
     dropped: MigrationProblem[],
-  ): { snapshot: MigratableSnapshot; timers: StoredTimer[] } {
+  ): MigratableSnapshot {
     const to = this.list[toIndex]!;
-    let out: MigratableSnapshot = snapshot;
+    // Read before the migration runs: it may change the object it is given.
+    const value = current.value;
+    const timers = current.timers ?? [];
+    let out: MigratableSnapshot = current;
     if (fn) {
-      out = fn({ ...snapshot, timers });
+      out = fn(current);
       if (typeof out !== 'object' || out === null || !('value' in out))
         throw new TypeError(`the migration from version '${from}' returned no snapshot`);
     }
-    const { timers: given, ...rest } = out;
-    const fromMachine = fromIndex === undefined ? undefined : this.machines[fromIndex];
-    const moved = moveTimers(
-      fromMachine,
-      snapshot.value,
+    out.timers = moveTimers(
+      fromIndex === undefined ? undefined : this.machines[fromIndex],
+      value,
       this.machines[toIndex]!,
-      rest.value,
-      Array.isArray(given) ? given : timers,
+      out.value,
+      Array.isArray(out.timers) ? out.timers : timers,
       `${from} → ${to}`,
       dropped,
     );
-    return { snapshot: rest as MigratableSnapshot, timers: moved };
+    return out;
   }
 
   /** Drops history entries and children the newest machine cannot hold, saying so. */
