@@ -99,6 +99,8 @@ const bridgeOptions = (heartbeatMs: number, padBytes = 100): LiveBridgeOptions =
   events: ['add', 'get'],
   view: (s) => ({ n: s.context.n, pad: 'x'.repeat(padBytes) }),
   heartbeatMs,
+  // Every peer of the bench connects from 127.0.0.1.
+  maxViewsPerClient: 100_000,
   onError: () => {
     reported++;
   },

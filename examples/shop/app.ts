@@ -10,14 +10,17 @@ import {
   type SupervisorOptions,
 } from 'session-process';
 import { type SessionProcessOptions, sessionProcess } from 'session-process/koa';
-import { type PrometheusMetrics, prometheusMetrics } from 'session-process/prometheus';
+import {
+  metricsMiddleware,
+  type PrometheusMetrics,
+  prometheusMetrics,
+} from 'session-process/prometheus';
 import { isLoopback, visualizer } from 'session-process/visualizer';
 import type { CartInput } from '../../machines/cart.js';
 import { cartVersions } from '../../machines/cartVersions.js';
 import { mountApi } from './apiRoutes.js';
 import { errorHandler, requireBodyType } from './errors.js';
 import { cookieKeys } from './keys.js';
-import { metricsEndpoint } from './metrics.js';
 import { mountPages } from './pageRoutes.js';
 
 /** Options of {@link createShopApp}. */
@@ -52,7 +55,40 @@ export interface ShopAppOptions {
    * @default []
    */
   before?: Middleware[] | undefined;
+  /**
+   * The HTTP server's own limits (see {@link SHOP_SERVER_LIMITS}): how long a request head and a
+   * whole request may take, and how many connections the server holds at once.
+   * @default SHOP_SERVER_LIMITS
+   */
+  server?: Partial<ShopServerLimits> | undefined;
 }
+
+/** Limits of the shop's HTTP server (Node's `http.Server` settings). */
+export interface ShopServerLimits {
+  /** A request head not complete after this long is answered 408 (Node's `headersTimeout`). */
+  headersTimeoutMs: number;
+  /** A request (head and body) not complete after this long is answered 408 (Node's `requestTimeout`). */
+  requestTimeoutMs: number;
+  /**
+   * Connections the server holds at once, live views included (Node's `maxConnections`): past
+   * it, a new connection is closed at once. Keep it below the process's file descriptor limit
+   * (`ulimit -n`) and above the live bridge's `maxConnections` (10,000), so that pages still load
+   * when the views are full.
+   */
+  maxConnections: number;
+}
+
+/**
+ * The shop server's limits: 10 s for a request head, 30 s for a whole request, 12,000
+ * connections. Node's own defaults are 60 s, 300 s and no cap: a peer that sends half a head and
+ * stops (a slowloris) would hold its file descriptor for a minute, and enough of them would hold
+ * every descriptor. The deadlines are checked every second.
+ */
+export const SHOP_SERVER_LIMITS: Readonly<ShopServerLimits> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 12_000,
+};
 
 /** What {@link createShopApp} returns. */
 export interface ShopApp {
@@ -128,7 +164,8 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
     if (ctx.path === '/favicon.ico') ctx.status = 204;
     else await next();
   });
-  app.use(metricsEndpoint(registry));
+  // For this machine only, and only under a loopback name or an IP address (DNS rebinding).
+  app.use(metricsMiddleware(registry));
   // The session visualizer, for operators on this machine.
   const viz = visualizer(sessions, {
     path: '/_sessions',
@@ -156,7 +193,17 @@ export function createShopApp(options: ShopAppOptions = {}): ShopApp {
   app.use(api.routes());
   app.use(api.allowedMethods());
 
-  const server = createServer(app.callback());
+  const limits = { ...SHOP_SERVER_LIMITS, ...options.server };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // How often Node checks the two deadlines (default 30 s: a deadline could be 30 s late).
+      connectionsCheckingInterval: 1_000,
+    },
+    app.callback(),
+  );
+  server.maxConnections = limits.maxConnections;
   viz.attach(server);
   return {
     app,

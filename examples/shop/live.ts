@@ -7,6 +7,7 @@ import { attachLiveBridge, type LiveBridge, type LiveBridgeOptions } from 'sessi
 import type { CartContext } from '../../machines/cart.js';
 import type { ShopApp } from './app.js';
 import { cartStateOf } from './cartState.js';
+import { liveEvents } from './validation.js';
 import { SHOP_LIVE_SCRIPT } from './views.js';
 
 /** Options of {@link attachShopLive}. */
@@ -71,8 +72,9 @@ export function attachShopLive(shop: ShopApp, options: ShopLiveOptions = {}): Li
     session: shop.sessionMiddleware,
     path: '/live',
     origins: options.origins ?? 'same-origin',
-    // The pages change the cart through their forms; the live view only watches.
-    events: ['cart.get'],
+    // The pages change the cart through their forms; a script may do it over the live view too,
+    // with the payloads the JSON API accepts (checked by the bridge: INVALID_EVENT otherwise).
+    events: liveEvents,
     view: (snapshot: SessionSnapshot<CartContext>) => cartStateOf(snapshot),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
   });

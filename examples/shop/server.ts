@@ -11,6 +11,7 @@
 import cluster from 'node:cluster';
 import { join } from 'node:path';
 import type { Middleware } from 'koa';
+import { SHOP_SERVER_LIMITS } from './app.js';
 import { cookieKeys } from './keys.js';
 import { shopLiveScript } from './live.js';
 import { startShop } from './startShop.js';
@@ -49,10 +50,16 @@ if (workers > 1 && cluster.isPrimary) {
   }
 } else {
   try {
+    // The server's deadlines and connection cap (10 s per request head, 30 s per request, 12,000
+    // connections; MAX_CONNECTIONS to change the cap): see docs/production.md.
+    const server = {
+      ...SHOP_SERVER_LIMITS,
+      maxConnections: Number(process.env.MAX_CONNECTIONS ?? SHOP_SERVER_LIMITS.maxConnections),
+    };
     const running = await startShop({
       port: Number(process.env.PORT ?? 3000),
       dataDir,
-      ...(cluster.isWorker ? { shop: { before: [workerHeader, shopLiveScript()] } } : {}),
+      shop: cluster.isWorker ? { server, before: [workerHeader, shopLiveScript()] } : { server },
       log: (line) => console.log(cluster.isWorker ? `[worker ${process.pid}] ${line}` : line),
     });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {

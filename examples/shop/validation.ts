@@ -34,6 +34,18 @@ export const schemas = {
 };
 
 /**
+ * The events a page may send over its live view, each with the schema of its payload (the bridge
+ * refuses one that fails with `INVALID_EVENT`, and the cart receives the schema's output, unknown
+ * keys stripped): the same rules as the JSON API's, so `{ type: 'cart.add', qty: 1e15 }` never
+ * reaches the cart.
+ */
+export const liveEvents = {
+  'cart.add': z.object({ sku, qty: jsonQty.optional() }),
+  'cart.remove': schemas.removeItem,
+  'cart.get': true,
+} as const;
+
+/**
  * Validates `value` with `schema`, or throws a 400 `invalid_request` whose message names the
  * field and what is wrong (`qty: must be a whole number from 1 to 99`).
  *

@@ -6,3 +6,10 @@ export { SigningKeyError, type SigningKeyErrorCode } from './SigningKeyError.js'
 export { sessionProcess } from './sessionProcess.js';
 export { type KoaRefusal, koaRefusedChannel } from './telemetry.js';
 export type { SessionProcessContext, SessionProcessOptions } from './types.js';
+export {
+  type ClientAddressOptions,
+  type ClientAddressSource,
+  clientAddress,
+} from './clientAddress.js';
+export { type AllowedHosts, hostnameOf, isHostAllowed } from './allowedHosts.js';
+export { isLoopback } from './isLoopback.js';

@@ -2,6 +2,7 @@ import { debuglog } from 'node:util';
 import type { Context, Middleware } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
+import { clientAddress } from './clientAddress.js';
 import { Replacements } from './Replacements.js';
 import {
   RequestSessionProcess,
@@ -34,8 +35,9 @@ const debug = debuglog('session-process:koa');
  *   cannot be restored (`SESSION_RESTORE_FAILED`, quarantined in the store) or, on a single node,
  *   was written by a newer version of its logic (`SESSION_VERSION_AHEAD`, left as it is): its
  *   fresh process starts in that request, lazy mode or not, so that the new cookie names a
- *   running session (the live views refused with `4410 SESSION_REPLACED` reconnect to it). An ID that another request just rotated away (`rotate()` at login in another tab)
- *   answers `409 SESSION_ROTATED` with `Retry-After: 0` and no cookie, once the handler uses it.
+ *   running session (the live views refused with `4410 SESSION_REPLACED` reconnect to it).
+ * - An ID that another request just rotated away (`rotate()` at login in another tab) answers
+ *   `409 SESSION_ROTATED` with `Retry-After: 0` and no cookie, once the handler uses it.
  * - A refused start answers `503` (`SESSION_LIMIT_REACHED`) or `429` (`RATE_LIMITED`: the
  *   supervisor's `startRate`, or this client address's `clientStartRate`) with `Retry-After` in
  *   seconds; other `SessionError`s carry their own `status` and `expose`.
@@ -92,7 +94,8 @@ export function sessionProcess<TCtx extends Context = Context>(
       rate === false
         ? undefined
         : new ClientStartLimiter(rate.limit, rate.intervalMs, rate.maxClients ?? 100_000),
-    clientKey: (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => ctx.ip),
+    clientKey:
+      (options.clientKey as SharedState['clientKey']) ?? ((ctx: Context) => clientAddress(ctx)),
     rotations: new Map(),
     replacements: new Replacements(),
   };
@@ -155,10 +158,11 @@ export function sessionProcess<TCtx extends Context = Context>(
     // The common request (a live ID, nothing queued, the session left alone) awaits nothing
     // beyond `next()`: each extra await is a microtask on every request (see bench/http).
     try {
+      if (!lazy && liveId === undefined) await requestProcess.ensure();
       // A visitor whose session could not come back gets its fresh one now, lazy or not: the
-      // cookie then names a running session, which its open live views reconnect to.
-      if ((!lazy && liveId === undefined) || replacedId !== undefined)
-        await requestProcess.ensure();
+      // cookie then names a running session, which its open live views reconnect to. A refused
+      // start (a limit) is the handler's to meet, if it uses the session at all.
+      else if (replacedId !== undefined) await requestProcess.ensure().catch(noop);
       await next();
       if (requestProcess.pending) await requestProcess.settle();
     } catch (err) {

@@ -7,7 +7,7 @@ export interface KoaRefusal {
   supervisor: SessionSupervisor;
   /** Why: the client address used up its `clientStartRate`. */
   reason: 'client_rate_limited';
-  /** The client key (`ctx.ip` by default). */
+  /** The client key (`clientAddress(ctx)` by default: the address the trusted proxy hops saw). */
   client: string;
   /** Milliseconds until the client may start a session again. */
   retryAfterMs: number;

@@ -49,9 +49,16 @@ export interface SessionProcessOptions<TCtx = any> {
    */
   clientStartRate?: { limit: number; intervalMs: number; maxClients?: number } | false | undefined;
   /**
-   * The client address a start is counted against. Koa's `ctx.ip` honours `X-Forwarded-For` only
-   * with `app.proxy = true`: set that behind a proxy, or every visitor shares the proxy's address.
-   * @default (ctx) => ctx.ip
+   * The client a start is counted against. The default, {@link clientAddress}, is the address the
+   * trusted proxy hops saw (`X-Forwarded-For` read from the right, `app.maxIpsCount` hops, one
+   * when unset) with `app.proxy = true`, the socket's peer otherwise, and an IPv6 address's /64.
+   * Not Koa's `ctx.ip`, which is the leftmost forwarded entry: a value the client writes. Set
+   * `app.proxy` behind a proxy, or every visitor shares the proxy's address and its budget.
+   * @default (ctx) => clientAddress(ctx)
+   * @example
+   * ```ts
+   * sessionProcess(sessions, { clientKey: (ctx) => clientAddress(ctx, { ipv6Prefix: 56 }) });
+   * ```
    */
   clientKey?: ((ctx: TCtx) => string) | undefined;
   /**

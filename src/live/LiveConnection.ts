@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { EventObject } from 'xstate';
 import { isSessionError, type SessionSupervisor } from '../index.js';
+import type { EventCheck, EventCheckResult } from './eventChecks.js';
 import {
   CLOSE_SESSION_ENDED,
   type CallMessage,
@@ -15,7 +16,8 @@ import {
 /** What a connection needs from its bridge. @internal */
 export interface ConnectionContext {
   readonly sessions: SessionSupervisor;
-  readonly allowed: ReadonlySet<string>;
+  /** A check per allowed event type. */
+  readonly checks: ReadonlyMap<string, EventCheck>;
   readonly highWaterMarkBytes: number;
   readonly maxBufferedBytes: number;
   readonly maxPendingCalls: number;
@@ -233,17 +235,31 @@ export class LiveConnection {
       return;
     }
     const msg = parsed.message;
-    if (!this.#ctx.allowed.has(msg.event.type)) {
+    const ref = msg.type === 'call' ? msg.ref : undefined;
+    const check = this.#ctx.checks.get(msg.event.type);
+    if (check === undefined) {
       this.#error(
         'EVENT_NOT_ALLOWED',
         `Event type '${msg.event.type}' is not accepted from live views`,
-        msg.type === 'call' ? msg.ref : undefined,
+        ref,
       );
       return;
     }
-    // Passed as it came: call correlation cannot be forged from an event's payload (the core
-    // keeps it apart from the event), so no per-entry guard is needed here.
-    const event: EventObject = msg.event;
+    let checked: EventCheckResult;
+    try {
+      checked = check(msg.event);
+    } catch (err) {
+      this.#ctx.report(err, this.sessionId);
+      this.#error('INTERNAL_ERROR', 'The server failed to check the event', ref);
+      return;
+    }
+    if (!checked.ok) {
+      this.#error('INVALID_EVENT', checked.message, ref);
+      return;
+    }
+    // What the check let through (a schema's output): call correlation cannot be forged from an
+    // event's payload (the core keeps it apart from the event), so no per-entry guard is needed.
+    const event: EventObject = checked.event;
     if (msg.type === 'send') {
       try {
         this.#ctx.sessions.cast(this.sessionId, event);

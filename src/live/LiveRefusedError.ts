@@ -3,9 +3,10 @@ import type { LiveRefusalCode } from './protocol.js';
 /**
  * What was wrong with a refused upgrade:
  * - `origin`: no `Origin`, or one the bridge's `origins` does not allow;
- * - `cookie`: no valid session cookie, no `sessionId` in it, or its session is not running;
+ * - `cookie`: no valid session cookie, no `sessionId` in it, its session is not running, was
+ *   rotated away a moment ago, or cannot be restored (`SESSION_REPLACED`);
  * - `path`: an upgrade to a path no session-process handler serves;
- * - `limit`: `maxViewsPerSession` or `maxConnections` reached;
+ * - `limit`: `maxViewsPerSession`, `maxViewsPerClient` or `maxConnections` reached;
  * - `subprotocol`: the client offered only subprotocols the bridge does not speak;
  * - `closing`: the bridge is closing.
  */

@@ -5,9 +5,12 @@ import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isSessionError } from '../index.js';
+import { clientAddress } from '../koa/index.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
-import type { LiveRefusalReason } from './LiveRefusedError.js';
+import { type LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
+import { compileEventChecks } from './eventChecks.js';
+import { PendingHeads } from './PendingHeads.js';
 import { LIVE_SUBPROTOCOL } from './protocol.js';
 import {
   defaultOnError,
@@ -27,7 +30,10 @@ const debug = debuglog('session-process');
  *
  * An upgrade to `path` is accepted when its `Origin` is allowed, the app's koa-session middleware
  * finds a valid session holding `sessionId`, that session is running and has fewer than
- * `maxViewsPerSession` views, and the bridge holds fewer than `maxConnections` sockets. A refusal
+ * `maxViewsPerSession` views, its client (`clientKey`: the address the trusted proxy hops saw)
+ * holds fewer than `maxViewsPerClient`, and the bridge holds fewer than `maxConnections` sockets.
+ * Every new connection of the server is watched until its first request head, which must arrive
+ * within `headersTimeoutMs`. Events a view sends are checked against `events` (type and payload). A refusal
  * is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
  * `session-process:live-refused` channel; a client that speaks the protocol learns it from a
  * close code (see `REFUSAL_CLOSE_CODES`), any other from the HTTP status (401, 403, 404, 429, 503).
@@ -69,12 +75,20 @@ export function attachLiveBridge<TContext = any>(
   if (typeof session !== 'function') {
     throw new TypeError('attachLiveBridge: `session` must be the app’s koa-session middleware');
   }
+  // Before anything is attached: a wrong `events` entry fails here, at start-up.
+  const checks = compileEventChecks(options.events);
   const path = options.path ?? '/live';
   const originOk = originCheck(options.origins);
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const rejectOtherPaths = options.rejectOtherPaths ?? true;
   const maxViewsPerSession = options.maxViewsPerSession ?? 32;
   const maxConnections = options.maxConnections ?? 10_000;
+  const maxViewsPerClient = options.maxViewsPerClient ?? 256;
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const clientKey: (ctx: Koa.Context) => string =
+    options.clientKey ?? ((ctx) => clientAddress(ctx));
+  if (!(maxViewsPerClient > 0)) throw new RangeError('maxViewsPerClient must be > 0');
+  if (!(headersTimeoutMs >= 0)) throw new RangeError('headersTimeoutMs must be >= 0');
   const onError = options.onError ?? defaultOnError();
   const report = (error: unknown, sessionId?: string, reason?: LiveRefusalReason): void => {
     const info: { sessionId?: string; reason?: LiveRefusalReason } = {};
@@ -98,6 +112,42 @@ export function attachLiveBridge<TContext = any>(
   // Refused sockets that got the handshake and a close code: they close by themselves.
   const refusing = new WeakSet<Duplex>();
   let refused = 0;
+  let timedOutHeads = 0;
+  // Sockets each client holds on the bridge (views, upgrades being authenticated), from the
+  // moment its upgrade passed the per-client check until the socket closes.
+  const byClient = new Map<string, number>();
+  const heldBy = (key: string): number =>
+    (byClient.get(key) ?? 0) + (pendingHeads?.count(key) ?? 0);
+  const pendingHeads: PendingHeads | undefined =
+    headersTimeoutMs > 0
+      ? new PendingHeads(server, {
+          timeoutMs: headersTimeoutMs,
+          // Behind a proxy, every connection comes from the proxy: the client is known only from
+          // the head's X-Forwarded-For, and the proxy's own header deadline guards the rest.
+          keyOf: (socket) =>
+            app.proxy
+              ? undefined
+              : clientAddress({ app: {}, req: { socket, headers: {} } as IncomingMessage }),
+          // Unfinished heads alone: a client at its view budget still loads pages.
+          admits: (key): boolean => (pendingHeads?.count(key) ?? 0) < maxViewsPerClient,
+          refused: (key) => {
+            refused++;
+            report(
+              new LiveRefusedError(
+                'limit',
+                'TOO_MANY_VIEWS',
+                429,
+                `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`,
+              ),
+              undefined,
+              'limit',
+            );
+          },
+          timedOut: () => {
+            timedOutHeads++;
+          },
+        })
+      : undefined;
 
   const dropped = (connection: LiveConnection, reason: LiveDroppedEvent['reason']): void => {
     debug('live: view of session %s dropped (%s)', connection.sessionId, reason);
@@ -115,7 +165,7 @@ export function attachLiveBridge<TContext = any>(
   };
   const connectionContext: ConnectionContext = {
     sessions,
-    allowed: new Set(options.events ?? []),
+    checks,
     highWaterMarkBytes: options.highWaterMarkBytes ?? 65_536,
     maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
     maxPendingCalls: options.maxPendingCalls ?? 16,
@@ -189,6 +239,25 @@ export function attachLiveBridge<TContext = any>(
         );
         return;
       }
+      const ctx = upgradeContext(app, req);
+      const client = clientKey(ctx);
+      if (heldBy(client) >= maxViewsPerClient) {
+        refuse(
+          req,
+          socket,
+          head,
+          'limit',
+          'TOO_MANY_VIEWS',
+          `The client ${client.slice(0, 64)} holds maxViewsPerClient (${maxViewsPerClient}) live views`,
+        );
+        return;
+      }
+      byClient.set(client, (byClient.get(client) ?? 0) + 1);
+      socket.once('close', () => {
+        const n = (byClient.get(client) ?? 1) - 1;
+        if (n === 0) byClient.delete(client);
+        else byClient.set(client, n);
+      });
       const release = track(socket);
       const offered = req.headers['sec-websocket-protocol'];
       if (offered !== undefined && !offersProtocol(req)) {
@@ -202,7 +271,6 @@ export function attachLiveBridge<TContext = any>(
         );
         return;
       }
-      const ctx = upgradeContext(app, req);
       const origin = req.headers.origin;
       if (typeof origin !== 'string') {
         refuse(
@@ -441,6 +509,8 @@ export function attachLiveBridge<TContext = any>(
         bufferedBytes,
         supersededSnapshots,
         upgrading: upgrading.size,
+        pendingHeads: pendingHeads?.size ?? 0,
+        timedOutHeads,
         refused,
       };
     },
@@ -448,6 +518,7 @@ export function attachLiveBridge<TContext = any>(
       if (!closed) {
         closed = true;
         server.removeListener('upgrade', onUpgrade);
+        pendingHeads?.close();
         if (heartbeat) clearInterval(heartbeat);
         // Upgrades still being authenticated (a slow session store) must not hold the server.
         for (const socket of upgrading) {

@@ -4,6 +4,12 @@
  * @packageDocumentation
  */
 export { attachLiveBridge } from './attachLiveBridge.js';
+export type {
+  LiveEventCheck,
+  LiveEvents,
+  StandardSchemaLike,
+  StandardSchemaResult,
+} from './eventChecks.js';
 export {
   isLiveRefusedError,
   type LiveRefusalReason,

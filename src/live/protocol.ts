@@ -57,7 +57,7 @@ export const CLOSE_SESSION_ENDED = 4001;
  * | 4404 | `NOT_FOUND` | 404 | stops: no handler serves this path |
  * | 4409 | `SESSION_ROTATED` | 409 | retries with backoff: the ID moved (a login in another tab) |
  * | 4410 | `SESSION_REPLACED` | 410 | waits: the stored session cannot be restored; the page's next request gets a fresh one, then `reconnect()` (or `onReplaced`) |
- * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views |
+ * | 4429 | `TOO_MANY_VIEWS` | 429 | retries with backoff: the session has `maxViewsPerSession` views, or its client `maxViewsPerClient` |
  *
  * @example
  * ```ts
@@ -104,6 +104,9 @@ export type LiveSessionErrorCode = SessionErrorCode;
  * Codes of `error` messages. The protocol's own codes:
  * - `BAD_MESSAGE`: the frame is not JSON, not an object, or not a valid `send` / `call`.
  * - `EVENT_NOT_ALLOWED`: the event type is not in the bridge's `events` list.
+ * - `INVALID_EVENT`: the event's payload failed the check (a schema) the bridge's `events` gives
+ *   its type; the message names the first problem (`qty: Too big: expected number to be <=99`).
+ *   The event never reached the session.
  * - `TOO_MANY_CALLS`: the connection already has `maxPendingCalls` calls waiting.
  * - `INTERNAL_ERROR`: the server failed in a way it does not expose (details stay in its log).
  * - a {@link LiveRefusalCode}: the upgrade was refused (client side only: a close code, never a
@@ -116,6 +119,7 @@ export type LiveSessionErrorCode = SessionErrorCode;
 export type LiveErrorCode =
   | 'BAD_MESSAGE'
   | 'EVENT_NOT_ALLOWED'
+  | 'INVALID_EVENT'
   | 'TOO_MANY_CALLS'
   | 'INTERNAL_ERROR'
   | 'NOT_CONNECTED'

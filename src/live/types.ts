@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import type { SessionSnapshot, SessionSupervisor } from '../index.js';
+import type { LiveEventCheck, LiveEvents } from './eventChecks.js';
 import type { LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
 import type { KoaSessionMiddleware } from './upgrade.js';
 
@@ -27,9 +28,20 @@ export interface LiveBridgeOptions<TContext = any> {
   path?: string;
   /**
    * Event types live views may `send` or `call`; anything else gets an `EVENT_NOT_ALLOWED`
-   * error. @default [] (views only watch)
+   * error. A list allows any payload; an object maps each allowed type to a check of its payload
+   * (a Standard Schema such as zod's, a function, or `true` for none): an event that fails it gets
+   * `INVALID_EVENT` and never reaches the session, and a schema's output is what the session
+   * receives. See {@link LiveEventCheck}.
+   * @default [] (views only watch)
+   * @example
+   * ```ts
+   * events: {
+   *   'cart.add': z.object({ sku: z.string().max(32), qty: z.number().int().min(1).max(99).optional() }),
+   *   'cart.get': true,
+   * },
+   * ```
    */
-  events?: readonly string[];
+  events?: LiveEvents;
   /**
    * What a page may see of a snapshot, sent as the snapshot message's `view` (must be
    * JSON-serializable). The context never leaves unless this returns it.
@@ -60,6 +72,45 @@ export interface LiveBridgeOptions<TContext = any> {
    * @default 10_000
    */
   maxConnections?: number;
+  /**
+   * Live views one client (see `clientKey`) may hold at once over all its sessions, counting its
+   * upgrades being authenticated and, when the app trusts no proxy, its connections to the server
+   * that have not sent a complete request head yet (see `headersTimeoutMs`). One more upgrade is
+   * refused like one over `maxViewsPerSession` (4429 `TOO_MANY_VIEWS`, HTTP 429). A client with
+   * this many connections without a complete head has its next connection closed at once (its
+   * views do not count there: a client at its view budget still loads pages). So one address with
+   * many cookies cannot take `maxConnections` from everyone else. Many users behind one NAT share
+   * an address: raise it if yours do.
+   * @default 256
+   * @example
+   * ```ts
+   * attachLiveBridge(server, { ...options, maxViewsPerClient: 64 });
+   * ```
+   */
+  maxViewsPerClient?: number;
+  /**
+   * The client a view counts against for `maxViewsPerClient`, from the upgrade's Koa context.
+   * @default (ctx) => clientAddress(ctx) (session-process/koa: the address the trusted proxy hops
+   * saw, an IPv6 address's /64)
+   * @example
+   * ```ts
+   * attachLiveBridge(server, { ...options, clientKey: (ctx) => clientAddress(ctx, { ipv6Prefix: 56 }) });
+   * ```
+   */
+  clientKey?: (ctx: Koa.Context) => string;
+  /**
+   * A connection to the server that has not sent a complete request head within this time is
+   * answered 408 and closed. The bridge cannot tell an upgrade from a request before its head is
+   * complete, so it watches every new connection of the server until its first request (a
+   * half-sent `GET /live` would otherwise hold a file descriptor unseen); later requests on a
+   * kept-alive connection are left to Node's `server.headersTimeout`. `0` turns the watch off.
+   * @default 10_000 (ms)
+   * @example
+   * ```ts
+   * attachLiveBridge(server, { ...options, headersTimeoutMs: 5_000 });
+   * ```
+   */
+  headersTimeoutMs?: number;
   /** Calls one view may have waiting at once; more get `TOO_MANY_CALLS`. @default 16 */
   maxPendingCalls?: number;
   /** Timeout of a view's `call` that names none. @default the supervisor's `callTimeoutMs` */
@@ -94,7 +145,11 @@ export interface LiveBridgeStats {
   supersededSnapshots: number;
   /** Upgrades being authenticated or refused now (counted against `maxConnections`). */
   upgrading: number;
-  /** Upgrades refused since the bridge was attached. */
+  /** Connections to the server without a complete request head now (see `headersTimeoutMs`). */
+  pendingHeads: number;
+  /** Connections closed because their request head did not arrive within `headersTimeoutMs`. */
+  timedOutHeads: number;
+  /** Upgrades refused since the bridge was attached (and connections closed at once for `maxViewsPerClient`). */
   refused: number;
 }
 

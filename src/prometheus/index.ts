@@ -7,3 +7,4 @@ export {
   type PrometheusMetricsOptions,
   prometheusMetrics,
 } from './prometheusMetrics.js';
+export { type MetricsMiddlewareOptions, metricsMiddleware } from './metricsMiddleware.js';

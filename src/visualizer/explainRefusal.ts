@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { hostnameOf } from './allowedHosts.js';
+import { hostnameOf } from '../koa/index.js';
 import type { RefusalReason } from './VisualizerError.js';
 
 const PROXY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'] as const;

@@ -4,8 +4,9 @@
  *
  * @packageDocumentation
  */
-export { type AllowedHosts, isHostAllowed } from './allowedHosts.js';
-export { isLoopback } from './isLoopback.js';
+// The request checks live in session-process/koa (so that /metrics reuses them without ws); the
+// visualizer's names stay.
+export { type AllowedHosts, isHostAllowed, isLoopback } from '../koa/index.js';
 export type {
   ClientMessage,
   EventEntry,

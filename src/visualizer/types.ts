@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
-import type { AllowedHosts } from './allowedHosts.js';
+import type { AllowedHosts } from '../koa/index.js';
 import type { Sanitize } from './sanitize.js';
 import type { DropReason, RefusalReason, VisualizerError } from './VisualizerError.js';
 

@@ -78,3 +78,49 @@ describe('clientStartRate', () => {
     expect((await as('b')).status).toBe(200);
   });
 });
+
+describe('clientStartRate behind a proxy (app.proxy)', () => {
+  /** A cookie-less visitor whose request carries this X-Forwarded-For. */
+  const forwarded = (xff: string) =>
+    fetch(`${t!.url}/count`, { headers: { 'x-forwarded-for': xff } });
+
+  it('still limits a client that rotates the leftmost X-Forwarded-For entry', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 5, intervalMs: 60_000 } });
+    t.app.proxy = true; // maxIpsCount left at Koa's default: one proxy
+    const statuses: number[] = [];
+    // The client writes a fresh address each time; the proxy appends the one it saw.
+    for (let i = 0; i < 30; i++)
+      statuses.push((await forwarded(`10.9.${i}.1, 198.51.100.4`)).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+    // The address the proxy saw is what is limited; another one still gets in.
+    expect((await forwarded('10.9.0.1, 198.51.100.5')).status).toBe(200);
+  });
+
+  it('skips maxIpsCount hops: with two proxies the client is the second entry from the right', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 2, intervalMs: 60_000 } });
+    t.app.proxy = true;
+    t.app.maxIpsCount = 2;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      // client-written, the client as the CDN saw it, a different CDN edge each time
+      statuses.push((await forwarded(`10.9.${i}.1, 198.51.100.4, 192.0.2.${i}`)).status);
+    }
+    expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
+  });
+
+  it('limits 300 addresses of one IPv6 /64 as one client', async () => {
+    t = await startApp({}, { clientStartRate: { limit: 10, intervalMs: 60_000 } });
+    t.app.proxy = true;
+    let accepted = 0;
+    for (let i = 0; i < 300; i++) {
+      const res = await forwarded(`2001:db8:77:1:${(i + 1).toString(16)}::${i % 7}`);
+      if (res.status === 200) accepted++;
+      else expect(res.status).toBe(429);
+    }
+    expect(accepted).toBe(10);
+    expect(t.sessions.count).toBe(10);
+    // The next /64 is another client.
+    expect((await forwarded('2001:db8:77:2::1')).status).toBe(200);
+  });
+});

@@ -148,6 +148,13 @@ describe('a visitor whose stored session cannot be restored', () => {
     expect(jar.sessionData('sid')?.sessionId).not.toBe(id);
   });
 
+  it('still gets a page that needs no session when its fresh start is refused (a limit)', async () => {
+    const { bricked } = await shop({ clientStartRate: { limit: 1, intervalMs: 60_000 } });
+    const { jar } = await bricked(); // the one start this address may make
+    expect(await jar.json('GET', '/page')).toEqual({ started: false });
+    expect((await jar.request('GET', '/count')).status).toBe(429);
+  });
+
   it('can log out, terminate and rotate', async () => {
     const { bricked } = await shop();
     const a = await bricked();

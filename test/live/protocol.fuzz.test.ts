@@ -30,6 +30,7 @@ const MAX_PAYLOAD = 16_384;
 const WIRE_CODES: Record<LiveErrorCode, boolean> = {
   BAD_MESSAGE: true,
   EVENT_NOT_ALLOWED: true,
+  INVALID_EVENT: true,
   TOO_MANY_CALLS: true,
   INTERNAL_ERROR: true,
   NOT_CONNECTED: false,

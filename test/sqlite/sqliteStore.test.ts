@@ -80,6 +80,24 @@ describe('sqliteStore', () => {
     await b.close();
   });
 
+  it('adds the quarantine columns to a table written before them, records kept', async () => {
+    const path = file();
+    const old = new Database(path);
+    old.exec(
+      'CREATE TABLE sessions (id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL, due_at INTEGER)',
+    );
+    old.prepare('INSERT INTO sessions VALUES (?, ?, ?, ?)').run('s', 3, '{"x":1}', 50);
+    old.close();
+    const store = sqliteStore({ path });
+    expect(await store.load('s')).toEqual({ id: 's', version: 3, data: '{"x":1}', dueAt: 50 });
+    expect(await store.quarantine('s', 3, { at: 7, reason: 'gone' })).toBe('ok');
+    expect(await store.quarantined(10)).toEqual([{ id: 's', quarantinedAt: 7, reason: 'gone' }]);
+    await store.close();
+    const again = sqliteStore({ path }); // opening it again changes nothing
+    expect((await again.load('s'))?.quarantine).toEqual({ at: 7, reason: 'gone' });
+    await again.close();
+  });
+
   it('refuses a table name that is not an identifier', () => {
     expect(() => sqliteStore({ path: file(), table: 'x; DROP TABLE y' })).toThrow(TypeError);
     expect(() => sqliteStore({})).toThrow(/path/);

@@ -35,6 +35,7 @@ export {
   useChromium,
 } from './chromium.js';
 export { CookieJar } from './CookieJar.js';
+export { type HttpAnswer, httpRequest } from './httpRequest.js';
 export { withOverrides } from './withOverrides.js';
 export {
   connectWs,

@@ -9,7 +9,12 @@ import {
   StoreUnavailableError,
   TooManyTimersError,
 } from '../errors.js';
-import type { QuarantinedSession, SessionStore, StoredSession } from '../store/SessionStore.js';
+import type {
+  QuarantinedSession,
+  SessionStore,
+  StoredSession,
+  StoreWriteResult,
+} from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
 import { compareVersions } from '../versions/compareVersions.js';
 import type { MigrationProblem, VersionChain } from '../versions/VersionChain.js';
@@ -74,8 +79,11 @@ export class Persistence {
   readonly #scheduler: IndexedScheduler;
   readonly #quiet: DeadlineQueue<Entry> | undefined;
   readonly #restoring = new Map<string, Promise<Entry | undefined>>();
-  /** Quarantines this process has asked the store for and not yet heard back about. */
-  readonly #quarantining = new Map<string, Promise<void>>();
+  /**
+   * Quarantines this process has asked the store for and not yet heard back about; each settles
+   * to whether the record left the due index (marked by this process or, before it, by another).
+   */
+  readonly #quarantining = new Map<string, Promise<boolean>>();
   /**
    * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
    * a process that holds that version, skipped (and reported once) by this process's waker.
@@ -346,19 +354,28 @@ export class Persistence {
     if (!this.#quarantining.has(id)) {
       const at = Date.now();
       const marker = { at, reason: error.message.slice(0, 1_000) };
-      const done = this.store
-        .quarantine(id, version, marker)
+      let asked: Promise<StoreWriteResult>;
+      try {
+        // Called at once: a synchronous store (SQLite) has the marker before this returns.
+        asked = this.store.quarantine(id, version, marker);
+      } catch (cause) {
+        asked = Promise.reject(cause);
+      }
+      const done = asked
         .then(
           (result) => {
-            if (result !== 'ok') return;
+            // 'conflict': another process marked it first (and reported it), or rewrote it.
+            if (result !== 'ok') return true;
             this.quarantinedCount++;
             this.#purgeAt = Math.min(this.#purgeAt, at + this.#o.quarantineRetentionMs);
             this.#hooks.report(error, id);
+            return true;
           },
           (cause) => {
             // Not marked: the next use tries (and reports) again.
             this.#hooks.report(error, id);
             this.#hooks.report(unavailable(cause, id), id);
+            return false;
           },
         )
         .finally(() => this.#quarantining.delete(id));
@@ -453,7 +470,12 @@ export class Persistence {
     let next = this.#o.wakeIntervalMs;
     try {
       const now = Date.now();
-      if (now >= this.#purgeAt) await this.#purge(now);
+      if (now >= this.#purgeAt)
+        await this.#purge(now).catch((err: unknown) => {
+          // Waking comes first: a store that cannot list or delete is asked again later.
+          this.#purgeAt = now + PURGE_RETRY_MS;
+          this.#hooks.report(new StoreUnavailableError(err));
+        });
       // Records that this process leaves in the index (newer versions) must not take the batch.
       const limit = WAKE_BATCH + this.#ahead.size;
       const due = await this.store.due(now, limit);
@@ -467,9 +489,9 @@ export class Persistence {
         } catch (err) {
           if (isSessionError(err, 'SESSION_RESTORE_FAILED')) {
             // Quarantined (and reported) by the restore: out of the index, so the next batch
-            // reaches the records behind it.
-            await this.#quarantining.get(id);
-            progress++;
+            // reaches the records behind it. (Not when the store failed to mark it: then the
+            // next wake is the usual interval away, not a busy loop.)
+            if (await this.#quarantining.get(id)) progress++;
           } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
             // Skipped from now on, and the next query asks for that many more.
             if (this.#ahead.size < MAX_AHEAD) {
@@ -531,6 +553,8 @@ const WAKE_BATCH = 256;
 const MAX_AHEAD = 10_000;
 /** How often the waker looks for quarantined records past their retention that it did not mark. */
 const PURGE_CHECK_MS = 60 * 60_000;
+/** How long after a failed purge the waker tries again. */
+const PURGE_RETRY_MS = 60_000;
 
 /**
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store

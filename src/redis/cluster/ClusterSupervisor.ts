@@ -414,7 +414,10 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     return this.local.quarantined();
   }
 
-  /** This node's part: its own session and the record it may delete (it holds the lease). */
+  /**
+   * This node's part: its own session, a record it holds the lease of, and any quarantined
+   * record (nobody runs one).
+   */
   forget(id: string): Promise<void> {
     return this.local.forget(id);
   }

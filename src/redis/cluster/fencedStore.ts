@@ -12,7 +12,7 @@ import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
 import { globEscape, scanVersions } from '../store/scanVersions.js';
-import { DELETE, DUE, QUARANTINE, SAVE } from './scripts.js';
+import { DELETE, DELETE_QUARANTINED, DUE, QUARANTINE, SAVE } from './scripts.js';
 
 /** @internal What the fenced store reports besides its results. */
 export interface FencedStoreHooks {
@@ -97,7 +97,15 @@ export function fencedStore(
     },
     async delete(id): Promise<void> {
       const token = ownership.tokens.get(id);
-      if (token === undefined) return;
+      if (token === undefined) {
+        // A quarantined record (past its retention, or forgotten) goes whoever holds its lease.
+        await DELETE_QUARANTINED.run(
+          redis,
+          [keys.record(id), keys.owner(id), keys.applied(id), keys.due, keys.quarantined],
+          [id],
+        );
+        return;
+      }
       await DELETE.run(
         redis,
         [keys.owner(id), keys.record(id), keys.applied(id), keys.due],

@@ -182,6 +182,19 @@ return 1
 `);
 
 /**
+ * Deletes a quarantined record, whoever owns the session (nobody runs it: it cannot be restored,
+ * and no write lands on it). KEYS: record key, owner key, applied key, due index, quarantine
+ * index. ARGV: id. Returns 1 when deleted, 0 when the record is not quarantined.
+ */
+export const DELETE_QUARANTINED = new Script(`
+if redis.call('HEXISTS', KEYS[1], 'q') == 0 then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+`);
+
+/**
  * Sessions due for waking that this node owns or may take (their owner is gone), taken for it.
  * KEYS: due index, own node key. ARGV: until, limit, node-key prefix, own incarnation, own node ID,
  * owner-key prefix, token prefix (\`node|incarnation|\`), first counter.

@@ -155,6 +155,33 @@ describe('unrestorable records in the store', () => {
     expect(await s.quarantined()).toEqual([]);
   });
 
+  it('are marked once the store takes the marker, without a busy loop while it fails', async () => {
+    const inner = memoryStore();
+    const ids = await junk(inner, 300);
+    let down = true;
+    let asked = 0;
+    const store: SessionStore = {
+      ...inner,
+      name: 'flaky',
+      quarantine: async (id, version, marker) => {
+        asked++;
+        if (down) throw new Error('disk full');
+        return inner.quarantine(id, version, marker);
+      },
+    };
+    const reported = failures();
+    const s = supervisor({ store, wakeIntervalMs: 1_000, ...reported });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The first wake's batch, then the usual interval: not batch after batch without pause.
+    expect(asked).toBe(256);
+    down = false;
+    await expect.poll(async () => (await s.quarantined()).length, { timeout: 10_000 }).toBe(300);
+    const after = reported.ids.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reported.ids.length).toBe(after); // nothing reported again once marked
+    expect(new Set(reported.ids)).toEqual(new Set(ids));
+  });
+
   it('are deleted by the waker after quarantineRetentionMs', async () => {
     const store = memoryStore();
     const [id] = await junk(store, 1);

@@ -1,14 +1,20 @@
 /**
- * Host names the visualizer answers to besides loopback names and IP addresses: exact names, or
+ * Host names the visualizer (and `/metrics`'s `metricsMiddleware`) answers to besides loopback
+ * names and IP addresses: exact names, or
  * a name with a leading dot for that domain and all its subdomains (`'.example.com'`), as Vite's
  * and webpack-dev-server's `allowedHosts` take them; `'any'` turns the check off.
  */
 export type AllowedHosts = readonly string[] | 'any';
 
 /**
- * The name in a `Host` header, lowercased, without its port and without the brackets of an IPv6
- * address: `'LOCALHOST:3000'` → `'localhost'`, `'[::1]:8080'` → `'::1'`.
- * @internal
+ * The name in a `Host` header, lowercased, without its port, its trailing dot and the brackets
+ * of an IPv6 address.
+ *
+ * @example
+ * ```ts
+ * hostnameOf('LOCALHOST:3000'); // 'localhost'
+ * hostnameOf('[::1]:8080'); // '::1'
+ * ```
  */
 export function hostnameOf(host: string): string {
   const h = host.trim().toLowerCase();
