@@ -53,6 +53,8 @@ export type {
   SessionHandle,
   SessionInfo,
   SessionMessage,
+  SessionPage,
+  SessionPresence,
   SessionSnapshot,
   SessionStatus,
   SessionSupervisor,

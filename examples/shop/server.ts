@@ -5,8 +5,11 @@
  * restart keeps every cart and login. `WORKERS=2` runs that many worker processes under
  * `node:cluster`, sharing the port and one Redis cluster of sessions: a shopper's requests land
  * on any worker and see one cart, and a worker that dies is replaced without losing one. SIGTERM
- * and SIGINT drain: views are told, requests finish, every session is saved. Set `COOKIE_SECRET`
- * (required with `NODE_ENV=production`).
+ * and SIGINT drain: the worker takes no new connection, saves its sessions and hands them to the
+ * other workers (`sessions.drain()`), closes its live views so that the pages reconnect to another
+ * worker, then exits; under `WORKERS` the primary then starts a replacement (one worker at a time:
+ * a rolling restart), or, when the primary itself gets the signal, drains every worker and exits.
+ * Set `COOKIE_SECRET` (required with `NODE_ENV=production`).
  */
 import cluster from 'node:cluster';
 import { join } from 'node:path';

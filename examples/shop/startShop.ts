@@ -33,7 +33,11 @@ export interface RunningShop {
   live: LiveBridge;
   /** Every URL the shop serves. */
   urls: { shop: string; live: string; visualizer: string; metrics: string };
-  /** Closes the live bridge, the server and the supervisor. */
+  /**
+   * Drains and closes (what SIGTERM does): stops taking connections, hands every session over
+   * (`sessions.drain()`: saved; with `WORKERS`, taken over by the other workers at once), closes
+   * the live views (the pages reconnect elsewhere), then the server and the supervisor.
+   */
   close(): Promise<void>;
 }
 
@@ -101,7 +105,13 @@ export async function startShop(options: StartShopOptions = {}): Promise<Running
     live,
     urls,
     async close() {
-      // Draining: views are told, the server stops taking requests, every session is saved.
+      // Draining (SIGTERM). No new connection comes here (under `WORKERS`, the primary sends
+      // them to the other workers); every session is saved and, with a cluster, handed to the
+      // other workers at once (`sessions.drain()`); then the live views close (1001: the pages
+      // reconnect, to a worker that stays) and the supervisor shuts down.
+      shop.server.close();
+      shop.server.closeIdleConnections();
+      await shop.sessions.drain();
       await live.close();
       await shop.close();
       await kept?.close();

@@ -76,6 +76,12 @@ export class SessionRegistry {
     this.#rotated.delete(id);
   }
 
+  /** Whether `id` was rotated away less than `rotatedIdTtlMs` ago (nothing changes). */
+  isRotated(id: string): boolean {
+    const until = this.#rotated.get(id);
+    return until !== undefined && until > Date.now();
+  }
+
   /** Moves a registered entry to a new ID and leaves a tombstone under the old one. */
   rename(entry: Entry, newId: string): void {
     const oldId = entry.id;

@@ -4,6 +4,8 @@ import type {
   ListOptions,
   SessionInfo,
   SessionMessage,
+  SessionPage,
+  SessionPresence,
   SessionSnapshot,
   StartOptions,
   SubscribeOptions,
@@ -154,6 +156,61 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
    * ```
    */
   get<TContext = any>(id: string): SessionHandle<TContext> | undefined;
+  /**
+   * The session's current snapshot, from wherever it runs: in one process, as `snapshot` (a stored
+   * session is brought back first); on a cluster node, asked of the node that owns the session
+   * (the first node that needs an unowned one activates it), never what this node saw last.
+   * Rejects with `SESSION_NOT_FOUND`, `SESSION_ROTATED` or `STORE_UNAVAILABLE`.
+   * @example
+   * ```ts
+   * const { value, context } = await sessions.read<CartContext>(id); // on any node
+   * ```
+   */
+  read<TContext = any>(id: string): Promise<SessionSnapshot<TContext>>;
+  /**
+   * Where the session is: `'running'` (in memory here or, in a cluster, on some node), `'stored'`
+   * (only in the store), `'rotated'` (its ID was rotated away a moment ago) or `'absent'`.
+   * Nothing happens to the session: no restore, no activation, no activity counted.
+   * Rejects with `INVALID_SESSION_ID` or `STORE_UNAVAILABLE`.
+   * @example
+   * ```ts
+   * if ((await sessions.status(id)) === 'absent') ctx.redirect('/start');
+   * ```
+   */
+  status(id: string): Promise<SessionPresence>;
+  /**
+   * Hands this process's sessions over: each one in memory is saved and leaves memory once its
+   * waiting calls are answered (at most `timeoutMs`), as a quiet period would do. On a cluster
+   * node (`redisCluster`) it also gives up their leases and tells their watchers on every node,
+   * so other nodes take them over at once, and from then on the node activates no session:
+   * operations it is asked for go to other nodes. Resolves with the number of sessions handed
+   * over. What SIGTERM should do before `shutdown()`. Without a store there is nothing to hand
+   * over (resolves with 0).
+   * @default timeoutMs 5_000 (ms)
+   * @example
+   * ```ts
+   * process.once('SIGTERM', async () => {
+   *   server.close();
+   *   await sessions.drain();
+   *   await live.close(); // views reconnect, to another node
+   *   await sessions.shutdown();
+   *   process.exit(0);
+   * });
+   * ```
+   */
+  drain(options?: { timeoutMs?: number }): Promise<number>;
+  /**
+   * @internal A start window that every node of a cluster shares (in Redis), where the Koa
+   * middleware counts its per-client start limit (`clientStartRate`): resolves with 0 when the
+   * start may go ahead, else the milliseconds until the client's window closes. Absent in one
+   * process, where the middleware counts in its own memory.
+   */
+  takeClientStart?(client: string, limit: number, intervalMs: number): Promise<number>;
+  /**
+   * @internal The sessions in memory on every node (in one process: `list()` and `count`), for the
+   * visualizer. Rows of other nodes come from the nodes that answered within a short time.
+   */
+  listAll(options?: ListOptions): Promise<SessionPage>;
   /**
    * Sends `event` and waits for the machine's `reply(value)`, in the same step or later
    * (`reply(value, { to: callIdOf(event) })`), or with `until` for the first snapshot that
@@ -337,12 +394,12 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
   readonly logics: Readonly<Record<string, AnyActorLogic>>;
   /**
    * `true` on a cluster node (`redisCluster`): a session may run on another node, where
-   * `snapshot(id)` answers from the last snapshot this node saw and `await restore(id)` fetches
-   * the current one (the Koa middleware does so on every request). Absent in one process.
+   * `snapshot(id)` answers from the last snapshot this node saw. Absent in one process. Code
+   * that works on both needs no flag: `await read(id)` answers the owner's current snapshot and
+   * `await status(id)` where the session is, on every supervisor.
    * @example
    * ```ts
-   * if (sessions.distributed) await sessions.restore(id);
-   * const { context } = sessions.snapshot(id);
+   * const snapshot = sessions.distributed ? await sessions.read(id) : sessions.snapshot(id);
    * ```
    */
   readonly distributed?: boolean;

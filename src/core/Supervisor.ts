@@ -41,6 +41,8 @@ import type {
   SessionHandle,
   SessionInfo,
   SessionMessage,
+  SessionPage,
+  SessionPresence,
   SessionSnapshot,
   SessionSupervisor,
   SessionVersionCount,
@@ -259,6 +261,29 @@ export class Supervisor implements SessionSupervisor {
     return this.#life.plain(this.#entry(id));
   }
 
+  async read<TContext = any>(id: string): Promise<SessionSnapshot<TContext>> {
+    return this.#life.plain(await this.#entryAsync(id));
+  }
+
+  async status(id: string): Promise<SessionPresence> {
+    assertSessionId(id);
+    if (this.#registry.has(id)) return 'running';
+    if (this.#registry.isRotated(id)) return 'rotated';
+    if (!this.#persist) return 'absent';
+    try {
+      if (!(await this.#persist.stored(id))) return 'absent';
+    } catch (err) {
+      // A cluster's store answers so for an ID another node rotated away.
+      if (isSessionError(err, 'SESSION_ROTATED')) return 'rotated';
+      throw err;
+    }
+    return this.#registry.has(id) ? 'running' : 'stored';
+  }
+
+  async listAll(options: ListOptions = {}): Promise<SessionPage> {
+    return { total: this.#registry.size, rows: this.list(options) };
+  }
+
   list(options: ListOptions = {}): SessionInfo[] {
     const offset = options.offset ?? 0;
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -416,6 +441,47 @@ export class Supervisor implements SessionSupervisor {
     this.#calls.clear();
     this.actor.stop();
     unlinkSystem(this.system);
+  }
+
+  async drain(options: { timeoutMs?: number } = {}): Promise<number> {
+    const persist = this.#persist;
+    if (!persist) return 0;
+    const deadline = performance.now() + (options.timeoutMs ?? 5_000);
+    const results = await Promise.all(
+      [...this.#registry.values()].map((entry) => this.#handOver(entry, persist, deadline)),
+    );
+    return results.filter(Boolean).length;
+  }
+
+  /** Saves a session and takes it out of memory once its waiting calls are answered. */
+  async #handOver(entry: Entry, persist: Persistence, deadline: number): Promise<boolean> {
+    // A call waiting for a later reply (after an invoked promise) is answered here rather than
+    // cut off; past the deadline it is left to the caller (a cluster node asks the new owner).
+    while (entry.calls?.size && !entry.ended && !entry.left && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
+    for (;;) {
+      if (entry.ended || entry.left) return false;
+      this.#life.seen(entry);
+      const saved = persist.writer.whenSaved(entry);
+      if (saved) {
+        // A store that does not answer keeps the session here (where it is safe) past the deadline.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((r) => {
+          timer = setTimeout(() => r('late'), Math.max(0, deadline - performance.now()));
+        });
+        const outcome = await Promise.race([saved.then(() => 'saved' as const), late]).catch(
+          () => 'failed' as const,
+        );
+        clearTimeout(timer);
+        if (outcome !== 'saved') return false;
+      }
+      if (entry.ended || entry.left) return false;
+      if (entry.storedVersion >= entry.version) break;
+      if (performance.now() >= deadline) return false;
+    }
+    this.#life.leave(entry);
+    persist.passivated++;
+    return true;
   }
 
   /**

@@ -63,33 +63,31 @@ export function boundLogic(logic: AnyActorLogic, limits: StepLimits): AnyActorLo
   bounded.options = { ...bounded.options, maxIterations: budget as unknown as number };
   const transition = bounded.transition.bind(bounded);
   const initial = bounded.getInitialSnapshot.bind(bounded);
-  const maxTimers = limits.maxTimers;
+  const guard = new TimerGuard(limits.maxTimers);
   bounded.transition = (snapshot, event, scope) => {
-    const guard = TimerGuard.of(scope, maxTimers);
     const outer = budget.begin();
-    const keep = guard ? guard.begin() : 0;
+    const step = guard.begin(scope);
     try {
       return transition(snapshot, event, scope);
     } catch (err) {
-      if (guard === undefined || guard.refusal !== err) throw err;
+      if (step?.refusal === undefined || step.refusal !== err) throw err;
       // The step is refused: its effects are dropped and the session keeps its snapshot.
-      dropDeferred(scope.self, keep);
-      linkOf(scope.system)?.refused(scope.self, event, err as TooManyTimersError);
+      dropDeferred(scope.self, step.keep);
+      linkOf(scope.system)?.refused(scope.self, event, step.refusal);
       return snapshot;
     } finally {
-      guard?.end();
+      guard.end(step);
       budget.end(outer);
     }
   };
   bounded.getInitialSnapshot = (scope, input) => {
     // A start cannot be refused by keeping a previous snapshot: it fails (SESSION_INIT_FAILED).
-    const guard = TimerGuard.of(scope, maxTimers);
     const outer = budget.begin();
-    guard?.begin();
+    const step = guard.begin(scope);
     try {
       return initial(scope, input);
     } finally {
-      guard?.end();
+      guard.end(step);
       budget.end(outer);
     }
   };
@@ -156,95 +154,96 @@ class StepBudget {
   }
 }
 
-const GUARDS = new WeakMap<StepScope, TimerGuard>();
+/** The timer count of one step of one session (steps nest when one session calls another). */
+interface TimerStep {
+  readonly scope: StepScope;
+  readonly scheduler: IndexedScheduler;
+  /** The scope's own `actionExecutor`, put back when the step ends. */
+  readonly execute: (action: ExecutableAction) => void;
+  /** Effects the actor had deferred before the step (a refused step drops those after). */
+  readonly keep: number;
+  readonly outer: TimerStep | undefined;
+  pending: number;
+  added: Set<string> | undefined;
+  cancelled: Set<string> | undefined;
+  refusal: TooManyTimersError | undefined;
+}
 
 /**
  * Counts the pending timers a session's step would leave: those it had, plus the delayed events
  * the step schedules (an id already pending replaces its timer), minus those it cancels. It sees
- * each action through the actor scope's `actionExecutor`, wrapped once per actor.
+ * each action through the actor scope's `actionExecutor`, replaced for the step only: nothing is
+ * kept per session between steps (memory per idle session is a target, bench/core).
  */
 class TimerGuard {
-  readonly #scope: StepScope;
-  readonly #scheduler: IndexedScheduler;
   readonly #max: number;
-  #active = 0;
-  #pending = 0;
-  #added: Set<string> | undefined;
-  #cancelled: Set<string> | undefined;
-  /** The error that refused the current step, once thrown. */
-  refusal: TooManyTimersError | undefined;
+  #step: TimerStep | undefined;
+  readonly #see = (action: ExecutableAction): void => {
+    const step = this.#step!;
+    this.#count(step, action);
+    step.execute(action);
+  };
 
-  static of(scope: StepScope, max: number): TimerGuard | undefined {
-    let guard = GUARDS.get(scope);
-    if (guard) return guard;
-    const scheduler = indexedSchedulerOf(scope.system);
-    if (!scheduler) return undefined; // not a supervisor's session: nothing counts its timers
-    guard = new TimerGuard(scope, scheduler, max);
-    GUARDS.set(scope, guard);
-    return guard;
-  }
-
-  private constructor(scope: StepScope, scheduler: IndexedScheduler, max: number) {
-    this.#scope = scope;
-    this.#scheduler = scheduler;
+  constructor(max: number) {
     this.#max = max;
-    const execute = scope.actionExecutor;
-    scope.actionExecutor = (action) => {
-      if (this.#active !== 0) this.#see(action);
-      execute(action);
+  }
+
+  /** A step of the session of `scope` begins; `undefined` outside a supervisor (nothing counts). */
+  begin(scope: StepScope): TimerStep | undefined {
+    const scheduler = indexedSchedulerOf(scope.system);
+    if (scheduler === undefined) return undefined;
+    const step: TimerStep = {
+      scope,
+      scheduler,
+      execute: scope.actionExecutor,
+      keep: deferredCount(scope.self),
+      outer: this.#step,
+      pending: scheduler.count(scope.self),
+      added: undefined,
+      cancelled: undefined,
+      refusal: undefined,
     };
+    this.#step = step;
+    scope.actionExecutor = this.#see;
+    return step;
   }
 
-  /** A step begins; returns how many effects were deferred before it. */
-  begin(): number {
-    if (this.#active++ === 0) {
-      this.#pending = this.#scheduler.count(this.#scope.self);
-      this.#added = undefined;
-      this.#cancelled = undefined;
-      this.refusal = undefined;
-    }
-    return deferredCount(this.#scope.self);
+  end(step: TimerStep | undefined): void {
+    if (step === undefined) return;
+    step.scope.actionExecutor = step.execute;
+    this.#step = step.outer;
   }
 
-  end(): void {
-    this.#active--;
-  }
-
-  #see(action: ExecutableAction): void {
+  #count(step: TimerStep, action: ExecutableAction): void {
     const type = action.type;
     if (type === RAISE_ACTION || type === SEND_TO_ACTION) {
       const params = action.params as { delay?: unknown; id?: unknown } | undefined;
       if (typeof params?.delay !== 'number') return;
       const id = typeof params.id === 'string' ? params.id : undefined;
       if (id !== undefined) {
-        if (this.#added?.has(id)) return;
-        if (this.#has(id)) {
+        if (step.added?.has(id)) return;
+        if (step.scheduler.has(step.scope.self, id)) {
           // Its timer is replaced, unless this step cancelled it first: then it counts again.
-          if (this.#cancelled?.delete(id) && ++this.#pending > this.#max) this.#refuse();
+          if (step.cancelled?.delete(id) && ++step.pending > this.#max) this.#refuse(step);
           return;
         }
-        (this.#added ??= new Set()).add(id);
+        (step.added ??= new Set()).add(id);
       }
-      if (++this.#pending > this.#max) this.#refuse();
+      if (++step.pending > this.#max) this.#refuse(step);
     } else if (type === CANCEL_ACTION) {
       const id = (action.params as { sendId?: unknown } | undefined)?.sendId;
       if (typeof id !== 'string') return;
-      if (this.#added?.delete(id)) this.#pending--;
-      else if (this.#has(id) && !this.#cancelled?.has(id)) {
-        (this.#cancelled ??= new Set()).add(id);
-        this.#pending--;
+      if (step.added?.delete(id)) step.pending--;
+      else if (step.scheduler.has(step.scope.self, id) && !step.cancelled?.has(id)) {
+        (step.cancelled ??= new Set()).add(id);
+        step.pending--;
       }
     }
   }
 
-  /** Whether `id` is among the timers the session had when the step began. */
-  #has(id: string): boolean {
-    return this.#scheduler.has(this.#scope.self, id);
-  }
-
-  #refuse(): never {
-    const self: AnyActorRef = this.#scope.self;
-    this.refusal = new TooManyTimersError(self.id, this.#max);
-    throw this.refusal;
+  #refuse(step: TimerStep): never {
+    const self: AnyActorRef = step.scope.self;
+    step.refusal = new TooManyTimersError(self.id, this.#max);
+    throw step.refusal;
   }
 }

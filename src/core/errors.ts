@@ -322,9 +322,13 @@ export class TooManyTimersError extends SessionError {
   /** The limit. */
   readonly limit: number;
   constructor(sessionId: string, limit: number) {
-    super('TOO_MANY_TIMERS', `Session '${sessionId}' would hold more than ${limit} pending timers`, {
-      sessionId,
-    });
+    super(
+      'TOO_MANY_TIMERS',
+      `Session '${sessionId}' would hold more than ${limit} pending timers`,
+      {
+        sessionId,
+      },
+    );
     this.limit = limit;
   }
 }

@@ -12,6 +12,21 @@ export type EndReason = 'terminated' | 'expired' | 'crashed' | 'shutdown';
 /** Status of a session's actor snapshot, as XState reports it. */
 export type SessionStatus = 'active' | 'done' | 'error' | 'stopped';
 
+/**
+ * Where a session is, as `sessions.status(id)` answers: `running` (in memory, on this process or,
+ * in a cluster, on some node), `stored` (only in the store: passivated, or waiting for its next
+ * node), `rotated` (its ID was rotated away less than `rotatedIdTtlMs` ago), `absent` (never
+ * started, or ended).
+ */
+export type SessionPresence = 'running' | 'stored' | 'rotated' | 'absent';
+
+/** One page of the sessions in memory on every node of a cluster (what the visualizer lists). */
+export interface SessionPage {
+  /** Sessions in memory on every node that answered. */
+  total: number;
+  rows: SessionInfo[];
+}
+
 /** A plain, serializable view of a session's current state. */
 export interface SessionSnapshot<TContext = any> {
   /** The machine's state value (`'idle'`, `{ cart: 'active', auth: 'anonymous' }`, ...). */
@@ -307,9 +322,10 @@ export interface SupervisorOptions<
   maxRecordBytes?: number;
   /**
    * Sessions the store may hold (passivated ones included): a start beyond it is refused with
-   * `SESSION_LIMIT_REACHED`. Counted with the store's `count()` (memory, SQLite, Redis), asked at
-   * most once per `wakeIntervalMs`; starts of this process since the last count are added, so
-   * several processes sharing a store may overshoot by the starts of one interval. Needs a store.
+   * `SESSION_LIMIT_REACHED`. Counted with the store's `count()` (memory and SQLite have one;
+   * Redis and the cluster not yet: the option then fails at construction), asked at most once
+   * per `wakeIntervalMs`; starts of this process since the last count are added, so several
+   * processes sharing a store may overshoot by the starts of one interval. Needs a store.
    * @default undefined (no bound beyond the store's own)
    * @example
    * ```ts

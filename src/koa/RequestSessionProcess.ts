@@ -34,32 +34,12 @@ export interface SharedState {
 }
 
 /**
- * Whether `id` (valid, not running) was rotated away a moment ago. The core answers
- * `SESSION_ROTATED` for such an ID for `rotatedIdTtlMs`; `snapshot` is its cheapest synchronous
- * question that does not count as activity.
+ * Whether `id` was rotated away a moment ago (the supervisor answers `SESSION_ROTATED` for it for
+ * `rotatedIdTtlMs`; in a cluster, on every node).
  * @internal
  */
-export function wasRotated(sessions: SessionSupervisor, id: string): boolean {
-  try {
-    sessions.snapshot(id);
-    return false;
-  } catch (err) {
-    return isSessionError(err, 'SESSION_ROTATED');
-  }
-}
-
-/**
- * The same, asking the owner on a cluster node: there the tombstone of a rotated ID lives on the
- * node that ran the rotation, and `restore` reaches it.
- */
-async function wasRotatedAnywhere(sessions: SessionSupervisor, id: string): Promise<boolean> {
-  if (!sessions.distributed) return wasRotated(sessions, id);
-  try {
-    await sessions.restore(id);
-    return false;
-  } catch (err) {
-    return isSessionError(err, 'SESSION_ROTATED');
-  }
+export async function wasRotated(sessions: SessionSupervisor, id: string): Promise<boolean> {
+  return (await sessions.status(id)) === 'rotated';
 }
 
 /**
@@ -132,7 +112,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
    * while this one ran (a login in another tab). Its response must then not write the old ID back
    * into the cookie: koa-session's `rolling` and `renew` would, logging the browser out.
    */
-  lostToRotation(liveId: string): boolean {
+  lostToRotation(liveId: string): boolean | Promise<boolean> {
     if (this.#rotatedId !== undefined) return true;
     if (this.#id !== liveId || this.#shared.sessions.started(liveId)) return false;
     return wasRotated(this.#shared.sessions, liveId);
@@ -315,7 +295,7 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     if (this.#owned) {
       // Our process is gone during this request. Moved by a concurrent request (a login in
       // another tab): a retryable refusal, never a fresh empty session under a new cookie.
-      if (await wasRotatedAnywhere(sessions, this.#id!)) {
+      if (await wasRotated(sessions, this.#id!)) {
         debug('session %s rotated away during this request: SESSION_ROTATED', this.#id);
         this.#rotatedId = this.#id;
         throw new SessionRotatedError(this.#id!);
@@ -345,9 +325,14 @@ export class RequestSessionProcess<TContext = any> implements SessionProcessCont
     }
     const ctx = this.#ctx;
     if (shared.limiter) {
-      const wait = shared.limiter.take(shared.clientKey(ctx), Date.now());
+      const client = shared.clientKey(ctx);
+      const { limit, intervalMs } = shared.limiter;
+      // A cluster counts each client's starts in one window for every node (in Redis): a client
+      // spreading its requests over the nodes gets the limit once, not once per node.
+      const wait = sessions.takeClientStart
+        ? await sessions.takeClientStart(client, limit, intervalMs)
+        : shared.limiter.take(client, Date.now());
       if (wait > 0) {
-        const client = shared.clientKey(ctx);
         debug('client %s over clientStartRate: refused for %d ms', client, wait);
         if (koaRefusedChannel.hasSubscribers) {
           const refusal: KoaRefusal = {

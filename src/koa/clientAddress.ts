@@ -1,7 +1,14 @@
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 
-/** Options of {@link clientAddress}. */
+/**
+ * Options of {@link clientAddress}.
+ *
+ * @example
+ * ```ts
+ * clientAddress(ctx, { ipv6Prefix: 56 }); // a /56 is one client
+ * ```
+ */
 export interface ClientAddressOptions {
   /**
    * Bits of an IPv6 address that name one client: addresses that share them share a budget. A
@@ -13,7 +20,15 @@ export interface ClientAddressOptions {
   ipv6Prefix?: number | undefined;
 }
 
-/** What {@link clientAddress} reads of a request: a Koa context has it all. */
+/**
+ * What {@link clientAddress} reads of a request: a Koa context has it all (the upgrade context of
+ * `upgradeContext(app, req)` too).
+ *
+ * @example
+ * ```ts
+ * const source: ClientAddressSource = { app, req }; // app.proxy, app.maxIpsCount, the raw request
+ * ```
+ */
 export interface ClientAddressSource {
   app: { proxy?: boolean; maxIpsCount?: number; proxyIpHeader?: string };
   req: IncomingMessage;

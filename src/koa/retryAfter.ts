@@ -1,7 +1,9 @@
 import { isSessionError } from '../index.js';
 
 /**
- * @internal Gives a refused start (`SESSION_LIMIT_REACHED` 503, `RATE_LIMITED` 429) a
+ * @internal Gives a refused start (`SESSION_LIMIT_REACHED` 503, `RATE_LIMITED` 429), and a
+ * `SESSION_VERSION_AHEAD` (503) that a cluster node says to retry (a node holding the version is
+ * alive), a
  * `Retry-After` header in whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3), from the
  * error's `retryAfterMs`, and `SESSION_ROTATED` (409) `Retry-After: 0`: retry at once, the browser
  * holds the new ID by then. The header goes on the error's `headers`, which Koa's `ctx.onerror`
@@ -15,7 +17,14 @@ export function withRetryAfter(err: unknown): unknown {
     e.headers = { ...e.headers, 'Retry-After': '0' };
     return err;
   }
-  if (!isSessionError(err, 'SESSION_LIMIT_REACHED') && !isSessionError(err, 'RATE_LIMITED'))
+  const ahead =
+    isSessionError(err, 'SESSION_VERSION_AHEAD') &&
+    typeof (err as { retryAfterMs?: unknown }).retryAfterMs === 'number';
+  if (
+    !ahead &&
+    !isSessionError(err, 'SESSION_LIMIT_REACHED') &&
+    !isSessionError(err, 'RATE_LIMITED')
+  )
     return err;
   const e = err as unknown as { retryAfterMs?: unknown; headers?: Record<string, string> };
   const ms =

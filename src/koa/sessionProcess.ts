@@ -4,12 +4,7 @@ import { isSessionError, isValidSessionId, type SessionSupervisor } from '../ind
 import { ClientStartLimiter } from './ClientStartLimiter.js';
 import { clientAddress } from './clientAddress.js';
 import { Replacements } from './Replacements.js';
-import {
-  RequestSessionProcess,
-  SESSION_KEY,
-  type SharedState,
-  wasRotated,
-} from './RequestSessionProcess.js';
+import { RequestSessionProcess, SESSION_KEY, type SharedState } from './RequestSessionProcess.js';
 import { withRetryAfter } from './retryAfter.js';
 import { assertSigningKeys } from './SigningKeyError.js';
 import type { SessionProcessOptions } from './types.js';
@@ -80,8 +75,10 @@ export function sessionProcess<TCtx extends Context = Context>(
   const replaceable = (err: unknown): boolean =>
     onRestoreFailed === 'fresh' &&
     (isSessionError(err, 'SESSION_RESTORE_FAILED') ||
-      // In a cluster another node may hold the newer version: that is the cluster's to route.
-      (!sessions.distributed && isSessionError(err, 'SESSION_VERSION_AHEAD')));
+      // Written by a newer version than any live node holds (a rollback): the record stays for
+      // the code that wrote it. In a cluster, while a node that holds that version is alive (it
+      // did not answer in time), the error says when to retry instead: 503 with Retry-After.
+      (isSessionError(err, 'SESSION_VERSION_AHEAD') && !hasRetryAfter(err)));
   const minKeyLength = options.minKeyLength ?? 32;
   const rate =
     options.clientStartRate === undefined
@@ -125,33 +122,22 @@ export function sessionProcess<TCtx extends Context = Context>(
     /** The stored ID whose session cannot be restored (see `onRestoreFailed`). */
     let replacedId: string | undefined;
     // Validated before any lookup: a store or a decoded cookie may hold anything.
-    if (isValidSessionId(stored) && sessions.distributed) {
-      // A cluster node: the session may run on another node. `restore` reaches its owner and
-      // brings its current snapshot here, so the handler's `snapshot()` reads it (one round trip).
-      try {
-        if (await sessions.restore(stored)) {
-          sessions.touch(stored);
-          liveId = stored;
-        } else deadId = stored;
-      } catch (err) {
-        if (isSessionError(err, 'SESSION_ROTATED')) rotatedId = stored;
-        else if (replaceable(err)) deadId = replacedId = replaced(stored, err);
-        else throw err;
-      }
-    } else if (isValidSessionId(stored)) {
-      if (sessions.touch(stored)) liveId = stored;
-      else if (wasRotated(sessions, stored)) rotatedId = stored;
-      else {
-        // Not in memory: with a store that loads asynchronously (Redis) it may be stored, not
-        // ended. Only this slow path awaits.
+    if (isValidSessionId(stored)) {
+      // `status` changes nothing. On a cluster node a session running elsewhere answers
+      // `running` with its owner's current snapshot, which the handler's `snapshot()` then reads.
+      const where = await sessions.status(stored);
+      if (where === 'running' || where === 'stored') {
+        // Stored: brought back (on its owner, in a cluster) before the handler reads it.
         try {
-          if (await restoredFromStore(sessions, stored)) liveId = stored;
+          if (await live(sessions, stored, where)) liveId = stored;
+          else if ((await sessions.status(stored)) === 'rotated') rotatedId = stored;
           else deadId = stored;
         } catch (err) {
           if (!replaceable(err)) throw err;
           deadId = replacedId = replaced(stored, err);
         }
-      }
+      } else if (where === 'rotated') rotatedId = stored;
+      else deadId = stored;
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
     ctx.sessionProcess = requestProcess;
@@ -171,7 +157,10 @@ export function sessionProcess<TCtx extends Context = Context>(
     } finally {
       if (requestProcess.needsFinish()) await requestProcess.finish();
       const carried = liveId ?? rotatedId;
-      if (carried !== undefined && requestProcess.lostToRotation(carried)) keepCookie(ctx);
+      if (carried !== undefined) {
+        const lost = requestProcess.lostToRotation(carried);
+        if (lost !== false && (await lost)) keepCookie(ctx);
+      }
     }
   };
 }
@@ -190,9 +179,26 @@ function replaced(id: string, err: unknown): string {
   return id;
 }
 
-/** Whether `id` was in the supervisor's store and is now in memory, touched. */
-async function restoredFromStore(sessions: SessionSupervisor, id: string): Promise<boolean> {
-  return (await sessions.restore(id)) && sessions.touch(id);
+/**
+ * Touches a session `status` found (restoring a stored one first); whether it is still there: it
+ * may have ended, or been rotated away, in between.
+ */
+async function live(
+  sessions: SessionSupervisor,
+  id: string,
+  where: 'running' | 'stored',
+): Promise<boolean> {
+  if (where === 'running' && sessions.touch(id)) return true;
+  try {
+    return (await sessions.restore(id)) && sessions.touch(id);
+  } catch (err) {
+    if (isSessionError(err, 'SESSION_ROTATED')) return false;
+    throw err;
+  }
+}
+
+function hasRetryAfter(err: unknown): boolean {
+  return typeof (err as { retryAfterMs?: unknown }).retryAfterMs === 'number';
 }
 
 /**

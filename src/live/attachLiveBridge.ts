@@ -19,7 +19,11 @@ import {
   originCheck,
   refuser,
 } from './refuseUpgrade.js';
-import { type LiveDroppedEvent, liveTelemetryChannels } from './telemetry.js';
+import {
+  type LiveDroppedEvent,
+  type LiveRefusedEvent,
+  liveTelemetryChannels,
+} from './telemetry.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
@@ -33,8 +37,8 @@ const debug = debuglog('session-process');
  * `maxViewsPerSession` views, its client (`clientKey`: the address the trusted proxy hops saw)
  * holds fewer than `maxViewsPerClient`, and the bridge holds fewer than `maxConnections` sockets.
  * Every new connection of the server is watched until its first request head, which must arrive
- * within `headersTimeoutMs`. Events a view sends are checked against `events` (type and payload). A refusal
- * is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
+ * within `headersTimeoutMs`. Events a view sends are checked against `events` (type and payload).
+ * A refusal is reported to `onError` (a {@link LiveRefusedError} with its reason) and on the
  * `session-process:live-refused` channel; a client that speaks the protocol learns it from a
  * close code (see `REFUSAL_CLOSE_CODES`), any other from the HTTP status (401, 403, 404, 429, 503).
  * The view then gets the current snapshot, every later one, replies and errors, and `ended`
@@ -132,13 +136,22 @@ export function attachLiveBridge<TContext = any>(
           admits: (key): boolean => (pendingHeads?.count(key) ?? 0) < maxViewsPerClient,
           refused: (key) => {
             refused++;
+            const message = `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`;
+            const ch = liveTelemetryChannels.refused;
+            if (ch.hasSubscribers) {
+              const event: LiveRefusedEvent = {
+                reason: 'limit',
+                code: 'TOO_MANY_VIEWS',
+                status: 429,
+                path: '',
+                origin: undefined,
+                sessionId: undefined,
+                message,
+              };
+              ch.publish(event);
+            }
             report(
-              new LiveRefusedError(
-                'limit',
-                'TOO_MANY_VIEWS',
-                429,
-                `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`,
-              ),
+              new LiveRefusedError('limit', 'TOO_MANY_VIEWS', 429, message),
               undefined,
               'limit',
             );
@@ -359,10 +372,12 @@ export function attachLiveBridge<TContext = any>(
         return;
       } else if (
         isSessionError(err, 'SESSION_RESTORE_FAILED') ||
-        (!sessions.distributed && isSessionError(err, 'SESSION_VERSION_AHEAD'))
+        (isSessionError(err, 'SESSION_VERSION_AHEAD') &&
+          typeof (err as { retryAfterMs?: unknown }).retryAfterMs !== 'number')
       ) {
         // The stored session cannot come back here (quarantined, or written by a newer version
-        // on a single node): the page's next request gets a fresh session under a new cookie
+        // than any live node holds; in a cluster, while a node holding it is alive, the error
+        // carries retryAfterMs and the client retries): the page's next request gets a fresh session under a new cookie
         // (the Koa middleware's `onRestoreFailed`), and the client reconnects after it.
         refuse(
           req,

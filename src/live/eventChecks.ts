@@ -19,7 +19,15 @@ export interface StandardSchemaLike {
   };
 }
 
-/** What a Standard Schema's `validate` returns: the (possibly transformed) value, or issues. */
+/**
+ * What a Standard Schema's `validate` returns: the (possibly transformed) value, or issues.
+ *
+ * @example
+ * ```ts
+ * const result = schema['~standard'].validate(event) as StandardSchemaResult;
+ * if (result.issues) console.log(result.issues[0]?.message);
+ * ```
+ */
 export type StandardSchemaResult =
   | { readonly value: unknown; readonly issues?: undefined }
   | {

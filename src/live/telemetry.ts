@@ -15,7 +15,7 @@ export interface LiveRefusedEvent {
   reason: LiveRefusalReason;
   code: LiveRefusedCode;
   status: number;
-  /** The request's path. */
+  /** The request's path (`''` for a connection closed before its request head arrived). */
   path: string;
   origin: string | undefined;
   sessionId: string | undefined;

@@ -4,6 +4,7 @@ import Database from 'libsql';
 import type {
   DueSession,
   QuarantinedSession,
+  QuarantineMarker,
   SessionStore,
   StoredSession,
   StoredVersionCount,
@@ -185,6 +186,38 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
   const saveBatch = db.transaction((writes: readonly StoreWrite[]) => writes.map(apply)).immediate;
 
+  // Quarantine marks asked for in one tick (the waker's batch of unrestorable records) commit
+  // together: one fsync for the batch instead of one per record.
+  interface Mark {
+    id: string;
+    version: number;
+    marker: QuarantineMarker;
+    resolve(result: StoreWriteResult): void;
+    reject(error: unknown): void;
+  }
+  let marks: Mark[] | undefined;
+  const markBatch = db.transaction((batch: readonly Mark[]) =>
+    batch.map(({ id, version, marker }) =>
+      markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
+        ? ('ok' as const)
+        : ('conflict' as const),
+    ),
+  ).immediate;
+  const flushMarks = () => {
+    const batch = marks ?? [];
+    marks = undefined;
+    if (batch.length === 0) return;
+    let results: StoreWriteResult[];
+    try {
+      open();
+      results = markBatch(batch);
+    } catch (err) {
+      for (const m of batch) m.reject(err);
+      return;
+    }
+    for (const [i, m] of batch.entries()) m.resolve(results[i]!);
+  };
+
   let closed = false;
   const open = () => {
     if (closed) throw new Error('sqliteStore: the store is closed');
@@ -232,11 +265,19 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
         count,
       }));
     },
-    async quarantine(id, version, marker) {
-      open();
-      return markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
-        ? 'ok'
-        : 'conflict';
+    quarantine(id, version, marker): Promise<StoreWriteResult> {
+      try {
+        open();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return new Promise((resolve, reject) => {
+        if (marks === undefined) {
+          marks = [];
+          setImmediate(flushMarks);
+        }
+        marks.push({ id, version, marker, resolve, reject });
+      });
     },
     async quarantined(limit): Promise<QuarantinedSession[]> {
       open();
@@ -260,6 +301,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     },
     async close() {
       if (closed) return;
+      flushMarks(); // marks asked for before close are committed, not lost
       closed = true;
       if (owned) db.close();
     },

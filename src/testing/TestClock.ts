@@ -1,13 +1,17 @@
-import { SimulatedClock } from 'xstate';
-
 interface Timer {
   due: number;
   timeoutMs: number;
+  /** Arming order: timers due at the same time fire in it. */
+  seq: number;
+  fn: () => void;
 }
 
 /**
- * An XState clock for model-based tests: XState's `SimulatedClock`, plus a record of the timers
- * still pending, so the runner can move time to exactly when a given delayed event is due.
+ * An XState clock for model-based tests: simulated time (as XState's `SimulatedClock`) that
+ * moves only when told, with the timers still pending readable, so the runner can move time to
+ * exactly when a given delayed event is due and fire that one alone. Timers due at the same
+ * time fire in the order they were armed (XState arms a state's `after` timers in document
+ * order, entering states from the root down).
  * Give it to a supervisor as `clock` (the runner does that for the supervisors it creates).
  *
  * @example
@@ -19,26 +23,24 @@ interface Timer {
  * ```
  */
 export class TestClock {
-  readonly #clock = new SimulatedClock();
-  readonly #timers = new Map<unknown, Timer>();
+  #now = 0;
+  #seq = 0;
+  #nextId = 1;
+  readonly #timers = new Map<number, Timer>();
 
   /** Simulated milliseconds since the clock was created. */
   now(): number {
-    return this.#clock.now();
+    return this.#now;
   }
 
   setTimeout(fn: (...args: any[]) => void, timeoutMs: number): unknown {
-    const id = this.#clock.setTimeout(() => {
-      this.#timers.delete(id);
-      fn();
-    }, timeoutMs);
-    this.#timers.set(id, { due: this.#clock.now() + timeoutMs, timeoutMs });
+    const id = this.#nextId++;
+    this.#timers.set(id, { due: this.#now + timeoutMs, timeoutMs, seq: this.#seq++, fn });
     return id;
   }
 
   clearTimeout(id: unknown): void {
-    this.#timers.delete(id);
-    this.#clock.clearTimeout(id as number);
+    this.#timers.delete(id as number);
   }
 
   /** Number of timers armed and not yet fired or cleared. */
@@ -48,17 +50,27 @@ export class TestClock {
 
   /** Moves time forward by `ms`, firing every timer due by then. */
   advance(ms: number): void {
-    this.#clock.increment(ms);
+    this.advanceTo(this.#now + ms);
   }
 
-  /** The timers still pending: when each is due and the duration it was armed with. */
+  /** The timers still pending, the next to fire first: when each is due and its duration. */
   pendingTimers(): Array<{ due: number; timeoutMs: number }> {
-    return [...this.#timers.values()].map((t) => ({ ...t })).sort((a, b) => a.due - b.due);
+    return this.#sorted().map(([, t]) => ({ due: t.due, timeoutMs: t.timeoutMs }));
   }
 
-  /** Moves time to `time` (never back), firing every timer due by then. */
+  /** Moves time to `time` (never back), firing every timer due by then, in order. */
   advanceTo(time: number): void {
-    this.#clock.set(Math.max(time, this.#clock.now()));
+    while (this.#fireFirstDueBy(time)) {}
+    this.#now = Math.max(this.#now, time);
+  }
+
+  /**
+   * Moves time to `time` (never back) and fires the first timer due by then, and only that one
+   * (the next, due at the same time, waits for another call). Returns `false` when none is due.
+   */
+  fireOne(time: number): boolean {
+    this.#now = Math.max(this.#now, time);
+    return this.#fireFirstDueBy(this.#now);
   }
 
   /**
@@ -72,6 +84,27 @@ export class TestClock {
     );
     if (!timer) return false;
     this.advanceTo(timer.due);
+    return true;
+  }
+
+  #sorted(): Array<[number, Timer]> {
+    if (this.#timers.size === 0) return [];
+    return [...this.#timers].sort(([, a], [, b]) => a.due - b.due || a.seq - b.seq);
+  }
+
+  #fireFirstDueBy(time: number): boolean {
+    let first: [number, Timer] | undefined;
+    for (const entry of this.#timers) {
+      const t = entry[1];
+      if (t.due > time) continue;
+      if (!first || t.due < first[1].due || (t.due === first[1].due && t.seq < first[1].seq))
+        first = entry;
+    }
+    if (!first) return false;
+    const [id, timer] = first;
+    this.#timers.delete(id);
+    this.#now = Math.max(this.#now, timer.due);
+    timer.fn();
     return true;
   }
 }

@@ -62,12 +62,13 @@ interface OpenedDriver {
 }
 
 /**
- * Creates a model-based test for a session machine. Paths come from `xstate/graph`'s traversal
- * (`getShortestPaths`, `getSimplePaths`, `getAdjacencyMap`) over states keyed by value and
- * context, and run through a real supervisor's `start`, `cast`, `call` and `snapshot`; a run
- * fails unless every path passes and every state and transition is reached (`minCoverage`
- * accepts less). See docs/testing.md. Delayed events run on a simulated clock and invoked
- * actors are settled by the path itself (the `output` or `error` of its done and error events),
+ * Creates a model-based test for a session machine. Paths come from a traversal of the
+ * machine's configurations (state value and context, history memory, pending delays, running
+ * invocations) computed with XState's pure transitions, and run through a real supervisor's
+ * `start`, `cast`, `call` and `snapshot`; a run fails unless every path passes and every state
+ * and transition is reached (`minCoverage` accepts less). See docs/testing.md. Delayed events
+ * run on a simulated clock, each when it is the earliest due, and invoked actors (named or
+ * inline) are settled by the path itself (the `output` or `error` of its done and error events),
  * so every path is deterministic and runs without waiting.
  *
  * @example
@@ -98,14 +99,15 @@ export function createSessionTestModel(
   const name = options.name ?? logic.id;
   const clock = new TestClock();
   const controller = new InvocationController();
-  const planned = new Map<PathStrategy, Plan>();
+  const planned = new Map<string, Plan>();
   let running = false;
 
-  const planOf = (strategy: PathStrategy): Plan => {
-    let plan = planned.get(strategy);
+  const planOf = (strategy: PathStrategy, seed = options.seed): Plan => {
+    const key = `${strategy} ${seed ?? ''}`;
+    let plan = planned.get(key);
     if (!plan) {
-      plan = planPaths(graph, options, strategy);
-      planned.set(strategy, plan);
+      plan = planPaths(graph, options, strategy, seed);
+      planned.set(key, plan);
     }
     return plan;
   };
@@ -142,7 +144,12 @@ export function createSessionTestModel(
   };
 
   const expectedKeys = new WeakMap<AnyMachineSnapshot, string>();
-  const contextFor = (driver: SessionDriver, reached: Reached): PathContext => ({
+  const contextFor = (
+    driver: SessionDriver,
+    reached: Reached,
+    seed: number | undefined,
+  ): PathContext => ({
+    seed,
     name,
     graph,
     options,
@@ -161,7 +168,7 @@ export function createSessionTestModel(
         : (text: string) => console.log(text);
 
   const select = (run: RunOptions): { plan: Plan; paths: PlannedPath[]; dropped: number } => {
-    const plan = planOf(run.paths ?? 'transitions');
+    const plan = planOf(run.paths ?? 'transitions', run.seed ?? options.seed);
     const max = run.maxPaths ?? Number.POSITIVE_INFINITY;
     const paths = plan.paths.slice(0, max);
     return { plan, paths, dropped: plan.paths.length - paths.length };
@@ -204,7 +211,7 @@ export function createSessionTestModel(
         const opened = await open(run);
         const failures: TestFailure[] = [];
         const reached = new Reached(graph);
-        const context = contextFor(opened.driver, reached);
+        const context = contextFor(opened.driver, reached, run.seed ?? options.seed);
         const results: TestReport['paths'] = [];
         try {
           for (const path of paths) {
@@ -248,7 +255,10 @@ export function createSessionTestModel(
           vitest.it(path.title, async () => {
             opened ??= open(describeOptions);
             ran++;
-            const outcome = await executePath(contextFor((await opened).driver, reached), path);
+            const outcome = await executePath(
+              contextFor((await opened).driver, reached, describeOptions.seed ?? options.seed),
+              path,
+            );
             if (outcome.failure) {
               failed++;
               throw new Error(outcome.failure.message);

@@ -2,7 +2,9 @@ import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { isSessionError } from '../index.js';
 import { formatEvent, formatValue, jsonEqual, stableStringify } from './format.js';
 import type { InvocationController } from './InvocationController.js';
-import { type MachineGraph, resolveDelayMs } from './machineGraph.js';
+import type { Configuration } from './configurations.js';
+import type { MachineGraph } from './machineGraph.js';
+import { createSeededRandom } from './random.js';
 import type { Reached } from './coverage.js';
 import { defaultSerializeState, type PlannedPath, type PlannedStep } from './planPaths.js';
 import type { TestClock } from './TestClock.js';
@@ -20,6 +22,8 @@ export interface PathContext {
   reached: Reached;
   /** Expected keys of the model's snapshots, computed once per snapshot (one per model). */
   expectedKeys: WeakMap<AnyMachineSnapshot, string>;
+  /** The run's seed, printed with failures. */
+  seed?: number | undefined;
 }
 
 /** @internal */
@@ -38,7 +42,6 @@ interface PendingCall {
 
 const DONE_PREFIX = 'xstate.done.actor.';
 const ERROR_PREFIX = 'xstate.error.actor.';
-const AFTER_PREFIX = 'xstate.after.';
 /** Marks a state the machine reached as a top-level final state (its session has ended). */
 const FINAL = ' (final: the session ended)';
 
@@ -88,7 +91,7 @@ const orEmpty = (context: unknown) => (context === undefined || context === null
 
 /** Runs one planned path through the driver, checking the state after each step. @internal */
 export async function executePath(ctx: PathContext, path: PlannedPath): Promise<PathOutcome> {
-  const { driver, options, graph } = ctx;
+  const { driver, options } = ctx;
   const serialize = options.serializeState ?? defaultSerializeState;
   const project = options.compareContext;
   const calls = new Set(options.calls ?? []);
@@ -132,6 +135,11 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       '  path so far:',
       ...lines,
       `    ✗ ${step === 0 ? '0. (start)' : `${step}. ${formatEvent(events[step - 1] ?? { type: '?' })}`} → expected ${want ? show(want) : '?'}`,
+      ...(ctx.seed === undefined
+        ? []
+        : [
+            `  seed: ${ctx.seed} (Math.random drew from it; run({ seed: ${ctx.seed} }) replays this path)`,
+          ]),
     ].join('\n');
     return { title: path.title, path: events, step, expected, actual, message };
   };
@@ -201,8 +209,54 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     return undefined;
   };
 
+  /**
+   * What the snapshot alone does not show of entry, exit and re-entry: the delayed events
+   * pending (when each is due) and the invocations running (how often each was started). A
+   * state re-entered by mistake restarts both. Timers are compared only when every child is
+   * one the runner stands in for (a real child may arm timers of its own on the clock).
+   */
+  const checkEffects = (
+    step: number,
+    config: Configuration,
+    children: string,
+  ): TestFailure | undefined => {
+    const running = ctx.controller.describeRunning();
+    if (running !== children) {
+      return fail(
+        step,
+        `invocations running: ${children || 'none'}`,
+        `invocations running: ${running || 'none'}`,
+        'the invocations running differ (#n: how often each was started on the path; a state entered again starts its invocations again)',
+      );
+    }
+    if (config.children.some((c) => c.kind === 'uncontrolled')) return undefined;
+    const now = ctx.clock.now();
+    const pending = ctx.clock.pendingTimers();
+    if (
+      pending.length === config.timers.length &&
+      pending.every((t, i) => t.due - now === config.timers[i]?.dueInMs)
+    )
+      return undefined;
+    const want = config.timers.map((t) => `${t.dueInMs} ms`).join(', ');
+    const got = pending.map((t) => `${t.due - now} ms`).join(', ');
+    return fail(
+      step,
+      `delayed events pending, due in: ${want || 'none'}`,
+      `delayed events pending, due in: ${got || 'none'}`,
+      'the delayed events pending differ (a state entered again arms its delays again)',
+    );
+  };
+
+  const originalRandom = Math.random;
+  const applySeed = async (seed: number | undefined) => {
+    if (seed === undefined) return;
+    Math.random = createSeededRandom(seed);
+    await driver.seed?.(seed);
+  };
+
   ctx.controller.reset();
   try {
+    await applySeed(path.initialSeed);
     await driver.start(options.input);
   } catch (error) {
     const failure = fail(
@@ -215,7 +269,8 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
   }
 
   try {
-    const initialFailure = await check(0, path.initial);
+    const initialFailure =
+      (await check(0, path.initial)) ?? checkEffects(0, path.initialConfig, path.initialChildren);
     if (initialFailure) return { failure: initialFailure };
     ctx.reached.add(path.initial, [path.initial, ...path.initialPassed], path.initialTaken);
     lines.push(`      0. (start) → ${show(path.initial)}`);
@@ -224,41 +279,48 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
       const n = index + 1;
       const { event } = step;
       try {
-        if (event.type.startsWith(AFTER_PREFIX)) {
-          // Time moves to 1 ms before the timer is due (nothing may have happened yet), then to
-          // when it is due: a delay shorter or longer than the model's fails here.
-          const entering = path.steps[index - 1]?.event ?? { type: 'xstate.init' };
-          const ms = resolveDelayMs(graph, event.type, step.before, entering);
-          const timers = ctx.clock.pendingTimers();
-          const timer = timers.find((t) => ms === undefined || t.timeoutMs === ms);
-          if (!timer) {
-            const armed = timers.map((t) => `${t.timeoutMs} ms`).join(', ') || 'none';
-            throw new StepError(
-              `no ${ms === undefined ? '' : `${ms} ms `}timer was pending for it (pending: ${armed})`,
-            );
-          }
-          if (timer.due - 1 > ctx.clock.now()) {
-            ctx.clock.advanceTo(timer.due - 1);
+        await applySeed(step.seed);
+        const { kind, child } = step.step;
+        if (kind === 'timer') {
+          // Time moves to 1 ms before the delayed event is due (nothing may have happened yet),
+          // then to when it is due, and that one timer fires: a delay shorter or longer than
+          // the model's fails here, and so does one that the clock would not fire first.
+          const dueIn = step.step.timer?.dueInMs ?? 0;
+          const due = ctx.clock.now() + dueIn;
+          if (dueIn >= 1) {
+            ctx.clock.advanceTo(due - 1);
+            await macrotask();
             const early = await check(
               n,
               step.before,
-              `the state changed before the ${timer.timeoutMs} ms delay had passed`,
+              `the state changed before the ${dueIn} ms delay had passed`,
             );
             if (early) return { failure: early };
           }
-          ctx.clock.advanceTo(timer.due);
-        } else if (event.type.startsWith(DONE_PREFIX) || event.type.startsWith(ERROR_PREFIX)) {
-          const isDone = event.type.startsWith(DONE_PREFIX);
-          const id = event.type.slice((isDone ? DONE_PREFIX : ERROR_PREFIX).length);
+          if (!ctx.clock.fireOne(due)) {
+            const armed =
+              ctx.clock
+                .pendingTimers()
+                .map((t) => `${t.due - ctx.clock.now()} ms`)
+                .join(', ') || 'none';
+            throw new StepError(
+              `no delayed event was due ${dueIn} ms after the previous step (pending in: ${armed})`,
+            );
+          }
+        } else if (kind !== 'event' && child !== undefined) {
           const data = event as EventObject & { output?: unknown; error?: unknown };
-          const settled = ctx.controller.settle(
-            id,
-            isDone ? { output: data.output } : { error: data.error },
-          );
-          if (!settled) {
+          const done =
+            kind === 'done'
+              ? ctx.controller.settle(child, { output: data.output })
+              : kind === 'error'
+                ? ctx.controller.settle(child, { error: data.error })
+                : kind === 'snapshot'
+                  ? ctx.controller.next(child, step.step.value)
+                  : ctx.controller.sendBack(child, event);
+          if (!done) {
             const running = ctx.controller.pendingIds();
             throw new StepError(
-              `no invocation "${id}" was running (running: ${running.length ? running.join(', ') : 'none'})`,
+              `no invocation "${child}" was running (running: ${running.length ? running.join(', ') : 'none'})`,
             );
           }
         } else {
@@ -293,7 +355,8 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
         return { failure };
       }
       await macrotask();
-      const stateFailure = await check(n, step.after);
+      const stateFailure =
+        (await check(n, step.after)) ?? checkEffects(n, step.config, step.children);
       if (stateFailure) return { failure: stateFailure };
       if (settles(event) && settleMs > 0) {
         // A reply sent when an invocation settles may still be on its way (an HTTP response):
@@ -314,6 +377,7 @@ export async function executePath(ctx: PathContext, path: PlannedPath): Promise<
     const late = last ? checkReplies(path.steps.length, last.after) : undefined;
     return late ? { failure: late } : {};
   } finally {
+    Math.random = originalRandom;
     try {
       await driver.stop();
     } catch {

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export { createSessionTestModel, type SessionTestModel } from './createSessionTestModel.js';
+export { createSeededRandom } from './random.js';
+export { type FieldClasses, stateKey } from './stateKey.js';
 export { createSupervisorDriver } from './supervisorDriver.js';
 export {
   type ConformanceVitestApi,

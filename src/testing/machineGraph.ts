@@ -1,10 +1,4 @@
-import type {
-  AnyMachineSnapshot,
-  AnyStateMachine,
-  AnyStateNode,
-  AnyTransitionDefinition,
-  EventObject,
-} from 'xstate';
+import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 
 /** One transition definition of the machine, as counted by the coverage. */
@@ -103,7 +97,8 @@ export function analyzeMachine(machine: AnyStateMachine): MachineGraph {
 
   return {
     machine,
-    stateIds: nodes.map((node) => node.id),
+    // A history node never becomes active: it is a way into its parent, not a state to reach.
+    stateIds: nodes.filter((node) => node.type !== 'history').map((node) => node.id),
     nodes: new Map(nodes.map((node) => [node.id, node])),
     transitions,
     delayedEvents,
@@ -131,65 +126,8 @@ export function activeStateNodes(machine: AnyStateMachine, value: unknown): AnyS
   return out;
 }
 
-function descriptorMatches(descriptor: string, type: string): boolean {
+/** Whether an event type matches a transition descriptor (`*`, `cart.*`). @internal */
+export function descriptorMatches(descriptor: string, type: string): boolean {
   if (descriptor === type || descriptor === '*') return true;
   return descriptor.endsWith('.*') && type.startsWith(descriptor.slice(0, -1));
-}
-
-/**
- * The events the traversal tries in `snapshot`: the user's events whose type the active states
- * handle, plus the delayed events of those states (they carry no payload, so the model lists
- * them itself). Done and error events of invoked actors come from the user's list, since only
- * the user knows which outputs to test.
- * @internal
- */
-export function eventsFor(
-  graph: MachineGraph,
-  snapshot: AnyMachineSnapshot,
-  userEvents: readonly EventObject[],
-): EventObject[] {
-  // A machine that reached a top-level final state is done: its session has ended.
-  if (snapshot.status !== 'active') return [];
-  const descriptors = new Set<string>();
-  for (const node of activeStateNodes(graph.machine, snapshot.value)) {
-    for (const descriptor of node.ownEvents) descriptors.add(descriptor);
-  }
-  const out: EventObject[] = [];
-  const seen = new Set<EventObject>();
-  for (const descriptor of descriptors) {
-    let matched = false;
-    for (const event of userEvents) {
-      if (!descriptorMatches(descriptor, event.type)) continue;
-      matched = true;
-      if (!seen.has(event)) {
-        seen.add(event);
-        out.push(event);
-      }
-    }
-    if (!matched && graph.delayedEvents.has(descriptor)) out.push({ type: descriptor });
-  }
-  return out;
-}
-
-/**
- * Milliseconds of a delayed event, resolved as XState does: a number, or a named delay of
- * `setup({ delays })` (a number or a function of `{ context, event }`).
- * @internal
- */
-export function resolveDelayMs(
-  graph: MachineGraph,
-  eventType: string,
-  snapshot: AnyMachineSnapshot,
-  enteringEvent: EventObject,
-): number | undefined {
-  const info = graph.delayedEvents.get(eventType);
-  if (!info) return undefined;
-  const configured: unknown =
-    typeof info.delay === 'string' ? graph.machine.implementations.delays[info.delay] : info.delay;
-  if (typeof configured === 'number') return configured;
-  if (typeof configured === 'function') {
-    const ms: unknown = configured({ context: snapshot.context, event: enteringEvent }, undefined);
-    return typeof ms === 'number' ? ms : undefined;
-  }
-  return undefined;
 }

@@ -48,9 +48,10 @@ export interface SessionTestModelOptions {
    * the value and the context, as `xstate/graph` does: two snapshots that differ only in context
    * are two states, each explored, so a guard on context and the action that set it are both
    * tested. Make it coarser when the context grows without bound (a counter, a list that only
-   * grows; the traversal stops after `limit` steps and says so) or holds what the driver cannot
-   * report; keep in it whatever a guard reads, or the traversal never looks past the first
-   * snapshot of each key.
+   * grows; the traversal stops naming the field, see `maxDistinctValues`; `stateKey` builds a
+   * key from classes of fields) or holds what the driver cannot report; keep in it whatever a
+   * guard reads: a key that merges states whose guards decide differently is refused, naming
+   * both. The history memory, pending delays and running invocations are always added to it.
    * @default the value and the context as JSON with sorted keys (`{"value":…,"context":…}`; an
    * empty context left out)
    * @example `serializeState: ({ value, context }) => JSON.stringify({ value, skus: context.items.map((i) => i.sku) })`
@@ -74,8 +75,43 @@ export interface SessionTestModelOptions {
   checkReply?: (check: ReplyCheck) => void;
   /** Name in titles and printed coverage. @default the machine's id */
   name?: string;
-  /** Most traversal steps (a state and an event tried there) before the model gives up. @default 100_000 */
+  /**
+   * Most traversal steps (a configuration and a step tried there) before the model gives up;
+   * it bounds every strategy, `'simple'` too (whose paths grow exponentially with loops).
+   * @default 100_000
+   */
   limit?: number;
+  /**
+   * Most distinct values one top-level context field may take across the states explored
+   * before the traversal stops and names it as a field that grows without bound (a list only
+   * appended to, a counter): found in well under a second, instead of at `limit` or when the
+   * heap runs out. Key such a field on its classes with `stateKey`.
+   * @default 1_000
+   * @example `maxDistinctValues: 5_000` (a field with that many legitimate values)
+   */
+  maxDistinctValues?: number;
+  /**
+   * Makes `Math.random` deterministic: while the model computes a step, and while the session
+   * under test takes it (in-process drivers; others get it through `SessionDriver.seed`), it
+   * draws from a generator seeded with this seed and the step, so a machine that uses
+   * randomness (ids, jitter, a shuffled deck) takes the same path in both. Printed with every
+   * failure. Without it, a model whose steps differ between two computations is reported as
+   * nondeterministic (not as a failure of the implementation).
+   * @default undefined (Math.random left alone)
+   * @example `seed: 42`
+   */
+  seed?: number;
+  /**
+   * What each invoked actor emits while it runs, by invocation id: for a callback actor
+   * (`fromCallback`), the events it sends back; for an observable (`fromObservable`), the
+   * values it emits (its parent gets `xstate.snapshot.<id>`). The traversal tries each one
+   * whenever that invocation runs and its parent handles it, and the runner makes the
+   * stand-in emit it. Completion and errors are listed in `events`, as
+   * `xstate.done.actor.<id>` and `xstate.error.actor.<id>`.
+   * @default {}
+   * @example `emitted: { ticker: [{ type: 'tick' }], prices: [101, 99] }`
+   */
+  emitted?: Readonly<Record<string, readonly unknown[]>>;
   /** The default `minCoverage` of this model's runs (a run's own option wins). @default 100 */
   minCoverage?: MinCoverage;
 }
@@ -167,6 +203,14 @@ export interface SessionDriver {
   /** Releases the driver after the last path. */
   close?(): Promise<void> | void;
   /**
+   * Called before the session is started and before each step with the seed `Math.random`
+   * draws from for it (when the run has a `seed`). An in-process run replaces `Math.random`
+   * itself; a driver whose session runs elsewhere (another process) makes the machine there
+   * draw from `createSeededRandom(seed)` for the step.
+   * @example `seed: (seed) => child.send({ type: 'seed', seed })` (the app runs in a child process)
+   */
+  seed?(seed: number): Promise<void> | void;
+  /**
    * How long the runner keeps re-reading `state()` until it matches, for drivers where an
    * event's effect is not visible at once (a call whose HTTP response waits for its reply).
    * @default 0 for the supervisor driver, 1_000 for others
@@ -229,6 +273,12 @@ export interface RunOptions {
   maxPaths?: number;
   /** Stops running paths after this many have failed (`run` only). @default Infinity */
   maxFailures?: number;
+  /**
+   * The seed of this run (see `SessionTestModelOptions.seed`): the paths are planned with it.
+   * @default the model's `seed`
+   * @example `run({ seed: 7 })` (another draw of the same machine)
+   */
+  seed?: number;
 }
 
 /** The vitest functions `describe` registers tests with. */

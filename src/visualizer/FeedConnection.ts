@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { AnyActorRef } from 'xstate';
-import type { SessionSupervisor } from '../index.js';
+import type { SessionPage, SessionSnapshot, SessionSupervisor } from '../index.js';
 import type { FeedHub, FeedWatcher } from './FeedHub.js';
 import type { ClientMessage, EventEntry, ServerMessage } from './protocol.js';
 import { type Sanitize, toJsonSafe } from './sanitize.js';
@@ -55,12 +55,23 @@ export class FeedConnection implements FeedWatcher {
   #machineWanted = false;
   #unanswered = 0;
   #dropped = false;
+  /** A list being gathered from every node (one at a time). */
+  #listing = false;
+  /** Following a session that runs on another node of a cluster: its subscription. */
+  #remoteOff: (() => void) | undefined;
+  /** That session's latest snapshot. */
+  #remoteSnapshot: SessionSnapshot | undefined;
+  /** Bumped by every selection: an answer for an earlier one is dropped. */
+  #selection = 0;
 
   constructor(ws: WebSocket, options: FeedConnectionOptions) {
     this.#ws = ws;
     this.#o = options;
     ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
-    ws.on('close', () => options.hub.remove(this));
+    ws.on('close', () => {
+      options.hub.remove(this);
+      this.#unfollowRemote();
+    });
     options.hub.add(this);
     this.#send({ type: 'hello', allowSend: options.allowSend, throttleMs: options.throttleMs });
   }
@@ -110,6 +121,7 @@ export class FeedConnection implements FeedWatcher {
     if (this.#ended !== undefined) {
       this.#send({ type: 'ended', id, reason: this.#ended });
       this.#o.hub.unwatch(this);
+      this.#unfollowRemote();
       this.#ended = undefined;
     }
   }
@@ -151,6 +163,7 @@ export class FeedConnection implements FeedWatcher {
   }
 
   #select(id: string | null): void {
+    const selection = ++this.#selection;
     this.#selected = null;
     this.#events = [];
     this.#snapshotDirty = false;
@@ -158,14 +171,66 @@ export class FeedConnection implements FeedWatcher {
     this.#ended = undefined;
     this.#machineWanted = false;
     this.#o.hub.unwatch(this);
+    this.#unfollowRemote();
     this.#actor = undefined;
     if (id === null) return;
     this.#actor = this.#o.hub.watch(this, id);
     if (!this.#actor) {
+      void this.#selectRemote(id, selection);
+      return;
+    }
+    this.#selected = id;
+    this.#selectedNow(id);
+  }
+
+  /**
+   * A session not running in this process may run on another node of a cluster: it is followed
+   * through a subscription (its snapshots and its end; its events are seen only on its node).
+   */
+  async #selectRemote(id: string, selection: number): Promise<void> {
+    const sessions = this.#o.sessions;
+    let running = false;
+    try {
+      running = (await sessions.status(id)) === 'running';
+    } catch {
+      running = false;
+    }
+    if (selection !== this.#selection || this.#ws.readyState !== this.#ws.OPEN) return;
+    // It may have come to this process meanwhile.
+    this.#actor = this.#o.hub.watch(this, id);
+    if (this.#actor) {
+      this.#selected = id;
+      this.#selectedNow(id);
+      return;
+    }
+    if (running) {
+      try {
+        this.#remoteOff = sessions.subscribe(id, (msg) => {
+          if (msg.type === 'snapshot') {
+            this.#remoteSnapshot = msg.snapshot;
+            this.snapshotChanged();
+          } else this.ended(id, msg.reason);
+        });
+      } catch {
+        running = false;
+      }
+    }
+    if (!running) {
       this.#error('SESSION_NOT_FOUND', 'no running session has this ID', id);
       return;
     }
     this.#selected = id;
+    this.#selectedNow(id);
+  }
+
+  #unfollowRemote(): void {
+    const off = this.#remoteOff;
+    this.#remoteOff = undefined;
+    this.#remoteSnapshot = undefined;
+    off?.();
+  }
+
+  #selectedNow(id: string): void {
     if (this.#congested()) {
       this.#machineWanted = this.#snapshotDirty = true;
       return;
@@ -218,8 +283,28 @@ export class FeedConnection implements FeedWatcher {
 
   #sendList(): void {
     this.#listWanted = false;
-    const { sessions } = this.#o;
-    const rows = sessions.list({ offset: this.#offset, limit: this.#limit }).map((r) => ({
+    if (this.#listing) {
+      this.#listWanted = true; // asked again while a list is being gathered: once it is in
+      return;
+    }
+    this.#listing = true;
+    const offset = this.#offset;
+    const limit = this.#limit;
+    // Every node's sessions (in one process, the list at once).
+    this.#o.sessions.listAll({ offset, limit }).then(
+      (page) => {
+        this.#listing = false;
+        if (offset === this.#offset && limit === this.#limit) this.#sendPage(page);
+        else this.#listWanted = true;
+      },
+      () => {
+        this.#listing = false;
+      },
+    );
+  }
+
+  #sendPage(page: SessionPage): void {
+    const rows = page.rows.map((r) => ({
       id: r.id,
       logic: r.logic,
       startedAt: r.startedAt,
@@ -232,7 +317,7 @@ export class FeedConnection implements FeedWatcher {
       type: 'list',
       offset: this.#offset,
       limit: this.#limit,
-      total: sessions.count,
+      total: page.total,
       rows,
     };
     const text = JSON.stringify(msg);
@@ -243,9 +328,12 @@ export class FeedConnection implements FeedWatcher {
 
   #sendSnapshot(id: string): void {
     this.#snapshotDirty = false;
-    const handle = this.#o.sessions.get(id);
-    if (!handle) return;
-    const snap = handle.snapshot();
+    let snap = this.#remoteSnapshot;
+    if (snap === undefined) {
+      const handle = this.#o.sessions.get(id);
+      if (!handle) return;
+      snap = handle.snapshot();
+    }
     const msg: ServerMessage = {
       type: 'snapshot',
       id,

@@ -3,6 +3,9 @@ import type { SessionSupervisor } from '../index.js';
 import type { EventEntry, MachineDef } from './protocol.js';
 import { serializeMachine } from './serializeMachine.js';
 
+/** How often the list is asked for again while a page is open, ms. */
+const RELIST_MS = 1_000;
+
 /** @internal What the hub tells a watching connection. */
 export interface FeedWatcher {
   /** Something changed somewhere: the list may need sending again. */
@@ -56,12 +59,12 @@ export class FeedHub {
    */
   watch(watcher: FeedWatcher, sessionId: string): AnyActorRef | undefined {
     this.unwatch(watcher);
-    const handle = this.#sessions.get(sessionId);
-    if (!handle) return undefined;
-    let set = this.#byActor.get(handle.actor);
-    if (!set) this.#byActor.set(handle.actor, (set = new Set()));
+    const actor = actorHere(this.#sessions, sessionId);
+    if (!actor) return undefined;
+    let set = this.#byActor.get(actor);
+    if (!set) this.#byActor.set(actor, (set = new Set()));
     set.add(watcher);
-    return handle.actor;
+    return actor;
   }
 
   unwatch(watcher: FeedWatcher): void {
@@ -103,7 +106,14 @@ export class FeedHub {
       }
     });
     this.#off = [onStart, onStop, () => inspection.unsubscribe()];
-    this.#timer = setInterval(() => this.#flush(), this.#throttleMs);
+    let ticks = 0;
+    // Sessions on other nodes of a cluster start, change and end unseen here: the list is asked
+    // for again about every second (a page gets it only when it differs from the last one sent).
+    const relistEvery = Math.max(1, Math.round(RELIST_MS / this.#throttleMs));
+    this.#timer = setInterval(() => {
+      if (++ticks % relistEvery === 0) this.#listDirty = true;
+      this.#flush();
+    }, this.#throttleMs);
     this.#timer.unref?.();
   }
 
@@ -127,6 +137,17 @@ export class FeedHub {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#byActor.clear();
+  }
+}
+
+/** The session's actor when it runs in this process (on a cluster node, it may run elsewhere). */
+function actorHere(sessions: SessionSupervisor, id: string): AnyActorRef | undefined {
+  const handle = sessions.get(id);
+  if (!handle) return undefined;
+  try {
+    return handle.actor;
+  } catch {
+    return undefined; // a handle of a session running on another node has no actor here
   }
 }
 

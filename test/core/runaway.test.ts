@@ -141,6 +141,31 @@ describe('the step time budget', () => {
     expect(await sessions.call('stalling', { type: 'ping' })).toBe('pong');
   });
 
+  it('takes its budget from maxStepMs', async () => {
+    // 40 microsteps of 2 ms: past the default 50 ms, within a budget of 10 s.
+    const roomy = createSessionSupervisor({
+      logic: grinder,
+      maxStepMs: 10_000,
+      maxMicrosteps: 40,
+      onError: () => {},
+    });
+    const tight = createSessionSupervisor({ logic: grinder, maxMicrosteps: 40, onError: () => {} });
+    try {
+      for (const [s, bound] of [
+        [roomy, /40 microsteps/],
+        [tight, /maxStepMs \(50 ms\)/],
+      ] as const) {
+        await s.start('g');
+        const outcome = await s.call('g', { type: 'grind' }).catch((e: unknown) => e);
+        expect(isSessionError(outcome, 'SESSION_CRASHED')).toBe(true);
+        expect(String((outcome as Error).cause)).toMatch(bound);
+      }
+    } finally {
+      await roomy.shutdown();
+      await tight.shutdown();
+    }
+  });
+
   it('refuses a budget that is not a positive number', () => {
     expect(() => createSessionSupervisor({ logic: counter, maxStepMs: 0 })).toThrow(/maxStepMs/);
   });

@@ -1,6 +1,7 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { IncomingMessage } from 'node:http';
 import net from 'node:net';
-import { upgradeContext } from 'session-process/live';
+import { type LiveRefusedEvent, liveTelemetryChannels, upgradeContext } from 'session-process/live';
 import { describe, expect, it, vi } from 'vitest';
 import type { WebSocket } from 'ws';
 import { connectWs, recordFrames as record, refusalClose } from '../support/index.js';
@@ -118,7 +119,16 @@ describe('attachLiveBridge budgets per client', () => {
     );
     await vi.waitFor(() => expect(t.live.stats().pendingHeads).toBe(5));
     // The address is at its budget: its next connection is cut at once, whatever it carries...
-    expect(await tryUpgrade(t.url, { cookie: a.cookie, origin: t.origin })).toBe(0);
+    const published: LiveRefusedEvent[] = [];
+    const onRefused = (e: unknown) => published.push(e as LiveRefusedEvent);
+    subscribe(liveTelemetryChannels.refused.name, onRefused);
+    try {
+      expect(await tryUpgrade(t.url, { cookie: a.cookie, origin: t.origin })).toBe(0);
+    } finally {
+      unsubscribe(liveTelemetryChannels.refused.name, onRefused);
+    }
+    expect(published).toMatchObject([{ reason: 'limit', code: 'TOO_MANY_VIEWS', path: '' }]);
+    expect(t.live.stats().refused).toBe(1);
     // ...while another address is served.
     const other = await connectWs(t.url, { cookie: b.cookie, origin: t.origin }, OTHER);
     expect(await record(other).next()).toMatchObject({ type: 'snapshot' });

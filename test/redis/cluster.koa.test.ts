@@ -20,13 +20,19 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     admin.disconnect();
   });
 
-  const worker = async (nodeId: string): Promise<TestApp> => {
+  const worker = async (
+    nodeId: string,
+    middleware: Parameters<typeof startApp>[1] = {},
+  ): Promise<TestApp> => {
     const redis = new Redis(REDIS_URL);
     clients.push(redis);
-    const app = await startApp({
-      durability: 'durable',
-      cluster: redisCluster({ redis, nodeId, prefix, leaseMs: 600 }),
-    });
+    const app = await startApp(
+      {
+        durability: 'durable',
+        cluster: redisCluster({ redis, nodeId, prefix, leaseMs: 600 }),
+      },
+      middleware,
+    );
     apps.push(app);
     return app;
   };
@@ -49,6 +55,31 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     const other = owner === a ? onB : onA;
     await owner.close();
     expect(await other.json('GET', '/count')).toEqual({ id: first.id, count: 3 });
+  });
+
+  it('serves a shopper whose stored session cannot be restored a fresh one on any worker', async () => {
+    prefix = uniquePrefix();
+    const a = await worker('a');
+    const onA = a.client();
+    const { id } = await onA.json('POST', '/inc');
+    await a.close(); // saved in Redis
+    const admin = new Redis(REDIS_URL);
+    clients.push(admin);
+    await admin.hset(`${prefix}s:${id}`, 'd', '{"format":1,'); // a deploy broke it
+
+    const b = await worker('b');
+    const c = await worker('c');
+    const onB = Object.assign(new CookieJar(b.url), { cookies: new Map(onA.cookies) });
+    const onC = Object.assign(new CookieJar(c.url), { cookies: new Map(onA.cookies) });
+    const fresh = await onB.request('POST', '/inc');
+    expect(fresh.status).toBe(200);
+    const body = (await fresh.json()) as { id: string; count: number };
+    expect(body.id).not.toBe(id);
+    expect(body.count).toBe(1);
+    expect((await onC.request('GET', '/count')).status).toBe(200);
+    expect(await b.sessions.quarantined()).toEqual([
+      { id, quarantinedAt: expect.any(Number), reason: expect.stringMatching(/JSON/) },
+    ]);
   });
 
   it('keeps the cart when two workers rotate one cookie at once (a double-clicked login)', async () => {
@@ -76,5 +107,23 @@ describe.skipIf(!available)('Koa on a cluster', () => {
     expect((await onA.json('GET', '/count')).count).toBe(3);
     expect((await onB.json('GET', '/count')).count).toBe(3);
     expect(a.sessions.count + b.sessions.count).toBe(1);
+  });
+
+  it('holds the per-client start limit across workers, keyed by the client address', async () => {
+    prefix = uniquePrefix();
+    const rate = { clientStartRate: { limit: 3, intervalMs: 60_000 } };
+    const a = await worker('a', rate);
+    const b = await worker('b', rate);
+    a.app.proxy = b.app.proxy = true; // the client address from X-Forwarded-For
+    const visit = (app: TestApp, ip: string) =>
+      fetch(`${app.url}/count`, { headers: { 'x-forwarded-for': ip } });
+    const statuses: number[] = [];
+    for (const app of [a, b, a, b, a, b]) statuses.push((await visit(app, '10.1.0.1')).status);
+    // Three starts in the window, wherever they landed; then 429 on every worker.
+    expect(statuses).toEqual([200, 200, 200, 429, 429, 429]);
+    const refused = await visit(b, '10.1.0.1');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(55);
+    // Another client has its own window.
+    expect((await visit(a, '10.1.0.2')).status).toBe(200);
   });
 });

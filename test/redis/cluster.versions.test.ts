@@ -1,29 +1,126 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { redisAvailable, TestCluster } from './clusterHelpers.js';
+import { assign, setup } from 'xstate';
+import {
+  isSessionError,
+  reply,
+  type SessionRecord,
+  SessionVersionAheadError,
+} from 'session-process';
+import { eventually, REDIS_URL, redisAvailable, TestCluster } from './clusterHelpers.js';
 
-const available = await redisAvailable('the cluster versions test');
+const available = await redisAvailable('the cluster version tests');
 
-describe.skipIf(!available)('redisCluster versions()', () => {
+/** A counter at `version`; `runs` counts the events each version's actors processed. */
+function counterAt(version: string, runs: Record<string, number>) {
+  return setup({
+    types: { context: {} as { n: number }, events: {} as { type: 'inc' } | { type: 'get' } },
+  }).createMachine({
+    id: 'counter',
+    version,
+    context: { n: 0 },
+    on: {
+      inc: {
+        actions: [
+          () => {
+            runs[version] = (runs[version] ?? 0) + 1;
+          },
+          assign({ n: ({ context }) => context.n + 1 }),
+          reply(({ context }) => context.n),
+        ],
+      },
+      get: { actions: reply(({ context }) => context.n) },
+    },
+  });
+}
+
+/** What older code does with a record a newer version wrote: refuses it, untouched. */
+const refuseNewer = (mine: string) => (record: SessionRecord) => {
+  if (record.logicVersion !== undefined && Number(record.logicVersion) > Number(mine))
+    throw new SessionVersionAheadError(record.id, String(record.logicVersion), [mine]);
+  return record;
+};
+
+describe.skipIf(!available)('version-aware activation', () => {
   let cluster: TestCluster;
   afterEach(async () => {
     await cluster?.close();
   });
 
-  it('counts the sessions every node stored, and the ones running on this node', async () => {
+  const nodes = (runs: Record<string, number>) => {
+    const v1 = cluster.node('v1', {
+      supervisor: { logic: counterAt('1', runs), migrate: refuseNewer('1') },
+    });
+    const v2 = cluster.node('v2', {
+      supervisor: { logic: counterAt('2', runs), migrate: refuseNewer('2') },
+    });
+    return { v1, v2 };
+  };
+
+  it('sends a session a newer version wrote to a node that holds it, never running it on older code', async () => {
     cluster = new TestCluster();
-    const a = cluster.node('a');
-    const b = cluster.node('b');
-    await a.sessions.start('s1');
-    await b.sessions.start('s2');
-    await b.sessions.start('s3');
-    await a.sessions.call('s1', { type: 'inc' });
-    await b.sessions.call('s2', { type: 'inc' });
-    await b.sessions.call('s3', { type: 'inc' });
-    expect(await a.sessions.versions()).toEqual([
-      { logic: 'default', version: null, stored: 3, running: 1 },
-    ]);
-    expect(await b.sessions.versions()).toEqual([
-      { logic: 'default', version: null, stored: 3, running: 2 },
-    ]);
+    const runs: Record<string, number> = {};
+    const { v1, v2 } = nodes(runs);
+    const other = cluster.node('v2b', {
+      supervisor: { logic: counterAt('2', runs), migrate: refuseNewer('2') },
+    });
+    await eventually(() => v1.sessions.stats().cluster.leaseHeld);
+    await eventually(() => other.sessions.stats().cluster.leaseHeld);
+    await v2.sessions.start('w1');
+    expect(await v2.sessions.call('w1', { type: 'inc' })).toBe(1);
+    await v2.sessions.shutdown(); // stored at version 2, owned by nobody
+    expect(await v1.sessions.status('w1')).toBe('stored');
+
+    // The v1 node is asked first: it must not run it, and it does not answer with an error.
+    expect(await v1.sessions.call('w1', { type: 'inc' })).toBe(2);
+    expect(v1.sessions.count).toBe(0);
+    expect(other.sessions.count).toBe(1);
+    expect(runs['1']).toBeUndefined();
+    expect(await v1.sessions.read('w1')).toMatchObject({ context: { n: 2 } });
+  });
+
+  it('fails with SESSION_VERSION_AHEAD when no live node holds the version, the record untouched', async () => {
+    cluster = new TestCluster();
+    const runs: Record<string, number> = {};
+    const { v1, v2 } = nodes(runs);
+    await eventually(() => v2.sessions.stats().cluster.leaseHeld);
+    await v2.sessions.start('w2');
+    await v2.sessions.call('w2', { type: 'inc' });
+    await v2.sessions.shutdown();
+    const before = await cluster.admin.hgetall(`${cluster.prefix}s:w2`);
+
+    const err = await v1.sessions.call('w2', { type: 'inc' }).catch((e: unknown) => e);
+    expect(isSessionError(err, 'SESSION_VERSION_AHEAD')).toBe(true);
+    expect((err as { retryAfterMs?: number }).retryAfterMs).toBeUndefined();
+    expect(await cluster.admin.hgetall(`${cluster.prefix}s:w2`)).toEqual(before);
+    expect(runs['1']).toBeUndefined();
+    // Nobody keeps it: a node holding version 2 takes it when one comes.
+    expect(await v1.sessions.status('w2')).toBe('stored');
+  });
+
+  it('says when to retry while a node holding the version is alive but does not answer', async () => {
+    cluster = new TestCluster();
+    const runs: Record<string, number> = {};
+    const { v1, v2 } = nodes(runs);
+    await eventually(() => v2.sessions.stats().cluster.leaseHeld);
+    await v2.sessions.start('w3');
+    await v2.sessions.call('w3', { type: 'inc' });
+    await v2.sessions.shutdown();
+    // A node that holds version 2, lives (its lease key, its channel) and answers nothing: a
+    // process stuck in a long pause.
+    const ghost = new Redis(REDIS_URL);
+    try {
+      await ghost.subscribe(`${cluster.prefix}nq:ghost`);
+      await cluster.admin.set(`${cluster.prefix}n:ghost`, 'x', 'PX', 10_000);
+      await cluster.admin.hset(`${cluster.prefix}nv`, 'ghost', JSON.stringify({ default: ['2'] }));
+      const err = await v1.sessions
+        .call('w3', { type: 'inc' }, { timeoutMs: 500 })
+        .catch((e: unknown) => e);
+      expect(isSessionError(err, 'SESSION_VERSION_AHEAD')).toBe(true);
+      expect((err as { retryAfterMs?: number }).retryAfterMs).toBeGreaterThanOrEqual(1_000);
+      expect(runs['1']).toBeUndefined();
+    } finally {
+      ghost.disconnect();
+    }
   });
 });

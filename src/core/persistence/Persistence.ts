@@ -84,6 +84,8 @@ export class Persistence {
    * to whether the record left the due index (marked by this process or, before it, by another).
    */
   readonly #quarantining = new Map<string, Promise<boolean>>();
+  /** The same outcome by the error the restore failed with (the waker reads it after the fact). */
+  readonly #marking = new WeakMap<object, Promise<boolean>>();
   /**
    * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
    * a process that holds that version, skipped (and reported once) by this process's waker.
@@ -96,6 +98,8 @@ export class Persistence {
   #wakeTimer: NodeJS.Timeout | undefined;
   #nextWake = Number.POSITIVE_INFINITY;
   #waking = false;
+  /** A wake timer fired while a wake was running. */
+  #wakeAgain = false;
   #closed = false;
   /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
   #stored: { count: number; at: number; since: number } | undefined;
@@ -351,12 +355,13 @@ export class Persistence {
    */
   #unrestorable(stored: StoredSession, error: Error): Error {
     const { id, version } = stored;
-    if (!this.#quarantining.has(id)) {
+    const pending = this.#quarantining.get(id);
+    if (pending) this.#marking.set(error, pending);
+    else {
       const at = Date.now();
       const marker = { at, reason: error.message.slice(0, 1_000) };
       let asked: Promise<StoreWriteResult>;
       try {
-        // Called at once: a synchronous store (SQLite) has the marker before this returns.
         asked = this.store.quarantine(id, version, marker);
       } catch (cause) {
         asked = Promise.reject(cause);
@@ -380,6 +385,7 @@ export class Persistence {
         )
         .finally(() => this.#quarantining.delete(id));
       this.#quarantining.set(id, done);
+      this.#marking.set(error, done);
     }
     return error;
   }
@@ -465,11 +471,17 @@ export class Persistence {
   async #wake(): Promise<void> {
     this.#wakeTimer = undefined;
     this.#nextWake = Number.POSITIVE_INFINITY;
-    if (this.#waking || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#waking) {
+      // A wake fell due while one runs (a long batch): run it right after, never drop it.
+      this.#wakeAgain = true;
+      return;
+    }
     this.#waking = true;
     let next = this.#o.wakeIntervalMs;
+    const startedAt = Date.now();
     try {
-      const now = Date.now();
+      const now = startedAt;
       if (now >= this.#purgeAt)
         await this.#purge(now).catch((err: unknown) => {
           // Waking comes first: a store that cannot list or delete is asked again later.
@@ -480,6 +492,8 @@ export class Persistence {
       const limit = WAKE_BATCH + this.#ahead.size;
       const due = await this.store.due(now, limit);
       let progress = 0;
+      // Quarantines asked for in this batch, awaited together (a store may commit them as one).
+      const marking: Promise<boolean>[] = [];
       for (const { id } of due) {
         if (this.#hooks.resident(id) || this.#ahead.has(id)) continue;
         // Restoring re-arms the session's timers at their due times (now, for those past) and
@@ -491,7 +505,8 @@ export class Persistence {
             // Quarantined (and reported) by the restore: out of the index, so the next batch
             // reaches the records behind it. (Not when the store failed to mark it: then the
             // next wake is the usual interval away, not a busy loop.)
-            if (await this.#quarantining.get(id)) progress++;
+            const marked = this.#marking.get(err);
+            if (marked) marking.push(marked);
           } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
             // Skipped from now on, and the next query asks for that many more.
             if (this.#ahead.size < MAX_AHEAD) {
@@ -502,15 +517,21 @@ export class Persistence {
           } else this.#hooks.report(err, id);
         }
       }
+      for (const marked of await Promise.all(marking)) if (marked) progress++;
       if (due.length === limit && progress > 0) next = 0;
     } catch (err) {
       this.#hooks.report(new StoreUnavailableError(err));
     } finally {
       this.#waking = false;
       const now = Date.now();
+      if (this.#wakeAgain) next = 0;
+      this.#wakeAgain = false;
       for (const at of this.#hints) {
-        if (at <= now) this.#hints.delete(at);
-        else if (at - now < next) next = at - now;
+        if (at <= now) {
+          this.#hints.delete(at);
+          // Due after this wake's query was made: the next wake looks at once.
+          if (at > startedAt) next = 0;
+        } else if (at - now < next) next = at - now;
       }
       this.#armWake(next);
     }

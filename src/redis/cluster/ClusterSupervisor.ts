@@ -8,8 +8,11 @@ import {
   isValidSessionId,
   type QuarantinedSession,
   type SessionHandle,
+  type ListOptions,
   type SessionMessage,
   SessionNotFoundError,
+  type SessionPage,
+  type SessionPresence,
   StoreUnavailableError,
   type SessionSnapshot,
   type SessionSupervisor,
@@ -31,9 +34,14 @@ import { Ownership } from './Ownership.js';
 import { RemoteViews, ViewForwarders } from './RemoteViews.js';
 import { type ReplyBody, type RouteRequest, Router } from './Router.js';
 import { ClusterTelemetry, isClusterTelemetryName } from './telemetry.js';
-import { checkEvent, checkId, LocalSessions } from './LocalSessions.js';
+import { checkEvent, checkId, type Evictable, LocalSessions } from './LocalSessions.js';
 import { onRenewals } from './onRenewals.js';
 import { fromWire } from './wireError.js';
+import { ClusterWide } from './ClusterWide.js';
+import { takeSharedStart } from './presence.js';
+import { heldVersions, NodeVersions } from './NodeVersions.js';
+import { MigrationSweep } from './MigrationSweep.js';
+import type { WireError } from './wireError.js';
 
 const debug = debuglog('session-process:cluster');
 
@@ -43,6 +51,8 @@ export interface ClusterNodeSettings {
   keys: ClusterKeys;
   nodeId: string;
   leaseMs: number;
+  /** The migration sweep's rate (records per second; 0: off). */
+  sweepPerSecond: number;
   unfenced: boolean;
 }
 
@@ -72,6 +82,11 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   readonly #owner: OwnerRequests;
   readonly #ready: Promise<void>;
   readonly #offLocal: (() => void)[] = [];
+  readonly #wide: ClusterWide;
+  readonly #versions: NodeVersions;
+  readonly #sweep: MigrationSweep;
+  /** Set by `drain()`: this node activates no session any more; others take its operations. */
+  #draining = false;
   #closed = false;
 
   constructor(
@@ -112,6 +127,9 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       resident: (id) => this.local.started(id),
       unfenced: s.unfenced,
     });
+    // A draining node wakes no due session: a node that stays takes it.
+    const due = store.due.bind(store);
+    store.due = (until, limit) => (this.#draining ? Promise.resolve([]) : due(until, limit));
     this.local = createLocal({ ...options, store });
     this.#directory = new Directory(s.redis, s.keys);
     this.#forwarders = new ViewForwarders(s.redis, s.keys);
@@ -132,8 +150,34 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       this.#lease,
       this.#ownership,
       this.#telemetry,
-      (req, rid, attempt) => this.#owner.apply(req, rid, attempt),
+      (req, rid, attempt) =>
+        // Draining: a session that already left this node is not brought back here; the caller
+        // asks again and finds it on the node that takes it.
+        this.#draining && !this.local.started(req.id) && this.#wide.canForward()
+          ? Promise.resolve({ m: 1 as const })
+          : this.#owner.apply(req, rid, attempt).then((body) => this.#notMine(req.id, body)),
     );
+    this.#versions = new NodeVersions(s.redis, s.keys, s.nodeId, heldVersions(this.local.logics));
+    this.#sweep = new MigrationSweep({
+      redis: s.redis,
+      keys: s.keys,
+      nodeId: s.nodeId,
+      held: this.#versions.held,
+      perSecond: s.sweepPerSecond,
+      active: () => !this.#closed && !this.#draining && this.#lease.valid(),
+      migrate: (id) => this.#migrateStored(id),
+      report: (err) => this.#report(err),
+    });
+    this.#wide = new ClusterWide({
+      redis: s.redis,
+      keys: s.keys,
+      nodeId: s.nodeId,
+      local: this.local,
+      liveNodes: () => this.#lease.liveNodes,
+      see: (id, seen) => this.see(id, seen),
+      route: (req, ttlMs) => this.#router.send(req, ttlMs),
+      waitMs: Math.max(250, s.leaseMs / 3),
+    });
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
     this.#views = new RemoteViews(
       this.#sub,
@@ -170,7 +214,12 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   }
 
   async #begin(options: Omit<SupervisorOptions, 'cluster'>): Promise<void> {
-    await this.#sub.subscribe(this.#keys.channel(this.#lease.nodeId), this.#keys.directory);
+    await this.#sub.subscribe(
+      this.#keys.channel(this.#lease.nodeId),
+      this.#keys.directory,
+      this.#wide.queries.channel,
+    );
+    await this.#versions.advertise();
     await this.#directory.load();
     await this.#lease.start();
     onRenewals(this.#telemetry, {
@@ -182,6 +231,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       report: (err) => this.#report(err),
     });
     if (options.durability === 'durable') void warnIfNotDurable(this.#redis);
+    this.#sweep.start();
   }
 
   /** Resolves when this node holds its lease (operations wait for it by themselves). */
@@ -193,6 +243,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
 
   #onMessage(channel: string, message: string): void {
     if (channel === this.#keys.directory) this.#directory.onMessage(message);
+    else if (channel === this.#wide.queries.channel) this.#wide.queries.onMessage(message);
     else if (channel.startsWith(this.#keys.view(''))) this.#views.onMessage(channel, message);
     else this.#router.onMessage(message);
   }
@@ -202,25 +253,62 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   async #route(req: RouteRequest, ttlMs: number): Promise<ReplyBody> {
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
-    const started = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ttlMs);
-      this.#ready.then(
-        () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-        () => {
-          clearTimeout(timer);
-          resolve(false);
-        },
-      );
-    });
-    if (!started)
-      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), req.id);
-    const body = await this.#router.send(req, ttlMs);
+    await this.#whenReady(req.id, ttlMs);
+    let body =
+      this.#draining && !this.#here(req.id) && this.#wide.canForward()
+        ? ((await this.#wide.forward(req, ttlMs)) ?? (await this.#router.send(req, ttlMs)))
+        : await this.#router.send(req, ttlMs);
+    if (body.err?.code === 'SESSION_VERSION_AHEAD') body = await this.#toHolder(req, ttlMs, body);
     if (body.x || body.l)
       this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
+    return body;
+  }
+
+  /**
+   * A session whose record a newer version wrote cannot run here (nor on the node that answered):
+   * it goes to a live node that holds that version, which activates it. With none, the error
+   * stands; with one that did not answer in time, it says when to try again (`retryAfterMs`:
+   * the Koa middleware answers 503 with `Retry-After`).
+   */
+  async #toHolder(req: RouteRequest, ttlMs: number, body: ReplyBody): Promise<ReplyBody> {
+    const rec = await this.#versions.recordOf(req.id).catch(() => undefined);
+    const holders = rec ? await this.#versions.holders(rec.logic, rec.version).catch(() => []) : [];
+    let tried = false;
+    for (const node of holders) {
+      const a = await this.#wide.queries.send<ReplyBody>(
+        node,
+        { q: 'op', req, ttlMs },
+        ttlMs + Math.max(250, this.#lease.leaseMs / 3),
+      );
+      if ('value' in a && a.value) return a.value;
+      if ('reached' in a && a.reached) tried = true;
+    }
+    if (!tried || !body.err) return body;
+    const err: WireError = { ...body.err, retryAfterMs: Math.max(1_000, this.#lease.leaseMs) };
+    return { err };
+  }
+
+  /**
+   * The sweep's step for one stored session of an older version: restored here (which migrates
+   * it and saves it at the new version), then out of memory and given up again.
+   */
+  async #migrateStored(id: string): Promise<boolean> {
+    if (this.local.started(id)) return false; // running here: written at this version already
+    if (!(await this.restore(id).catch(() => false)) || !this.#here(id)) return false;
+    const local = this.local as Evictable & { passivate?(id: string): Promise<boolean> };
+    const left = (await local.passivate?.(id)) === true;
+    if (left && !this.local.started(id)) await this.#ownership.release(id).catch(() => {});
+    return left;
+  }
+
+  /**
+   * The owner's answer, after this node found it cannot run the session (a newer version wrote
+   * it): the ownership it took to try goes, so that a node holding that version may take it.
+   */
+  async #notMine(id: string, body: ReplyBody): Promise<ReplyBody> {
+    if (body.err?.code === 'SESSION_VERSION_AHEAD' && !this.local.started(id))
+      await this.#ownership.release(id).catch(() => {});
     return body;
   }
 
@@ -353,6 +441,86 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     throw new SessionNotFoundError(id);
   }
 
+  async read<TContext = any>(id: string): Promise<SessionSnapshot<TContext>> {
+    if (this.#here(id)) return this.local.snapshot<TContext>(id);
+    checkId(id);
+    // The owner answers with the snapshot it holds now (an unowned stored session is activated,
+    // as by any operation on it).
+    const body = await this.#route({ op: 'restore', id }, this.#callTimeoutMs);
+    if (body.v !== true || !body.x) throw new SessionNotFoundError(id);
+    this.#directory.learn(id);
+    return body.x as SessionSnapshot<TContext>;
+  }
+
+  async status(id: string): Promise<SessionPresence> {
+    checkId(id);
+    if (this.local.started(id)) return 'running';
+    await this.#whenReady(id);
+    try {
+      return await this.#wide.status(id);
+    } catch (err) {
+      throw new StoreUnavailableError(err, id);
+    }
+  }
+
+  listAll(options?: ListOptions): Promise<SessionPage> {
+    return this.#wide.listAll(options);
+  }
+
+  async takeClientStart(client: string, limit: number, intervalMs: number): Promise<number> {
+    try {
+      return await takeSharedStart(this.#redis, this.#keys, client, limit, intervalMs);
+    } catch (err) {
+      throw new StoreUnavailableError(err);
+    }
+  }
+
+  /**
+   * Hands this node's sessions to the others: from now on it activates none (operations that
+   * would are forwarded to another live node, due sessions are left to them); each session in
+   * memory is saved and leaves once its waiting calls are answered, its lease is given up, and its
+   * watchers on every node are told to watch again, which activates it on another node at once.
+   */
+  async drain(options: { timeoutMs?: number } = {}): Promise<number> {
+    if (this.#closed) return 0;
+    await this.#wide.refreshNodes(0);
+    this.#draining = true;
+    const handed = await this.local.drain(options);
+    // Whatever is no longer in memory here is given up (also sessions passivated earlier and
+    // still owned): the next use takes each on a node that stays.
+    const moved: string[] = [];
+    for (const id of this.#forwarders.stopAll()) {
+      // One still here (a call kept it past the deadline) goes on being forwarded from here.
+      if (this.local.started(id)) this.#forwarders.ensure(this.local, id);
+      else moved.push(id);
+    }
+    const leaving = [...this.#ownership.tokens.keys()].filter((id) => !this.local.started(id));
+    await Promise.allSettled(leaving.map((id) => this.#ownership.release(id)));
+    this.#router.forgetOwners();
+    // Watchers (live views, the visualizer) anywhere watch again now, where each session goes.
+    this.#forwarders.moved(moved);
+    return handed;
+  }
+
+  /** Waits (bounded) until the node may serve; STORE_UNAVAILABLE when it cannot reach Redis. */
+  async #whenReady(id: string, withinMs = this.#callTimeoutMs): Promise<void> {
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), withinMs);
+      this.#ready.then(
+        () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(false);
+        },
+      );
+    });
+    if (!ok)
+      throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), id);
+  }
+
   subscribe<TContext = any, TSelected = unknown>(
     id: string,
     listener: (message: SessionMessage<TContext, TSelected>) => void,
@@ -435,9 +603,12 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       [...this.#ownership.tokens.keys()].map((id) => this.#ownership.release(id)),
     );
     this.#forwarders.moved(forwarded);
+    this.#sweep.stop();
+    await this.#versions.withdraw().catch(() => {});
     await this.#lease.stop();
     await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
     this.#router.close();
+    this.#wide.queries.close();
     await this.#sub.quit().catch(() => this.#sub.disconnect());
   }
 

@@ -21,6 +21,19 @@ export interface RedisClusterOptions {
   /** Prefix of every Redis key and channel the cluster uses. @default 'sp:' */
   prefix?: string;
   /**
+   * The background sweep: stored sessions (passivated, nobody running them) written by an older
+   * version of a `machineVersions` logic are migrated to the newest version this node holds, at
+   * most this many a second per node (each is restored, which migrates it, saved and let go), so
+   * that `sessions.versions()` reaches zero for the old versions. `0` turns it off. Runs only on
+   * a node whose logics have older versions.
+   * @default 20 (records per second)
+   * @example
+   * ```ts
+   * redisCluster({ redis, nodeId, sweepPerSecond: 100 });
+   * ```
+   */
+  sweepPerSecond?: number;
+  /**
    * @internal Tests only: turns fencing off (no token check on writes, and a node that lost its
    * lease keeps running its sessions), so that the Jepsen-style test can show that its checker
    * catches the fork fencing prevents. Never in production.
@@ -65,6 +78,9 @@ export function redisCluster(options: RedisClusterOptions): ClusterAdapter {
   const leaseMs = options.leaseMs ?? 3_000;
   if (!(leaseMs >= 30)) throw new RangeError(`leaseMs must be at least 30, got ${String(leaseMs)}`);
   const keys = clusterKeys(options.prefix ?? DEFAULT_PREFIX);
+  const sweepPerSecond = options.sweepPerSecond ?? 20;
+  if (!(sweepPerSecond >= 0))
+    throw new RangeError(`sweepPerSecond must be 0 or more, got ${String(sweepPerSecond)}`);
   let used = false;
   return {
     createSupervisor(local, createLocal): SessionSupervisor {
@@ -83,6 +99,7 @@ export function redisCluster(options: RedisClusterOptions): ClusterAdapter {
         keys,
         nodeId,
         leaseMs,
+        sweepPerSecond,
         unfenced: options.testOnlyDisableFencing === true,
       });
     },

@@ -4,6 +4,7 @@ import {
   InvalidSessionIdError,
   isSessionError,
   RateLimitedError,
+  RecordTooLargeError,
   SessionAlreadyStartedError,
   SessionCrashedError,
   SessionEndedError,
@@ -14,7 +15,9 @@ import {
   SessionNotFoundError,
   SessionRestoreFailedError,
   SessionRotatedError,
+  SessionVersionAheadError,
   StoreUnavailableError,
+  TooManyTimersError,
   UnknownLogicError,
 } from '../../index.js';
 
@@ -28,6 +31,11 @@ export interface WireError {
   timeoutMs?: number;
   eventType?: string;
   reason?: string;
+  /** SESSION_VERSION_AHEAD: the version that wrote the record, and the ones the node holds. */
+  recordVersion?: string;
+  known?: string[];
+  limit?: number;
+  bytes?: number;
 }
 
 /** @internal */
@@ -36,7 +44,16 @@ export function toWire(err: unknown): WireError {
     const e = err as SessionError & Record<string, unknown>;
     const out: WireError = { code: e.code, name: e.name, message: e.message };
     if (e.sessionId !== undefined) out.sessionId = e.sessionId;
-    for (const k of ['retryAfterMs', 'timeoutMs', 'eventType', 'reason'] as const) {
+    if (Array.isArray(e.known)) out.known = e.known.map(String);
+    for (const k of [
+      'retryAfterMs',
+      'timeoutMs',
+      'eventType',
+      'reason',
+      'recordVersion',
+      'limit',
+      'bytes',
+    ] as const) {
       const v = e[k];
       if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
     }
@@ -99,6 +116,18 @@ export function fromWire(w: WireError): Error {
       break;
     case 'SESSION_ROTATED':
       err = new SessionRotatedError(id);
+      break;
+    case 'SESSION_VERSION_AHEAD':
+      err = new SessionVersionAheadError(id, w.recordVersion ?? '', w.known ?? []);
+      // Set when a node holding the version is alive but did not answer: try again then.
+      if (w.retryAfterMs !== undefined)
+        (err as unknown as { retryAfterMs: number }).retryAfterMs = w.retryAfterMs;
+      break;
+    case 'TOO_MANY_TIMERS':
+      err = new TooManyTimersError(id, w.limit ?? 0);
+      break;
+    case 'RECORD_TOO_LARGE':
+      err = new RecordTooLargeError(id, w.bytes ?? 0, w.limit ?? 0);
       break;
     default:
       err = new Error(w.message);

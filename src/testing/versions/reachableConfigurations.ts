@@ -1,19 +1,10 @@
-import type { AnyMachineSnapshot, AnyStateMachine, AnyStateNode, EventObject } from 'xstate';
-import { stableStringify } from '../format.js';
-import {
-  activeStateNodes,
-  analyzeMachine,
-  eventsFor,
-  type MachineGraph,
-  resolveDelayMs,
-} from '../machineGraph.js';
-import { createMacrostepRunner } from '../macrosteps.js';
-import { defaultSerializeState } from '../planPaths.js';
+import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
+import { exploreConfigurations } from '../exploreConfigurations.js';
 import type { ModelEvent, ModelState } from '../types.js';
 
-/** A pending delayed event of a configuration. @internal */
+/** A pending delayed event of a configuration, to the machine itself. @internal */
 export interface ReachedTimer {
-  /** The event type of the `after` transition (`xstate.after.<delay>.<stateId>`). */
+  /** The scheduler id: the event type of an `after` transition (`xstate.after.<delay>.<stateId>`). */
   readonly id: string;
   readonly event: EventObject;
   /** Milliseconds until it fires, from the moment the configuration was reached. */
@@ -40,161 +31,51 @@ export interface ReachOptions {
   limit?: number | undefined;
 }
 
-/** What {@link reachableConfigurations} found, and whether it stopped at its limit. @internal */
+/** What {@link reachableConfigurations} found, or why it stopped. @internal */
 export interface Reach {
   readonly configurations: ReachedConfiguration[];
   readonly steps: number;
-  /** Set when the traversal passed `limit` steps: the list is then incomplete. */
-  readonly stopped: boolean;
-}
-
-interface Node {
-  config: ReachedConfiguration;
-  parent: number;
-  via: EventObject | undefined;
+  /** Set when the traversal did not finish (its limit, a context that grows, ...): the reason. */
+  readonly stopped: string | undefined;
 }
 
 /**
  * @internal
- * The seam between `verifyMigrations` and the model-based traversal: every configuration of a
- * machine (state value, context, history memory, pending `after` timers with the earliest due
- * first, running children) reachable with the given events, breadth first, each with a shortest
- * event path. Delayed events fire only when they are the earliest due (ties in the order XState
- * armed them); the done and error events of an invocation are tried only while it runs.
+ * The seam between `verifyMigrations` and the model-based traversal (`exploreConfigurations`,
+ * the test model's own): every configuration of a machine reachable with the given events (state
+ * value, context, history memory, pending delayed events to itself with the earliest due first,
+ * running children), each with a shortest event path. A traversal that cannot finish (its step
+ * limit, a context field that grows without bound, a nondeterministic model, a key that hides
+ * what a guard reads) answers no configurations and says why.
  */
-export function reachableConfigurations(
-  machine: AnyStateMachine,
-  options: ReachOptions,
-  graph: MachineGraph = analyzeMachine(machine),
-): Reach {
-  const runner = createMacrostepRunner(machine);
-  const serialize = options.serializeState ?? defaultSerializeState;
-  const limit = options.limit ?? 100_000;
-  const start = runner.initial(options.input);
-  const nodes: Node[] = [];
-  const byKey = new Map<string, number>();
-  const add = (config: ReachedConfiguration, parent: number, via: EventObject | undefined) => {
-    const key = keyOf(config, serialize);
-    if (byKey.has(key)) return;
-    byKey.set(key, nodes.length);
-    nodes.push({ config, parent, via });
-  };
-  add(configure(graph, start.snapshot, undefined, [], [], { type: 'xstate.init' }), -1, undefined);
-
-  let steps = 0;
-  let stopped = false;
-  for (let at = 0; at < nodes.length && !stopped; at++) {
-    const { config } = nodes[at]!;
-    const userEvents =
-      typeof options.events === 'function' ? options.events(config.snapshot) : options.events;
-    const earliest = config.timers[0];
-    for (const event of eventsFor(graph, config.snapshot, userEvents)) {
-      if (graph.delayedEvents.has(event.type)) {
-        if (!earliest || earliest.id !== event.type) continue;
-      } else if (!runningChildAllows(config, event.type)) continue;
-      if (++steps > limit) {
-        stopped = true;
-        break;
-      }
-      const next = runner.next(config.snapshot, event);
-      if (next.snapshot.status === 'error') continue;
-      const elapsed = graph.delayedEvents.has(event.type) ? earliest!.dueInMs : 0;
-      const timers = config.timers
-        .filter((t) => t.id !== event.type)
-        .map((t) => ({ ...t, dueInMs: t.dueInMs - elapsed }));
-      const reached = configure(
-        graph,
-        next.snapshot,
-        config.snapshot,
-        timers,
-        next.microsteps.flatMap((m) => m.transitions),
-        event,
-      );
-      const path = [...config.events, event];
-      add({ ...reached, events: path }, at, event);
-    }
+export function reachableConfigurations(machine: AnyStateMachine, options: ReachOptions): Reach {
+  try {
+    const explored = exploreConfigurations(machine, {
+      events: options.events,
+      ...(options.serializeState ? { serializeState: options.serializeState } : {}),
+      input: options.input,
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+    });
+    return {
+      configurations: explored.configurations.map((c) => ({
+        snapshot: c.snapshot,
+        timers: c.timers
+          .filter((t) => t.toSelf && t.id !== undefined)
+          .map((t) => ({ id: t.id!, event: t.event, dueInMs: t.dueInMs })),
+        children: c.children
+          .filter((child) => child.status === 'active')
+          .map((child) => ({ id: child.id, src: child.src })),
+        history: c.history,
+        events: c.events,
+      })),
+      steps: explored.traversalSteps,
+      stopped: undefined,
+    };
+  } catch (err) {
+    return {
+      configurations: [],
+      steps: 0,
+      stopped: err instanceof Error ? err.message : String(err),
+    };
   }
-  return { configurations: nodes.map((n) => n.config), steps, stopped };
-}
-
-const DONE = 'xstate.done.actor.';
-const ERROR = 'xstate.error.actor.';
-
-function runningChildAllows(config: ReachedConfiguration, type: string): boolean {
-  const id = type.startsWith(DONE)
-    ? type.slice(DONE.length)
-    : type.startsWith(ERROR)
-      ? type.slice(ERROR.length)
-      : undefined;
-  return id === undefined || config.children.some((c) => c.id === id);
-}
-
-/**
- * The configuration after a macrostep: timers of states left are cancelled, states entered (or
- * re-entered by a transition that targets them) arm theirs.
- */
-function configure(
-  graph: MachineGraph,
-  snapshot: AnyMachineSnapshot,
-  before: AnyMachineSnapshot | undefined,
-  timers: ReachedTimer[],
-  taken: ReadonlyArray<{
-    target?: readonly AnyStateNode[] | undefined;
-    reenter?: boolean;
-    source: AnyStateNode;
-  }>,
-  event: EventObject,
-): ReachedConfiguration {
-  const active =
-    snapshot.status === 'active' ? activeStateNodes(graph.machine, snapshot.value) : [];
-  const activeIds = new Set(active.map((n) => n.id));
-  const previous = new Set(
-    before ? activeStateNodes(graph.machine, before.value).map((n) => n.id) : [],
-  );
-  // States entered anew: not active before, or under the target of a transition that re-enters.
-  const entered = new Set<string>();
-  for (const n of active) if (!previous.has(n.id)) entered.add(n.id);
-  for (const t of taken)
-    for (const target of t.target ?? [])
-      if (t.reenter || !isAncestor(target, t.source))
-        for (const n of active) if (isAncestor(target, n)) entered.add(n.id);
-  const kept = timers.filter((t) => {
-    const stateId = graph.delayedEvents.get(t.id)?.stateId;
-    return stateId !== undefined && activeIds.has(stateId) && !entered.has(stateId);
-  });
-  for (const n of active) {
-    if (!entered.has(n.id)) continue;
-    for (const delayed of n.after as Array<{ eventType: string }>) {
-      const ms = resolveDelayMs(graph, delayed.eventType, snapshot, event);
-      if (ms === undefined) continue;
-      kept.push({ id: delayed.eventType, event: { type: delayed.eventType }, dueInMs: ms });
-    }
-  }
-  // The next to fire first; ties keep the order they were armed in (a stable sort).
-  kept.sort((a, b) => a.dueInMs - b.dueInMs);
-  const children = Object.entries(snapshot.children ?? {}).map(([id, ref]) => ({
-    id,
-    src: String((ref as { src?: unknown }).src),
-  }));
-  const history: Record<string, string[]> = {};
-  for (const [id, nodes] of Object.entries(snapshot.historyValue ?? {}))
-    history[id] = (nodes as Array<{ id: string }>).map((n) => n.id);
-  return { snapshot, timers: kept, children, history, events: [] };
-}
-
-/** Whether `node` is `ancestor` or below it. */
-function isAncestor(ancestor: AnyStateNode, node: AnyStateNode): boolean {
-  for (let n: AnyStateNode | undefined = node; n; n = n.parent) if (n === ancestor) return true;
-  return false;
-}
-
-function keyOf(config: ReachedConfiguration, serialize: (state: ModelState) => string): string {
-  return `${serialize({ value: config.snapshot.value, context: config.snapshot.context })}|${stableStringify(
-    {
-      h: config.history,
-      t: config.timers.map((t) => [t.id, t.dueInMs]),
-      c: config.children.map((c) => c.id),
-      s: config.snapshot.status,
-    },
-  )}`;
 }

@@ -93,8 +93,10 @@ describe('unrestorable records in the store', () => {
     const s = supervisor({ store, passivateAfterMs: 50, wakeIntervalMs: 100, ...first });
     const { heldAt, stateOf } = await victim(s, store, 'victim');
     await expect.poll(stateOf, { timeout: 10_000, interval: 50 }).toBe('lapsed');
-    // Woken by the waker with 300 bad records ahead of it (before: never, with 256 or more).
+    // Woken by the waker with 300 bad records ahead of it (before: never, with 256 or more), on
+    // time (1.21 s measured under a load average of 19; 3.5 s is the figure).
     expect(Date.now() - heldAt).toBeGreaterThanOrEqual(1_200);
+    expect(Date.now() - heldAt).toBeLessThan(3_500);
     // Each bad record reported once, however many wakes (every 100 ms) passed meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect([...first.ids].sort()).toEqual([...ids].sort());

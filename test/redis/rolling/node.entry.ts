@@ -1,0 +1,189 @@
+/**
+ * One node of the rolling-deploy test, as its own process (bundled by the test with esbuild), at
+ * version 1 or 2 of one cart machine: version 2 renamed the context field `items` to `entries`,
+ * so a version-1 node running a version-2 record would crash on it (visibly). Version 2 migrates
+ * version-1 records on restore; version 1 refuses version-2 records (SESSION_VERSION_AHEAD, the
+ * record untouched), as older code must. SIGTERM drains the node (its sessions go to the others)
+ * and exits. The parent drives it over IPC: add an item (a call), read items, watch sessions.
+ * Every add an actor processes is logged with the machine's monotonic clock and the version.
+ */
+import { appendFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { assign, setup } from 'xstate';
+import {
+  createSessionSupervisor,
+  getSessionId,
+  reply,
+  type SessionRecord,
+  SessionVersionAheadError,
+  type SupervisorOptions,
+} from 'session-process';
+import { type ClusterSessionSupervisor, redisCluster } from 'session-process/redis';
+
+const [prefix, nodeId, version, logPath] = process.argv.slice(2) as [
+  string,
+  string,
+  '1' | '2',
+  string,
+];
+
+function log(self: object, item: string): void {
+  appendFileSync(
+    logPath,
+    `${getSessionId(self as never)} ${version} ${process.hrtime.bigint()} ${item} ${nodeId}\n`,
+  );
+}
+
+type Events = { type: 'add'; item: string } | { type: 'items' };
+
+const v1 = setup({
+  types: { context: {} as { items: string[] }, events: {} as Events },
+}).createMachine({
+  id: 'cart',
+  version: '1',
+  context: { items: [] },
+  on: {
+    add: {
+      actions: [
+        ({ self, event }) => log(self, event.item),
+        assign({ items: ({ context, event }) => [...context.items, event.item] }),
+        reply(({ context }) => context.items.length),
+      ],
+    },
+    items: { actions: reply(({ context }) => context.items) },
+  },
+});
+
+const v2 = setup({
+  types: { context: {} as { entries: string[] }, events: {} as Events },
+}).createMachine({
+  id: 'cart',
+  version: '2',
+  context: { entries: [] },
+  on: {
+    add: {
+      actions: [
+        ({ self, event }) => log(self, event.item),
+        assign({ entries: ({ context, event }) => [...context.entries, event.item] }),
+        reply(({ context }) => context.entries.length),
+      ],
+    },
+    items: { actions: reply(({ context }) => context.entries) },
+  },
+});
+
+/** Version 2 renames the field of a version-1 record; version 1 refuses a version-2 record. */
+function migrate(record: SessionRecord): SessionRecord {
+  const from = record.logicVersion;
+  if (version === '1') {
+    if (from === '2') throw new SessionVersionAheadError(record.id, from, ['1']);
+    return record;
+  }
+  if (from !== '1') return record;
+  const snapshot = record.snapshot as { context: { items: string[] } };
+  const { items, ...rest } = snapshot.context;
+  return {
+    ...record,
+    logicVersion: '2',
+    snapshot: { ...snapshot, context: { ...rest, entries: items } },
+  };
+}
+
+let restoreFailures = 0;
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+const sessions = createSessionSupervisor({
+  logic: version === '1' ? v1 : v2,
+  durability: 'durable',
+  callTimeoutMs: 5_000,
+  migrate,
+  onError: (err) => {
+    if ((err as { code?: string }).code === 'SESSION_RESTORE_FAILED') restoreFailures++;
+  },
+  cluster: redisCluster({
+    redis,
+    nodeId,
+    prefix,
+    leaseMs: Number(process.env.ROLL_LEASE_MS ?? 1_000),
+  }),
+} as SupervisorOptions) as ClusterSessionSupervisor;
+
+/** Views hosted here: when each item was first seen (monotonic clock, ns). */
+const seenAt = new Map<string, bigint>();
+
+type Msg =
+  | { t: 'add'; n: number; id: string; item: string }
+  | { t: 'items'; n: number; id: string }
+  | { t: 'ensure'; n: number; id: string }
+  | { t: 'watch'; n: number; ids: string[] }
+  | { t: 'seen'; n: number; keys: string[] }
+  | { t: 'stats'; n: number };
+
+const answer = (n: number, body: object) => process.send?.({ n, ...body });
+const fail = (n: number, err: unknown) =>
+  answer(n, { ok: false, code: (err as { code?: string }).code ?? String(err) });
+
+process.on('message', (m: Msg) => {
+  switch (m.t) {
+    case 'add':
+      sessions.call<number>(m.id, { type: 'add', item: m.item }).then(
+        (v) => answer(m.n, { ok: true, v }),
+        (e) => fail(m.n, e),
+      );
+      break;
+    case 'items':
+      sessions.call<string[]>(m.id, { type: 'items' }).then(
+        (v) => answer(m.n, { ok: true, v }),
+        (e) => fail(m.n, e),
+      );
+      break;
+    case 'ensure':
+      sessions.ensure(m.id).then(
+        () => answer(m.n, { ok: true }),
+        (e) => fail(m.n, e),
+      );
+      break;
+    case 'watch': {
+      const see = (id: string, context: unknown) => {
+        const c = context as { items?: string[]; entries?: string[] };
+        const now = process.hrtime.bigint();
+        for (const item of c.entries ?? c.items ?? [])
+          if (!seenAt.has(`${id} ${item}`)) seenAt.set(`${id} ${item}`, now);
+      };
+      // As a live view does: follow the changes, and show the current state when it connects.
+      for (const id of m.ids) {
+        sessions.subscribe(id, (msg) => {
+          if (msg.type === 'snapshot') see(id, msg.snapshot.context);
+        });
+      }
+      Promise.all(m.ids.map((id) => sessions.read(id).then((s) => see(id, s.context)))).then(
+        () => answer(m.n, { ok: true }),
+        (e) => fail(m.n, e),
+      );
+      break;
+    }
+    case 'seen':
+      answer(m.n, { ok: true, v: m.keys.map((key) => seenAt.get(key)?.toString() ?? null) });
+      break;
+    case 'stats':
+      answer(m.n, { ok: true, v: { restoreFailures, count: sessions.count } });
+      break;
+  }
+});
+
+process.once('SIGTERM', () => {
+  sessions
+    .drain()
+    .then(() => sessions.shutdown())
+    .finally(() => {
+      redis.disconnect();
+      process.exit(0);
+    });
+});
+
+const started = performance.now();
+const wait = setInterval(() => {
+  if (sessions.stats().cluster.leaseHeld || performance.now() - started > 15_000) {
+    clearInterval(wait);
+    process.send?.({ ready: true });
+  }
+}, 10);
