@@ -1,3 +1,5 @@
+import { MAX_TIMEOUT_MS } from './maxTimeout.js';
+
 /** @internal A node of a {@link DeadlineQueue}; a session owns one per queue and reuses it. */
 export interface DeadlineNode<T> {
   readonly value: T;
@@ -115,7 +117,8 @@ export class DeadlineQueue<T> {
   #arm(): void {
     if (!this.#head) return;
     this.#armedFor = this.#head.deadline;
-    const delay = Math.max(0, this.#head.deadline - Date.now());
+    // A deadline past 24.8 days is reached in steps: #fire re-arms while the head is not due.
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, this.#head.deadline - Date.now()));
     this.#timer = setTimeout(this.#fire, delay);
     if (this.#unref) this.#timer.unref();
   }

@@ -392,6 +392,7 @@ export class SessionLifecycle {
     if (entry.ended || entry.left) return;
     const p = this.#p;
     entry.left = true;
+    this.persist?.dropped(entry);
     p.registry.remove(entry);
     p.expiry.remove(entry);
     p.subs.unwatch(entry);

@@ -357,7 +357,8 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
   forget(id: string): Promise<void>;
   /**
    * Ends every session (reason `shutdown`) after saving them to the store, and refuses new
-   * ones. Call it when the process drains (SIGTERM).
+   * ones. Call it when the process drains (SIGTERM). Returns within `shutdownTimeoutMs`
+   * whatever the store does; a session it could not save is reported to `onError`.
    * @example
    * ```ts
    * process.once('SIGTERM', async () => { server.close(); await sessions.shutdown(); });

@@ -79,6 +79,7 @@ export class Supervisor implements SessionSupervisor {
   readonly #persist: Persistence | undefined;
   readonly #telemetry = new Telemetry();
   readonly #callTimeoutMs: number;
+  readonly #shutdownTimeoutMs: number;
   readonly #onError: ResolvedOptions['onError'];
   readonly #stats: Counters = {
     started: 0,
@@ -95,6 +96,7 @@ export class Supervisor implements SessionSupervisor {
     const o = resolveOptions(options);
     this.logics = o.logics;
     this.#callTimeoutMs = o.callTimeoutMs;
+    this.#shutdownTimeoutMs = o.shutdownTimeoutMs;
     this.#onError = o.onError;
     this.#registry = new SessionRegistry(o.registry);
     this.#expiry = new Expiry(o.expiry, (entry, cause) => this.#life.expire(entry, cause));
@@ -321,6 +323,8 @@ export class Supervisor implements SessionSupervisor {
               restored: this.#persist.restored,
               backlog: this.#persist.writer.backlog,
               migrated: { ...this.#persist.migrated },
+              unsaved: this.#unsaved(),
+              lost: this.#persist.lost,
               quarantined: this.#persist.quarantinedCount,
             },
           }
@@ -353,6 +357,14 @@ export class Supervisor implements SessionSupervisor {
 
   #logicVersion(logic: string): string | undefined {
     return (this.logics[logic] as { version?: unknown } | undefined)?.version as string | undefined;
+  }
+
+  /** Changes in memory not saved yet: O(sessions in memory), for `stats()`. */
+  #unsaved(): number {
+    let n = 0;
+    for (const entry of this.#registry.values())
+      if (entry.version > entry.storedVersion) n += entry.version - entry.storedVersion;
+    return n;
   }
 
   // ---- activity, cast and call ------------------------------------------------------------
@@ -435,7 +447,8 @@ export class Supervisor implements SessionSupervisor {
     if (this.#closed) return;
     this.#closed = true;
     // Every session is saved before it stops: it comes back in the next process.
-    if (this.#persist) await this.#persist.close();
+    const timeoutMs = this.#shutdownTimeoutMs;
+    if (this.#persist) await this.#persist.close(Date.now() + timeoutMs, timeoutMs);
     for (const entry of [...this.#registry.values()]) this.#life.end(entry, 'shutdown');
     this.#expiry.clear();
     this.#calls.clear();

@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   registry: RegistryOptions;
   expiry: ExpiryOptions;
   callTimeoutMs: number;
+  shutdownTimeoutMs: number;
   restart: SupervisorOptions['restart'];
   onError: (error: unknown, info: { sessionId?: string; source: ErrorSource }) => void;
   persistence:
@@ -98,6 +99,7 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
       subscribersKeepAlive: options.subscribersKeepAlive ?? true,
     },
     callTimeoutMs: positive(options.callTimeoutMs ?? 5_000, 'callTimeoutMs'),
+    shutdownTimeoutMs: positive(options.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs'),
     restart: options.restart,
     onError:
       options.onError ??

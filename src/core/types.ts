@@ -152,8 +152,25 @@ export interface SupervisorStats {
   store?: {
     passivated: number;
     restored: number;
+    /** Sessions waiting to be written (not counting a write in flight). */
     backlog: number;
     migrated: Record<string, number>;
+    /**
+     * Changes made in memory and not saved yet, over all sessions in memory (each session's
+     * version minus its saved version). With `'eventual'` (and `'none'`) these are changes
+     * already acknowledged: what this process loses if it dies now, or, in a cluster, if it loses
+     * a session's lease now (a paused process, a Redis restart, a network partition). With
+     * `'durable'` no acknowledged call is among them: its caller is still waiting.
+     */
+    unsaved: number;
+    /**
+     * Changes dropped without being saved since the supervisor was created: sessions that left
+     * this process with unsaved changes (a cluster node that lost their lease, a write refused
+     * because another node wrote the session), and changes `shutdown()` could not save by its
+     * deadline. With `'eventual'` they had been acknowledged. A crash's losses are not counted
+     * (nothing is left to count them).
+     */
+    lost: number;
     /** Records this process quarantined (they could not be restored). */
     quarantined: number;
   };
@@ -250,6 +267,19 @@ export interface SupervisorOptions<
   maxLifetimeMs?: number | undefined;
   /** Default timeout of `call`. @default 5_000 */
   callTimeoutMs?: number;
+  /**
+   * How long `shutdown()` waits for the store to save the sessions' last changes. It returns by
+   * then whatever the store does (a full disk, a hung connection); each session it could not
+   * save is reported to `onError` as `STORE_UNAVAILABLE` with the store's own error as `cause`.
+   * Meanwhile failed writes are retried with backoff (50 ms doubling to 2 s).
+   * @example
+   * ```ts
+   * const sessions = createSessionSupervisor({ logic, store, shutdownTimeoutMs: 5_000 });
+   * process.on('SIGTERM', () => void sessions.shutdown().then(() => process.exit(0)));
+   * ```
+   * @default 10_000 (milliseconds)
+   */
+  shutdownTimeoutMs?: number;
   /** Session creations allowed per interval; beyond it `RATE_LIMITED`. `false` disables. @default { limit: 1_000, intervalMs: 1_000 } */
   startRate?: { limit: number; intervalMs: number } | false;
   /**
@@ -285,7 +315,9 @@ export interface SupervisorOptions<
   store?: SessionStore | undefined;
   /**
    * When a change is saved. `'eventual'`: soon after, coalesced, at most one write per session
-   * in flight. `'durable'`: a `call` settles only after the change it caused is saved (a group
+   * in flight; a call is answered before its change is saved, so a crash, a `shutdown()` past
+   * its deadline or, in a cluster, any loss of the session's lease (a paused node, a Redis
+   * restart) loses what was not saved yet (`stats().store.unsaved` counts it). `'durable'`: a `call` settles only after the change it caused is saved (a group
    * commit across sessions), so an acknowledged call survives `kill -9`. `'none'`: only on
    * passivation and shutdown.
    * @default 'eventual' with a store, 'none' without

@@ -6,6 +6,7 @@ import {
   createMachine,
   fromTransition,
 } from 'xstate';
+import { MAX_TIMEOUT_MS } from './maxTimeout.js';
 
 /**
  * @internal
@@ -269,10 +270,20 @@ export function installIndexedScheduler(system: ActorSystem<any>): IndexedSchedu
       const previous = own.get(id);
       if (previous) clock.clearTimeout(previous.handle);
       const entry: ScheduledEvent = { id, target, event, dueAt: Date.now() + delay, handle: 0 };
-      entry.handle = clock.setTimeout(() => {
-        if (own.get(id) === entry) own.delete(id);
-        sys._relay(source, target, event);
-      }, delay);
+      // A delay past 24.8 days is armed in steps (setTimeout fires at once past 2^31 - 1 ms).
+      // The steps count the clock's own time, so a simulated clock chains them as well.
+      const arm = (left: number) => {
+        entry.handle = clock.setTimeout(
+          left > MAX_TIMEOUT_MS
+            ? () => arm(left - MAX_TIMEOUT_MS)
+            : () => {
+                if (own.get(id) === entry) own.delete(id);
+                sys._relay(source, target, event);
+              },
+          Math.min(left, MAX_TIMEOUT_MS),
+        );
+      };
+      arm(delay);
       own.set(id, entry);
     },
     cancel(source, id) {

@@ -1,16 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
-import type {
-  DueSession,
-  QuarantinedSession,
-  QuarantineMarker,
-  SessionStore,
-  StoredSession,
-  StoredVersionCount,
-  StoreWrite,
-  StoreWriteResult,
+import {
+  type DueSession,
+  type QuarantinedSession,
+  type QuarantineMarker,
+  type SessionStore,
+  StoreCorruptError,
+  type StoredSession,
+  type StoredVersionCount,
+  type StoreWrite,
+  type StoreWriteResult,
 } from '../index.js';
+import { CommitMark } from './CommitMark.js';
+import { type CommitSql, CommitThread } from './CommitThread.js';
 
 /** Options of {@link sqliteStore}: a `path` to open, or a `database` the caller opened. */
 export interface SqliteStoreOptions {
@@ -41,11 +44,26 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   /**
    * How long a write waits for another connection's write lock (another process writing the same
-   * file) before it fails. SQLite waits synchronously, blocking the event loop, so keep it short:
-   * one process per file is the intended use (use `session-process/redis` to share sessions).
+   * file) before it fails. SQLite waits synchronously (on the commit thread; on the event loop
+   * with `commitThread: false`), so keep it short: one process per file is the intended use (use
+   * `session-process/redis` to share sessions).
    * @default 1_000
    */
   busyTimeoutMs?: number;
+  /**
+   * Whether commits run on a thread of their own (a `worker_threads` worker with its own libsql
+   * connection to the file), so that a commit and its fsync do not block the event loop: other
+   * sessions' requests are served while a batch is being written. A `save` still resolves only
+   * once its transaction is committed (fsynced with `synchronous: 'full'`), and a read started
+   * after that sees it. `false` commits on the event loop, synchronously. An in-memory database
+   * always commits inline.
+   * @example
+   * ```ts
+   * const store = sqliteStore({ path: 'data/sessions.db', commitThread: false });
+   * ```
+   * @default true
+   */
+  commitThread?: boolean;
 }
 
 /** Size figures of a {@link SqliteSessionStore}. */
@@ -75,9 +93,16 @@ const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * single process. WAL mode; each `save` batch is one transaction, so one fsync covers every
  * session of a group commit; a partial index on the due time serves wakeups.
  *
- * libsql's API is synchronous: a `save` runs to its commit (and fsync) on the event loop. That is
- * what makes each batch atomic and ordered without locks, and costs ~1 ms per commit with
- * `synchronous: 'full'` on an SSD, whatever the batch size. Run one process per file.
+ * libsql's API is synchronous, so commits (and their fsync, ~1 ms per batch with
+ * `synchronous: 'full'` on an SSD, whatever its size) run on a thread of their own with their own
+ * connection (`commitThread`), off the event loop; reads stay on the event loop's connection and
+ * see every write whose `save` resolved. Run one process per file.
+ *
+ * `close()` checkpoints the WAL into the file (TRUNCATE). A mark file beside the database
+ * (`<file>-<table>.mark`) records how many commits the store had: opening a database that holds
+ * fewer (a lost `-wal` file, a replaced file) throws `STORE_CORRUPT` instead of starting with
+ * less. SQLite's own errors (`SQLITE_FULL`, ...) are thrown as they are; a damaged file is
+ * `STORE_CORRUPT`.
  *
  * @example
  * ```ts
@@ -105,7 +130,298 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     db = new Database(options.path);
   }
 
-  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 1_000))}`);
+  const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 1_000));
+  let mark: CommitMark;
+  let file: string | undefined;
+  try {
+    createSchema(db, table, synchronous, busyTimeoutMs);
+    file = fileOf(db);
+    mark = new CommitMark(db, table, file);
+  } catch (err) {
+    // A file that is not a database, a damaged one, a lost WAL: the store does not open.
+    if (owned) db.close();
+    throw storeError(err);
+  }
+
+  // raw(): rows as arrays; libsql's row objects carry an extra `_metadata` member.
+  const selectOne = db
+    .prepare(
+      `SELECT version, data, due_at, quarantined_at, quarantine_reason FROM ${table} WHERE id = ?`,
+    )
+    .raw();
+  const sql: CommitSql = {
+    insert: `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    update: `UPDATE ${table} SET version = ?, data = ?, due_at = ?
+       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
+    // A quarantined record leaves the due index (due_at NULL) and is frozen (the update above).
+    quarantine: `UPDATE ${table} SET due_at = NULL, quarantined_at = ?, quarantine_reason = ?
+       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
+    remove: `DELETE FROM ${table} WHERE id = ?`,
+    bump: CommitMark.bumpSql(table),
+  };
+  const insert = db.prepare(sql.insert);
+  const update = db.prepare(sql.update);
+  const markQuarantined = db.prepare(sql.quarantine);
+  const remove = db.prepare(sql.remove);
+  const selectQuarantined = db
+    .prepare(
+      `SELECT id, quarantined_at, quarantine_reason FROM ${table}
+         WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at LIMIT ?`,
+    )
+    .raw();
+  // Commits on a thread of their own (its own connection to the file), off the event loop.
+  const thread =
+    (options.commitThread ?? true) && file !== undefined
+      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
+      : undefined;
+  const selectDue = db
+    .prepare(
+      `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
+    )
+    .raw();
+  const countRows = db.prepare(`SELECT count(*) FROM ${table}`).raw();
+  // Read inside each record (SQLite's JSON functions): an operator's query, one scan.
+  const countVersions = db
+    .prepare(
+      `SELECT json_extract(data, '$.logic'), json_extract(data, '$.logicVersion'), count(*) FROM ${table} GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+    .raw();
+  const pageCount = db.prepare('PRAGMA page_count').raw();
+  const pageSize = db.prepare('PRAGMA page_size').raw();
+
+  const apply = (w: StoreWrite): StoreWriteResult => {
+    const changes =
+      w.expectedVersion === 0
+        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
+        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
+    return changes === 1 ? 'ok' : 'conflict';
+  };
+  // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
+  // Written out rather than with libsql's `db.transaction()`: when SQLite itself rolls a failed
+  // commit back (SQLITE_FULL, SQLITE_IOERR), that helper's own ROLLBACK fails with "cannot
+  // rollback - no transaction is active", and that error replaced the real one.
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const transaction = <T>(work: () => T): T => {
+    try {
+      begin.run();
+      const result = work();
+      mark.bump();
+      commit.run();
+      mark.committed();
+      return result;
+    } catch (err) {
+      mark.rolledBack();
+      if (db.inTransaction) {
+        try {
+          rollback.run();
+        } catch {
+          // the error that matters is the first one
+        }
+      }
+      throw storeError(err);
+    }
+  };
+
+  // Quarantine marks asked for in one tick (the waker's batch of unrestorable records) commit
+  // together: one fsync for the batch instead of one per record.
+  interface Mark {
+    id: string;
+    version: number;
+    marker: QuarantineMarker;
+    resolve(result: StoreWriteResult): void;
+    reject(error: unknown): void;
+  }
+  let marks: Mark[] | undefined;
+  const markBatch = async (batch: readonly Mark[]): Promise<StoreWriteResult[]> => {
+    if (!thread)
+      return transaction(() =>
+        batch.map(({ id, version, marker }) =>
+          markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
+            ? ('ok' as const)
+            : ('conflict' as const),
+        ),
+      );
+    const done = await thread.quarantine(
+      batch.map(({ id, version, marker }) => ({
+        id,
+        version,
+        at: marker.at,
+        reason: marker.reason,
+      })),
+    );
+    mark.committed(done.commits);
+    return done.results;
+  };
+  const flushMarks = async () => {
+    const batch = marks ?? [];
+    marks = undefined;
+    if (batch.length === 0) return;
+    let results: StoreWriteResult[];
+    try {
+      results = await markBatch(batch);
+    } catch (err) {
+      for (const m of batch) m.reject(storeError(err));
+      return;
+    }
+    for (const [i, m] of batch.entries()) m.resolve(results[i]!);
+  };
+
+  let closed = false;
+  const open = () => {
+    if (closed) throw new Error('sqliteStore: the store is closed');
+  };
+  const loadSync = (id: string): StoredSession | undefined => {
+    open();
+    const row = reading(() => selectOne.get(id)) as
+      | [number, string, number | null, number | null, string | null]
+      | undefined;
+    if (!row) return undefined;
+    const stored = { id, version: row[0], data: row[1], dueAt: row[2] };
+    return row[3] === null
+      ? stored
+      : { ...stored, quarantine: { at: row[3], reason: row[4] ?? '' } };
+  };
+
+  return {
+    name: 'sqlite',
+    database: db,
+    async load(id): Promise<StoredSession | undefined> {
+      return loadSync(id);
+    },
+    // libsql answers synchronously: the supervisor's synchronous methods reach stored sessions.
+    loadSync,
+    async save(writes): Promise<StoreWriteResult[]> {
+      open();
+      if (writes.length === 0) return [];
+      if (!thread) return transaction(() => writes.map(apply));
+      try {
+        const { results, commits } = await thread.save(writes);
+        mark.committed(commits);
+        return results;
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
+    async delete(id) {
+      open();
+      if (!thread) {
+        transaction(() => remove.run(id));
+        return;
+      }
+      try {
+        mark.committed((await thread.delete(id)).commits);
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
+    async due(until, limit): Promise<DueSession[]> {
+      open();
+      const rows = reading(() => selectDue.all(until, limit)) as [string, number][];
+      return rows.map(([id, dueAt]) => ({ id, dueAt }));
+    },
+    quarantine(id, version, marker): Promise<StoreWriteResult> {
+      try {
+        open();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return new Promise((resolve, reject) => {
+        if (marks === undefined) {
+          marks = [];
+          setImmediate(() => void flushMarks());
+        }
+        marks.push({ id, version, marker, resolve, reject });
+      });
+    },
+    async quarantined(limit): Promise<QuarantinedSession[]> {
+      open();
+      const rows = reading(() => selectQuarantined.all(limit)) as [string, number, string | null][];
+      return rows.map(([id, quarantinedAt, reason]) => ({
+        id,
+        quarantinedAt,
+        reason: reason ?? '',
+      }));
+    },
+    async count(): Promise<number> {
+      open();
+      return reading(() => (countRows.get() as [number])[0]);
+    },
+    async versions(): Promise<StoredVersionCount[]> {
+      open();
+      const rows = reading(() => countVersions.all() as [unknown, unknown, number][]);
+      return rows.map(([logic, version, count]) => ({
+        logic: typeof logic === 'string' ? logic : '?',
+        version: typeof version === 'string' ? version : null,
+        count,
+      }));
+    },
+    async stats(): Promise<SqliteStoreStats> {
+      open();
+      return reading(() => {
+        db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+        const sessions = (countRows.get() as [number])[0];
+        const bytes = (pageCount.get() as [number])[0] * (pageSize.get() as [number])[0];
+        return { sessions, bytes };
+      });
+    },
+    async close() {
+      if (closed) return;
+      await flushMarks(); // marks asked for before close are committed, not lost
+      closed = true;
+      // Everything the WAL holds goes into the database file, and the WAL is emptied: after a
+      // clean close, the file alone holds every session (a lost -wal file loses nothing).
+      // libsql's close() does not checkpoint (measured: a 2.5 MB WAL stayed beside a 4 KB file).
+      try {
+        await thread?.close();
+      } catch {
+        // its checkpoint failed (a full disk, say): this connection tries again just below
+      }
+      try {
+        db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } finally {
+        mark.close();
+        if (owned) db.close();
+      }
+    },
+  };
+}
+
+/**
+ * SQLite's own verdict on a damaged file (`SQLITE_CORRUPT`, `SQLITE_NOTADB`) is `STORE_CORRUPT`;
+ * every other error (`SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_IOERR`, `SQLITE_BUSY`) is thrown
+ * as SQLite raised it, and the supervisor reports it as `STORE_UNAVAILABLE` with it as `cause`.
+ */
+function storeError(err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code))
+    return new StoreCorruptError(err);
+  return err;
+}
+
+function reading<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+/** The file the database is in (`undefined` in memory). */
+function fileOf(db: Database.Database): string | undefined {
+  const files = db.prepare('PRAGMA database_list').raw().all() as [number, string, string][];
+  const file = files.find(([, name]) => name === 'main')?.[2];
+  return file ? file : undefined;
+}
+
+function createSchema(
+  db: Database.Database,
+  table: string,
+  synchronous: 'full' | 'normal',
+  busyTimeoutMs: number,
+): void {
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
   // A rowid table: a WITHOUT ROWID one stores ~1 KB records 18 % larger (measured, 20k carts).
@@ -135,175 +451,4 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     `CREATE INDEX IF NOT EXISTS ${table}_quarantined_at ON ${table} (quarantined_at)
        WHERE quarantined_at IS NOT NULL`,
   );
-
-  // raw(): rows as arrays; libsql's row objects carry an extra `_metadata` member.
-  const selectOne = db
-    .prepare(
-      `SELECT version, data, due_at, quarantined_at, quarantine_reason FROM ${table} WHERE id = ?`,
-    )
-    .raw();
-  const insert = db.prepare(
-    `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-  );
-  const update = db.prepare(
-    `UPDATE ${table} SET version = ?, data = ?, due_at = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-  );
-  // A quarantined record leaves the due index (due_at NULL) and is frozen (the update above).
-  const markQuarantined = db.prepare(
-    `UPDATE ${table} SET due_at = NULL, quarantined_at = ?, quarantine_reason = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-  );
-  const selectQuarantined = db
-    .prepare(
-      `SELECT id, quarantined_at, quarantine_reason FROM ${table}
-         WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at LIMIT ?`,
-    )
-    .raw();
-  const remove = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
-  const selectDue = db
-    .prepare(
-      `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
-    )
-    .raw();
-  const countRows = db.prepare(`SELECT count(*) FROM ${table}`).raw();
-  const pageCount = db.prepare('PRAGMA page_count').raw();
-  const pageSize = db.prepare('PRAGMA page_size').raw();
-  // Read inside each record (SQLite's JSON functions): an operator's query, one scan.
-  const countVersions = db
-    .prepare(
-      `SELECT json_extract(data, '$.logic'), json_extract(data, '$.logicVersion'), count(*) FROM ${table} GROUP BY 1, 2 ORDER BY 1, 2`,
-    )
-    .raw();
-
-  const apply = (w: StoreWrite): StoreWriteResult => {
-    const changes =
-      w.expectedVersion === 0
-        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
-        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
-    return changes === 1 ? 'ok' : 'conflict';
-  };
-  // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
-  const saveBatch = db.transaction((writes: readonly StoreWrite[]) => writes.map(apply)).immediate;
-
-  // Quarantine marks asked for in one tick (the waker's batch of unrestorable records) commit
-  // together: one fsync for the batch instead of one per record.
-  interface Mark {
-    id: string;
-    version: number;
-    marker: QuarantineMarker;
-    resolve(result: StoreWriteResult): void;
-    reject(error: unknown): void;
-  }
-  let marks: Mark[] | undefined;
-  const markBatch = db.transaction((batch: readonly Mark[]) =>
-    batch.map(({ id, version, marker }) =>
-      markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
-        ? ('ok' as const)
-        : ('conflict' as const),
-    ),
-  ).immediate;
-  const flushMarks = () => {
-    const batch = marks ?? [];
-    marks = undefined;
-    if (batch.length === 0) return;
-    let results: StoreWriteResult[];
-    try {
-      open();
-      results = markBatch(batch);
-    } catch (err) {
-      for (const m of batch) m.reject(err);
-      return;
-    }
-    for (const [i, m] of batch.entries()) m.resolve(results[i]!);
-  };
-
-  let closed = false;
-  const open = () => {
-    if (closed) throw new Error('sqliteStore: the store is closed');
-  };
-  const loadSync = (id: string): StoredSession | undefined => {
-    open();
-    const row = selectOne.get(id) as
-      | [number, string, number | null, number | null, string | null]
-      | undefined;
-    if (!row) return undefined;
-    const stored = { id, version: row[0], data: row[1], dueAt: row[2] };
-    return row[3] === null
-      ? stored
-      : { ...stored, quarantine: { at: row[3], reason: row[4] ?? '' } };
-  };
-
-  return {
-    name: 'sqlite',
-    database: db,
-    async load(id): Promise<StoredSession | undefined> {
-      return loadSync(id);
-    },
-    // libsql answers synchronously: the supervisor's synchronous methods reach stored sessions.
-    loadSync,
-    async save(writes): Promise<StoreWriteResult[]> {
-      open();
-      if (writes.length === 0) return [];
-      return saveBatch(writes);
-    },
-    async delete(id) {
-      open();
-      remove.run(id);
-    },
-    async due(until, limit): Promise<DueSession[]> {
-      open();
-      const rows = selectDue.all(until, limit) as [string, number][];
-      return rows.map(([id, dueAt]) => ({ id, dueAt }));
-    },
-    async versions(): Promise<StoredVersionCount[]> {
-      open();
-      const rows = countVersions.all() as [unknown, unknown, number][];
-      return rows.map(([logic, version, count]) => ({
-        logic: typeof logic === 'string' ? logic : '?',
-        version: typeof version === 'string' ? version : null,
-        count,
-      }));
-    },
-    quarantine(id, version, marker): Promise<StoreWriteResult> {
-      try {
-        open();
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return new Promise((resolve, reject) => {
-        if (marks === undefined) {
-          marks = [];
-          setImmediate(flushMarks);
-        }
-        marks.push({ id, version, marker, resolve, reject });
-      });
-    },
-    async quarantined(limit): Promise<QuarantinedSession[]> {
-      open();
-      const rows = selectQuarantined.all(limit) as [string, number, string | null][];
-      return rows.map(([id, quarantinedAt, reason]) => ({
-        id,
-        quarantinedAt,
-        reason: reason ?? '',
-      }));
-    },
-    async count(): Promise<number> {
-      open();
-      return (countRows.get() as [number])[0];
-    },
-    async stats(): Promise<SqliteStoreStats> {
-      open();
-      db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-      const sessions = (countRows.get() as [number])[0];
-      const bytes = (pageCount.get() as [number])[0] * (pageSize.get() as [number])[0];
-      return { sessions, bytes };
-    },
-    async close() {
-      if (closed) return;
-      flushMarks(); // marks asked for before close are committed, not lost
-      closed = true;
-      if (owned) db.close();
-    },
-  };
 }

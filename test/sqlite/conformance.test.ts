@@ -24,3 +24,8 @@ storeConformance(
   () => sqliteStore({ path: join(dir, `n${n++}.db`), synchronous: 'normal' }),
   { vitest: { describe, it, afterEach } },
 );
+storeConformance(
+  'sqliteStore (commits on the event loop)',
+  () => sqliteStore({ path: join(dir, `i${n++}.db`), commitThread: false }),
+  { vitest: { describe, it, afterEach } },
+);

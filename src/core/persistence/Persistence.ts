@@ -22,6 +22,7 @@ import type { IndexedScheduler } from '../xstateInternals.js';
 import type { RecordCodec } from './RecordCodec.js';
 import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
 import { WriteBehind } from './WriteBehind.js';
+import { MAX_TIMEOUT_MS } from '../maxTimeout.js';
 
 /** @internal What persistence asks of the supervisor. */
 export interface PersistenceHooks {
@@ -108,6 +109,8 @@ export class Persistence {
   restored = 0;
   /** Records migrated on restore, by the version they came from. */
   readonly migrated: Record<string, number> = {};
+  /** Changes dropped unsaved (see `SupervisorStats.store.lost`); written by {@link dropped}. */
+  lost = 0;
 
   constructor(options: PersistenceOptions, scheduler: IndexedScheduler, hooks: PersistenceHooks) {
     this.#o = options;
@@ -121,7 +124,7 @@ export class Persistence {
         encode: (entry) => this.#encode(entry),
         conflict: (entry) => hooks.conflict(entry),
         tooLarge: (entry, error) => hooks.tooLarge(entry, error),
-        failed: (error) => hooks.report(new StoreUnavailableError(error)),
+        failed: (error) => hooks.report(unavailable(error)),
       },
       // `eventual`: changes gather for 10 ms, so a busy session is written once per window.
       options.durability === 'durable' ? 0 : 10,
@@ -428,6 +431,11 @@ export class Persistence {
     this.#quiet.push(entry.passivation, now + this.#o.passivateAfterMs!);
   }
 
+  /** A session leaves memory or stops for good: count the changes it takes along unsaved. */
+  dropped(entry: Entry): void {
+    if (entry.version > entry.storedVersion) this.lost += entry.version - entry.storedVersion;
+  }
+
   /** The session left memory or ended: forget its quiet deadline. */
   forget(entry: Entry): void {
     if (entry.passivation) this.#quiet?.remove(entry.passivation);
@@ -460,7 +468,7 @@ export class Persistence {
 
   #armWake(inMs: number): void {
     if (this.#closed) return;
-    const at = Date.now() + Math.max(0, Math.min(inMs, this.#o.wakeIntervalMs));
+    const at = Date.now() + Math.max(0, Math.min(inMs, this.#o.wakeIntervalMs, MAX_TIMEOUT_MS));
     if (this.#wakeTimer && at >= this.#nextWake) return;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#nextWake = at;
@@ -557,17 +565,41 @@ export class Persistence {
     else this.#purgeAt = now + Math.min(retention, PURGE_CHECK_MS);
   }
 
-  /** Saves everything and stops the timers (shutdown). */
-  async close(): Promise<void> {
+  /**
+   * Saves everything and stops the timers (shutdown), giving up at `deadline` (epoch ms): each
+   * session whose latest change could not be saved by then is reported, with the store's own
+   * error as the cause (or, for a store that never answered, a timeout).
+   */
+  async close(deadline: number, timeoutMs: number): Promise<void> {
     this.#closed = true;
     if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
     this.#wakeTimer = undefined;
     this.#quiet?.clear();
-    await this.writer.flush();
+    const saved = await this.writer.flush(deadline);
+    const unsaved = saved ? [] : this.writer.unsaved();
     this.writer.close();
+    if (unsaved.length === 0) return;
+    for (const entry of unsaved) this.dropped(entry);
+    const cause =
+      this.writer.lastError ??
+      new Error(`the store did not answer within shutdownTimeoutMs (${timeoutMs} ms)`);
+    // One report per session (its ID is what an operator needs), bounded: a dead store with
+    // 100,000 sessions must not turn shutdown into 100,000 log lines.
+    for (const entry of unsaved.slice(0, UNSAVED_REPORTS))
+      this.#hooks.report(unavailable(cause, entry.id), entry.id);
+    if (unsaved.length > UNSAVED_REPORTS)
+      this.#hooks.report(
+        unavailable(
+          new Error(`${unsaved.length - UNSAVED_REPORTS} more sessions not saved at shutdown`, {
+            cause,
+          }),
+        ),
+      );
   }
 }
 
+/** How many sessions that shutdown could not save are reported one by one. */
+const UNSAVED_REPORTS = 100;
 /** Records the waker restores (or quarantines) per store query. */
 const WAKE_BATCH = 256;
 /** How many due records of a newer version the waker skips at most (then they take batches). */
@@ -581,7 +613,7 @@ const PURGE_RETRY_MS = 60_000;
  * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store
  * chose to answer with (a cluster store's SESSION_ROTATED for an ID rotated away on another node).
  */
-function unavailable(cause: unknown, id: string): unknown {
+function unavailable(cause: unknown, id?: string): unknown {
   if (isSessionError(cause) && cause.code !== 'STORE_UNAVAILABLE') return cause;
   return new StoreUnavailableError(cause, id);
 }

@@ -41,6 +41,12 @@ export class WriteBehind {
   #fresh = false;
   #retryMs = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  /** Whether the last write failed, and with what. */
+  #failed = false;
+  #lastError: unknown;
+  /** The sessions of the write in flight. */
+  #inFlight: Entry[] = [];
+  #closed = false;
 
   readonly #gatherMs: number;
 
@@ -98,16 +104,56 @@ export class WriteBehind {
     });
   }
 
-  /** Writes everything that is dirty now and waits for it (shutdown, passivation). */
-  async flush(): Promise<void> {
-    while (this.#dirty.size || this.#deletes.size || this.#flushing) {
-      if (this.#flushing) await this.#flushing;
-      else await this.#run();
+  /**
+   * Writes everything that is dirty now and waits for it (shutdown), until `deadline` (epoch
+   * milliseconds) at the latest. A failed write is retried after its backoff, on a timer: a
+   * store that fails synchronously (libsql on a full disk) must not become a loop of microtasks
+   * that starves every timer and signal handler of the process. Whether everything was saved;
+   * {@link unsaved} lists what was not.
+   */
+  async flush(deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      if (Number.isFinite(deadline))
+        timer = setTimeout(() => resolve('expired'), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      while (this.#dirty.size || this.#deletes.size || this.#flushing) {
+        let step: Promise<unknown>;
+        if (this.#flushing) step = this.#flushing;
+        else if (this.#retryTimer) {
+          // Backing off after a failure: wait it out here (a timer the caller waits on).
+          clearTimeout(this.#retryTimer);
+          this.#retryTimer = undefined;
+          step = new Promise((r) => {
+            const wait = setTimeout(r, this.#retryMs);
+            // The deadline's timer keeps the process up meanwhile; this one must not outlive it.
+            if (timer) wait.unref();
+          });
+        } else step = this.#run();
+        if ((await Promise.race([step, expired])) === 'expired') return false;
+        if (Date.now() >= deadline) return false;
+      }
+      return true;
+    } finally {
+      if (timer) clearTimeout(timer);
     }
   }
 
+  /** Sessions whose latest change is not saved (dirty, or written and not yet answered). */
+  unsaved(): Entry[] {
+    const out = new Set<Entry>(this.#inFlight);
+    for (const entry of this.#dirty) out.add(entry);
+    return [...out].filter((e) => !e.ended && !e.left && e.storedVersion < e.version);
+  }
+
+  /** The store's last failure, while it has not succeeded since. */
+  get lastError(): unknown {
+    return this.#failed ? this.#lastError : undefined;
+  }
+
   #schedule(): void {
-    if (this.#flushing || this.#retryTimer) return;
+    if (this.#closed || this.#flushing || this.#retryTimer) return;
     const urgent =
       this.#gatherMs === 0 || this.#fresh || this.#waiters.size > 0 || this.#deletes.size > 0;
     if (this.#scheduled && !(urgent && this.#gathering)) return;
@@ -166,6 +212,7 @@ export class WriteBehind {
       for (const w of waiters ?? []) w.reject(error);
       this.#hooks.tooLarge(entry, error);
     }
+    this.#inFlight = written;
     try {
       if (writes.length) {
         const results = await this.#store.save(writes);
@@ -188,6 +235,8 @@ export class WriteBehind {
         for (const d of done) d();
       }
       this.#retryMs = 0;
+      this.#failed = false;
+      this.#lastError = undefined;
     } catch (cause) {
       // The store is down: the changes stay dirty and are retried with backoff; callers that
       // wait for durability hear STORE_UNAVAILABLE now rather than hanging.
@@ -199,14 +248,24 @@ export class WriteBehind {
           for (const w of waiters) w.reject(new StoreUnavailableError(cause, entry.id));
         }
       }
+      this.#failed = true;
+      this.#lastError = cause;
       this.#hooks.failed(cause);
       this.#retryMs = Math.min(2_000, this.#retryMs ? this.#retryMs * 2 : 50);
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = undefined;
-        this.#schedule();
-      }, this.#retryMs);
-      this.#retryTimer.unref();
+      this.#armRetry();
+    } finally {
+      this.#inFlight = [];
     }
+  }
+
+  #armRetry(): void {
+    if (this.#closed) return;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#schedule();
+    }, this.#retryMs);
+    this.#retryTimer.unref();
   }
 
   /**
@@ -238,8 +297,9 @@ export class WriteBehind {
     else this.#waiters.delete(entry);
   }
 
-  /** Stops the retry timer (shutdown). */
+  /** Stops the retry timer and writes nothing more (shutdown). */
   close(): void {
+    this.#closed = true;
     if (this.#gathering) clearTimeout(this.#gathering);
     this.#gathering = undefined;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSessionSupervisor, memoryStore, type SessionSupervisor } from 'session-process';
+import { setup } from 'xstate';
 import { shelf } from './fixtures.js';
 
 // Time is the subject here: the clock is faked (Date, timers and setImmediate).
@@ -101,5 +102,76 @@ describe('passivation', () => {
     s.subscribe('watched', () => {});
     await vi.advanceTimersByTimeAsync(1_000);
     expect(s.count).toBe(1);
+  });
+});
+
+describe('delays past 2^31 - 1 ms (24.8 days)', () => {
+  const DAY = 86_400_000;
+  // setTimeout fires at once past 2^31 - 1 ms (the fake clock does as Node does): such delays
+  // are chained, in memory and after a restore.
+  const longHold = setup({
+    types: { input: {} as { days: number } },
+    delays: { long: ({ context }) => (context as { days: number }).days * DAY },
+  }).createMachine({
+    context: ({ input }) => ({ days: input.days }),
+    initial: 'held',
+    states: { held: { after: { long: 'lapsed' } }, lapsed: {} },
+  });
+  const options = { logics: { longHold }, idleTimeoutMs: 0, wakeIntervalMs: DAY };
+
+  for (const days of [25, 30, 365]) {
+    it(`fires a ${days}-day after at its due time, not before`, async () => {
+      const s = supervisor({ ...options, store: memoryStore() });
+      await s.start('long', { logic: 'longHold', input: { days } });
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(s.snapshot('long').value).toBe('held');
+      await vi.advanceTimersByTimeAsync(days * DAY - 2_000);
+      expect(s.snapshot('long').value).toBe('held');
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(s.snapshot('long').value).toBe('lapsed');
+    });
+  }
+
+  it('fires a 30-day after at its due time after a restore, not before', async () => {
+    const store = memoryStore();
+    const first = supervisor({ ...options, store });
+    await first.start('long', { logic: 'longHold', input: { days: 30 } });
+    await vi.advanceTimersByTimeAsync(DAY);
+    await first.shutdown();
+
+    const second = supervisor({ ...options, store });
+    expect(second.snapshot('long').value).toBe('held'); // restored 1 day in
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(second.snapshot('long').value).toBe('held');
+    await vi.advanceTimersByTimeAsync(29 * DAY - 2_000);
+    expect(second.snapshot('long').value).toBe('held');
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(second.snapshot('long').value).toBe('lapsed');
+  });
+
+  it('wakes a passivated session whose 30-day after falls due', async () => {
+    const store = memoryStore();
+    const s = supervisor({ ...options, store, passivateAfterMs: 1_000 });
+    await s.start('long', { logic: 'longHold', input: { days: 30 } });
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(s.count).toBe(0);
+    await vi.advanceTimersByTimeAsync(30 * DAY - 4_000);
+    expect(JSON.parse((await store.load('long'))!.data).snapshot.value).toBe('held');
+    await vi.advanceTimersByTimeAsync(DAY);
+    expect(JSON.parse((await store.load('long'))!.data).snapshot.value).toBe('lapsed');
+  });
+
+  it('keeps an idle timeout and a lifetime of 30 days', async () => {
+    const s = supervisor({
+      ...options,
+      store: memoryStore(),
+      idleTimeoutMs: 30 * DAY,
+      maxLifetimeMs: 40 * DAY,
+    });
+    await s.start('idle', { logic: 'longHold', input: { days: 100 } });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(s.started('idle')).toBe(true);
+    await vi.advanceTimersByTimeAsync(30 * DAY);
+    expect(s.started('idle')).toBe(false);
   });
 });
