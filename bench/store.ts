@@ -8,7 +8,10 @@
  * from the store) per second, passivations per second, and bytes per cart session in the store.
  * Redis rows are left out, with a note, when no Redis answers on 127.0.0.1:6379. `sqlite inline`
  * is SQLite committing on the event loop (`commitThread: false`), measured in the same run as the
- * default commit thread. Then the fairness row (bench/storeFairness.ts) for both.
+ * default commit thread. Then the versions section (bench/storeVersions.ts: version 1 carts
+ * restored through the migrations into version 3 next to plain restores on SQLite, and
+ * `verifyMigrations`' time on the cart chain and the desk), and the fairness row
+ * (bench/storeFairness.ts) for both commit modes.
  * BENCH_STORE_ONLY=sqlite,'sqlite inline' limits the stores measured.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +27,7 @@ import {
 import { redisStore } from 'session-process/redis';
 import { sqliteStore } from 'session-process/sqlite';
 import { cartMachine } from '../machines/cart.js';
+import { measureVersions } from './storeVersions.js';
 import { type Fairness, fairness } from './storeFairness.js';
 
 const SEQ = Number(process.env.BENCH_STORE_CALLS ?? 5_000);
@@ -254,6 +258,13 @@ for (const r of rows)
   );
 if (!redis) console.log('\n(no Redis on 127.0.0.1:6379: Redis rows left out)');
 
+const versions = await measureVersions(async () => {
+  const m = await stores.sqlite!();
+  return { store: m.store, cleanup: () => m.cleanup() };
+}, RESTORES);
+console.log('\n| versions (SQLite, eventual) | |\n| --- | ---: |');
+for (const r of versions.rows) console.log(`| ${r.what} | ${r.value} |`);
+
 const find = (store: string, d: Durability) =>
   rows.find((r) => r.store === store && r.durability === d);
 const targets: Array<[string, boolean]> = [];
@@ -327,6 +338,7 @@ targets.push([
   `sqlite: ≥ 20,000 restores/s (${fmt(restore.restores)})`,
   restore.restores >= 20_000,
 ]);
+targets.push(...versions.targets);
 // Fairness over HTTP: the other sessions' latency while one client drives durable writes.
 const fair: Fairness[] = [];
 for (const mode of ['thread', 'inline'] as const) fair.push(await fairness(mode));

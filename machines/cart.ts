@@ -89,7 +89,7 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
  * {@link DECLINED_CARD} and anything that is not 12–19 digits. A decline is a result, not an
  * error: the promise rejects only when the provider itself fails.
  */
-const payment = fromPromise<PaymentResult, PaymentInput>(async ({ input, signal }) => {
+export const payment = fromPromise<PaymentResult, PaymentInput>(async ({ input, signal }) => {
   await wait(input.delayMs, signal);
   if (input.card === DECLINED_CARD) return { ok: false, error: 'card_declined' };
   if (!/^\d{12,19}$/.test(input.card)) return { ok: false, error: 'invalid_card' };
@@ -177,6 +177,9 @@ export const cartMachine = setup({
   },
 }).createMachine({
   id: 'cart',
+  // The third version of the cart: machines/cartVersions.ts holds the two before it and the
+  // migrations from them.
+  version: '3',
   type: 'parallel',
   context: ({ input }) => ({
     items: [],

@@ -40,6 +40,16 @@ export { callIdOf, getSessionId, type ReplyArgs, type ReplyOptions, reply } from
 export { generateSessionId, isValidSessionId } from './core/sessionId.js';
 export { telemetryChannels } from './core/telemetry.js';
 export type { SessionRecord, StoredTimer } from './core/persistence/record.js';
+export { machineVersions, type VersionedMachine } from './core/versions/machineVersions.js';
+export type {
+  MachineVersionsOptions,
+  MigratableSnapshot,
+  MigratedSnapshot,
+  MigrationProblem,
+  SnapshotMigration,
+  VersionChain,
+  VersionPlace,
+} from './core/versions/VersionChain.js';
 export type {
   CallOptions,
   ClusterAdapter,
@@ -54,6 +64,7 @@ export type {
   SessionSnapshot,
   SessionStatus,
   SessionSupervisor,
+  SessionVersionCount,
   StartOptions,
   SubscribeOptions,
   SupervisorOptions,
@@ -62,12 +73,15 @@ export type {
   TelemetryName,
 } from './core/types.js';
 export { memoryStore } from './core/store/memoryStore.js';
+/** @internal Counting records by version, for the stores of other entry points. */
+export { countVersions } from './core/store/SessionStore.js';
 export type {
   DueSession,
   QuarantinedSession,
   QuarantineMarker,
   SessionStore,
   StoredSession,
+  StoredVersionCount,
   StoreWrite,
   StoreWriteResult,
 } from './core/store/SessionStore.js';

@@ -16,7 +16,8 @@ import {
   prometheusMetrics,
 } from 'session-process/prometheus';
 import { isLoopback, visualizer } from 'session-process/visualizer';
-import { type CartInput, cartMachine } from '../../machines/cart.js';
+import type { CartInput } from '../../machines/cart.js';
+import { cartVersions } from '../../machines/cartVersions.js';
 import { mountApi } from './apiRoutes.js';
 import { errorHandler, requireBodyType } from './errors.js';
 import { cookieKeys } from './keys.js';
@@ -114,7 +115,8 @@ export const SHOP_COOKIE = 'shop.sid';
 /**
  * The demo shop, written as a Koa app is: Koa 3, `@koa/router`, `@koa/bodyparser`, zod for input,
  * koa-session 7 (signed, httpOnly, `sameSite: 'lax'` cookie with an explicit `maxAge`) and
- * `sessionProcess` (lazy: a cart session starts with the first item) on `cartMachine`:
+ * `sessionProcess` (lazy: a cart session starts with the first item) on `cartVersions` (the
+ * current `cartMachine`, which brings stored carts of its versions 1 and 2 along):
  * server-rendered pages (products, cart, login with `rotate()`, checkout through payment, order
  * confirmation), a JSON API under `/api/`, the visualizer at `/_sessions` and Prometheus metrics
  * at `/metrics` (both for this machine only).
@@ -130,7 +132,7 @@ export const SHOP_COOKIE = 'shop.sid';
 export function createShopApp(options: ShopAppOptions = {}): ShopApp {
   const ownSessions = options.sessions === undefined;
   const sessions =
-    options.sessions ?? createSessionSupervisor({ ...options.supervisor, logic: cartMachine });
+    options.sessions ?? createSessionSupervisor({ ...options.supervisor, logic: cartVersions });
   const app = new Koa();
   app.keys = options.keys ?? cookieKeys(process.env);
   app.proxy = options.proxy ?? false;

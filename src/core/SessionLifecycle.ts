@@ -307,6 +307,14 @@ export class SessionLifecycle {
       passivate: (entry) => this.leave(entry),
       deadlineOf: (entry) => p.expiry.deadlineOf(entry),
       report: (err, id) => p.report(err, id, 'store'),
+      dropped: (problems, id, from) => {
+        for (const problem of problems)
+          p.report(
+            new Error(`session ${id} migrated from version ${from}: ${problem.message}; dropped`),
+            id,
+            'migration',
+          );
+      },
       conflict: (entry) => {
         // Someone else wrote this session (another node took it over): stop running it here
         // rather than fork it.

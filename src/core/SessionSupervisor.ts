@@ -9,6 +9,7 @@ import type {
   SessionSnapshot,
   StartOptions,
   SubscribeOptions,
+  SessionVersionCount,
   SupervisorStats,
   TelemetryEvents,
   TelemetryName,
@@ -293,6 +294,16 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
    * ```
    */
   stats(): SupervisorStats;
+  /**
+   * Sessions per logic and version, read from the store (every stored session, passivated ones
+   * included) and from memory: when no row of a version has any left, its machine and migration
+   * can go. Without a store (or a store without `versions()`), `stored` is 0 everywhere.
+   * @example
+   * ```ts
+   * for (const row of await sessions.versions()) console.log(row.logic, row.version, row.stored);
+   * ```
+   */
+  versions(): Promise<SessionVersionCount[]>;
   /**
    * Ends a session (reason `terminated`; subscribers are told, waiting calls rejected with
    * `SESSION_ENDED`) and deletes its record from the store.

@@ -14,6 +14,7 @@ import {
   SessionAlreadyStartedError,
   SessionInitFailedError,
   SessionNotFoundError,
+  StoreUnavailableError,
   UnknownLogicError,
 } from './errors.js';
 import { Expiry } from './Expiry.js';
@@ -29,6 +30,7 @@ import { linkSystem, unlinkSystem } from './reply.js';
 import { RestartPolicy } from './RestartPolicy.js';
 import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
 import { SessionRegistry } from './SessionRegistry.js';
+import { sortVersionCounts, type StoredVersionCount } from './store/SessionStore.js';
 import { assertSessionId, isValidSessionId } from './sessionId.js';
 import type { QuarantinedSession } from './store/SessionStore.js';
 import { SubscriberHub } from './SubscriberHub.js';
@@ -43,6 +45,7 @@ import type {
   SessionPresence,
   SessionSnapshot,
   SessionSupervisor,
+  SessionVersionCount,
   StartOptions,
   SubscribeOptions,
   SupervisorOptions,
@@ -297,9 +300,14 @@ export class Supervisor implements SessionSupervisor {
   }
 
   stats(): SupervisorStats {
+    const byLogic = this.#registry.byLogic();
+    const versions: Record<string, Record<string, number>> = {};
+    for (const [logic, n] of Object.entries(byLogic))
+      versions[logic] = { [this.#logicVersion(logic) ?? '']: n };
     return {
+      versions,
       total: this.#registry.size,
-      byLogic: this.#registry.byLogic(),
+      byLogic,
       started: this.#stats.started,
       ended: { ...this.#stats.ended },
       restarts: this.#stats.restarts,
@@ -314,6 +322,7 @@ export class Supervisor implements SessionSupervisor {
               passivated: this.#persist.passivated,
               restored: this.#persist.restored,
               backlog: this.#persist.writer.backlog,
+              migrated: { ...this.#persist.migrated },
               unsaved: this.#unsaved(),
               lost: this.#persist.lost,
               quarantined: this.#persist.quarantinedCount,
@@ -321,6 +330,33 @@ export class Supervisor implements SessionSupervisor {
           }
         : {}),
     };
+  }
+
+  async versions(): Promise<SessionVersionCount[]> {
+    const rows = new Map<string, SessionVersionCount>();
+    const row = (logic: string, version: string | null) => {
+      const key = JSON.stringify([logic, version]);
+      let r = rows.get(key);
+      if (!r) rows.set(key, (r = { logic, version, stored: 0, running: 0 }));
+      return r;
+    };
+    const store = this.#persist?.store;
+    if (store?.versions) {
+      let stored: StoredVersionCount[];
+      try {
+        stored = await store.versions();
+      } catch (cause) {
+        throw new StoreUnavailableError(cause);
+      }
+      for (const s of stored) row(s.logic, s.version).stored += s.count;
+    }
+    for (const [logic, n] of Object.entries(this.#registry.byLogic()))
+      row(logic, this.#logicVersion(logic) ?? null).running += n;
+    return sortVersionCounts([...rows.values()]);
+  }
+
+  #logicVersion(logic: string): string | undefined {
+    return (this.logics[logic] as { version?: unknown } | undefined)?.version as string | undefined;
   }
 
   /** Changes in memory not saved yet: O(sessions in memory), for `stats()`. */

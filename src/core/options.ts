@@ -4,12 +4,14 @@ import type { ExpiryOptions } from './Expiry.js';
 import { RecordCodec, recordKeys } from './persistence/RecordCodec.js';
 import type { RegistryOptions } from './SessionRegistry.js';
 import type { Durability, SupervisorOptions } from './types.js';
+import { versionsOf } from './versions/machineVersions.js';
+import type { VersionChain } from './versions/VersionChain.js';
 
 /** @internal The name `logic` is registered under in `logics`. */
 export const DEFAULT_LOGIC = 'default';
 
 /** @internal Where an error reported through `onError` came from. */
-export type ErrorSource = 'crash' | 'listener' | 'store' | 'refused';
+export type ErrorSource = 'crash' | 'listener' | 'store' | 'refused' | 'migration';
 
 /** @internal `createSessionSupervisor`'s options, checked and with their defaults. */
 export interface ResolvedOptions {
@@ -32,6 +34,8 @@ export interface ResolvedOptions {
         quarantineRetentionMs: number;
         /** The machine config's `version` of a logic, saved with each record. */
         logicVersion: (logic: string) => string | undefined;
+        /** The versions of a logic made by `machineVersions`. */
+        versionsOf: (logic: string) => VersionChain | undefined;
         codec: RecordCodec;
         maxTimers: number;
         maxStoredSessions: number | undefined;
@@ -120,6 +124,7 @@ export function resolveOptions(options: SupervisorOptions): ResolvedOptions {
             'quarantineRetentionMs',
           ),
           logicVersion: (name) => (logics[name] as { version?: string } | undefined)?.version,
+          versionsOf: (name) => versionsOf(logics[name]),
           codec,
           maxTimers: limits.maxTimers,
           maxStoredSessions:

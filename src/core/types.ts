@@ -108,6 +108,18 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** One row of `sessions.versions()`: sessions of one logic at one version. */
+export interface SessionVersionCount {
+  /** The logic's name (`cart`; `default` for the supervisor's `logic`). */
+  logic: string;
+  /** The machine's `version`, or `null` for records written without one. */
+  version: string | null;
+  /** Records in the store (passivated sessions and running ones already written). */
+  stored: number;
+  /** Sessions running in this process's memory (they run the newest version of their logic). */
+  running: number;
+}
+
 /** What `stats()` returns. */
 export interface SupervisorStats {
   /** Sessions running now (same as `count`). */
@@ -128,12 +140,21 @@ export interface SupervisorStats {
   casts: number;
   /** Starts refused by `maxSessions` or `startRate`. */
   refused: number;
-  /** With a store: sessions passivated and restored since creation, and writes waiting. */
+  /**
+   * Sessions running now, per logic and machine `version` (a logic without one under `''`):
+   * `{ cart: { '3': 12 } }`. Restored sessions run the newest version of their logic.
+   */
+  versions: Record<string, Record<string, number>>;
+  /**
+   * With a store: sessions passivated and restored since creation, writes waiting, and records
+   * migrated on restore by the version they came from (`{ '1': 4, '2': 1 }`).
+   */
   store?: {
     passivated: number;
     restored: number;
     /** Sessions waiting to be written (not counting a write in flight). */
     backlog: number;
+    migrated: Record<string, number>;
     /**
      * Changes made in memory and not saved yet, over all sessions in memory (each session's
      * version minus its saved version). With `'eventual'` (and `'none'`) these are changes
@@ -384,7 +405,10 @@ export interface SupervisorOptions<
   /** Where errors that belong to nobody go (a subscriber that threw, a crash, a store that failed). @default console.error */
   onError?: (
     error: unknown,
-    info: { sessionId?: string; source: 'crash' | 'listener' | 'store' | 'cluster' | 'refused' },
+    info: {
+      sessionId?: string;
+      source: 'crash' | 'listener' | 'store' | 'cluster' | 'refused' | 'migration';
+    },
   ) => void;
 }
 

@@ -8,6 +8,7 @@ import {
   type SessionStore,
   StoreCorruptError,
   type StoredSession,
+  type StoredVersionCount,
   type StoreWrite,
   type StoreWriteResult,
 } from '../index.js';
@@ -179,6 +180,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     )
     .raw();
   const countRows = db.prepare(`SELECT count(*) FROM ${table}`).raw();
+  // Read inside each record (SQLite's JSON functions): an operator's query, one scan.
+  const countVersions = db
+    .prepare(
+      `SELECT json_extract(data, '$.logic'), json_extract(data, '$.logicVersion'), count(*) FROM ${table} GROUP BY 1, 2 ORDER BY 1, 2`,
+    )
+    .raw();
   const pageCount = db.prepare('PRAGMA page_count').raw();
   const pageSize = db.prepare('PRAGMA page_size').raw();
 
@@ -340,6 +347,15 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     async count(): Promise<number> {
       open();
       return reading(() => (countRows.get() as [number])[0]);
+    },
+    async versions(): Promise<StoredVersionCount[]> {
+      open();
+      const rows = reading(() => countVersions.all() as [unknown, unknown, number][]);
+      return rows.map(([logic, version, count]) => ({
+        logic: typeof logic === 'string' ? logic : '?',
+        version: typeof version === 'string' ? version : null,
+        count,
+      }));
     },
     async stats(): Promise<SqliteStoreStats> {
       open();

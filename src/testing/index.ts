@@ -14,6 +14,13 @@ export {
   storeConformance,
 } from './storeConformance.js';
 export { TestClock } from './TestClock.js';
+export {
+  type MigrationCoverage,
+  type MigrationFailure,
+  type MigrationReport,
+  type VerifyMigrationsOptions,
+  verifyMigrations,
+} from './versions/verifyMigrations.js';
 export type {
   Coverage,
   CoverageFigure,

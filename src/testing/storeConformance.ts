@@ -15,6 +15,12 @@ export interface StoreConformanceOptions {
    * module vitest exposes to its workers.
    */
   vitest?: ConformanceVitestApi;
+  /**
+   * Whether the store counts its records per logic and version (`versions()`, behind
+   * `sessions.versions()`); `false` leaves those cases out for a store without it.
+   * @default true
+   */
+  versions?: boolean;
   /** Runs after each test's store is closed: drop its table or keys, say. */
   dispose?: (store: SessionStore) => Promise<void> | void;
   /**
@@ -383,6 +389,36 @@ export function storeConformance(
         );
       });
     });
+
+    if (options.versions !== false)
+      describe('counts per logic and version', () => {
+        const rec = (logic: string, logicVersion?: string) =>
+          JSON.stringify({
+            format: 1,
+            logic,
+            ...(logicVersion ? { logicVersion } : {}),
+            snapshot: {},
+          });
+        test('versions counts the records of each logic and version, updates and deletes included', async (store) => {
+          assert.equal(typeof store.versions, 'function', 'the store has no versions()');
+          assert.deepEqual(await store.versions!(), []);
+          await store.save([
+            write('a', 0, 1, rec('cart', '1'), null),
+            write('b', 0, 1, rec('cart', '1'), 5),
+            write('c', 0, 1, rec('cart', '2'), null),
+            write('d', 0, 1, rec('counter'), null),
+          ]);
+          // `a` moves to version 2 (a migrated session written again); `b` ends.
+          await store.save([write('a', 1, 2, rec('cart', '2'), null)]);
+          await store.delete('b');
+          const rows = (await store.versions!()).map((r) => ({ ...r }));
+          rows.sort((x, y) => `${x.logic} ${x.version}`.localeCompare(`${y.logic} ${y.version}`));
+          assert.deepEqual(rows, [
+            { logic: 'cart', version: '2', count: 2 },
+            { logic: 'counter', version: null, count: 1 },
+          ]);
+        });
+      });
 
     describe('close', () => {
       test('close resolves, twice too, and later operations reject', async (store) => {

@@ -5,6 +5,7 @@ import {
   isSessionError,
   SessionLimitReachedError,
   SessionRestoreFailedError,
+  SessionVersionAheadError,
   StoreUnavailableError,
   TooManyTimersError,
 } from '../errors.js';
@@ -15,6 +16,8 @@ import type {
   StoreWriteResult,
 } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
+import { compareVersions } from '../versions/compareVersions.js';
+import type { MigrationProblem, VersionChain } from '../versions/VersionChain.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
 import type { RecordCodec } from './RecordCodec.js';
 import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
@@ -33,6 +36,8 @@ export interface PersistenceHooks {
   deadlineOf(entry: Entry): number | undefined;
   /** Telemetry of store trouble, and conflicts (another node wrote the session). */
   report(error: unknown, sessionId?: string): void;
+  /** What a migration dropped (timers, children, history entries), reported through `onError`. */
+  dropped(problems: readonly MigrationProblem[], sessionId: string, from: string): void;
   conflict(entry: Entry): void;
   /**
    * The session's record is over `maxRecordBytes` and was not written: the session goes back to
@@ -50,6 +55,8 @@ export interface PersistenceOptions {
   wakeIntervalMs: number;
   quarantineRetentionMs: number;
   logicVersion: (logic: string) => string | undefined;
+  /** The versions of a logic made by `machineVersions`. */
+  versionsOf: (logic: string) => VersionChain | undefined;
   /** Encodes and decodes records: `maxRecordBytes`, `recordKey`. */
   codec: RecordCodec;
   /** A stored record with more timers is not restored. */
@@ -100,6 +107,8 @@ export class Persistence {
   #counting: Promise<void> | undefined;
   passivated = 0;
   restored = 0;
+  /** Records migrated on restore, by the version they came from. */
+  readonly migrated: Record<string, number> = {};
   /** Changes dropped unsaved (see `SupervisorStats.store.lost`); written by {@link dropped}. */
   lost = 0;
 
@@ -273,13 +282,31 @@ export class Persistence {
       );
     }
     let record: SessionRecord;
+    let from: string | undefined;
+    let dropped: readonly MigrationProblem[] = [];
     try {
       // Size and signature are checked before the text is parsed.
       record = this.#o.codec.decode(stored.data, id);
+      // Never newer data under older code: refused before anything reads it further, and the
+      // record is left as it is (no write, no delete, no quarantine) for the code that wrote it.
+      const ahead = this.#aheadOf(id, record);
+      if (ahead) throw ahead;
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
       if (record.timers.length > this.#o.maxTimers)
         throw new TooManyTimersError(id, this.#o.maxTimers);
+      const versions = this.#o.versionsOf(record.logic);
+      const place = versions?.place(record.logicVersion);
+      if (versions && place?.kind === 'older') {
+        const m = versions.migrate(
+          record.snapshot as Parameters<VersionChain['migrate']>[0],
+          record.timers,
+          place.version,
+        );
+        record = { ...record, logicVersion: m.to, snapshot: m.snapshot, timers: m.timers };
+        from = m.from;
+        dropped = m.dropped;
+      }
     } catch (cause) {
       // A record written by a newer version is not broken: it stays as it is, for a process
       // that holds that version.
@@ -294,7 +321,34 @@ export class Persistence {
       throw err;
     }
     this.restored++;
+    if (from !== undefined) {
+      this.migrated[from] = (this.migrated[from] ?? 0) + 1;
+      if (dropped.length) this.#hooks.dropped(dropped, id, from);
+      // Written at its new version soon, so the store's count of old versions goes down.
+      this.changed(entry);
+    }
     return entry;
+  }
+
+  /** SESSION_VERSION_AHEAD when the record was written by a newer version than this process holds. */
+  #aheadOf(id: string, record: SessionRecord): SessionVersionAheadError | undefined {
+    if (typeof record?.logic !== 'string') return undefined;
+    const versions = this.#o.versionsOf(record.logic);
+    if (versions) {
+      const place = versions.place(record.logicVersion);
+      return place.kind === 'ahead'
+        ? new SessionVersionAheadError(id, place.version, versions.list)
+        : undefined;
+    }
+    const theirs = record.logicVersion;
+    const mine = this.#o.logicVersion(record.logic);
+    if (typeof theirs !== 'string' || theirs === mine) return undefined;
+    // A plain machine: the record's version against the machine's, by number or semver; a
+    // machine without a version (or one that cannot be ordered) cannot vouch for the record.
+    const order = mine === undefined ? undefined : compareVersions(theirs, mine);
+    return order === undefined || order > 0
+      ? new SessionVersionAheadError(id, theirs, mine === undefined ? [] : [mine])
+      : undefined;
   }
 
   /**

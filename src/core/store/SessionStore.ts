@@ -70,6 +70,16 @@ export interface DueSession {
   readonly dueAt: number;
 }
 
+/** Stored sessions of one logic at one version, from {@link SessionStore.versions}. */
+export interface StoredVersionCount {
+  /** The logic's name (`cart`). */
+  readonly logic: string;
+  /** The `version` of the machine that wrote the records, or `null` for records without one. */
+  readonly version: string | null;
+  /** How many records. */
+  readonly count: number;
+}
+
 /**
  * Where sessions are kept while they are out of memory and across restarts. Every method may
  * reject when the store is down; the supervisor reports that as `STORE_UNAVAILABLE`. A store
@@ -109,6 +119,13 @@ export interface SessionStore {
    */
   due(until: number, limit: number): Promise<DueSession[]>;
   /**
+   * How many records the store holds per logic and version (the `logic` and `logicVersion` of
+   * each record). An operator's query, behind `sessions.versions()`: it may read every record
+   * (a scan), so it is not for a hot path. Optional for a store of your own; without it,
+   * `sessions.versions()` counts only the sessions in memory.
+   */
+  versions?(): Promise<StoredVersionCount[]>;
+  /**
    * Quarantines the record of `id` if it still has `version`: the record stays under its ID
    * (`load` returns it, with `quarantine` set), leaves the due index, and is frozen (every `save`
    * to it conflicts) until `delete`. Persisted like the record itself, so a restart keeps it.
@@ -125,4 +142,46 @@ export interface SessionStore {
   count?(): Promise<number>;
   /** Releases the store's resources (not the client it was given). */
   close(): Promise<void>;
+}
+
+/**
+ * @internal
+ * Counts records by logic and version from their serialized text (for stores that cannot query
+ * inside a record). A record that does not parse is counted under logic `'?'`.
+ */
+export function countVersions(records: Iterable<string>): StoredVersionCount[] {
+  const counts = new Map<string, { logic: string; version: string | null; count: number }>();
+  for (const data of records) {
+    let logic = '?';
+    let version: string | null = null;
+    try {
+      const r = JSON.parse(data) as { logic?: unknown; logicVersion?: unknown };
+      if (typeof r.logic === 'string') logic = r.logic;
+      if (typeof r.logicVersion === 'string') version = r.logicVersion;
+    } catch {
+      // counted as '?'
+    }
+    const key = JSON.stringify([logic, version]);
+    const row = counts.get(key);
+    if (row) row.count++;
+    else counts.set(key, { logic, version, count: 1 });
+  }
+  return sortVersionCounts([...counts.values()]);
+}
+
+/** @internal Rows by logic, then version (`null` first). */
+export function sortVersionCounts<T extends { logic: string; version: string | null }>(
+  rows: T[],
+): T[] {
+  return rows.sort((a, b) =>
+    a.logic !== b.logic
+      ? a.logic < b.logic
+        ? -1
+        : 1
+      : (a.version ?? '') < (b.version ?? '')
+        ? -1
+        : (a.version ?? '') > (b.version ?? '')
+          ? 1
+          : 0,
+  );
 }

@@ -1,10 +1,11 @@
-import type {
-  DueSession,
-  QuarantinedSession,
-  SessionStore,
-  StoredSession,
-  StoreWrite,
-  StoreWriteResult,
+import {
+  countVersions,
+  type DueSession,
+  type QuarantinedSession,
+  type SessionStore,
+  type StoredSession,
+  type StoreWrite,
+  type StoreWriteResult,
 } from './SessionStore.js';
 
 /**
@@ -63,6 +64,10 @@ export function memoryStore(): SessionStore & { readonly size: number } {
           out.push({ id: r.id, dueAt: r.dueAt });
       out.sort((a, b) => a.dueAt - b.dueAt);
       return out.slice(0, limit);
+    },
+    async versions() {
+      open();
+      return countVersions([...records.values()].map((r) => r.data));
     },
     async quarantine(id, version, marker) {
       open();

@@ -16,6 +16,7 @@ import {
   StoreUnavailableError,
   type SessionSnapshot,
   type SessionSupervisor,
+  type SessionVersionCount,
   type StartOptions,
   type SubscribeOptions,
   type SupervisorOptions,
@@ -646,6 +647,11 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     if (!isValidSessionId(id) || !this.#directory.has(id)) return false;
     this.#route({ op: 'touch', id }, this.#callTimeoutMs).catch(() => {});
     return true;
+  }
+
+  /** Stored sessions of every node (the store is shared) and the sessions running on this one. */
+  versions(): Promise<SessionVersionCount[]> {
+    return this.local.versions();
   }
 
   stats(): ClusterSupervisorStats {

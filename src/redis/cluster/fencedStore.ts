@@ -11,6 +11,7 @@ import type {
 import { APPLIED_TTL_MS, type ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
+import { globEscape, scanVersions } from '../store/scanVersions.js';
 import { DELETE, DELETE_QUARANTINED, DUE, QUARANTINE, SAVE } from './scripts.js';
 import type { ClusterFaultHooks } from './faults.js';
 
@@ -145,6 +146,7 @@ export function fencedStore(
       }
       return out;
     },
+    versions: () => scanVersions(redis, `${globEscape(keys.record(''))}*`),
     async quarantine(id, version, marker) {
       const keysOf = [keys.record(id), keys.due, keys.quarantined];
       const reply = await QUARANTINE.run(redis, keysOf, [version, marker.at, marker.reason, id]);

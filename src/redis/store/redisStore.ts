@@ -10,6 +10,7 @@ import type {
 } from '../../index.js';
 import { type Bounded, bounded } from './bounded.js';
 import { DEFAULT_PREFIX, dueKey, FIELD, quarantineKey, recordKey } from './keys.js';
+import { globEscape, scanVersions } from './scanVersions.js';
 import {
   COMMAND,
   DELETE,
@@ -349,6 +350,10 @@ export function redisStore(options: RedisStoreOptions): RedisSessionStore {
         );
         return pairs(entries).map(([id, score]) => ({ id, dueAt: Number(score) }));
       });
+    },
+    async versions() {
+      open();
+      return scanVersions(redis, `${globEscape(prefix)}{*}`, (op) => run('versions', op));
     },
     async close() {
       if (closed) return;
