@@ -49,6 +49,16 @@ describe('the Jepsen checker', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('counts a fenced late step whose call was retried and applied by the new owner as the residual window', () => {
+    // A node stopped inside the step of c: after SIGCONT it finishes that step, its write is
+    // fenced, and the call is retried where the session went, which applies c once.
+    const log = parseLog('s n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\ns n2.2.1 40 c\n');
+    const r = check({ ...base(), final: new Map([['s', ['a', 'b', 'c']]]), log });
+    expect(r.overlaps).toEqual([]);
+    expect(r.residual).toEqual([{ sessionId: 's', activation: 'n1.1.1', item: 'c' }]);
+    expect(r.ok).toBe(true);
+  });
+
   it('counts a late step whose effect landed as an overlap', () => {
     const log = parseLog('s n1.1.1 10 a\ns n2.2.1 20 b\ns n1.1.1 30 c\n');
     const r = check({ ...base(), final: new Map([['s', ['a', 'b', 'c']]]), log });

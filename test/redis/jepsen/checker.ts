@@ -30,7 +30,8 @@ export interface CheckResult {
   /**
    * The documented residual window (docs/cluster.md): an activation paused inside a step finishes
    * that one step after another activation began; its effects were fenced at its write (the item
-   * is not in the session). Counted, not a failure.
+   * is not in the session, or is there only as another activation applied it on the call's retry).
+   * Counted, not a failure.
    */
   residual: { sessionId: string; activation: string; item: string }[];
   viewRegressions: number;
@@ -91,8 +92,14 @@ export function check(input: CheckInput): CheckResult {
     }
     const final = new Set(input.final.get(sessionId) ?? []);
     for (const [activation, { after, items }] of late) {
-      if (items.length === 1 && !final.has(items[0]!))
-        residual.push({ sessionId, activation, item: items[0]! });
+      const item = items[0]!;
+      // The stale step's write was fenced when its item is not in the session, or when the item
+      // is there because another activation applied it too (the call retried where the session
+      // went, under its idempotency ID): duplicates are counted apart, so that copy is the
+      // later activation's, not the stale step's.
+      const reapplied = entries.some((e) => e.item === item && e.activation !== activation);
+      if (items.length === 1 && (!final.has(item) || reapplied))
+        residual.push({ sessionId, activation, item });
       else overlaps.push({ sessionId, activation, after });
     }
   }
