@@ -12,6 +12,10 @@ import {
   refusalOf,
   type SnapshotMessage,
 } from '../live/protocol.js';
+import type { LiveClient, LiveState } from './LiveClient.js';
+
+// Re-exported: the package's index takes them from here.
+export type { LiveClient, LiveState } from './LiveClient.js';
 
 /**
  * The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package's
@@ -82,14 +86,6 @@ export interface LiveBackoff {
   jitter?: number;
 }
 
-/**
- * The connection's state, as {@link LiveClient.state} reports it. `'replaced'`: the bridge refused
- * the view with `4410 SESSION_REPLACED` (the cookie's stored session cannot be restored) and the
- * client waits for the page's next request, which gets a fresh session: `onReplaced`'s promise,
- * or a call of `reconnect()`.
- */
-export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'replaced' | 'ended' | 'closed';
-
 /** Options of {@link connectLive}. */
 export interface ConnectLiveOptions<TView = unknown> {
   /** Every snapshot; after each (re)connect the first message is the current one. */
@@ -137,34 +133,6 @@ export interface ConnectLiveOptions<TView = unknown> {
   backoff?: LiveBackoff;
   /** Failed attempts in a row after which the client gives up (state `closed`). @default Infinity */
   maxAttempts?: number;
-}
-
-/** What {@link connectLive} returns. */
-export interface LiveClient<TView = unknown> {
-  /** Casts an event. Returns `false` (and sends nothing) while not connected. */
-  send(event: LiveEvent): boolean;
-  /**
-   * Calls: resolves with the machine's reply, rejects with a {@link LiveError} (the core's code,
-   * `EVENT_NOT_ALLOWED`, `CALL_TIMEOUT`, `NOT_CONNECTED`, `CONNECTION_LOST`, ...).
-   */
-  call<T = unknown>(event: LiveEvent, options?: { timeoutMs?: number }): Promise<T>;
-  /** Closes for good: no reconnection; waiting calls reject with `CONNECTION_LOST`. */
-  close(): void;
-  /**
-   * Connects again now, with the cookie the page holds now: after the page's request that follows
-   * a `SESSION_REPLACED` refusal (state `'replaced'`), instead of the backoff's wait (state
-   * `'reconnecting'`), or to follow the session that replaced an ended one (state `'ended'`,
-   * `'closed'` after a refusal). Does nothing while connecting or open, and after `close()`.
-   * @example
-   * ```ts
-   * await fetch('/api/cart', { method: 'POST', body }); // the page's next request
-   * if (live.state === 'replaced') live.reconnect();
-   * ```
-   */
-  reconnect(): void;
-  readonly state: LiveState;
-  /** The last snapshot received, if any. */
-  readonly snapshot: SnapshotMessage<TView> | undefined;
 }
 
 const OPEN = 1;
