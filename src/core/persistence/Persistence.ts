@@ -3,9 +3,7 @@ import { DeadlineQueue } from '../DeadlineQueue.js';
 import type { Entry } from '../Entry.js';
 import {
   isSessionError,
-  SessionLimitReachedError,
   SessionRestoreFailedError,
-  SessionVersionAheadError,
   StoreUnavailableError,
   TooManyTimersError,
 } from '../errors.js';
@@ -16,13 +14,15 @@ import type {
   StoreWriteResult,
 } from '../store/SessionStore.js';
 import type { Durability } from '../types.js';
-import { compareVersions } from '../versions/compareVersions.js';
 import type { MigrationProblem, VersionChain } from '../versions/VersionChain.js';
 import type { IndexedScheduler } from '../xstateInternals.js';
 import type { RecordCodec } from './RecordCodec.js';
 import { checkRecord, RECORD_FORMAT, type SessionRecord, type StoredTimer } from './record.js';
+import { StoredCount } from './StoredCount.js';
+import { StoreWaker } from './StoreWaker.js';
+import { unavailable } from './unavailable.js';
+import { versionAhead } from './versionAhead.js';
 import { WriteBehind } from './WriteBehind.js';
-import { MAX_TIMEOUT_MS } from '../maxTimeout.js';
 
 /** @internal What persistence asks of the supervisor. */
 export interface PersistenceHooks {
@@ -87,24 +87,10 @@ export class Persistence {
   readonly #quarantining = new Map<string, Promise<boolean>>();
   /** The same outcome by the error the restore failed with (the waker reads it after the fact). */
   readonly #marking = new WeakMap<object, Promise<boolean>>();
-  /**
-   * Due records written by a newer version of a logic (SESSION_VERSION_AHEAD): left untouched for
-   * a process that holds that version, skipped (and reported once) by this process's waker.
-   */
-  readonly #ahead = new Set<string>();
-  /** When the waker next deletes quarantined records past `quarantineRetentionMs` (epoch ms). */
-  #purgeAt = 0;
-  /** Due times of sessions this process passivated, so the waker is on time for them. */
-  readonly #hints = new Set<number>();
-  #wakeTimer: NodeJS.Timeout | undefined;
-  #nextWake = Number.POSITIVE_INFINITY;
-  #waking = false;
-  /** A wake timer fired while a wake was running. */
-  #wakeAgain = false;
-  #closed = false;
-  /** With `maxStoredSessions`: the store's last count, when it was taken, starts since. */
-  #stored: { count: number; at: number; since: number } | undefined;
-  #counting: Promise<void> | undefined;
+  /** Wakes passivated sessions whose timers fall due. */
+  readonly #waker: StoreWaker;
+  /** With `maxStoredSessions`: the store's count and the starts since. */
+  readonly #count: StoredCount;
   passivated = 0;
   restored = 0;
   /** Records migrated on restore, by the version they came from. */
@@ -132,7 +118,17 @@ export class Persistence {
     if (options.passivateAfterMs !== undefined)
       this.#quiet = new DeadlineQueue((entry) => this.#passivate(entry));
     // Sessions whose timers fell due while no process ran them are woken at once.
-    this.#armWake(0);
+    this.#count = new StoredCount(options.store, options.maxStoredSessions, options.wakeIntervalMs);
+    this.#waker = new StoreWaker({
+      store: options.store,
+      wakeIntervalMs: options.wakeIntervalMs,
+      quarantineRetentionMs: options.quarantineRetentionMs,
+      resident: (id) => hooks.resident(id),
+      restore: (id) => this.restore(id),
+      marked: (error) => this.#marking.get(error),
+      report: (error, sessionId) => hooks.report(error, sessionId),
+    });
+    this.#waker.arm(0);
   }
 
   // ---- writing ----------------------------------------------------------------------------
@@ -183,40 +179,14 @@ export class Persistence {
 
   // ---- bounding the store ----------------------------------------------------------------
 
-  /**
-   * With `maxStoredSessions`: brings the store's count up to date when it is older than
-   * `wakeIntervalMs` (asked once, however many starts wait). Rejects with STORE_UNAVAILABLE.
-   */
-  async countStored(): Promise<void> {
-    if (this.#o.maxStoredSessions === undefined) return;
-    const known = this.#stored;
-    if (known && Date.now() - known.at < this.#o.wakeIntervalMs) return;
-    this.#counting ??= (async () => {
-      const since = this.#stored?.since ?? 0;
-      try {
-        const count = await this.store.count!();
-        // Starts made while the count was taken may or may not be in it: kept (err on the safe side).
-        this.#stored = { count, at: Date.now(), since: (this.#stored?.since ?? 0) - since };
-      } catch (cause) {
-        throw new StoreUnavailableError(cause);
-      }
-    })().finally(() => {
-      this.#counting = undefined;
-    });
-    await this.#counting;
+  /** With `maxStoredSessions`: brings the store's count up to date (see {@link StoredCount}). */
+  countStored(): Promise<void> {
+    return this.#count.refresh();
   }
 
-  /**
-   * With `maxStoredSessions`: admits one more session into the store, or throws
-   * SESSION_LIMIT_REACHED. Synchronous, so starts in the same turn cannot overshoot.
-   */
+  /** With `maxStoredSessions`: admits one more session into the store, or throws SESSION_LIMIT_REACHED. */
   admitStored(): void {
-    const max = this.#o.maxStoredSessions;
-    if (max === undefined) return;
-    const stored = (this.#stored ??= { count: 0, at: 0, since: 0 });
-    if (stored.count + stored.since >= max)
-      throw new SessionLimitReachedError(max, Math.max(1_000, this.#o.wakeIntervalMs));
-    stored.since++;
+    this.#count.admit();
   }
 
   // ---- restoring --------------------------------------------------------------------------
@@ -289,7 +259,7 @@ export class Persistence {
       record = this.#o.codec.decode(stored.data, id);
       // Never newer data under older code: refused before anything reads it further, and the
       // record is left as it is (no write, no delete, no quarantine) for the code that wrote it.
-      const ahead = this.#aheadOf(id, record);
+      const ahead = versionAhead(id, record, this.#o.versionsOf, this.#o.logicVersion);
       if (ahead) throw ahead;
       if (this.#o.migrate) record = this.#o.migrate(record);
       checkRecord(record, id);
@@ -330,27 +300,6 @@ export class Persistence {
     return entry;
   }
 
-  /** SESSION_VERSION_AHEAD when the record was written by a newer version than this process holds. */
-  #aheadOf(id: string, record: SessionRecord): SessionVersionAheadError | undefined {
-    if (typeof record?.logic !== 'string') return undefined;
-    const versions = this.#o.versionsOf(record.logic);
-    if (versions) {
-      const place = versions.place(record.logicVersion);
-      return place.kind === 'ahead'
-        ? new SessionVersionAheadError(id, place.version, versions.list)
-        : undefined;
-    }
-    const theirs = record.logicVersion;
-    const mine = this.#o.logicVersion(record.logic);
-    if (typeof theirs !== 'string' || theirs === mine) return undefined;
-    // A plain machine: the record's version against the machine's, by number or semver; a
-    // machine without a version (or one that cannot be ordered) cannot vouch for the record.
-    const order = mine === undefined ? undefined : compareVersions(theirs, mine);
-    return order === undefined || order > 0
-      ? new SessionVersionAheadError(id, theirs, mine === undefined ? [] : [mine])
-      : undefined;
-  }
-
   /**
    * A record that cannot be restored is quarantined in the store (kept under its ID, out of the
    * due index, frozen), so that no process tries it again, and reported by the one process whose
@@ -375,7 +324,7 @@ export class Persistence {
             // 'conflict': another process marked it first (and reported it), or rewrote it.
             if (result !== 'ok') return true;
             this.quarantinedCount++;
-            this.#purgeAt = Math.min(this.#purgeAt, at + this.#o.quarantineRetentionMs);
+            this.#waker.quarantinedAt(at);
             this.#hooks.report(error, id);
             return true;
           },
@@ -409,7 +358,7 @@ export class Persistence {
   /** Deletes a session's record for good, quarantined or not (after any write in flight). */
   async erase(id: string): Promise<void> {
     await this.#quarantining.get(id);
-    this.#ahead.delete(id);
+    this.#waker.forget(id);
     try {
       await this.writer.delete(id);
     } catch (cause) {
@@ -456,113 +405,11 @@ export class Persistence {
       this.#hooks.passivate(entry);
       this.passivated++;
       if (dueAt !== null) {
-        if (this.#hints.size < 100_000) this.#hints.add(dueAt);
-        this.#armWake(dueAt - Date.now());
+        this.#waker.hint(dueAt);
       }
     };
     if (saved) saved.then(leave, () => this.active(entry, Date.now()));
     else leave();
-  }
-
-  // ---- waking -----------------------------------------------------------------------------
-
-  #armWake(inMs: number): void {
-    if (this.#closed) return;
-    const at = Date.now() + Math.max(0, Math.min(inMs, this.#o.wakeIntervalMs, MAX_TIMEOUT_MS));
-    if (this.#wakeTimer && at >= this.#nextWake) return;
-    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
-    this.#nextWake = at;
-    this.#wakeTimer = setTimeout(() => void this.#wake(), at - Date.now());
-    this.#wakeTimer.unref();
-  }
-
-  async #wake(): Promise<void> {
-    this.#wakeTimer = undefined;
-    this.#nextWake = Number.POSITIVE_INFINITY;
-    if (this.#closed) return;
-    if (this.#waking) {
-      // A wake fell due while one runs (a long batch): run it right after, never drop it.
-      this.#wakeAgain = true;
-      return;
-    }
-    this.#waking = true;
-    let next = this.#o.wakeIntervalMs;
-    const startedAt = Date.now();
-    try {
-      const now = startedAt;
-      if (now >= this.#purgeAt)
-        await this.#purge(now).catch((err: unknown) => {
-          // Waking comes first: a store that cannot list or delete is asked again later.
-          this.#purgeAt = now + PURGE_RETRY_MS;
-          this.#hooks.report(new StoreUnavailableError(err));
-        });
-      // Records that this process leaves in the index (newer versions) must not take the batch.
-      const limit = WAKE_BATCH + this.#ahead.size;
-      const due = await this.store.due(now, limit);
-      let progress = 0;
-      // Quarantines asked for in this batch, awaited together (a store may commit them as one).
-      const marking: Promise<boolean>[] = [];
-      for (const { id } of due) {
-        if (this.#hooks.resident(id) || this.#ahead.has(id)) continue;
-        // Restoring re-arms the session's timers at their due times (now, for those past) and
-        // its idle and lifetime deadlines, which then fire as in a session never passivated.
-        try {
-          if (await this.restore(id)) progress++;
-        } catch (err) {
-          if (isSessionError(err, 'SESSION_RESTORE_FAILED')) {
-            // Quarantined (and reported) by the restore: out of the index, so the next batch
-            // reaches the records behind it. (Not when the store failed to mark it: then the
-            // next wake is the usual interval away, not a busy loop.)
-            const marked = this.#marking.get(err);
-            if (marked) marking.push(marked);
-          } else if (isSessionError(err, 'SESSION_VERSION_AHEAD')) {
-            // Skipped from now on, and the next query asks for that many more.
-            if (this.#ahead.size < MAX_AHEAD) {
-              this.#ahead.add(id);
-              progress++;
-            }
-            this.#hooks.report(err, id);
-          } else this.#hooks.report(err, id);
-        }
-      }
-      for (const marked of await Promise.all(marking)) if (marked) progress++;
-      if (due.length === limit && progress > 0) next = 0;
-    } catch (err) {
-      this.#hooks.report(new StoreUnavailableError(err));
-    } finally {
-      this.#waking = false;
-      const now = Date.now();
-      if (this.#wakeAgain) next = 0;
-      this.#wakeAgain = false;
-      for (const at of this.#hints) {
-        if (at <= now) {
-          this.#hints.delete(at);
-          // Due after this wake's query was made: the next wake looks at once.
-          if (at > startedAt) next = 0;
-        } else if (at - now < next) next = at - now;
-      }
-      this.#armWake(next);
-    }
-  }
-
-  /**
-   * Deletes the quarantined records older than `quarantineRetentionMs`, a batch at a time, and
-   * notes when the oldest one left will be due.
-   */
-  async #purge(now: number): Promise<void> {
-    const retention = this.#o.quarantineRetentionMs;
-    const rows = await this.store.quarantined(WAKE_BATCH);
-    let deleted = 0;
-    for (const row of rows) {
-      if (row.quarantinedAt + retention > now) break;
-      await this.store.delete(row.id);
-      deleted++;
-    }
-    const oldest = rows[deleted];
-    if (oldest) this.#purgeAt = oldest.quarantinedAt + retention;
-    else if (deleted === WAKE_BATCH) this.#purgeAt = now;
-    // Others' quarantines (another node, an earlier process) are looked for again within the hour.
-    else this.#purgeAt = now + Math.min(retention, PURGE_CHECK_MS);
   }
 
   /**
@@ -571,9 +418,7 @@ export class Persistence {
    * error as the cause (or, for a store that never answered, a timeout).
    */
   async close(deadline: number, timeoutMs: number): Promise<void> {
-    this.#closed = true;
-    if (this.#wakeTimer) clearTimeout(this.#wakeTimer);
-    this.#wakeTimer = undefined;
+    this.#waker.close();
     this.#quiet?.clear();
     const saved = await this.writer.flush(deadline);
     const unsaved = saved ? [] : this.writer.unsaved();
@@ -600,20 +445,3 @@ export class Persistence {
 
 /** How many sessions that shutdown could not save are reported one by one. */
 const UNSAVED_REPORTS = 100;
-/** Records the waker restores (or quarantines) per store query. */
-const WAKE_BATCH = 256;
-/** How many due records of a newer version the waker skips at most (then they take batches). */
-const MAX_AHEAD = 10_000;
-/** How often the waker looks for quarantined records past their retention that it did not mark. */
-const PURGE_CHECK_MS = 60 * 60_000;
-/** How long after a failed purge the waker tries again. */
-const PURGE_RETRY_MS = 60_000;
-
-/**
- * A store's failure as the caller sees it: STORE_UNAVAILABLE, except a SessionError the store
- * chose to answer with (a cluster store's SESSION_ROTATED for an ID rotated away on another node).
- */
-function unavailable(cause: unknown, id?: string): unknown {
-  if (isSessionError(cause) && cause.code !== 'STORE_UNAVAILABLE') return cause;
-  return new StoreUnavailableError(cause, id);
-}
