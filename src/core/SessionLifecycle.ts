@@ -1,6 +1,5 @@
 import { debuglog } from 'node:util';
-import { type AnyActorLogic, type AnyActorRef, type EventObject, createActor } from 'xstate';
-import type { CallTracker } from './CallTracker.js';
+import { type AnyActorRef, type EventObject, createActor } from 'xstate';
 import { ClusterError } from './ClusterError.js';
 import { Entry } from './Entry.js';
 import {
@@ -11,14 +10,10 @@ import {
   SessionRestoreFailedError,
   UnknownLogicError,
 } from './errors.js';
-import type { Expiry, ExpiryCause } from './Expiry.js';
-import type { ErrorSource } from './options.js';
+import type { ExpiryCause } from './Expiry.js';
+import type { LifecycleParts } from './LifecycleParts.js';
 import { Persistence, type PersistenceOptions } from './persistence/Persistence.js';
 import type { SessionRecord } from './persistence/record.js';
-import type { RestartPolicy } from './RestartPolicy.js';
-import type { SessionRegistry } from './SessionRegistry.js';
-import type { SubscriberHub } from './SubscriberHub.js';
-import type { Telemetry } from './telemetry.js';
 import type {
   EndReason,
   SessionInfo,
@@ -35,34 +30,9 @@ import {
   stopActor,
 } from './xstateInternals.js';
 
+export type { Counters, LifecycleParts } from './LifecycleParts.js';
+
 const debug = debuglog('session-process');
-
-/** @internal Counters behind `stats()`. */
-export interface Counters {
-  started: number;
-  ended: Record<EndReason, number>;
-  restarts: number;
-  calls: number;
-  casts: number;
-  refused: number;
-}
-
-/** @internal The parts of a supervisor the lifecycle drives. */
-export interface LifecycleParts {
-  root: AnyActorRef;
-  logics: Readonly<Record<string, AnyActorLogic>>;
-  runnable: Readonly<Record<string, AnyActorLogic>>;
-  registry: SessionRegistry;
-  expiry: Expiry;
-  subs: SubscriberHub;
-  calls: CallTracker;
-  restart: RestartPolicy;
-  telemetry: Telemetry;
-  counters: Counters;
-  report(error: unknown, sessionId: string | undefined, source: ErrorSource): void;
-  /** Whether the supervisor is shutting down (no restarts then). */
-  closing(): boolean;
-}
 
 /**
  * @internal

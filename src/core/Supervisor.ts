@@ -7,16 +7,14 @@ import {
   fromTransition,
 } from 'xstate';
 import { CallTracker } from './CallTracker.js';
-import type { Entry } from './Entry.js';
+import { drainSessions, passivateSession } from './drainSessions.js';
 import {
-  EventNotAcceptedError,
-  isSessionError,
   SessionAlreadyStartedError,
   SessionInitFailedError,
   SessionNotFoundError,
-  StoreUnavailableError,
   UnknownLogicError,
 } from './errors.js';
+import { isEventObject, notAnEvent } from './eventObject.js';
 import { Expiry } from './Expiry.js';
 import { Handle } from './Handle.js';
 import {
@@ -28,12 +26,14 @@ import {
 import type { Persistence } from './persistence/Persistence.js';
 import { linkSystem, unlinkSystem } from './reply.js';
 import { RestartPolicy } from './RestartPolicy.js';
-import { type Counters, SessionLifecycle } from './SessionLifecycle.js';
+import { type Counters, newCounters } from './LifecycleParts.js';
+import { SessionLifecycle } from './SessionLifecycle.js';
+import { SessionLookup } from './SessionLookup.js';
 import { SessionRegistry } from './SessionRegistry.js';
-import { sortVersionCounts, type StoredVersionCount } from './store/SessionStore.js';
-import { assertSessionId, isValidSessionId } from './sessionId.js';
+import { assertSessionId } from './sessionId.js';
 import type { QuarantinedSession } from './store/SessionStore.js';
 import { SubscriberHub } from './SubscriberHub.js';
+import { type StatsParts, supervisorStats, versionCounts } from './supervisorStats.js';
 import { Telemetry } from './telemetry.js';
 import type {
   CallOptions,
@@ -77,18 +77,12 @@ export class Supervisor implements SessionSupervisor {
   readonly #expiry: Expiry;
   readonly #life: SessionLifecycle;
   readonly #persist: Persistence | undefined;
+  readonly #lookup: SessionLookup;
   readonly #telemetry = new Telemetry();
   readonly #callTimeoutMs: number;
   readonly #shutdownTimeoutMs: number;
   readonly #onError: ResolvedOptions['onError'];
-  readonly #stats: Counters = {
-    started: 0,
-    ended: { terminated: 0, expired: 0, crashed: 0, shutdown: 0 },
-    restarts: 0,
-    calls: 0,
-    casts: 0,
-    refused: 0,
-  };
+  readonly #stats: Counters = newCounters();
   #closed = false;
 
   constructor(options: SupervisorOptions) {
@@ -169,6 +163,7 @@ export class Supervisor implements SessionSupervisor {
       closing: () => this.#closed,
     });
     this.#persist = o.persistence && this.#life.attachStore(o.persistence, scheduler);
+    this.#lookup = new SessionLookup(this.#registry, this.#persist);
     linkSystem(this.system, {
       root,
       replyTo: (callId, value, from) => this.#calls.replyTo(callId, value, from),
@@ -214,11 +209,7 @@ export class Supervisor implements SessionSupervisor {
   }
 
   async restore(id: string): Promise<boolean> {
-    assertSessionId(id);
-    if (this.#registry.has(id)) return true;
-    this.#registry.checkRotated(id);
-    if (!this.#persist) return false;
-    return (await this.#persist.restore(id)) !== undefined || this.#registry.has(id);
+    return this.#lookup.restore(id);
   }
 
   started(id: string): boolean {
@@ -260,26 +251,15 @@ export class Supervisor implements SessionSupervisor {
   // ---- reading ----------------------------------------------------------------------------
 
   snapshot<TContext = any>(id: string): SessionSnapshot<TContext> {
-    return this.#life.plain(this.#entry(id));
+    return this.#life.plain(this.#lookup.entry(id));
   }
 
   async read<TContext = any>(id: string): Promise<SessionSnapshot<TContext>> {
-    return this.#life.plain(await this.#entryAsync(id));
+    return this.#life.plain(await this.#lookup.entryAsync(id));
   }
 
   async status(id: string): Promise<SessionPresence> {
-    assertSessionId(id);
-    if (this.#registry.has(id)) return 'running';
-    if (this.#registry.isRotated(id)) return 'rotated';
-    if (!this.#persist) return 'absent';
-    try {
-      if (!(await this.#persist.stored(id))) return 'absent';
-    } catch (err) {
-      // A cluster's store answers so for an ID another node rotated away.
-      if (isSessionError(err, 'SESSION_ROTATED')) return 'rotated';
-      throw err;
-    }
-    return this.#registry.has(id) ? 'running' : 'stored';
+    return this.#lookup.status(id);
   }
 
   async listAll(options: ListOptions = {}): Promise<SessionPage> {
@@ -300,95 +280,35 @@ export class Supervisor implements SessionSupervisor {
   }
 
   stats(): SupervisorStats {
-    const byLogic = this.#registry.byLogic();
-    const versions: Record<string, Record<string, number>> = {};
-    for (const [logic, n] of Object.entries(byLogic))
-      versions[logic] = { [this.#logicVersion(logic) ?? '']: n };
-    return {
-      versions,
-      total: this.#registry.size,
-      byLogic,
-      started: this.#stats.started,
-      ended: { ...this.#stats.ended },
-      restarts: this.#stats.restarts,
-      pendingCalls: this.#calls.size,
-      subscribers: this.#subs.size,
-      calls: this.#stats.calls,
-      casts: this.#stats.casts,
-      refused: this.#stats.refused,
-      ...(this.#persist
-        ? {
-            store: {
-              passivated: this.#persist.passivated,
-              restored: this.#persist.restored,
-              backlog: this.#persist.writer.backlog,
-              migrated: { ...this.#persist.migrated },
-              unsaved: this.#unsaved(),
-              lost: this.#persist.lost,
-              quarantined: this.#persist.quarantinedCount,
-            },
-          }
-        : {}),
-    };
+    return supervisorStats(this.#statsParts());
   }
 
   async versions(): Promise<SessionVersionCount[]> {
-    const rows = new Map<string, SessionVersionCount>();
-    const row = (logic: string, version: string | null) => {
-      const key = JSON.stringify([logic, version]);
-      let r = rows.get(key);
-      if (!r) rows.set(key, (r = { logic, version, stored: 0, running: 0 }));
-      return r;
+    return versionCounts(this.#statsParts());
+  }
+
+  #statsParts(): StatsParts {
+    return {
+      logics: this.logics,
+      registry: this.#registry,
+      calls: this.#calls,
+      subs: this.#subs,
+      counters: this.#stats,
+      persist: this.#persist,
     };
-    const store = this.#persist?.store;
-    if (store?.versions) {
-      let stored: StoredVersionCount[];
-      try {
-        stored = await store.versions();
-      } catch (cause) {
-        throw new StoreUnavailableError(cause);
-      }
-      for (const s of stored) row(s.logic, s.version).stored += s.count;
-    }
-    for (const [logic, n] of Object.entries(this.#registry.byLogic()))
-      row(logic, this.#logicVersion(logic) ?? null).running += n;
-    return sortVersionCounts([...rows.values()]);
-  }
-
-  #logicVersion(logic: string): string | undefined {
-    return (this.logics[logic] as { version?: unknown } | undefined)?.version as string | undefined;
-  }
-
-  /** Changes in memory not saved yet: O(sessions in memory), for `stats()`. */
-  #unsaved(): number {
-    let n = 0;
-    for (const entry of this.#registry.values())
-      if (entry.version > entry.storedVersion) n += entry.version - entry.storedVersion;
-    return n;
   }
 
   // ---- activity, cast and call ------------------------------------------------------------
 
   touch(id: string): boolean {
-    let entry = this.#registry.get(id);
-    try {
-      if (!entry && isValidSessionId(id)) entry = this.#persist?.restoreSync(id);
-    } catch (err) {
-      // An unrestorable record is reported once, when it is quarantined; a newer version's by
-      // whoever asks for it with an operation that can fail.
-      if (
-        !isSessionError(err, 'SESSION_RESTORE_FAILED') &&
-        !isSessionError(err, 'SESSION_VERSION_AHEAD')
-      )
-        this.#report(err, id, 'store');
-    }
+    const entry = this.#lookup.entryQuietly(id, (err) => this.#report(err, id, 'store'));
     if (!entry) return false;
     this.#life.active(entry);
     return true;
   }
 
   cast(id: string, event: EventObject): void {
-    const entry = this.#entry(id);
+    const entry = this.#lookup.entry(id);
     if (!isEventObject(event)) throw notAnEvent(id);
     this.#stats.casts++;
     this.#life.active(entry);
@@ -402,7 +322,7 @@ export class Supervisor implements SessionSupervisor {
     const entry = this.#registry.get(id);
     // Not in memory: a stored session comes back first (or the lookup says why not).
     if (entry === undefined)
-      return this.#entryAsync(id).then(() => this.call<T>(id, event, options));
+      return this.#lookup.entryAsync(id).then(() => this.call<T>(id, event, options));
     if (!isEventObject(event)) return Promise.reject(notAnEvent(id));
     this.#stats.calls++;
     this.#life.active(entry);
@@ -416,7 +336,7 @@ export class Supervisor implements SessionSupervisor {
     listener: (message: SessionMessage<TContext, TSelected>) => void,
     options: SubscribeOptions<TContext, TSelected> = {},
   ): () => void {
-    const entry = this.#entry(id);
+    const entry = this.#lookup.entry(id);
     if (typeof listener !== 'function')
       throw new TypeError('subscribe(id, listener): listener must be a function');
     return this.#subs.add(entry, listener as (m: SessionMessage) => void, options, () =>
@@ -427,7 +347,7 @@ export class Supervisor implements SessionSupervisor {
   // ---- ending -----------------------------------------------------------------------------
 
   async terminate(id: string): Promise<void> {
-    await this.#life.end(await this.#entryAsync(id), 'terminated');
+    await this.#life.end(await this.#lookup.entryAsync(id), 'terminated');
   }
 
   async quarantined(): Promise<QuarantinedSession[]> {
@@ -457,44 +377,13 @@ export class Supervisor implements SessionSupervisor {
   }
 
   async drain(options: { timeoutMs?: number } = {}): Promise<number> {
-    const persist = this.#persist;
-    if (!persist) return 0;
-    const deadline = performance.now() + (options.timeoutMs ?? 5_000);
-    const results = await Promise.all(
-      [...this.#registry.values()].map((entry) => this.#handOver(entry, persist, deadline)),
+    if (!this.#persist) return 0;
+    return drainSessions(
+      this.#registry.values(),
+      this.#persist,
+      this.#life,
+      options.timeoutMs ?? 5_000,
     );
-    return results.filter(Boolean).length;
-  }
-
-  /** Saves a session and takes it out of memory once its waiting calls are answered. */
-  async #handOver(entry: Entry, persist: Persistence, deadline: number): Promise<boolean> {
-    // A call waiting for a later reply (after an invoked promise) is answered here rather than
-    // cut off; past the deadline it is left to the caller (a cluster node asks the new owner).
-    while (entry.calls?.size && !entry.ended && !entry.left && performance.now() < deadline)
-      await new Promise((r) => setTimeout(r, 5));
-    for (;;) {
-      if (entry.ended || entry.left) return false;
-      this.#life.seen(entry);
-      const saved = persist.writer.whenSaved(entry);
-      if (saved) {
-        // A store that does not answer keeps the session here (where it is safe) past the deadline.
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<'late'>((r) => {
-          timer = setTimeout(() => r('late'), Math.max(0, deadline - performance.now()));
-        });
-        const outcome = await Promise.race([saved.then(() => 'saved' as const), late]).catch(
-          () => 'failed' as const,
-        );
-        clearTimeout(timer);
-        if (outcome !== 'saved') return false;
-      }
-      if (entry.ended || entry.left) return false;
-      if (entry.storedVersion >= entry.version) break;
-      if (performance.now() >= deadline) return false;
-    }
-    this.#life.leave(entry);
-    persist.passivated++;
-    return true;
   }
 
   /**
@@ -503,12 +392,7 @@ export class Supervisor implements SessionSupervisor {
    * sessions over, a benchmark). Whether it left.
    */
   async passivate(id: string): Promise<boolean> {
-    const entry = this.#registry.get(id);
-    if (!entry || !this.#persist) return false;
-    await this.#persist.writer.whenSaved(entry);
-    if (entry.ended || entry.left || entry.storedVersion < entry.version) return false;
-    this.#life.leave(entry);
-    return true;
+    return passivateSession(this.#registry.get(id), this.#persist, this.#life);
   }
 
   /**
@@ -526,14 +410,14 @@ export class Supervisor implements SessionSupervisor {
   // ---- renaming ---------------------------------------------------------------------------
 
   async rename(id: string, newId: string): Promise<SessionHandle> {
-    const entry = await this.#entryAsync(id);
+    const entry = await this.#lookup.entryAsync(id);
     assertSessionId(newId);
     if (this.#registry.has(newId) || (this.#persist && (await this.#persist.stored(newId))))
       throw new SessionAlreadyStartedError(newId);
     // Another rename of the same ID may have run while this one waited: it won, and the old ID
     // now answers SESSION_ROTATED (or the session ended meanwhile).
     if (this.#registry.get(id) !== entry) {
-      this.#entry(id);
+      this.#lookup.entry(id);
       throw new SessionNotFoundError(id);
     }
     if (this.#registry.has(newId)) throw new SessionAlreadyStartedError(newId);
@@ -557,42 +441,7 @@ export class Supervisor implements SessionSupervisor {
       // an onError hook that throws has nowhere left to report to
     }
   }
-
-  /** The session in memory, or restored synchronously from the store; else throws. */
-  #entry(id: string): Entry {
-    const entry = this.#registry.get(id);
-    if (entry) return entry;
-    assertSessionId(id);
-    this.#registry.checkRotated(id);
-    const restored = this.#persist?.restoreSync(id);
-    if (restored) return restored;
-    throw new SessionNotFoundError(id);
-  }
-
-  /** The session in memory, or restored from the store; else throws. */
-  async #entryAsync(id: string): Promise<Entry> {
-    const entry = this.#registry.get(id);
-    if (entry) return entry;
-    assertSessionId(id);
-    this.#registry.checkRotated(id);
-    if (this.#persist) await this.#persist.restore(id);
-    return this.#entry(id);
-  }
 }
 
 /** The most rows `quarantined()` answers with (the oldest first). */
 const MAX_QUARANTINED_LISTED = 10_000;
-
-function isEventObject(event: unknown): event is EventObject {
-  return (
-    typeof event === 'object' && event !== null && typeof (event as EventObject).type === 'string'
-  );
-}
-
-function notAnEvent(id: string): EventNotAcceptedError {
-  return new EventNotAcceptedError(
-    id,
-    undefined,
-    'An event must be an object with a string `type`',
-  );
-}
