@@ -5,25 +5,14 @@ import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isSessionError } from '../index.js';
-import { clientAddress } from '../koa/index.js';
+import { ClientBudgets } from './ClientBudgets.js';
 import { type ConnectionContext, LiveConnection } from './LiveConnection.js';
 import { type FeedContext, LiveFeed } from './LiveFeed.js';
-import { type LiveRefusalReason, LiveRefusedError } from './LiveRefusedError.js';
-import { compileEventChecks } from './eventChecks.js';
-import { PendingHeads } from './PendingHeads.js';
 import { LIVE_SUBPROTOCOL } from './protocol.js';
-import {
-  defaultOnError,
-  offersProtocol,
-  onSocketError,
-  originCheck,
-  refuser,
-} from './refuseUpgrade.js';
-import {
-  type LiveDroppedEvent,
-  type LiveRefusedEvent,
-  liveTelemetryChannels,
-} from './telemetry.js';
+import { offersProtocol, onSocketError, refuser } from './refuseUpgrade.js';
+import { resolveLiveOptions } from './resolveLiveOptions.js';
+import { restoreForView } from './restoreForView.js';
+import { type LiveDroppedEvent, liveTelemetryChannels } from './telemetry.js';
 import type { LiveBridge, LiveBridgeOptions } from './types.js';
 import { answerHttp, claim, isClaimed, pathOf, readSessionId, upgradeContext } from './upgrade.js';
 
@@ -76,34 +65,8 @@ export function attachLiveBridge<TContext = any>(
   options: LiveBridgeOptions<TContext>,
 ): LiveBridge {
   const { app, sessions, session } = options;
-  if (typeof session !== 'function') {
-    throw new TypeError('attachLiveBridge: `session` must be the app’s koa-session middleware');
-  }
-  // Before anything is attached: a wrong `events` entry fails here, at start-up.
-  const checks = compileEventChecks(options.events);
-  const path = options.path ?? '/live';
-  const originOk = originCheck(options.origins);
-  const heartbeatMs = options.heartbeatMs ?? 30_000;
-  const rejectOtherPaths = options.rejectOtherPaths ?? true;
-  const maxViewsPerSession = options.maxViewsPerSession ?? 32;
-  const maxConnections = options.maxConnections ?? 10_000;
-  const maxViewsPerClient = options.maxViewsPerClient ?? 256;
-  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
-  const clientKey: (ctx: Koa.Context) => string =
-    options.clientKey ?? ((ctx) => clientAddress(ctx));
-  if (!(maxViewsPerClient > 0)) throw new RangeError('maxViewsPerClient must be > 0');
-  if (!(headersTimeoutMs >= 0)) throw new RangeError('headersTimeoutMs must be >= 0');
-  const onError = options.onError ?? defaultOnError();
-  const report = (error: unknown, sessionId?: string, reason?: LiveRefusalReason): void => {
-    const info: { sessionId?: string; reason?: LiveRefusalReason } = {};
-    if (sessionId !== undefined) info.sessionId = sessionId;
-    if (reason !== undefined) info.reason = reason;
-    try {
-      onError(error, info);
-    } catch {
-      // an onError that throws has nowhere left to report to
-    }
-  };
+  const opts = resolveLiveOptions(options);
+  const { path, heartbeatMs, maxConnections, maxViewsPerClient, maxViewsPerSession, report } = opts;
 
   const feeds = new Map<string, LiveFeed>();
   const connections = new Set<LiveConnection>();
@@ -117,50 +80,18 @@ export function attachLiveBridge<TContext = any>(
   const refusing = new WeakSet<Duplex>();
   let refused = 0;
   let timedOutHeads = 0;
-  // Sockets each client holds on the bridge (views, upgrades being authenticated), from the
-  // moment its upgrade passed the per-client check until the socket closes.
-  const byClient = new Map<string, number>();
-  const heldBy = (key: string): number =>
-    (byClient.get(key) ?? 0) + (pendingHeads?.count(key) ?? 0);
-  const pendingHeads: PendingHeads | undefined =
-    headersTimeoutMs > 0
-      ? new PendingHeads(server, {
-          timeoutMs: headersTimeoutMs,
-          // Behind a proxy, every connection comes from the proxy: the client is known only from
-          // the head's X-Forwarded-For, and the proxy's own header deadline guards the rest.
-          keyOf: (socket) =>
-            app.proxy
-              ? undefined
-              : clientAddress({ app: {}, req: { socket, headers: {} } as IncomingMessage }),
-          // Unfinished heads alone: a client at its view budget still loads pages.
-          admits: (key): boolean => (pendingHeads?.count(key) ?? 0) < maxViewsPerClient,
-          refused: (key) => {
-            refused++;
-            const message = `The client ${key} holds maxViewsPerClient (${maxViewsPerClient}) connections without a complete request head: a new one was closed`;
-            const ch = liveTelemetryChannels.refused;
-            if (ch.hasSubscribers) {
-              const event: LiveRefusedEvent = {
-                reason: 'limit',
-                code: 'TOO_MANY_VIEWS',
-                status: 429,
-                path: '',
-                origin: undefined,
-                sessionId: undefined,
-                message,
-              };
-              ch.publish(event);
-            }
-            report(
-              new LiveRefusedError('limit', 'TOO_MANY_VIEWS', 429, message),
-              undefined,
-              'limit',
-            );
-          },
-          timedOut: () => {
-            timedOutHeads++;
-          },
-        })
-      : undefined;
+  const budgets = new ClientBudgets(server, {
+    maxViewsPerClient,
+    headersTimeoutMs: opts.headersTimeoutMs,
+    app,
+    report,
+    refused: () => {
+      refused++;
+    },
+    timedOut: () => {
+      timedOutHeads++;
+    },
+  });
 
   const dropped = (connection: LiveConnection, reason: LiveDroppedEvent['reason']): void => {
     debug('live: view of session %s dropped (%s)', connection.sessionId, reason);
@@ -178,12 +109,8 @@ export function attachLiveBridge<TContext = any>(
   };
   const connectionContext: ConnectionContext = {
     sessions,
-    checks,
-    highWaterMarkBytes: options.highWaterMarkBytes ?? 65_536,
-    maxBufferedBytes: options.maxBufferedBytes ?? 1_048_576,
-    maxPendingCalls: options.maxPendingCalls ?? 16,
-    callTimeoutMs: options.callTimeoutMs,
-    maxCallTimeoutMs: options.maxCallTimeoutMs ?? 30_000,
+    checks: opts.checks,
+    ...opts.limits,
     report,
     dropped,
     closed: (connection) => {
@@ -196,7 +123,7 @@ export function attachLiveBridge<TContext = any>(
     noServer: true,
     clientTracking: false,
     perMessageDeflate: false,
-    maxPayload: options.maxPayloadBytes ?? 16_384,
+    maxPayload: opts.maxPayloadBytes,
     handleProtocols: (protocols) => (protocols.has(LIVE_SUBPROTOCOL) ? LIVE_SUBPROTOCOL : false),
   });
   wss.on('error', (err) => report(err));
@@ -232,7 +159,7 @@ export function attachLiveBridge<TContext = any>(
     try {
       const reqPath = pathOf(req);
       if (reqPath !== path) {
-        if (rejectOtherPaths) setImmediate(() => rejectUnclaimed(req, socket, head));
+        if (opts.rejectOtherPaths) setImmediate(() => rejectUnclaimed(req, socket, head));
         return;
       }
       claim(socket);
@@ -253,8 +180,8 @@ export function attachLiveBridge<TContext = any>(
         return;
       }
       const ctx = upgradeContext(app, req);
-      const client = clientKey(ctx);
-      if (heldBy(client) >= maxViewsPerClient) {
+      const client = opts.clientKey(ctx);
+      if (budgets.heldBy(client) >= maxViewsPerClient) {
         refuse(
           req,
           socket,
@@ -265,12 +192,7 @@ export function attachLiveBridge<TContext = any>(
         );
         return;
       }
-      byClient.set(client, (byClient.get(client) ?? 0) + 1);
-      socket.once('close', () => {
-        const n = (byClient.get(client) ?? 1) - 1;
-        if (n === 0) byClient.delete(client);
-        else byClient.set(client, n);
-      });
+      budgets.hold(client, socket);
       const release = track(socket);
       const offered = req.headers['sec-websocket-protocol'];
       if (offered !== undefined && !offersProtocol(req)) {
@@ -296,7 +218,7 @@ export function attachLiveBridge<TContext = any>(
         );
         return;
       }
-      if (!originOk(origin, ctx)) {
+      if (!opts.originOk(origin, ctx)) {
         refuse(
           req,
           socket,
@@ -349,56 +271,18 @@ export function attachLiveBridge<TContext = any>(
       );
       return;
     }
-    // Not `started()`: with a store that loads asynchronously (Redis), a session that left memory
-    // (passivated, or saved before a restart) is there only once `restore` has read it, and the
-    // feed's subscribe needs it in memory.
-    let running: boolean;
-    try {
-      running = await sessions.restore(sessionId);
-    } catch (err) {
-      if (isSessionError(err, 'INVALID_SESSION_ID')) running = false;
-      else if (isSessionError(err, 'SESSION_ROTATED')) {
-        // Another request of this browser rotated the ID a moment ago (a login in another tab):
-        // its cookie holds the new ID by now, so the client connects again (retryable).
-        refuse(
-          req,
-          socket,
-          head,
-          'cookie',
-          'SESSION_ROTATED',
-          'The session moved to a new ID; connect again',
-          sessionId,
-        );
-        return;
-      } else if (
-        isSessionError(err, 'SESSION_RESTORE_FAILED') ||
-        (isSessionError(err, 'SESSION_VERSION_AHEAD') &&
-          typeof (err as { retryAfterMs?: unknown }).retryAfterMs !== 'number')
-      ) {
-        // The stored session cannot come back here (quarantined, or written by a newer version
-        // than any live node holds; in a cluster, while a node holding it is alive, the error
-        // carries retryAfterMs and the client retries): the page's next request gets a fresh session under a new cookie
-        // (the Koa middleware's `onRestoreFailed`), and the client reconnects after it.
-        refuse(
-          req,
-          socket,
-          head,
-          'cookie',
-          'SESSION_REPLACED',
-          "The cookie's session cannot be restored; the next page request starts a fresh one",
-          sessionId,
-        );
-        return;
-      } else {
-        // The store did not answer (STORE_UNAVAILABLE): not the peer's fault, and not a reason to
-        // stop its client.
-        report(err, sessionId);
-        answerHttp(socket, isSessionError(err) ? err.status : 500);
-        return;
-      }
+    const verdict = await restoreForView(sessions, sessionId);
+    if (verdict.kind === 'refuse') {
+      refuse(req, socket, head, 'cookie', verdict.code, verdict.message, sessionId);
+      return;
+    }
+    if (verdict.kind === 'failed') {
+      report(verdict.error, sessionId);
+      answerHttp(socket, verdict.status);
+      return;
     }
     if (socket.destroyed) return;
-    if (!running) {
+    if (!verdict.running) {
       refuse(
         req,
         socket,
@@ -524,7 +408,7 @@ export function attachLiveBridge<TContext = any>(
         bufferedBytes,
         supersededSnapshots,
         upgrading: upgrading.size,
-        pendingHeads: pendingHeads?.size ?? 0,
+        pendingHeads: budgets.pendingHeads,
         timedOutHeads,
         refused,
       };
@@ -533,7 +417,7 @@ export function attachLiveBridge<TContext = any>(
       if (!closed) {
         closed = true;
         server.removeListener('upgrade', onUpgrade);
-        pendingHeads?.close();
+        budgets.close();
         if (heartbeat) clearInterval(heartbeat);
         // Upgrades still being authenticated (a slow session store) must not hold the server.
         for (const socket of upgrading) {
