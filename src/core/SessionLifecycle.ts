@@ -261,6 +261,7 @@ export class SessionLifecycle {
     if (this.persist) {
       // The record moves too: the new ID's is written fresh, the old one's deleted after it.
       entry.storedVersion = 0;
+      entry.attempted = [];
       this.persist.changed(entry);
       await this.persist.writer.delete(oldId);
     }

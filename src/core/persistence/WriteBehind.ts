@@ -219,6 +219,12 @@ export class WriteBehind {
         for (let i = 0; i < written.length; i++) {
           const entry = written[i]!;
           const write = writes[i]!;
+          if (entry.id !== write.id) {
+            // Renamed while this write was on its way: it wrote the old ID's record (deleted
+            // after it), not the new one's, which is still to be written from version 0.
+            if (!entry.ended && !entry.left) this.#dirty.add(entry);
+            continue;
+          }
           if (results[i] === 'ok') {
             entry.storedVersion = write.version;
             if (entry.version < write.version) entry.version = write.version;

@@ -121,4 +121,38 @@ describe('a stored session', () => {
     expect(await store.load('old')).toBeUndefined();
     expect(JSON.parse((await store.load('new'))!.data).snapshot.context.items).toEqual(['R']);
   });
+
+  it('keeps running under its new ID when it is renamed while a save of the old ID is in flight', async () => {
+    // The shop's login: a fresh cart's first save still on its way when the ID rotates. The old
+    // ID's save must not count as the new ID's record (the next save would expect a version the
+    // new ID never had, and the session would be left as if another node had written it).
+    const store = memoryStore();
+    let hold: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (hold = resolve));
+    const save = store.save.bind(store);
+    let saves = 0;
+    store.save = async (writes) => {
+      if (saves++ === 0) await held;
+      return save(writes);
+    };
+    const errors: unknown[] = [];
+    const s = supervisor({ store, durability: 'durable', onError: (e) => errors.push(e) });
+    await s.start('old', { logic: 'shelf' });
+    const firstPut = s.call('old', { type: 'put', sku: 'A' });
+    await new Promise((r) => setImmediate(r));
+    expect(saves).toBe(1); // the old ID's save is in flight
+    const renamed = s.rename('old', 'new');
+    hold!();
+    await renamed;
+    expect(await firstPut).toBe(1);
+    expect(await s.call('new', { type: 'put', sku: 'B' })).toBe(2);
+    expect(await s.call('new', { type: 'put', sku: 'C' })).toBe(3);
+    expect(errors).toEqual([]);
+    expect(await store.load('old')).toBeUndefined();
+    expect(JSON.parse((await store.load('new'))!.data).snapshot.context.items).toEqual([
+      'A',
+      'B',
+      'C',
+    ]);
+  });
 });
