@@ -9,11 +9,16 @@ import {
   StoreCorruptError,
   type StoredSession,
   type StoredVersionCount,
-  type StoreWrite,
   type StoreWriteResult,
 } from '../index.js';
 import { CommitMark } from './CommitMark.js';
-import { type CommitSql, CommitThread } from './CommitThread.js';
+import { CommitThread, type CommitThreadDone } from './CommitThread.js';
+import {
+  type CommitStatements,
+  type Committed,
+  commitSql,
+  prepareCommits,
+} from './commitStatements.js';
 
 /** Options of {@link sqliteStore}: a `path` to open, or a `database` the caller opened. */
 export interface SqliteStoreOptions {
@@ -149,31 +154,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       `SELECT version, data, due_at, quarantined_at, quarantine_reason FROM ${table} WHERE id = ?`,
     )
     .raw();
-  const sql: CommitSql = {
-    insert: `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    update: `UPDATE ${table} SET version = ?, data = ?, due_at = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-    // A quarantined record leaves the due index (due_at NULL) and is frozen (the update above).
-    quarantine: `UPDATE ${table} SET due_at = NULL, quarantined_at = ?, quarantine_reason = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-    remove: `DELETE FROM ${table} WHERE id = ?`,
-    bump: CommitMark.bumpSql(table),
-  };
-  const insert = db.prepare(sql.insert);
-  const update = db.prepare(sql.update);
-  const markQuarantined = db.prepare(sql.quarantine);
-  const remove = db.prepare(sql.remove);
   const selectQuarantined = db
     .prepare(
       `SELECT id, quarantined_at, quarantine_reason FROM ${table}
          WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at LIMIT ?`,
     )
     .raw();
-  // Commits on a thread of their own (its own connection to the file), off the event loop.
-  const thread =
-    (options.commitThread ?? true) && file !== undefined
-      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
-      : undefined;
   const selectDue = db
     .prepare(
       `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
@@ -189,37 +175,23 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   const pageCount = db.prepare('PRAGMA page_count').raw();
   const pageSize = db.prepare('PRAGMA page_size').raw();
 
-  const apply = (w: StoreWrite): StoreWriteResult => {
-    const changes =
-      w.expectedVersion === 0
-        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
-        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
-    return changes === 1 ? 'ok' : 'conflict';
-  };
-  // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
-  // Written out rather than with libsql's `db.transaction()`: when SQLite itself rolls a failed
-  // commit back (SQLITE_FULL, SQLITE_IOERR), that helper's own ROLLBACK fails with "cannot
-  // rollback - no transaction is active", and that error replaced the real one.
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('COMMIT');
-  const rollback = db.prepare('ROLLBACK');
-  const transaction = <T>(work: () => T): T => {
+  const sql = commitSql(table);
+  // Commits on a thread of their own (its own connection to the file), off the event loop.
+  const thread =
+    (options.commitThread ?? true) && file !== undefined
+      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
+      : undefined;
+  // Or on the event loop, synchronously: the same transactions, on this connection.
+  const writer: CommitThread | CommitStatements = thread ?? prepareCommits(db, sql);
+  /** One write transaction (its work is `run`); the mark file follows its commit. */
+  const commit = async <T>(
+    run: (w: CommitThread | CommitStatements) => Committed<T> | Promise<CommitThreadDone<T>>,
+  ): Promise<T> => {
     try {
-      begin.run();
-      const result = work();
-      mark.bump();
-      commit.run();
-      mark.committed();
-      return result;
+      const done = await run(writer);
+      mark.committed(done.commits);
+      return done.result;
     } catch (err) {
-      mark.rolledBack();
-      if (db.inTransaction) {
-        try {
-          rollback.run();
-        } catch {
-          // the error that matters is the first one
-        }
-      }
       throw storeError(err);
     }
   };
@@ -234,25 +206,14 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     reject(error: unknown): void;
   }
   let marks: Mark[] | undefined;
-  const markBatch = async (batch: readonly Mark[]): Promise<StoreWriteResult[]> => {
-    if (!thread)
-      return transaction(() =>
-        batch.map(({ id, version, marker }) =>
-          markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
-            ? ('ok' as const)
-            : ('conflict' as const),
-        ),
-      );
-    const done = await thread.quarantine(
-      batch.map(({ id, version, marker }) => ({
-        id,
-        version,
-        at: marker.at,
-        reason: marker.reason,
-      })),
-    );
-    mark.committed(done.commits);
-    return done.results;
+  const markBatch = (batch: readonly Mark[]): Promise<StoreWriteResult[]> => {
+    const marked = batch.map(({ id, version, marker }) => ({
+      id,
+      version,
+      at: marker.at,
+      reason: marker.reason,
+    }));
+    return commit((w) => w.quarantine(marked));
   };
   const flushMarks = async () => {
     const batch = marks ?? [];
@@ -295,26 +256,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     async save(writes): Promise<StoreWriteResult[]> {
       open();
       if (writes.length === 0) return [];
-      if (!thread) return transaction(() => writes.map(apply));
-      try {
-        const { results, commits } = await thread.save(writes);
-        mark.committed(commits);
-        return results;
-      } catch (err) {
-        throw storeError(err);
-      }
+      return commit((w) => w.save(writes));
     },
     async delete(id) {
       open();
-      if (!thread) {
-        transaction(() => remove.run(id));
-        return;
-      }
-      try {
-        mark.committed((await thread.delete(id)).commits);
-      } catch (err) {
-        throw storeError(err);
-      }
+      await commit((w) => w.delete(id));
     },
     async due(until, limit): Promise<DueSession[]> {
       open();
