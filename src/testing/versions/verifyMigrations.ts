@@ -5,7 +5,12 @@ import {
   createEmptyActor,
   type EventObject,
 } from 'xstate';
-import type { MigratableSnapshot, StoredTimer, VersionedMachine } from '../../index.js';
+import {
+  type MigratableSnapshot,
+  messageOf,
+  type StoredTimer,
+  type VersionedMachine,
+} from '../../index.js';
 import { formatEvent, formatEvents, formatValue, stableStringify } from '../format.js';
 import { activeStateNodes, analyzeMachine, descriptorMatches } from '../machineGraph.js';
 import type { ModelEvent, ModelState } from '../types.js';
@@ -297,10 +302,6 @@ function handledEvents(
   for (const node of activeStateNodes(machine, snapshot.value) as AnyStateNode[])
     for (const d of node.ownEvents) descriptors.add(d);
   return events.filter((e) => [...descriptors].some((d) => descriptorMatches(d, e.type)));
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** XState's inert scope: actions resolved, never executed (children created, never started). */
