@@ -30,6 +30,8 @@ export {
   TooManyTimersError,
   UnknownLogicError,
 } from './core/errors.js';
+/** @internal An error's message, for the messages of other entry points. */
+export { messageOf } from './core/errors.js';
 export {
   ClusterError,
   type ClusterErrorCode,

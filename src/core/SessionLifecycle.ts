@@ -8,6 +8,7 @@ import {
   SessionEndedError,
   SessionInitFailedError,
   SessionRestoreFailedError,
+  messageOf,
   UnknownLogicError,
 } from './errors.js';
 import type { ExpiryCause } from './Expiry.js';
@@ -429,8 +430,4 @@ export class SessionLifecycle {
     this.publish(entry, entry.lastSnap);
     this.persist?.changed(entry);
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -383,6 +383,11 @@ function describe(value: unknown): string {
   return `(${value === null ? 'null' : typeof value})`;
 }
 
-function messageOf(err: unknown): string {
+/**
+ * @internal
+ * The message of a thrown value, for a message of our own: an `Error`'s `message`, anything
+ * else as `String()` makes it (a thrown string, number, `undefined`).
+ */
+export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -27,9 +27,6 @@ export class CommitMark {
   readonly #store: string;
   #fd: number | undefined;
   #commits: number;
-  /** The count of the transaction in progress, until its COMMIT returns. */
-  #pending: number | undefined;
-  readonly #bump: Database.Statement;
 
   /**
    * Reads the database's count and identity (creating them in a new table), compares them with
@@ -48,7 +45,6 @@ export class CommitMark {
       row = read.get() as [string, number];
     }
     [this.#store, this.#commits] = row;
-    this.#bump = db.prepare(CommitMark.bumpSql(table)).raw();
     this.#path = path === undefined ? undefined : `${path}-${table}.mark`;
     if (this.#path === undefined) return;
 
@@ -75,30 +71,23 @@ export class CommitMark {
     this.#write(true);
   }
 
-  /** Counts a commit: run inside the write transaction, before its COMMIT. */
-  bump(): void {
-    this.#pending = (this.#bump.get() as [number])[0];
-  }
-
   /**
-   * After the COMMIT returned: the mark file follows the count (never before). `commits` is the
-   * count a commit on another connection returned (the commit thread's).
+   * After a COMMIT returned: the mark file follows the count (never before). `commits` is the
+   * count that the transaction's {@link CommitMark.bumpSql} statement returned, on either
+   * connection (the store's own or the commit thread's); a rolled-back one is never passed.
    */
-  committed(commits = this.#pending): void {
-    this.#pending = undefined;
+  committed(commits: number | undefined): void {
     if (commits === undefined || commits <= this.#commits) return;
     this.#commits = commits;
     this.#write(false);
   }
 
-  /** The statement that counts a commit and returns the new count. */
+  /**
+   * The statement that counts a commit and returns the new count: run inside each write
+   * transaction, before its COMMIT (see prepareCommits).
+   */
   static bumpSql(table: string): string {
     return `UPDATE ${table}_mark SET commits = commits + 1 RETURNING commits`;
-  }
-
-  /** The transaction was rolled back: its count is forgotten. */
-  rolledBack(): void {
-    this.#pending = undefined;
   }
 
   /** Writes and fsyncs the mark file, and closes it (after the WAL checkpoint). */

@@ -1,20 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { StoreWrite, StoreWriteResult } from '../index.js';
-
-/** @internal The statements the commit thread runs, written once in sqliteStore.ts. */
-export interface CommitSql {
-  /** Parameters: id, version, data, due_at. */
-  insert: string;
-  /** Parameters: version, data, due_at, id, expected version. */
-  update: string;
-  /** Parameters: quarantined_at, quarantine_reason, id, version. */
-  quarantine: string;
-  /** Parameter: id. */
-  remove: string;
-  /** Counts the commit (returns the new count): see CommitMark. */
-  bump: string;
-}
+import { type CommitSql, prepareCommits, type QuarantineMark } from './commitStatements.js';
 
 /** @internal What the commit thread is opened with. */
 export interface CommitThreadOptions {
@@ -22,14 +9,6 @@ export interface CommitThreadOptions {
   synchronous: 'full' | 'normal';
   busyTimeoutMs: number;
   sql: CommitSql;
-}
-
-/** @internal One quarantine mark: the record's id and version, when and why. */
-export interface QuarantineMark {
-  id: string;
-  version: number;
-  at: number;
-  reason: string;
 }
 
 type Request =
@@ -42,14 +21,17 @@ type Reply =
   | { seq: number; ok: true; results?: StoreWriteResult[]; commits?: number }
   | { seq: number; ok: false; error: { message: string; code?: string; rawCode?: number } };
 
-/** @internal What a request answers: the results of a save or of quarantine marks, the commit count. */
-interface Done {
-  results: StoreWriteResult[];
+/**
+ * @internal What a request answers: the results of a save or of quarantine marks, and the store's
+ * commit count after it (see CommitMark).
+ */
+export interface CommitThreadDone<T = StoreWriteResult[]> {
+  result: T;
   commits: number | undefined;
 }
 
 interface Pending {
-  resolve(reply: Done): void;
+  resolve(reply: CommitThreadDone): void;
   reject(err: unknown): void;
 }
 
@@ -65,8 +47,9 @@ interface Pending {
  * every transaction committed before it began, whichever connection committed it. Writes keep
  * their order (one thread, one queue), so a batch is still one transaction, one fsync.
  *
- * The thread's code is {@link commitThreadMain}, run from its source text (`eval`), so the same
- * code runs from `dist/` and from the TypeScript sources under the test runner.
+ * The thread's code is {@link commitThreadMain} with {@link prepareCommits} (the transactions the
+ * store's own connection runs with `commitThread: false`), run from their source text (`eval`),
+ * so the same code runs from `dist/` and from the TypeScript sources under the test runner.
  */
 export class CommitThread {
   readonly #options: CommitThreadOptions;
@@ -84,8 +67,9 @@ export class CommitThread {
     return this.#send({ seq: 0, op: 'save', writes });
   }
 
-  delete(id: string) {
-    return this.#send({ seq: 0, op: 'delete', id });
+  async delete(id: string): Promise<CommitThreadDone<void>> {
+    const { commits } = await this.#send({ seq: 0, op: 'delete', id });
+    return { result: undefined, commits };
   }
 
   /**
@@ -111,10 +95,13 @@ export class CommitThread {
   #start(): Worker {
     // `require` is handed over inside the source text: a bundler that rewrites the identifier
     // (esbuild's `__require`) in the function's body would leave the thread without one.
-    const worker = new Worker(`(${commitThreadMain.toString()})(require)`, {
-      eval: true,
-      workerData: { ...this.#options, libsql: createRequire(import.meta.url).resolve('libsql') },
-    });
+    const worker = new Worker(
+      `(${commitThreadMain.toString()})(require, ${prepareCommits.toString()})`,
+      {
+        eval: true,
+        workerData: { ...this.#options, libsql: createRequire(import.meta.url).resolve('libsql') },
+      },
+    );
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const pending = this.#pending.get(reply.seq);
@@ -123,7 +110,7 @@ export class CommitThread {
       if (this.#pending.size === 0) worker.unref();
       if (reply.ok)
         pending.resolve({
-          results: reply.results ?? [],
+          result: reply.results ?? [],
           commits: reply.commits,
         });
       else pending.reject(Object.assign(new Error(reply.error.message), reply.error));
@@ -143,7 +130,7 @@ export class CommitThread {
     return worker;
   }
 
-  #send(request: Request): Promise<Done> {
+  #send(request: Request): Promise<CommitThreadDone> {
     const worker = this.#worker ?? this.#start();
     const seq = ++this.#seq;
     return new Promise((resolve, reject) => {
@@ -159,9 +146,10 @@ export class CommitThread {
 /**
  * @internal
  * The commit thread's code. It runs alone in a worker (from its source text), so it uses nothing
- * from outside its own body but the `require` it is given and `workerData`.
+ * from outside its own body but the `require` and the {@link prepareCommits} it is given, and
+ * `workerData`.
  */
-export function commitThreadMain(load: NodeJS.Require): void {
+export function commitThreadMain(load: NodeJS.Require, prepare: typeof prepareCommits): void {
   const { parentPort, workerData } = load(
     'node:worker_threads',
   ) as typeof import('node:worker_threads');
@@ -170,54 +158,17 @@ export function commitThreadMain(load: NodeJS.Require): void {
   const db = new Database(options.file);
   db.exec(`PRAGMA busy_timeout = ${options.busyTimeoutMs}`);
   db.exec(`PRAGMA synchronous = ${options.synchronous.toUpperCase()}`);
-  const insert = db.prepare(options.sql.insert);
-  const update = db.prepare(options.sql.update);
-  const remove = db.prepare(options.sql.remove);
-  const quarantine = db.prepare(options.sql.quarantine);
-  const bump = db.prepare(options.sql.bump).raw();
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('COMMIT');
-  const rollback = db.prepare('ROLLBACK');
-  const apply = (w: StoreWrite): StoreWriteResult => {
-    const changes =
-      w.expectedVersion === 0
-        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
-        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
-    return changes === 1 ? 'ok' : 'conflict';
-  };
-  // Written out rather than with db.transaction(): see the same in sqliteStore.ts.
-  const transaction = <T>(work: () => T): { result: T; commits: number } => {
-    try {
-      begin.run();
-      const result = work();
-      const commits = (bump.get() as [number])[0];
-      commit.run();
-      return { result, commits };
-    } catch (err) {
-      if (db.inTransaction) {
-        try {
-          rollback.run();
-        } catch {
-          // the error that matters is the first one
-        }
-      }
-      throw err;
-    }
-  };
+  const writes = prepare(db, options.sql);
   parentPort!.on('message', (m: Request) => {
     try {
       if (m.op === 'save') {
-        const { result, commits } = transaction(() => m.writes.map(apply));
+        const { result, commits } = writes.save(m.writes);
         parentPort!.postMessage({ seq: m.seq, ok: true, results: result, commits });
       } else if (m.op === 'delete') {
-        const { commits } = transaction(() => remove.run(m.id));
+        const { commits } = writes.delete(m.id);
         parentPort!.postMessage({ seq: m.seq, ok: true, commits });
       } else if (m.op === 'quarantine') {
-        const { result, commits } = transaction(() =>
-          m.marks.map((q) =>
-            quarantine.run(q.at, q.reason, q.id, q.version).changes === 1 ? 'ok' : 'conflict',
-          ),
-        );
+        const { result, commits } = writes.quarantine(m.marks);
         parentPort!.postMessage({ seq: m.seq, ok: true, results: result, commits });
       } else {
         try {

@@ -9,11 +9,17 @@ import {
   StoreCorruptError,
   type StoredSession,
   type StoredVersionCount,
-  type StoreWrite,
   type StoreWriteResult,
 } from '../index.js';
 import { CommitMark } from './CommitMark.js';
-import { type CommitSql, CommitThread } from './CommitThread.js';
+import { CommitThread, type CommitThreadDone } from './CommitThread.js';
+import { createSchema } from './createSchema.js';
+import {
+  type CommitStatements,
+  type Committed,
+  commitSql,
+  prepareCommits,
+} from './commitStatements.js';
 
 /** Options of {@link sqliteStore}: a `path` to open, or a `database` the caller opened. */
 export interface SqliteStoreOptions {
@@ -149,31 +155,12 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
       `SELECT version, data, due_at, quarantined_at, quarantine_reason FROM ${table} WHERE id = ?`,
     )
     .raw();
-  const sql: CommitSql = {
-    insert: `INSERT INTO ${table} (id, version, data, due_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    update: `UPDATE ${table} SET version = ?, data = ?, due_at = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-    // A quarantined record leaves the due index (due_at NULL) and is frozen (the update above).
-    quarantine: `UPDATE ${table} SET due_at = NULL, quarantined_at = ?, quarantine_reason = ?
-       WHERE id = ? AND version = ? AND quarantined_at IS NULL`,
-    remove: `DELETE FROM ${table} WHERE id = ?`,
-    bump: CommitMark.bumpSql(table),
-  };
-  const insert = db.prepare(sql.insert);
-  const update = db.prepare(sql.update);
-  const markQuarantined = db.prepare(sql.quarantine);
-  const remove = db.prepare(sql.remove);
   const selectQuarantined = db
     .prepare(
       `SELECT id, quarantined_at, quarantine_reason FROM ${table}
          WHERE quarantined_at IS NOT NULL ORDER BY quarantined_at LIMIT ?`,
     )
     .raw();
-  // Commits on a thread of their own (its own connection to the file), off the event loop.
-  const thread =
-    (options.commitThread ?? true) && file !== undefined
-      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
-      : undefined;
   const selectDue = db
     .prepare(
       `SELECT id, due_at FROM ${table} WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`,
@@ -189,39 +176,36 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   const pageCount = db.prepare('PRAGMA page_count').raw();
   const pageSize = db.prepare('PRAGMA page_size').raw();
 
-  const apply = (w: StoreWrite): StoreWriteResult => {
-    const changes =
-      w.expectedVersion === 0
-        ? insert.run(w.id, w.version, w.data, w.dueAt).changes
-        : update.run(w.version, w.data, w.dueAt, w.id, w.expectedVersion).changes;
-    return changes === 1 ? 'ok' : 'conflict';
+  const sql = commitSql(table);
+  // Commits on a thread of their own (its own connection to the file), off the event loop.
+  const thread =
+    (options.commitThread ?? true) && file !== undefined
+      ? new CommitThread({ file, synchronous, busyTimeoutMs, sql })
+      : undefined;
+  // Or on the event loop, synchronously: the same transactions, on this connection.
+  const writer: CommitThread | CommitStatements = thread ?? prepareCommits(db, sql);
+  // The mark file follows each commit, never ahead of it.
+  const settle = <T>(done: CommitThreadDone<T>): T => {
+    mark.committed(done.commits);
+    return done.result;
   };
-  // One IMMEDIATE transaction per batch: the group commit, one WAL fsync for all its writes.
-  // Written out rather than with libsql's `db.transaction()`: when SQLite itself rolls a failed
-  // commit back (SQLITE_FULL, SQLITE_IOERR), that helper's own ROLLBACK fails with "cannot
-  // rollback - no transaction is active", and that error replaced the real one.
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('COMMIT');
-  const rollback = db.prepare('ROLLBACK');
-  const transaction = <T>(work: () => T): T => {
+  /**
+   * One write transaction (its work is `run`). Inline, it answers synchronously: no promise hop
+   * on the event loop's fast path.
+   */
+  const commit = <T>(
+    run: (w: CommitThread | CommitStatements) => Committed<T> | Promise<CommitThreadDone<T>>,
+  ): T | Promise<T> => {
+    let done: Committed<T> | Promise<CommitThreadDone<T>>;
     try {
-      begin.run();
-      const result = work();
-      mark.bump();
-      commit.run();
-      mark.committed();
-      return result;
+      done = run(writer);
     } catch (err) {
-      mark.rolledBack();
-      if (db.inTransaction) {
-        try {
-          rollback.run();
-        } catch {
-          // the error that matters is the first one
-        }
-      }
       throw storeError(err);
     }
+    if (!(done instanceof Promise)) return settle(done);
+    return done.then(settle<T>, (err: unknown) => {
+      throw storeError(err);
+    });
   };
 
   // Quarantine marks asked for in one tick (the waker's batch of unrestorable records) commit
@@ -235,24 +219,13 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
   }
   let marks: Mark[] | undefined;
   const markBatch = async (batch: readonly Mark[]): Promise<StoreWriteResult[]> => {
-    if (!thread)
-      return transaction(() =>
-        batch.map(({ id, version, marker }) =>
-          markQuarantined.run(marker.at, marker.reason, id, version).changes === 1
-            ? ('ok' as const)
-            : ('conflict' as const),
-        ),
-      );
-    const done = await thread.quarantine(
-      batch.map(({ id, version, marker }) => ({
-        id,
-        version,
-        at: marker.at,
-        reason: marker.reason,
-      })),
-    );
-    mark.committed(done.commits);
-    return done.results;
+    const marked = batch.map(({ id, version, marker }) => ({
+      id,
+      version,
+      at: marker.at,
+      reason: marker.reason,
+    }));
+    return commit((w) => w.quarantine(marked));
   };
   const flushMarks = async () => {
     const batch = marks ?? [];
@@ -295,26 +268,11 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteSessionStore {
     async save(writes): Promise<StoreWriteResult[]> {
       open();
       if (writes.length === 0) return [];
-      if (!thread) return transaction(() => writes.map(apply));
-      try {
-        const { results, commits } = await thread.save(writes);
-        mark.committed(commits);
-        return results;
-      } catch (err) {
-        throw storeError(err);
-      }
+      return commit((w) => w.save(writes));
     },
     async delete(id) {
       open();
-      if (!thread) {
-        transaction(() => remove.run(id));
-        return;
-      }
-      try {
-        mark.committed((await thread.delete(id)).commits);
-      } catch (err) {
-        throw storeError(err);
-      }
+      return commit((w) => w.delete(id));
     },
     async due(until, limit): Promise<DueSession[]> {
       open();
@@ -413,42 +371,4 @@ function fileOf(db: Database.Database): string | undefined {
   const files = db.prepare('PRAGMA database_list').raw().all() as [number, string, string][];
   const file = files.find(([, name]) => name === 'main')?.[2];
   return file ? file : undefined;
-}
-
-function createSchema(
-  db: Database.Database,
-  table: string,
-  synchronous: 'full' | 'normal',
-  busyTimeoutMs: number,
-): void {
-  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
-  // A rowid table: a WITHOUT ROWID one stores ~1 KB records 18 % larger (measured, 20k carts).
-  db.exec(
-    `CREATE TABLE IF NOT EXISTS ${table} (
-       id TEXT PRIMARY KEY NOT NULL,
-       version INTEGER NOT NULL,
-       data TEXT NOT NULL,
-       due_at INTEGER,
-       quarantined_at INTEGER,
-       quarantine_reason TEXT
-     )`,
-  );
-  // A table written before quarantine existed gets its two columns (NULL: not quarantined).
-  const columns = new Set(
-    (db.prepare(`PRAGMA table_info(${table})`).raw().all() as unknown[][]).map((c) => c[1]),
-  );
-  if (!columns.has('quarantined_at')) {
-    db.exec(`ALTER TABLE ${table} ADD COLUMN quarantined_at INTEGER`);
-    db.exec(`ALTER TABLE ${table} ADD COLUMN quarantine_reason TEXT`);
-  }
-  // Partial: most sessions have no timer, and only those that do belong in the wakeup index.
-  db.exec(
-    `CREATE INDEX IF NOT EXISTS ${table}_due_at ON ${table} (due_at) WHERE due_at IS NOT NULL`,
-  );
-  db.exec(
-    `CREATE INDEX IF NOT EXISTS ${table}_quarantined_at ON ${table} (quarantined_at)
-       WHERE quarantined_at IS NOT NULL`,
-  );
 }

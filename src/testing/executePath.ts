@@ -1,5 +1,5 @@
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
-import { isSessionError } from '../index.js';
+import { isSessionError, messageOf } from '../index.js';
 import { formatEvent, formatValue, jsonEqual, stableStringify } from './format.js';
 import type { InvocationController } from './InvocationController.js';
 import type { Configuration } from './configurations.js';
@@ -58,7 +58,7 @@ const show = (snapshot: AnyMachineSnapshot) =>
 
 function describeError(error: unknown): string {
   if (isSessionError(error)) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
+  return messageOf(error);
 }
 
 /** `EVENT_NOT_ACCEPTED` from the core, or an error with that `code` from another driver (a live view's `LiveError`). */

@@ -1,12 +1,12 @@
-import {
-  type AnyActorLogic,
-  type AnyActorRef,
-  type AnyMachineSnapshot,
-  type AnyStateMachine,
-  type AnyTransitionDefinition,
-  createEmptyActor,
-  type EventObject,
+import type {
+  AnyActorLogic,
+  AnyActorRef,
+  AnyMachineSnapshot,
+  AnyStateMachine,
+  AnyTransitionDefinition,
+  EventObject,
 } from 'xstate';
+import { createInertScope, type ExecutableAction } from './inertScope.js';
 
 /** One microstep of a macrostep: the event it handled and the transitions it took. @internal */
 export interface Microstep {
@@ -69,10 +69,16 @@ export interface MacrostepRunner {
  * @internal
  */
 export function createMacrostepRunner(machine: AnyStateMachine): MacrostepRunner {
-  const self = createEmptyActor();
   let recording: Microstep[] | undefined;
   let actions: TrackedAction[] = [];
-  self.system.inspect({
+  // Executable actions are recorded, never executed: `params` of XState's built-in actions
+  // (`xstate.raise`, `xstate.sendTo`, `xstate.cancel`, `xstate.spawnChild`, `xstate.stopChild`,
+  // `xstate.emit`) are what their `execute` would act on.
+  const scope = createInertScope((action) => {
+    const tracked = trackAction(action, scope.self);
+    if (tracked) actions.push(tracked);
+  });
+  scope.system.inspect({
     next: (event: {
       type: string;
       event?: EventObject;
@@ -93,23 +99,6 @@ export function createMacrostepRunner(machine: AnyStateMachine): MacrostepRunner
       });
     },
   });
-  const scope = {
-    self,
-    system: self.system,
-    logger: () => {},
-    id: '',
-    sessionId: '',
-    defer: () => {},
-    stopChild: () => {},
-    emit: () => {},
-    // Executable actions are recorded, never executed: `params` of XState's built-in actions
-    // (`xstate.raise`, `xstate.sendTo`, `xstate.cancel`, `xstate.spawnChild`,
-    // `xstate.stopChild`, `xstate.emit`) are what their `execute` would act on.
-    actionExecutor: (action: { type: string; params?: any }) => {
-      const tracked = trackAction(action, self);
-      if (tracked) actions.push(tracked);
-    },
-  };
 
   const record = (compute: () => AnyMachineSnapshot, external: boolean): Macrostep => {
     const microsteps: Microstep[] = [];
@@ -139,10 +128,7 @@ export function createMacrostepRunner(machine: AnyStateMachine): MacrostepRunner
   };
 }
 
-function trackAction(
-  action: { type: string; params?: any },
-  self: AnyActorRef,
-): TrackedAction | undefined {
+function trackAction(action: ExecutableAction, self: AnyActorRef): TrackedAction | undefined {
   const params = action.params;
   switch (action.type) {
     case 'xstate.raise':

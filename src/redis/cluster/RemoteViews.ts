@@ -5,6 +5,7 @@ import type {
   SessionSupervisor,
   SubscribeOptions,
 } from '../../index.js';
+import { messageOf } from '../../index.js';
 import type { ClusterKeys } from './keys.js';
 
 interface ViewSub {
@@ -324,8 +325,4 @@ export class ViewForwarders {
   moved(ids: readonly string[]): void {
     for (const id of ids) void this.#redis.publish(this.#keys.view(id), MOVED_WIRE).catch(() => {});
   }
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,4 +1,5 @@
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
+import { messageOf } from '../../index.js';
 import { exploreConfigurations } from '../exploreConfigurations.js';
 import type { ModelEvent, ModelState } from '../types.js';
 
@@ -75,7 +76,7 @@ export function reachableConfigurations(machine: AnyStateMachine, options: Reach
     return {
       configurations: [],
       steps: 0,
-      stopped: err instanceof Error ? err.message : String(err),
+      stopped: messageOf(err),
     };
   }
 }

@@ -1,12 +1,12 @@
+import type { AnyMachineSnapshot, AnyStateMachine, AnyStateNode, EventObject } from 'xstate';
 import {
-  type AnyMachineSnapshot,
-  type AnyStateMachine,
-  type AnyStateNode,
-  createEmptyActor,
-  type EventObject,
-} from 'xstate';
-import type { MigratableSnapshot, StoredTimer, VersionedMachine } from '../../index.js';
+  type MigratableSnapshot,
+  messageOf,
+  type StoredTimer,
+  type VersionedMachine,
+} from '../../index.js';
 import { formatEvent, formatEvents, formatValue, stableStringify } from '../format.js';
+import { createInertScope } from '../inertScope.js';
 import { activeStateNodes, analyzeMachine, descriptorMatches } from '../machineGraph.js';
 import type { ModelEvent, ModelState } from '../types.js';
 import { reachableConfigurations } from './reachableConfigurations.js';
@@ -108,7 +108,7 @@ export function verifyMigrations(
   const limit = options.limit ?? 100_000;
   const newest = chain.newestMachine;
   const newestGraph = analyzeMachine(newest);
-  const scope = inertScope();
+  const scope = createInertScope();
   const failures: MigrationFailure[] = [];
   const eventTypes = new Set<string>();
   const covered: MigrationCoverage = {
@@ -297,24 +297,4 @@ function handledEvents(
   for (const node of activeStateNodes(machine, snapshot.value) as AnyStateNode[])
     for (const d of node.ownEvents) descriptors.add(d);
   return events.filter((e) => [...descriptors].some((d) => descriptorMatches(d, e.type)));
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** XState's inert scope: actions resolved, never executed (children created, never started). */
-function inertScope() {
-  const self = createEmptyActor();
-  return {
-    self,
-    system: self.system,
-    logger: () => {},
-    id: '',
-    sessionId: '',
-    defer: () => {},
-    stopChild: () => {},
-    emit: () => {},
-    actionExecutor: () => {},
-  };
 }

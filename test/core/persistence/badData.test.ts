@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
 import {
   createSessionSupervisor,
   isSessionError,
