@@ -17,6 +17,7 @@
  * the ratios measure the session, not the encoding. Rounds alternate the variants so that drift on
  * a shared machine hits all; the table shows the median round of each and the median of the
  * per-round ratios (and CPU differences), which pair measurements taken seconds apart.
+ * `BENCH_VARIANTS=middleware` (a comma list) runs those beside `baseline` and `call` alone.
  * `BENCH_PROFILE=<variant>` runs only that variant, once, for `node --cpu-prof` on the child
  * (`BENCH_CHILD_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'`).
  */
@@ -48,7 +49,14 @@ const cookieOptions = { key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite
 
 type Variant = 'baseline' | 'middleware' | 'call' | 'durable' | 'live';
 type Ports = Record<Variant, number>;
-const VARIANTS: Variant[] = ['baseline', 'middleware', 'call', 'durable', 'live'];
+const ALL: Variant[] = ['baseline', 'middleware', 'call', 'durable', 'live'];
+/** `BENCH_VARIANTS=baseline,middleware,call` measures those alone (baseline and call always). */
+const VARIANTS = ALL.filter(
+  (v) =>
+    v === 'baseline' ||
+    v === 'call' ||
+    (process.env.BENCH_VARIANTS?.split(',').includes(v) ?? true),
+);
 const LABELS: Record<Variant, string> = {
   baseline: 'koa-session alone',
   middleware: '+ `sessionProcess`, no call',
@@ -203,6 +211,7 @@ async function measure(url: string, cookies: string[], seconds: number) {
     p99: result.latency.p99,
     /** The server process's CPU time per request, in µs: steadier than req/s on a busy box. */
     cpuUs: cpuUs / result.requests.total,
+    total: result.requests.total,
   };
 }
 
@@ -256,10 +265,13 @@ async function main(): Promise<number> {
   );
   const loadStart = load();
   console.log(`load average at start: ${loadStart} (1 / 5 / 15 min)`);
-  for (const v of variants) await measure(url(v), cookies[v], 1); // warm-up (JIT)
+  let warm = 0;
+  for (const v of variants) warm += (await measure(url(v), cookies[v], 1)).total; // warm-up (JIT)
   if (PROFILE) {
     const r = await measure(url(PROFILE), cookies[PROFILE], SECONDS * ROUNDS);
-    console.log(`${PROFILE}: ${r.rps.toFixed(0)} req/s, ${r.cpuUs.toFixed(1)} µs CPU/req`);
+    console.log(
+      `${PROFILE}: ${r.rps.toFixed(0)} req/s, ${r.cpuUs.toFixed(1)} µs CPU/req, ${warm + r.total + CONNECTIONS + 1} requests in all`,
+    );
     closeViews();
     child.disconnect();
     return 0;
