@@ -31,7 +31,10 @@ describe('sessionProcess on the hot path (a live ID, one call)', () => {
   it('adds at most one promise and one microtask hop per request to koa-session alone', async () => {
     const child = await bundleChild(new URL('./hotPath.entry.ts', import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, [child], { timeout: 30_000 });
-    const { baseline, sessionProcess } = JSON.parse(stdout) as Record<string, Counted>;
+    const { baseline, sessionProcess } = JSON.parse(stdout) as {
+      baseline: Counted;
+      sessionProcess: Counted;
+    };
 
     // The counter sees the promises of koa-session and Koa, the same on every request.
     expect(baseline.promises).toBeGreaterThan(0);
