@@ -8,7 +8,9 @@
  * Targets (checked, printed, exit code 1 naming those missed): one call per request at least 0.9x
  * the requests/s of koa-session alone, and at most koa-session's server CPU per request + 10 µs.
  * Reported without a target: the same route on a supervisor with `durability: 'durable'` on
- * SQLite, and with the live bridge attached and one open view per session.
+ * SQLite, and with the live bridge attached and one open view per session; and, for reference,
+ * the call's floor: koa-session with a raw XState actor per session (no supervisor, no
+ * middleware) doing the fastest request/reply XState has (bench/core's raw ceiling).
  *
  * Env: BENCH_CONNECTIONS (default 50, each its own browser session), BENCH_SECONDS (per
  * measurement, default 3), BENCH_ROUNDS (default 5). The servers run in a forked child (plain
@@ -22,6 +24,7 @@
  * (`BENCH_CHILD_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'`).
  */
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +40,7 @@ import { sessionProcess } from 'session-process/koa';
 import { attachLiveBridge } from 'session-process/live';
 import { sqliteStore } from 'session-process/sqlite';
 import { WebSocket } from 'ws';
+import { createActor, emit, setup } from 'xstate';
 import { counterMachine } from '../machines/counter.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -47,9 +51,9 @@ const KEYS = ['bench-key-0123456789abcdefghijklmnopqrstuvwxyz'];
 const BODY = '{"value":0}';
 const cookieOptions = { key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite: 'lax' } as const;
 
-type Variant = 'baseline' | 'middleware' | 'call' | 'durable' | 'live';
+type Variant = 'baseline' | 'middleware' | 'call' | 'raw' | 'durable' | 'live';
 type Ports = Record<Variant, number>;
-const ALL: Variant[] = ['baseline', 'middleware', 'call', 'durable', 'live'];
+const ALL: Variant[] = ['baseline', 'middleware', 'call', 'raw', 'durable', 'live'];
 /** `BENCH_VARIANTS=baseline,middleware,call` measures those alone (baseline and call always). */
 const VARIANTS = ALL.filter(
   (v) =>
@@ -61,6 +65,7 @@ const LABELS: Record<Variant, string> = {
   baseline: 'koa-session alone',
   middleware: '+ `sessionProcess`, no call',
   call: '+ `sessionProcess`, one `call`',
+  raw: '(reference) koa-session + a raw XState actor per session, one request/reply',
   durable: 'one `call`, `durability: durable` (SQLite)',
   live: 'one `call`, live bridge + one open view per session',
 };
@@ -108,6 +113,18 @@ async function serve(): Promise<void> {
   withSessions(call, sessions);
   call.use(oneCall);
 
+  // The call's floor: a raw actor per session, found by a key in the koa-session session, and
+  // the fastest request/reply XState has (bench/core's raw ceiling): no supervisor at all.
+  const actors = new Map<string, () => Promise<number>>();
+  const raw = make();
+  raw.use(session(cookieOptions, raw));
+  raw.use(async (ctx) => {
+    const key = (ctx.session!.rawId ??= randomBytes(24).toString('base64url')) as string;
+    let caller = actors.get(key);
+    if (caller === undefined) actors.set(key, (caller = rawCaller()));
+    ctx.body = { value: await caller() };
+  });
+
   const store = sqliteStore({ path: join(dir, 'sessions.db') });
   const durableSessions = supervisor({ store, durability: 'durable' });
   const durable = make();
@@ -138,6 +155,7 @@ async function serve(): Promise<void> {
     baseline: port(await listen(baseline)),
     middleware: port(await listen(middleware)),
     call: port(await listen(call)),
+    raw: port(await listen(raw)),
     durable: port(await listen(durable)),
     live: port(liveServer),
   };
@@ -151,6 +169,33 @@ async function serve(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     process.exit(0);
   });
+}
+
+/** The counter whose `get_value` emits its value; one promise per send, as bench/core's ceiling. */
+const emittingCounter = setup({
+  types: {
+    context: {} as { count: number },
+    events: {} as { type: 'get_value' },
+    emitted: {} as { type: 'value'; value: number },
+  },
+}).createMachine({
+  context: { count: 0 },
+  on: {
+    get_value: {
+      actions: emit(({ context }) => ({ type: 'value' as const, value: context.count })),
+    },
+  },
+});
+
+function rawCaller(): () => Promise<number> {
+  const actor = createActor(emittingCounter).start();
+  let resolve: (value: number) => void = () => {};
+  actor.on('value', (e) => resolve(e.value));
+  return () =>
+    new Promise<number>((r) => {
+      resolve = r;
+      actor.send({ type: 'get_value' });
+    });
 }
 
 /** One cookie header per connection: each connection is its own browser session. */
