@@ -24,36 +24,23 @@
  * (`BENCH_CHILD_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'`).
  */
 import { fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import Koa from 'koa';
-import session from 'koa-session';
-import { createSessionSupervisor, type SessionSupervisor } from 'session-process';
+import type Koa from 'koa';
 import { connectLive } from 'session-process/client';
-import { sessionProcess } from 'session-process/koa';
 import { attachLiveBridge } from 'session-process/live';
-import { sqliteStore } from 'session-process/sqlite';
 import { WebSocket } from 'ws';
-import { createActor, emit, setup } from 'xstate';
-import { counterMachine } from '../machines/counter.js';
+import { ALL, BODY, createApps, LABELS, type Variant } from './httpApps.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PROFILE = process.env.BENCH_PROFILE as Variant | undefined;
-const KEYS = ['bench-key-0123456789abcdefghijklmnopqrstuvwxyz'];
-const BODY = '{"value":0}';
-const cookieOptions = { key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite: 'lax' } as const;
 
-type Variant = 'baseline' | 'middleware' | 'call' | 'raw' | 'durable' | 'live';
 type Ports = Record<Variant, number>;
-const ALL: Variant[] = ['baseline', 'middleware', 'call', 'raw', 'durable', 'live'];
 /** `BENCH_VARIANTS=baseline,middleware,call` measures those alone (baseline and call always). */
 const VARIANTS = ALL.filter(
   (v) =>
@@ -61,89 +48,18 @@ const VARIANTS = ALL.filter(
     v === 'call' ||
     (process.env.BENCH_VARIANTS?.split(',').includes(v) ?? true),
 );
-const LABELS: Record<Variant, string> = {
-  baseline: 'koa-session alone',
-  middleware: '+ `sessionProcess`, no call',
-  call: '+ `sessionProcess`, one `call`',
-  raw: '(reference) koa-session + a raw XState actor per session, one request/reply',
-  durable: 'one `call`, `durability: durable` (SQLite)',
-  live: 'one `call`, live bridge + one open view per session',
-};
 
 /** The child: one app per variant, on 127.0.0.1. */
 async function serve(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-http-'));
-  const supervisor = (extra = {}) =>
-    createSessionSupervisor({ logic: counterMachine, startRate: false, ...extra });
-  // Defaults (lazy) except the per-client start limit: every connection is a browser on 127.0.0.1.
-  const withSessions = (app: Koa, sessions: SessionSupervisor) => {
-    const sessionMiddleware = session(cookieOptions, app);
-    app.use(sessionMiddleware);
-    app.use(sessionProcess(sessions, { app, clientStartRate: false }));
-    return sessionMiddleware;
-  };
-  const oneCall = async (ctx: Koa.Context) => {
-    ctx.body = { value: await ctx.sessionProcess.call<number>({ type: 'get_value' }) };
-  };
-  const make = () => {
-    const app = new Koa();
-    app.keys = KEYS;
-    return app;
-  };
-
-  // koa-session alone: the session holds the counter the machine would (0, so the same body).
-  const baseline = make();
-  baseline.use(session(cookieOptions, baseline));
-  baseline.use((ctx) => {
-    ctx.session!.count ??= 0;
-    ctx.body = { value: ctx.session!.count };
-  });
-
-  const sessions = supervisor();
-  // The middleware alone, answering without a call: splits the middleware's cost from the call's.
-  const middleware = make();
-  withSessions(middleware, sessions);
-  middleware.use((ctx) => {
-    // A browser's first request starts its session (lazy mode starts nothing unused).
-    if (!ctx.sessionProcess.started) return oneCall(ctx);
-    ctx.body = { value: 0 };
-  });
-
-  const call = make();
-  withSessions(call, sessions);
-  call.use(oneCall);
-
-  // The call's floor: a raw actor per session, found by a key in the koa-session session, and
-  // the fastest request/reply XState has (bench/core's raw ceiling): no supervisor at all.
-  const actors = new Map<string, () => Promise<number>>();
-  const raw = make();
-  raw.use(session(cookieOptions, raw));
-  raw.use(async (ctx) => {
-    const key = (ctx.session!.rawId ??= randomBytes(24).toString('base64url')) as string;
-    let caller = actors.get(key);
-    if (caller === undefined) actors.set(key, (caller = rawCaller()));
-    ctx.body = { value: await caller() };
-  });
-
-  const store = sqliteStore({ path: join(dir, 'sessions.db') });
-  const durableSessions = supervisor({ store, durability: 'durable' });
-  const durable = make();
-  withSessions(durable, durableSessions);
-  durable.use(oneCall);
-
-  const liveSessions = supervisor();
-  const live = make();
-  const liveSession = withSessions(live, liveSessions);
-  live.use(oneCall);
-
+  const { apps, liveSessions, liveSession, close } = createApps();
   const listen = (app: Koa) =>
     new Promise<Server>((resolve) => {
       const server = app.listen(0, '127.0.0.1', () => resolve(server));
     });
   const port = (server: Server) => (server.address() as AddressInfo).port;
-  const liveServer = await listen(live);
+  const liveServer = await listen(apps.live);
   attachLiveBridge(liveServer, {
-    app: live,
+    app: apps.live,
     sessions: liveSessions,
     session: liveSession,
     origins: [`http://127.0.0.1:${port(liveServer)}`],
@@ -151,51 +67,16 @@ async function serve(): Promise<void> {
     view: (s) => ({ count: (s.context as { count: number }).count }),
     maxViewsPerClient: CONNECTIONS + 100,
   });
-  const ports: Ports = {
-    baseline: port(await listen(baseline)),
-    middleware: port(await listen(middleware)),
-    call: port(await listen(call)),
-    raw: port(await listen(raw)),
-    durable: port(await listen(durable)),
-    live: port(liveServer),
-  };
+  const ports = { live: port(liveServer) } as Ports;
+  for (const v of ALL) if (v !== 'live') ports[v] = port(await listen(apps[v]));
   process.on('message', (message) => {
     if (message === 'cpu') process.send!(process.cpuUsage());
   });
   process.send!(ports);
   process.on('disconnect', async () => {
-    await durableSessions.shutdown();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
     process.exit(0);
   });
-}
-
-/** The counter whose `get_value` emits its value; one promise per send, as bench/core's ceiling. */
-const emittingCounter = setup({
-  types: {
-    context: {} as { count: number },
-    events: {} as { type: 'get_value' },
-    emitted: {} as { type: 'value'; value: number },
-  },
-}).createMachine({
-  context: { count: 0 },
-  on: {
-    get_value: {
-      actions: emit(({ context }) => ({ type: 'value' as const, value: context.count })),
-    },
-  },
-});
-
-function rawCaller(): () => Promise<number> {
-  const actor = createActor(emittingCounter).start();
-  let resolve: (value: number) => void = () => {};
-  actor.on('value', (e) => resolve(e.value));
-  return () =>
-    new Promise<number>((r) => {
-      resolve = r;
-      actor.send({ type: 'get_value' });
-    });
 }
 
 /** One cookie header per connection: each connection is its own browser session. */
