@@ -174,15 +174,22 @@ export function sessionProcess<TCtx extends Context = Context>(
   // Not an async function: the common request (its ID live in this process's memory, nothing
   // queued, the session left alone) makes one promise here, the `then` after `next()`, and awaits
   // nothing else. Each promise or await more is a microtask on every request (bench/http).
+  // Its errors are rejections, never synchronous throws, as from the async function it was.
   return function sessionProcessMiddleware(ctx, next) {
     const session = ctx.session;
     if (session === undefined) {
-      throw new TypeError('sessionProcess() needs koa-session before it: ctx.session is undefined');
+      return Promise.reject(
+        new TypeError('sessionProcess() needs koa-session before it: ctx.session is undefined'),
+      );
     }
     if (!checked.has(ctx.app)) {
       const signed =
         options.signed ?? (ctx as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed;
-      if (signed !== false) assertSigningKeys(ctx.app.keys, minKeyLength);
+      try {
+        if (signed !== false) assertSigningKeys(ctx.app.keys, minKeyLength);
+      } catch (err) {
+        return Promise.reject(err);
+      }
       checked.add(ctx.app);
     }
     const stored: unknown = session?.[SESSION_KEY];

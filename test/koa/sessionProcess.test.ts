@@ -258,6 +258,9 @@ describe('sessionProcess', () => {
       const res = await fetch(`${url}/`);
       expect(res.status).toBe(500);
       expect(String(errors[0])).toMatch(/needs koa-session before it/);
+      // Called directly, as another middleware may: a rejected promise, not a synchronous throw.
+      const direct = sessionProcess(sessions)({ app } as never, async () => {});
+      await expect(direct).rejects.toThrow(/needs koa-session before it/);
     } finally {
       await sessions.shutdown();
     }
