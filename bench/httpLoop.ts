@@ -8,8 +8,10 @@
  *   npm run build && NODE_ENV=production node dist/bench/httpLoop.js
  *
  * Env: BENCH_SESSIONS (concurrent browsers, each its own session, default 50), BENCH_REQUESTS
- * (per round and variant, default 20,000), BENCH_ROUNDS (default 7). Rounds alternate the
- * variants; "vs koa-session" is the median of the per-round differences. No target: a diagnostic.
+ * (per round and variant, default 20,000), BENCH_ROUNDS (default 7), BENCH_VARIANTS (a comma
+ * list). Rounds alternate the variants; "vs koa-session" is the median of the per-round
+ * differences. No target: a diagnostic. Bytes allocated per request: one variant at a time,
+ * `node --trace-gc-nvp`, the sum of its `allocated=` fields over the requests it reports.
  */
 import { createHook } from 'node:async_hooks';
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,12 +22,17 @@ import { BODY, createApps, LABELS, type Variant } from './httpApps.js';
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const VARIANTS: Variant[] = ['baseline', 'middleware', 'call', 'raw', 'durable'];
+/** `BENCH_VARIANTS=call` runs that variant alone (with `node --trace-gc-nvp`: bytes allocated). */
+const VARIANTS = (['baseline', 'middleware', 'call', 'raw', 'durable'] as Variant[]).filter(
+  (v) => process.env.BENCH_VARIANTS?.split(',').includes(v) ?? true,
+);
+let requests = 0;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** One GET through `handler` on an in-memory socket; resolves with its body and Set-Cookie. */
 function request(handler: Handler, cookie: string | undefined) {
+  requests++;
   return new Promise<{ body: string; setCookie: string[] }>((resolve) => {
     let out = '';
     const socket = new Duplex({
@@ -129,11 +136,14 @@ console.log(
 );
 console.log('| --- | ---: | ---: | ---: |');
 for (const v of VARIANTS) {
-  const extra = median(cpu[v].map((x, i) => x - cpu.baseline[i]!));
+  const extra = cpu.baseline ? median(cpu[v].map((x, i) => x - cpu.baseline[i]!)) : Number.NaN;
+  const vs =
+    v === 'baseline' || Number.isNaN(extra) ? '' : `${extra >= 0 ? '+' : ''}${extra.toFixed(1)} µs`;
   console.log(
-    `| ${LABELS[v]} | ${median(cpu[v]).toFixed(1)} | ${v === 'baseline' ? '' : `${extra >= 0 ? '+' : ''}${extra.toFixed(1)} µs`} | ${promisesPer[v].toFixed(1)} |`,
+    `| ${LABELS[v]} | ${median(cpu[v]).toFixed(1)} | ${vs} | ${promisesPer[v].toFixed(1)} |`,
   );
 }
+console.log(`${requests} requests in all (to divide the bytes --trace-gc-nvp reports allocated)`);
 console.log(
   `load average at end: ${loadavg()
     .map((x) => x.toFixed(2))
