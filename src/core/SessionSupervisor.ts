@@ -271,6 +271,13 @@ export interface SessionSupervisor<TEvent extends EventObject = AnyEventObject> 
    */
   touch(id: string): boolean;
   /**
+   * @internal {@link touch} for a session in this process's memory only: nothing restored,
+   * routed or awaited; false for any other (which `status` then sorts out). The Koa middleware's
+   * path for a request whose ID is live (bench/http: a promise and an await less per request than
+   * `await status(id)`). Absent where a supervisor cannot tell at once.
+   */
+  touchResident?(id: string): boolean;
+  /**
    * The sessions in this process's memory, in start order (`offset`/`limit` to page).
    * @example
    * ```ts

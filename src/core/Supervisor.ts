@@ -307,6 +307,12 @@ export class Supervisor implements SessionSupervisor {
     return true;
   }
 
+  touchResident(id: string): boolean {
+    const entry = this.#registry.get(id);
+    if (entry !== undefined) this.#life.active(entry);
+    return entry !== undefined;
+  }
+
   cast(id: string, event: EventObject): void {
     const entry = this.#lookup.entry(id);
     if (!isEventObject(event)) throw notAnEvent(id);

@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import { isSessionError, isValidSessionId, type SessionSupervisor } from '../index.js';
 import { ClientStartLimiter } from './ClientStartLimiter.js';
 import { clientAddress } from './clientAddress.js';
@@ -104,18 +104,34 @@ export function sessionProcess<TCtx extends Context = Context>(
     checked.add(app);
   }
 
-  return async function sessionProcessMiddleware(ctx, next) {
-    const session = ctx.session;
-    if (session === undefined) {
-      throw new TypeError('sessionProcess() needs koa-session before it: ctx.session is undefined');
+  /**
+   * Everything after the handler (and after a failure), for the requests that need any of it:
+   * lazy-mode casts to settle, a process to end on failure, `ctx.session` changes to apply, and
+   * the cookie to keep when another request rotated the ID away meanwhile.
+   */
+  async function settleRequest(
+    ctx: Context,
+    requestProcess: RequestSessionProcess,
+    carried: string | undefined,
+    failure: { error: unknown } | undefined,
+  ): Promise<void> {
+    try {
+      if (failure !== undefined) throw failure.error;
+      if (requestProcess.pending) await requestProcess.settle();
+    } catch (err) {
+      await requestProcess.abandon().catch(noop);
+      throw withRetryAfter(err);
+    } finally {
+      if (requestProcess.needsFinish()) await requestProcess.finish();
+      if (carried !== undefined) {
+        const lost = requestProcess.lostToRotation(carried);
+        if (lost !== false && (await lost)) keepCookie(ctx);
+      }
     }
-    if (!checked.has(ctx.app)) {
-      const signed =
-        options.signed ?? (ctx as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed;
-      if (signed !== false) assertSigningKeys(ctx.app.keys, minKeyLength);
-      checked.add(ctx.app);
-    }
-    const stored: unknown = session?.[SESSION_KEY];
+  }
+
+  /** A request whose stored ID is not in this process's memory (or is none): `status` decides. */
+  async function lookUp(ctx: Context, next: Next, stored: unknown): Promise<void> {
     let liveId: string | undefined;
     let deadId: string | undefined;
     let rotatedId: string | undefined;
@@ -141,8 +157,7 @@ export function sessionProcess<TCtx extends Context = Context>(
     }
     const requestProcess = new RequestSessionProcess(ctx, shared, liveId, deadId, rotatedId);
     ctx.sessionProcess = requestProcess;
-    // The common request (a live ID, nothing queued, the session left alone) awaits nothing
-    // beyond `next()`: each extra await is a microtask on every request (see bench/http).
+    const carried = liveId ?? rotatedId;
     try {
       if (!lazy && liveId === undefined) await requestProcess.ensure();
       // A visitor whose session could not come back gets its fresh one now, lazy or not: the
@@ -150,18 +165,50 @@ export function sessionProcess<TCtx extends Context = Context>(
       // start (a limit) is the handler's to meet, if it uses the session at all.
       else if (replacedId !== undefined) await requestProcess.ensure().catch(noop);
       await next();
-      if (requestProcess.pending) await requestProcess.settle();
-    } catch (err) {
-      await requestProcess.abandon().catch(noop);
-      throw withRetryAfter(err);
-    } finally {
-      if (requestProcess.needsFinish()) await requestProcess.finish();
-      const carried = liveId ?? rotatedId;
-      if (carried !== undefined) {
-        const lost = requestProcess.lostToRotation(carried);
-        if (lost !== false && (await lost)) keepCookie(ctx);
-      }
+    } catch (error) {
+      return settleRequest(ctx, requestProcess, carried, { error });
     }
+    return settleRequest(ctx, requestProcess, carried, undefined);
+  }
+
+  // Not an async function: the common request (its ID live in this process's memory, nothing
+  // queued, the session left alone) makes one promise here, the `then` after `next()`, and awaits
+  // nothing else. Each promise or await more is a microtask on every request (bench/http).
+  // Its errors are rejections, never synchronous throws, as from the async function it was.
+  return function sessionProcessMiddleware(ctx, next) {
+    const session = ctx.session;
+    if (session === undefined) {
+      return Promise.reject(
+        new TypeError('sessionProcess() needs koa-session before it: ctx.session is undefined'),
+      );
+    }
+    if (!checked.has(ctx.app)) {
+      const signed =
+        options.signed ?? (ctx as { sessionOptions?: { signed?: unknown } }).sessionOptions?.signed;
+      try {
+        if (signed !== false) assertSigningKeys(ctx.app.keys, minKeyLength);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      checked.add(ctx.app);
+    }
+    const stored: unknown = session?.[SESSION_KEY];
+    // In memory here: touched, as `status` ('running') and `touch` would, without their promises.
+    if (typeof stored !== 'string' || sessions.touchResident?.(stored) !== true)
+      return lookUp(ctx, next, stored);
+    const requestProcess = new RequestSessionProcess(ctx, shared, stored, undefined, undefined);
+    ctx.sessionProcess = requestProcess;
+    return next().then(
+      () => {
+        if (requestProcess.pending || requestProcess.needsFinish())
+          return settleRequest(ctx, requestProcess, stored, undefined);
+        const lost = requestProcess.lostToRotation(stored);
+        if (lost === false) return;
+        if (lost === true) keepCookie(ctx);
+        else return lost.then((yes) => void (yes && keepCookie(ctx)));
+      },
+      (error: unknown) => settleRequest(ctx, requestProcess, stored, { error }),
+    );
   };
 }
 

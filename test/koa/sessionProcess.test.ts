@@ -224,6 +224,19 @@ describe('sessionProcess', () => {
       expect(t.sessions.count).toBe(1);
     });
 
+    it('counts a request carrying a live ID as activity, even one that does not use the process', async () => {
+      t = await startApp({ idleTimeoutMs: 60_000 }, { lazy: true });
+      const browser = t.client();
+      const { id } = await browser.json('POST', '/inc');
+      const activeAt = () => t!.sessions.list().find((s) => s.id === id)!.lastActiveAt;
+      const before = activeAt();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const res = await browser.request('GET', '/static');
+      expect(await res.text()).toBe('static');
+      expect(res.headers.getSetCookie()).toEqual([]); // nothing changed: no cookie written
+      expect(activeAt()).toBeGreaterThan(before);
+    });
+
     it('starts the process for a first cast before answering', async () => {
       t = await startApp({}, { lazy: true });
       const browser = t.client();
@@ -245,6 +258,9 @@ describe('sessionProcess', () => {
       const res = await fetch(`${url}/`);
       expect(res.status).toBe(500);
       expect(String(errors[0])).toMatch(/needs koa-session before it/);
+      // Called directly, as another middleware may: a rejected promise, not a synchronous throw.
+      const direct = sessionProcess(sessions)({ app } as never, async () => {});
+      await expect(direct).rejects.toThrow(/needs koa-session before it/);
     } finally {
       await sessions.shutdown();
     }

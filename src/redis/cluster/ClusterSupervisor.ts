@@ -642,6 +642,11 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     );
   }
 
+  /** @internal Owned by this node and in its memory: the in-process supervisor's own check. */
+  touchResident(id: string): boolean {
+    return this.#here(id) && this.local.touchResident?.(id) === true;
+  }
+
   touch(id: string): boolean {
     if (this.#here(id)) return this.local.touch(id);
     if (!isValidSessionId(id) || !this.#directory.has(id)) return false;
