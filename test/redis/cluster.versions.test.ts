@@ -1,12 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
-import {
-  isSessionError,
-  reply,
-  type SessionRecord,
-  SessionVersionAheadError,
-} from 'session-process';
+import { isSessionError, machineVersions, reply } from 'session-process';
 import { eventually, REDIS_URL, redisAvailable, TestCluster } from './clusterHelpers.js';
 
 const available = await redisAvailable('the cluster version tests');
@@ -34,12 +29,15 @@ function counterAt(version: string, runs: Record<string, number>) {
   });
 }
 
-/** What older code does with a record a newer version wrote: refuses it, untouched. */
-const refuseNewer = (mine: string) => (record: SessionRecord) => {
-  if (record.logicVersion !== undefined && Number(record.logicVersion) > Number(mine))
-    throw new SessionVersionAheadError(record.id, String(record.logicVersion), [mine]);
-  return record;
-};
+/**
+ * The logic of a node deployed at `version`, as a shop deploys one: `machineVersions` with every
+ * version up to it (the counter's context is the same in each, so no migration is needed).
+ * Older code refuses a record a newer version wrote by itself (SESSION_VERSION_AHEAD).
+ */
+const deployedAt = (version: '1' | '2', runs: Record<string, number>) =>
+  version === '1'
+    ? machineVersions([counterAt('1', runs)])
+    : machineVersions([counterAt('1', runs), counterAt('2', runs)]);
 
 describe.skipIf(!available)('version-aware activation', () => {
   let cluster: TestCluster;
@@ -48,12 +46,8 @@ describe.skipIf(!available)('version-aware activation', () => {
   });
 
   const nodes = (runs: Record<string, number>) => {
-    const v1 = cluster.node('v1', {
-      supervisor: { logic: counterAt('1', runs), migrate: refuseNewer('1') },
-    });
-    const v2 = cluster.node('v2', {
-      supervisor: { logic: counterAt('2', runs), migrate: refuseNewer('2') },
-    });
+    const v1 = cluster.node('v1', { supervisor: { logic: deployedAt('1', runs) } });
+    const v2 = cluster.node('v2', { supervisor: { logic: deployedAt('2', runs) } });
     return { v1, v2 };
   };
 
@@ -61,9 +55,7 @@ describe.skipIf(!available)('version-aware activation', () => {
     cluster = new TestCluster();
     const runs: Record<string, number> = {};
     const { v1, v2 } = nodes(runs);
-    const other = cluster.node('v2b', {
-      supervisor: { logic: counterAt('2', runs), migrate: refuseNewer('2') },
-    });
+    const other = cluster.node('v2b', { supervisor: { logic: deployedAt('2', runs) } });
     await eventually(() => v1.sessions.stats().cluster.leaseHeld);
     await eventually(() => other.sessions.stats().cluster.leaseHeld);
     await v2.sessions.start('w1');

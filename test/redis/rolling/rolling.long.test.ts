@@ -220,10 +220,19 @@ describe.skipIf(!available)('a rolling deploy, v1 to v2, under CPU load', () => 
         }
       }
       let restoreFailures = 0;
-      for (const n of nodes)
-        restoreFailures += Number(
-          ((await n.request({ t: 'stats' })).v as { restoreFailures: number }).restoreFailures,
-        );
+      let migrated = 0;
+      let stored: unknown;
+      for (const n of nodes) {
+        const st = (await n.request({ t: 'stats' })).v as {
+          restoreFailures: number;
+          migrated: Record<string, number>;
+          versions: { version: string | null; stored: number }[];
+        };
+        restoreFailures += st.restoreFailures;
+        migrated += st.migrated['1'] ?? 0;
+        // The store's count, the same from every node: what is left for the sweep.
+        stored = Object.fromEntries(st.versions.map((v) => [v.version, v.stored]));
+      }
       const report = {
         sessions: SESSIONS,
         acked: [...acked.values()].reduce((a, l) => a + l.length, 0),
@@ -232,6 +241,8 @@ describe.skipIf(!available)('a rolling deploy, v1 to v2, under CPU load', () => 
         appliedTwice: twice.length,
         olderActivations: older,
         restoreFailures,
+        migratedOnNewNodes: migrated,
+        storedByVersion: stored,
         roll,
         routedCallMs: {
           p50: Math.round(pct(0.5) * 10) / 10,
