@@ -195,7 +195,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       local: this.local,
       liveNodes: () => this.#lease.liveNodes,
       see: (id, seen) => this.see(id, seen),
-      route: (req, ttlMs) => this.#router.send(req, ttlMs),
+      route: (req, ttlMs, rid, tried) => this.#router.send(req, ttlMs, rid, tried),
       waitMs: Math.max(250, s.leaseMs / 3),
     });
     this.#sub = s.redis.duplicate(name ? { connectionName: `${name}:sub` } : {});
@@ -304,12 +304,16 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     if (this.#closed) throw new SessionNotFoundError(req.id);
     // A node that cannot reach Redis answers within the operation's time, not never.
     await this.#whenReady(req.id, ttlMs);
+    // One idempotency ID wherever the operation goes (another node when this one drains, a node
+    // holding a newer version), so that no path applies it twice.
+    const id = rid ?? this.#router.newRid();
     let body =
       this.#draining && !this.#here(req.id) && this.#wide.canForward()
-        ? ((await this.#wide.forward(req, ttlMs)) ??
-          (await this.#router.send(req, ttlMs, rid, tried)))
-        : await this.#router.send(req, ttlMs, rid, tried);
-    if (body.err?.code === 'SESSION_VERSION_AHEAD') body = await this.#toHolder(req, ttlMs, body);
+        ? ((await this.#wide.forward(req, ttlMs, id, tried)) ??
+          (await this.#router.send(req, ttlMs, id, tried)))
+        : await this.#router.send(req, ttlMs, id, tried);
+    if (body.err?.code === 'SESSION_VERSION_AHEAD')
+      body = await this.#toHolder(req, ttlMs, body, id, tried);
     if (body.x || body.l)
       this.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
@@ -360,20 +364,28 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
    * stands; with one that did not answer in time, it says when to try again (`retryAfterMs`:
    * the Koa middleware answers 503 with `Retry-After`).
    */
-  async #toHolder(req: RouteRequest, ttlMs: number, body: ReplyBody): Promise<ReplyBody> {
+  async #toHolder(
+    req: RouteRequest,
+    ttlMs: number,
+    body: ReplyBody,
+    rid: string,
+    tried: number,
+  ): Promise<ReplyBody> {
     const rec = await this.#versions.recordOf(req.id).catch(() => undefined);
     const holders = rec ? await this.#versions.holders(rec.logic, rec.version).catch(() => []) : [];
-    let tried = false;
+    let reached = false;
     for (const node of holders) {
+      // Under the operation's own ID: a holder that took it and did not answer in time may have
+      // applied it, and the next one asked must not apply it again.
       const a = await this.#wide.queries.send<ReplyBody>(
         node,
-        { q: 'op', req, ttlMs },
+        { q: 'op', req, ttlMs, rid, tried: reached ? tried + 1 : tried },
         ttlMs + Math.max(250, this.#lease.leaseMs / 3),
       );
       if ('value' in a && a.value) return a.value;
-      if ('reached' in a && a.reached) tried = true;
+      if ('reached' in a && a.reached) reached = true;
     }
-    if (!tried || !body.err) return body;
+    if (!reached || !body.err) return body;
     const err: WireError = { ...body.err, retryAfterMs: Math.max(1_000, this.#lease.leaseMs) };
     return { err };
   }

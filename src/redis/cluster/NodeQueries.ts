@@ -11,7 +11,7 @@ import type { ClusterKeys } from './keys.js';
 export type NodeQuery =
   | { q: 'status'; id: string }
   | { q: 'list'; limit: number }
-  | { q: 'op'; req: unknown; ttlMs: number };
+  | { q: 'op'; req: unknown; ttlMs: number; rid?: string; tried?: number };
 
 /** @internal What {@link NodeQueries.send} answers. */
 export type NodeAnswer<T> = { value: T } | { reached: boolean };
