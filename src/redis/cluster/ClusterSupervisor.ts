@@ -135,8 +135,13 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
       },
       !s.unfenced,
     );
-    this.#ownership = new Ownership(s.redis, s.keys, this.#lease, this.#telemetry, (id) =>
-      this.#taken(id),
+    this.#ownership = new Ownership(
+      s.redis,
+      s.keys,
+      this.#lease,
+      this.#telemetry,
+      (id) => this.#taken(id),
+      s.faults,
     );
     const store = fencedStore(s.redis, s.keys, this.#lease, this.#ownership, {
       onFenced: (id) => this.#lostSession(id),
