@@ -35,6 +35,10 @@ function log(self: object, item: string): void {
   );
 }
 
+function event(id: string, what: string): void {
+  appendFileSync(`${logPath}.events`, `${id} ${process.hrtime.bigint()} ${nodeId} ${what}\n`);
+}
+
 type Events = { type: 'add'; item: string } | { type: 'items' };
 
 const v1 = setup({
@@ -90,8 +94,10 @@ const sessions = createSessionSupervisor({
   logic: cart,
   durability: 'durable',
   callTimeoutMs: 5_000,
-  onError: (err) => {
-    if ((err as { code?: string }).code === 'SESSION_RESTORE_FAILED') restoreFailures++;
+  onError: (err, info) => {
+    const code = (err as { code?: string }).code;
+    if (code === 'SESSION_RESTORE_FAILED') restoreFailures++;
+    if (info.sessionId) event(info.sessionId, `error:${code ?? String(err)}`);
   },
   cluster: redisCluster({
     redis,
@@ -100,6 +106,15 @@ const sessions = createSessionSupervisor({
     leaseMs: Number(process.env.ROLL_LEASE_MS ?? 1_000),
   }),
 }) as ClusterSessionSupervisor;
+// The sessions' comings and goings on this node, beside the activation log (printed for a lost
+// item's session): restored or started, stopped and why, taken, given up, the lease lost.
+sessions.on('start', (e) => event(e.sessionId, e.restored ? 'restored' : 'started'));
+sessions.on('stop', (e) => event(e.sessionId, `stop:${e.reason}`));
+sessions.on('lease', (e) => {
+  if (e.sessionId !== undefined)
+    event(e.sessionId, `${e.type}${e.previousOwner ? `<${e.previousOwner}` : ''}`);
+  else if (e.type !== 'renew') event('-', `${e.type}:${e.sessions ?? ''}`);
+});
 
 /** Views hosted here: when each item was first seen (monotonic clock, ns). */
 const seenAt = new Map<string, bigint>();
@@ -121,7 +136,10 @@ process.on('message', (m: Msg) => {
     case 'add':
       sessions.call<number>(m.id, { type: 'add', item: m.item }).then(
         (v) => answer(m.n, { ok: true, v }),
-        (e) => fail(m.n, e),
+        (e) => {
+          event(m.id, `add-failed:${(e as { code?: string }).code ?? String(e)}:${m.item}`);
+          fail(m.n, e);
+        },
       );
       break;
     case 'items':
@@ -132,7 +150,10 @@ process.on('message', (m: Msg) => {
       break;
     case 'ensure':
       sessions.ensure(m.id).then(
-        () => answer(m.n, { ok: true }),
+        () => {
+          event(m.id, 'ensured');
+          answer(m.n, { ok: true });
+        },
         (e) => fail(m.n, e),
       );
       break;
