@@ -207,6 +207,31 @@ describe.skipIf(!available)('cluster fault injection', () => {
       expect(ran.filter((r) => r.endsWith(':third'))).toHaveLength(1);
     });
 
+    it('answers an ensure only once the session exists, when the lease was lost while the store was asked', async () => {
+      // Found in a loaded rolling deploy: 30 sessions ensured (answered ok) during a stall were
+      // never stored, and every later call on them was SESSION_NOT_FOUND. The node stopped its
+      // sessions when its lease lapsed, the new one among them, before its first write.
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      let armed = false;
+      const a = loggingNode(cluster, 'a', ran, {
+        afterLoadSent: (id: string) => {
+          if (!armed || id !== 'e1') return;
+          armed = false;
+          stall(LEASE_MS * 2);
+        },
+      });
+      const b = loggingNode(cluster, 'b', ran);
+      await eventually(() => a.sessions.stats().cluster.leaseHeld);
+      armed = true;
+      await a.sessions.ensure('e1');
+      expect(armed).toBe(false);
+      // Acknowledged: it exists, for every node.
+      expect(await b.sessions.status('e1')).not.toBe('absent');
+      expect(await b.sessions.call('e1', { type: 'add', item: 'x' })).toBe(1);
+      expect(await storedItems(cluster, 'e1')).toEqual(['x']);
+    });
+
     it('does not fire a timer on a node whose lease lapsed while the event loop stood still', async () => {
       cluster = new TestCluster();
       const ran: string[] = [];
