@@ -92,6 +92,10 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   /** Set by `drain()`: this node activates no session any more; others take its operations. */
   #draining = false;
   #closed = false;
+  /** Set by `shutdown()` once the node stops listening (nothing can be forwarded any more). */
+  #stopped = false;
+  /** Operations handed on during the shutdown: it waits for their answers before it stops. */
+  readonly #handing = new Set<Promise<ReplyBody | undefined>>();
   /**
    * From when a node that nothing listens for may be taken as dead before its lease lapses
    * (performance.now()). Right after a Redis restart nothing listens for any node: a live node
@@ -306,17 +310,29 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
   // ---- routing -------------------------------------------------------------------------------
 
   async #route(req: RouteRequest, ttlMs: number, rid?: string, tried = 0): Promise<ReplyBody> {
-    if (this.#closed) throw new SessionNotFoundError(req.id);
-    // A node that cannot reach Redis answers within the operation's time, not never.
-    await this.#whenReady(req.id, ttlMs);
     // One idempotency ID wherever the operation goes (another node when this one drains, a node
     // holding a newer version), so that no path applies it twice.
     const id = rid ?? this.#router.newRid();
-    let body =
-      this.#draining && !this.#here(req.id) && this.#wide.canForward()
-        ? ((await this.#wide.forward(req, ttlMs, id, tried)) ??
-          (await this.#router.send(req, ttlMs, id, tried)))
-        : await this.#router.send(req, ttlMs, id, tried);
+    let body: ReplyBody | undefined;
+    if (this.#closed) {
+      // Shutting down after a drain (SIGTERM): a request already on its way when the node was
+      // told to stop goes on to another node while this one still listens; otherwise, and after
+      // the shutdown, this node serves nothing.
+      if (this.#draining && !this.#stopped && this.#wide.canForward()) {
+        const handing = this.#wide.forward(req, ttlMs, id, tried);
+        this.#handing.add(handing);
+        body = await handing.finally(() => this.#handing.delete(handing));
+      }
+      if (!body) throw new SessionNotFoundError(req.id);
+    } else {
+      // A node that cannot reach Redis answers within the operation's time, not never.
+      await this.#whenReady(req.id, ttlMs);
+      body =
+        this.#draining && !this.#here(req.id) && this.#wide.canForward()
+          ? ((await this.#wide.forward(req, ttlMs, id, tried)) ??
+            (await this.#router.send(req, ttlMs, id, tried)))
+          : await this.#router.send(req, ttlMs, id, tried);
+    }
     if (body.err?.code === 'SESSION_VERSION_AHEAD')
       body = await this.#toHolder(req, ttlMs, body, id, tried);
     if (body.x || body.l)
@@ -729,6 +745,8 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
     await this.#versions.withdraw().catch(() => {});
     await this.#lease.stop();
     await this.#leaseRedis.quit().catch(() => this.#leaseRedis.disconnect());
+    while (this.#handing.size) await Promise.allSettled([...this.#handing]);
+    this.#stopped = true;
     this.#router.close();
     this.#wide.queries.close();
     await this.#sub.quit().catch(() => this.#sub.disconnect());

@@ -129,7 +129,11 @@ export class NodeQueries {
 
   /** Gives up every pending question (each answers as unanswered). */
   close(): void {
-    for (const w of this.#waiters.values()) clearTimeout(w.timer);
+    const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.resolve(undefined);
+    }
   }
 }
