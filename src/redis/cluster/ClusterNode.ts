@@ -187,7 +187,7 @@ export class ClusterNode {
       local: this.local,
       liveNodes: () => this.lease.liveNodes,
       see: hooks.see,
-      route: (req, ttlMs, rid, tried) => this.router.send(req, ttlMs, rid, tried),
+      route: (req, ttlMs, rid, tried) => this.routing.routeHanded(req, ttlMs, rid, tried),
       waitMs: Math.max(250, s.leaseMs / 3),
     });
     this.routing = new NodeRouting({

@@ -53,15 +53,15 @@ export class NodeRouting {
 
   async route(req: RouteRequest, ttlMs: number, rid?: string, tried = 0): Promise<ReplyBody> {
     const { router, wide } = this.#p;
-    const state = this.#p.state();
     // One idempotency ID wherever the operation goes (another node when this one drains, a node
     // holding a newer version), so that no path applies it twice.
     const id = rid ?? router.newRid();
     let body: ReplyBody | undefined;
-    if (state.closed) {
+    if (this.#p.state().closed) {
       // Shutting down after a drain (SIGTERM): a request already on its way when the node was
       // told to stop goes on to another node while this one still listens; otherwise, and after
       // the shutdown, this node serves nothing.
+      const state = this.#p.state();
       if (state.draining && !state.stopped && wide.canForward()) {
         const handing = wide.forward(req, ttlMs, id, tried);
         this.#handing.add(handing);
@@ -72,7 +72,7 @@ export class NodeRouting {
       // A node that cannot reach Redis answers within the operation's time, not never.
       await this.#p.whenReady(req.id, ttlMs);
       body =
-        state.draining && !this.#p.here(req.id) && wide.canForward()
+        this.#p.state().draining && !this.#p.here(req.id) && wide.canForward()
           ? ((await wide.forward(req, ttlMs, id, tried)) ??
             (await router.send(req, ttlMs, id, tried)))
           : await router.send(req, ttlMs, id, tried);
@@ -83,6 +83,25 @@ export class NodeRouting {
       this.#p.see(req.op === 'rename' ? req.newId! : req.id, { snapshot: body.x, logic: body.l });
     if (body.err) throw fromWire(body.err);
     return body;
+  }
+
+  /**
+   * An operation another node handed to this one (it drains, or it found a record newer than its
+   * code), routed as this node's own under the asker's ID. When the owner it reaches answers
+   * SESSION_VERSION_AHEAD for a record this node's code holds, that owner is older code that
+   * took the session to try it and is giving it up again: asked again, until the deadline.
+   */
+  async routeHanded(req: RouteRequest, ttlMs: number, rid?: string, tried = 0): Promise<ReplyBody> {
+    const until = performance.now() + ttlMs;
+    const id = rid ?? this.#p.router.newRid();
+    for (let attempt = tried; ; attempt++) {
+      const left = until - performance.now();
+      const body = await this.#p.router.send(req, Math.max(1, left), id, attempt);
+      if (body.err?.code !== 'SESSION_VERSION_AHEAD' || until - performance.now() < 50) return body;
+      const rec = await this.#p.versions.recordOf(req.id).catch(() => undefined);
+      if (!rec || !this.#p.versions.held[rec.logic]?.includes(rec.version)) return body;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   /**
