@@ -90,6 +90,54 @@ describe.skipIf(!available)('version-aware activation', () => {
     expect(await v1.sessions.status('w2')).toBe('stored');
   });
 
+  it('asks again from a node holding the version while the owner it finds is older code giving the session up', async () => {
+    // An older node takes an unowned session to try it, finds its record too new and gives it
+    // up again. A node holding the version that reached it meanwhile answered its
+    // SESSION_VERSION_AHEAD as its own (1-2 adds in 3 of 6 loaded rolling runs).
+    cluster = new TestCluster();
+    const runs: Record<string, number> = {};
+    const { v1, v2 } = nodes(runs);
+    await eventually(() => v1.sessions.stats().cluster.leaseHeld);
+    await eventually(() => v2.sessions.stats().cluster.leaseHeld);
+    const writer = cluster.node('v2w', { supervisor: { logic: deployedAt('2', runs) } });
+    await writer.sessions.start('w4');
+    await writer.sessions.call('w4', { type: 'inc' });
+    await writer.sessions.shutdown();
+    // The older node, live and owning the session: it answers what older code answers, twice
+    // (to v1, then to the node v1 hands the call to), gives the session up at the second, and
+    // answers `moved` after that.
+    const p = cluster.prefix;
+    const ghost = new Redis(REDIS_URL);
+    try {
+      await new Promise((resolve) => ghost.once('ready', resolve));
+      await cluster.admin.set(`${p}n:old`, 'inc0', 'PX', 10_000);
+      await cluster.admin.set(`${p}o:w4`, 'old|inc0|1');
+      let asked = 0;
+      ghost.on('message', (_channel: string, raw: string) => {
+        const m = JSON.parse(raw) as { k: string; r: string; f: string };
+        if (m.k !== 'q') return;
+        asked++;
+        const ahead = {
+          code: 'SESSION_VERSION_AHEAD',
+          name: 'SessionVersionAheadError',
+          message: "Session 'w4' was written by version 2",
+          sessionId: 'w4',
+        };
+        const body = asked <= 2 ? { err: ahead } : { m: 1 };
+        void (asked === 2 ? cluster.admin.del(`${p}o:w4`) : Promise.resolve()).then(() =>
+          cluster.admin.publish(`${p}c:${m.f}`, JSON.stringify({ ...body, k: 'p', r: m.r })),
+        );
+      });
+      await ghost.subscribe(`${p}c:old`);
+      expect(await v1.sessions.call('w4', { type: 'inc' })).toBe(2);
+      expect(asked).toBeGreaterThanOrEqual(2);
+      expect(runs['1']).toBeUndefined();
+      expect(await v2.sessions.read('w4')).toMatchObject({ context: { n: 2 } });
+    } finally {
+      ghost.disconnect();
+    }
+  });
+
   it('says when to retry while a node holding the version is alive but does not answer', async () => {
     cluster = new TestCluster();
     const runs: Record<string, number> = {};
