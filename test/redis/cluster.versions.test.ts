@@ -150,6 +150,7 @@ describe.skipIf(!available)('version-aware activation', () => {
     // process stuck in a long pause.
     const ghost = new Redis(REDIS_URL);
     try {
+      await new Promise((resolve) => ghost.once('ready', resolve));
       await ghost.subscribe(`${cluster.prefix}nq:ghost`);
       await cluster.admin.set(`${cluster.prefix}n:ghost`, 'x', 'PX', 10_000);
       await cluster.admin.hset(`${cluster.prefix}nv`, 'ghost', JSON.stringify({ default: ['2'] }));
