@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -54,6 +54,35 @@ async function startWorkers(name: string) {
     });
   });
   return { child, port, listening: () => listening().length };
+}
+
+/**
+ * Which of the worker processes `pids` holds the server side of the TCP connection from the
+ * local port `clientPort` to `serverPort` (the primary hands each accepted connection to a
+ * worker): the connection's socket inode in /proc/net/tcp, found among each worker's open files.
+ */
+function workerHolding(clientPort: number, serverPort: number, pids: Iterable<string>) {
+  const hex = (n: number) => `:${n.toString(16).toUpperCase().padStart(4, '0')}`;
+  let inode: string | undefined;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(hex(serverPort)) && f[2]?.endsWith(hex(clientPort))) inode = f[9];
+    }
+  }
+  if (inode === undefined) return undefined;
+  for (const pid of pids) {
+    const fds = `/proc/${pid}/fd`;
+    for (const fd of readdirSync(fds)) {
+      try {
+        if (readlinkSync(`${fds}/${fd}`) === `socket:[${inode}]`) return pid;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return undefined;
 }
 
 /** One request on a connection of its own (so the primary may hand it to either worker). */
@@ -159,28 +188,41 @@ describe('WORKERS=2: one shop, seen as one', () => {
       }
       expect(workers.size).toBe(2);
 
-      // Each feed is a new connection: the primary hands them to the workers in turn.
-      const lists: string[][] = [];
-      for (let i = 0; i < 4; i++) {
+      // Each feed is a new connection: the primary hands them to the workers in turn. Each
+      // worker's visualizer, whichever sessions it runs itself, lists the same six.
+      const lists = new Map<string, string[][]>();
+      for (let i = 0; i < 8 && !(lists.size === 2 && i >= 4); i++) {
         const ws = await connectWs(`ws://127.0.0.1:${port}/_sessions/feed`, {});
         const rec = recordFrames(ws);
         await rec.next((m) => m.type === 'hello');
+        const worker = workerHolding(
+          (ws as unknown as { _socket: { localPort: number } })._socket.localPort,
+          port,
+          workers,
+        );
+        expect(worker).toBeDefined();
         ws.send(JSON.stringify({ type: 'list', offset: 0, limit: 50 }));
         const list = await rec.next((m) => m.type === 'list');
-        lists.push(list.rows.map((r: { id: string }) => r.id).sort());
         expect(list.total).toBe(6);
+        const ids = list.rows.map((r: { id: string }) => r.id).sort();
+        lists.set(worker!, [...(lists.get(worker!) ?? []), ids]);
         ws.close();
       }
-      expect(lists[0]).toHaveLength(6);
-      for (const l of lists) expect(l).toEqual(lists[0]);
+      expect([...lists.keys()].sort()).toEqual([...workers].sort());
+      const all = [...lists.values()].flat();
+      expect(all[0]).toHaveLength(6);
+      for (const l of all) expect(l).toEqual(all[0]);
 
       // The per-client start limit (60 a minute) is one window for the whole shop: six starts
-      // are used, so 54 more get in, spread over both workers, and the rest get 429.
-      const statuses: number[] = [];
+      // are used, so 54 more get in, spread over both workers, and the rest get 429 from either.
+      const answers: { status: number; worker: string }[] = [];
       for (let i = 0; i < 70; i++)
-        statuses.push((await post(port, '/api/cart/items', { sku: 'A1' }, '')).status);
-      expect(statuses.filter((s) => s === 200)).toHaveLength(54);
-      expect(statuses.filter((s) => s === 429)).toHaveLength(16);
+        answers.push(await post(port, '/api/cart/items', { sku: 'A1' }, ''));
+      const by = (status: number) => answers.filter((a) => a.status === status);
+      expect(by(200)).toHaveLength(54);
+      expect(by(429)).toHaveLength(16);
+      expect(new Set(by(200).map((a) => a.worker))).toEqual(workers);
+      expect(new Set(by(429).map((a) => a.worker))).toEqual(workers);
     },
   );
 

@@ -171,6 +171,67 @@ describe.skipIf(!available)('cluster fault injection', () => {
       expect(ran).toEqual([expect.stringMatching(/:first$/), expect.stringMatching(/:second$/)]);
     });
 
+    it('takes no session under a lease it lost while the acquisition was on its way', async () => {
+      // Found in a loaded rolling deploy: a node stalled while its ACQUIRE was out, lost its lease
+      // (its sessions stopped), and the answer then recorded a token of the dead incarnation. Once
+      // it registered again that token looked valid to it alone: it kept a copy in memory that
+      // another node no longer saw as owned, and answered reads (and its live views) from it
+      // while the other node took the session and went on (five acknowledged items not in the
+      // final read, and a view that never received again).
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      let armed = false;
+      const a = loggingNode(cluster, 'a', ran, {
+        afterAcquireSent: (id: string) => {
+          if (!armed || id !== 'q1') return;
+          armed = false;
+          stall(LEASE_MS * 2);
+        },
+      });
+      const b = loggingNode(cluster, 'b', ran);
+      const c = loggingNode(cluster, 'c', ran);
+      await c.sessions.start('q1');
+      await c.sessions.call('q1', { type: 'add', item: 'first' });
+      await c.sessions.shutdown(); // stored, owned by nobody
+      await eventually(() => a.sessions.stats().cluster.leaseHeld);
+      armed = true;
+      // a takes the session to apply the call, and stalls past its lease meanwhile.
+      expect(await a.sessions.call('q1', { type: 'add', item: 'second' })).toBe(2);
+      expect(armed).toBe(false);
+      expect(await b.sessions.call('q1', { type: 'add', item: 'third' })).toBe(3);
+      // One copy, and every node reads the same state: a does not answer from a copy of its own.
+      expect(a.sessions.count + b.sessions.count).toBe(1);
+      expect((await a.sessions.read('q1')).context.items).toEqual(['first', 'second', 'third']);
+      expect((await b.sessions.read('q1')).context.items).toEqual(['first', 'second', 'third']);
+      expect(await storedItems(cluster, 'q1')).toEqual(['first', 'second', 'third']);
+      expect(ran.filter((r) => r.endsWith(':third'))).toHaveLength(1);
+    });
+
+    it('answers an ensure only once the session exists, when the lease was lost while the store was asked', async () => {
+      // Found in a loaded rolling deploy: 30 sessions ensured (answered ok) during a stall were
+      // never stored, and every later call on them was SESSION_NOT_FOUND. The node stopped its
+      // sessions when its lease lapsed, the new one among them, before its first write.
+      cluster = new TestCluster();
+      const ran: string[] = [];
+      let armed = false;
+      const a = loggingNode(cluster, 'a', ran, {
+        afterLoadSent: (id: string) => {
+          if (!armed || id !== 'e1') return;
+          armed = false;
+          stall(LEASE_MS * 2);
+        },
+      });
+      const b = loggingNode(cluster, 'b', ran);
+      await eventually(() => a.sessions.stats().cluster.leaseHeld);
+      armed = true;
+      await a.sessions.ensure('e1');
+      expect(armed).toBe(false);
+      // Acknowledged: it exists, for every node.
+      expect(await b.sessions.status('e1')).not.toBe('absent');
+      expect(await b.sessions.call('e1', { type: 'add', item: 'x' })).toBe(1);
+      expect(await storedItems(cluster, 'e1')).toEqual(['x']);
+    });
+
     it('does not fire a timer on a node whose lease lapsed while the event loop stood still', async () => {
       cluster = new TestCluster();
       const ran: string[] = [];

@@ -294,7 +294,9 @@ export class Persistence {
     if (from !== undefined) {
       this.migrated[from] = (this.migrated[from] ?? 0) + 1;
       if (dropped.length) this.#hooks.dropped(dropped, id, from);
-      // Written at its new version soon, so the store's count of old versions goes down.
+      // Written at its new version soon, so the store's count of old versions goes down. The
+      // migrated state is a change of its own (unsaved until that write answers).
+      entry.version++;
       this.changed(entry);
     }
     return entry;

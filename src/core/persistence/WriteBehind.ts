@@ -201,6 +201,11 @@ export class WriteBehind {
       }
       const { data, dueAt } = encoded;
       const version = Math.max(entry.version, entry.storedVersion + 1);
+      // The state encoded now is `version` from now on: a change made while this write is on
+      // its way counts above it, so that its answer never settles a wait for that change (a
+      // change marked without a count of its own, a migration on restore, would otherwise share
+      // the version of the next one, acknowledged by the write of the state before it).
+      if (entry.version < version) entry.version = version;
       entry.attempted.push(version);
       writes.push({ id: entry.id, version, expectedVersion: entry.storedVersion, data, dueAt });
       written.push(entry);
@@ -227,7 +232,6 @@ export class WriteBehind {
           }
           if (results[i] === 'ok') {
             entry.storedVersion = write.version;
-            if (entry.version < write.version) entry.version = write.version;
             this.#settle(entry, write.version);
           } else {
             await this.#conflict(entry, write.version);

@@ -28,8 +28,11 @@ export interface ClusterWideParts {
   liveNodes(): readonly string[];
   /** Keeps a snapshot (and logic name) of a remote session seen here, for `snapshot()`. */
   see(id: string, seen: { snapshot?: SessionSnapshot; logic?: string }): void;
-  /** Routes an operation from this node, activating the session here when nobody owns it. */
-  route(req: RouteRequest, ttlMs: number): Promise<ReplyBody>;
+  /**
+   * Routes an operation from this node, activating the session here when nobody owns it, under
+   * the idempotency ID the asking node gave it (`tried`: attempts it made under that ID).
+   */
+  route(req: RouteRequest, ttlMs: number, rid?: string, tried?: number): Promise<ReplyBody>;
   /** How long a node waits for another node's answer, ms. */
   waitMs: number;
 }
@@ -143,16 +146,23 @@ export class ClusterWide {
    * Hands an operation to another live node, which routes it as its own (activating the session
    * there when nobody owns it): its answer, `undefined` when no other node is live or every one
    * tried was gone. A node that took the question but did not answer in time is not asked again
-   * (it may have applied it): the operation times out.
+   * (it may have applied it): the operation times out. The operation keeps its idempotency ID
+   * (`rid`, with the attempts made under it, `tried`): an attempt this node made before (its
+   * fast path, whose session left while the call waited for its save) is not applied twice.
    */
-  async forward(req: RouteRequest, ttlMs: number): Promise<ReplyBody | undefined> {
+  async forward(
+    req: RouteRequest,
+    ttlMs: number,
+    rid?: string,
+    tried = 0,
+  ): Promise<ReplyBody | undefined> {
     await this.refreshNodes();
     const others = this.#others();
     for (let i = 0; i < others.length; i++) {
       const to = others[this.#next++ % others.length]!;
       const a = await this.queries.send<ReplyBody>(
         to,
-        { q: 'op', req, ttlMs },
+        { q: 'op', req, ttlMs, ...(rid === undefined ? {} : { rid, tried }) },
         ttlMs + this.#p.waitMs,
       );
       if ('value' in a && a.value) return a.value;
@@ -183,7 +193,9 @@ export class ClusterWide {
       case 'op': {
         const ttlMs = Math.min(60_000, Math.max(1, Number(query.ttlMs) || 0));
         try {
-          return await this.#p.route(query.req as RouteRequest, ttlMs);
+          const rid = typeof query.rid === 'string' ? query.rid : undefined;
+          const tried = Math.min(100, Math.max(0, Number(query.tried) || 0));
+          return await this.#p.route(query.req as RouteRequest, ttlMs, rid, tried);
         } catch (err) {
           return { err: toWire(err) } satisfies ReplyBody;
         }

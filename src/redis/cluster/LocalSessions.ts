@@ -42,20 +42,6 @@ export abstract class LocalSessions {
     this.mirror.set(id, cur);
   }
 
-  /** Takes a session out of this process (its lease is gone); whether it ran here. */
-  protected drop(id: string, report: (err: unknown) => void): boolean {
-    if (!this.local.started(id)) return false;
-    try {
-      if (this.local.evict) this.local.evict(id);
-      // Without persistence there is nothing to keep: the session is gone with the lease.
-      else void this.local.terminate(id).catch(() => {});
-      return true;
-    } catch (err) {
-      report(err);
-      return false;
-    }
-  }
-
   list(options?: ListOptions): SessionInfo[] {
     return this.local.list(options);
   }
@@ -91,6 +77,20 @@ export abstract class LocalSessions {
 
   get system(): ActorSystem<any> {
     return this.local.system;
+  }
+}
+
+/** @internal Takes a session out of this process (its lease is gone); whether it ran here. */
+export function dropLocal(local: Evictable, id: string, report: (err: unknown) => void): boolean {
+  if (!local.started(id)) return false;
+  try {
+    if (local.evict) local.evict(id);
+    // Without persistence there is nothing to keep: the session is gone with the lease.
+    else void local.terminate(id).catch(() => {});
+    return true;
+  } catch (err) {
+    report(err);
+    return false;
   }
 }
 

@@ -34,6 +34,8 @@ export class MigrationSweep {
   readonly #p: MigrationSweepParts;
   readonly #recordPrefix: string;
   #cursor = '0';
+  /** Keys the scan returned that no step looked at yet. */
+  #pending: string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   /** Records migrated since the node started. */
@@ -60,30 +62,45 @@ export class MigrationSweep {
     this.#timer = undefined;
   }
 
-  /** One second's work: scan on until `perSecond` records were migrated or a step is done. */
+  /**
+   * One second's work: on through the keys until `perSecond` records were migrated, the second
+   * is used up, or every key was looked at once in this step.
+   */
   async #step(): Promise<void> {
     if (this.#running || !this.#p.active()) return;
     this.#running = true;
     const until = performance.now() + 900;
     let budget = this.#p.perSecond;
+    // A step that reaches the end of the keys goes on from the start (once): the records at the
+    // start are this step's work too, not the next one's.
+    let wrapped = false;
     try {
-      do {
-        const [next, keys] = await this.#p.redis.scan(
-          this.#cursor,
-          'MATCH',
-          `${this.#recordPrefix}*`,
-          'COUNT',
-          SCAN_COUNT,
-        );
-        this.#cursor = next;
-        for (const key of keys) {
-          if (budget <= 0 || performance.now() > until || !this.#p.active()) return;
-          const id = key.slice(this.#recordPrefix.length);
-          if (!(await this.#older(id))) continue;
-          budget--;
-          if (await this.#p.migrate(id)) this.migrated++;
+      while (budget > 0 && performance.now() < until && this.#p.active()) {
+        const key = this.#pending.pop();
+        if (key === undefined) {
+          if (this.#cursor === '0') {
+            if (wrapped) return;
+            wrapped = true;
+          }
+          const [next, keys] = await this.#p.redis.scan(
+            this.#cursor,
+            'MATCH',
+            `${globEscape(this.#recordPrefix)}*`,
+            'COUNT',
+            SCAN_COUNT,
+          );
+          this.#cursor = next;
+          // Each node in its own order: nodes that sweep together would otherwise walk the
+          // same keys in step, each spending its budget on the record another is migrating.
+          // The keys a step has no budget left for wait for the next step.
+          this.#pending = shuffle(keys);
+          continue;
         }
-      } while (this.#cursor !== '0' && budget > 0 && performance.now() < until);
+        const id = key.slice(this.#recordPrefix.length);
+        if (!(await this.#older(id))) continue;
+        budget--;
+        if (await this.#p.migrate(id)) this.migrated++;
+      }
     } catch (err) {
       this.#p.report(err);
     } finally {
@@ -114,4 +131,17 @@ export class MigrationSweep {
     const owner = (await presence(this.#p.redis, this.#p.keys, id)).owner;
     return owner === undefined || owner === this.#p.nodeId;
   }
+}
+
+function shuffle<T>(list: T[]): T[] {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j]!, list[i]!];
+  }
+  return list;
+}
+
+/** `text` as a literal in a Redis MATCH pattern (a prefix may hold `*`, `?`, `[`). */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\\\]]/g, '\\$&');
 }

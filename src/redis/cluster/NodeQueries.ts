@@ -11,7 +11,7 @@ import type { ClusterKeys } from './keys.js';
 export type NodeQuery =
   | { q: 'status'; id: string }
   | { q: 'list'; limit: number }
-  | { q: 'op'; req: unknown; ttlMs: number };
+  | { q: 'op'; req: unknown; ttlMs: number; rid?: string; tried?: number };
 
 /** @internal What {@link NodeQueries.send} answers. */
 export type NodeAnswer<T> = { value: T } | { reached: boolean };
@@ -129,7 +129,11 @@ export class NodeQueries {
 
   /** Gives up every pending question (each answers as unanswered). */
   close(): void {
-    for (const w of this.#waiters.values()) clearTimeout(w.timer);
+    const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.resolve(undefined);
+    }
   }
 }

@@ -116,6 +116,10 @@ export class OwnerRequests {
             req.op === 'start'
               ? await local.start(id, req.start)
               : await local.ensure(id, req.start);
+          // The lease was lost while the store was asked (a stall): the session was stopped
+          // (or left at once, without a token) before its first write. Not done here: the
+          // caller asks again, where the session can be.
+          if (!this.#o.ownership.owns(id)) return { m: 1 };
           return { ok: 1, l: h.logic, ...this.#snap(id) };
         }
         case 'terminate':
@@ -126,6 +130,9 @@ export class OwnerRequests {
         case 'restore': {
           const exists = await local.restore(id);
           if (!exists) void this.#o.ownership.release(id).catch(() => {});
+          // Lost with the lease while it loaded: asked again where it goes (`read` needs the
+          // snapshot of a session that exists).
+          else if (!this.#o.ownership.owns(id)) return { m: 1 };
           return { ok: 1, v: exists, ...this.#snap(id) };
         }
         case 'watch':

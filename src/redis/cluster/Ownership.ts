@@ -3,6 +3,7 @@ import type { ClusterKeys } from './keys.js';
 import type { NodeLease } from './NodeLease.js';
 import { MOVED_WIRE } from './RemoteViews.js';
 import { ACQUIRE, RELEASE } from './scripts.js';
+import type { ClusterFaultHooks } from './faults.js';
 import type { ClusterTelemetry } from './telemetry.js';
 
 /** @internal Where a session lives, as far as this node can tell. */
@@ -25,6 +26,8 @@ export class Ownership {
   readonly #away = new Set<string>();
 
   readonly #taken: (id: string) => void;
+  readonly #faults: ClusterFaultHooks;
+  #generation = 0;
 
   /** `taken`: a session was taken from another node (its watchers are told, see {@link moved}). */
   constructor(
@@ -33,8 +36,10 @@ export class Ownership {
     lease: NodeLease,
     telemetry: ClusterTelemetry,
     taken: (id: string) => void = () => {},
+    faults: ClusterFaultHooks = {},
   ) {
     this.#taken = taken;
+    this.#faults = faults;
     this.#redis = redis;
     this.#keys = keys;
     this.#lease = lease;
@@ -46,6 +51,28 @@ export class Ownership {
     const first = this.#counter + 1;
     this.#counter += n;
     return { prefix: `${this.#lease.nodeId}|${this.#lease.incarnation}|`, first };
+  }
+
+  /**
+   * Counts the times this node forgot its tokens ({@link clear}: its lease was lost). A token
+   * asked for before a clear and answered after it belongs to the lost lease: see {@link taking}.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Whether tokens asked of Redis when the node was at `incarnation` and `generation` may be
+   * recorded now: the lease they were taken under is still the node's, held, and it was not lost
+   * meanwhile (a token of a lost incarnation would look valid to this node alone once it
+   * registered again, while every other node may take the session: two running copies).
+   */
+  taking(incarnation: string, generation: number): boolean {
+    return (
+      incarnation === this.#lease.incarnation &&
+      generation === this.#generation &&
+      this.#lease.valid()
+    );
   }
 
   /** Whether this node owns `id` and may act on it now. */
@@ -66,14 +93,19 @@ export class Ownership {
       const { prefix, first } = this.reserve(1);
       const token = `${prefix}${first}`;
       const inc = this.#lease.incarnation;
+      const generation = this.#generation;
       const t0 = performance.now();
-      const res = (await ACQUIRE.run(
+      const asked = ACQUIRE.run(
         this.#redis,
         [this.#keys.owner(id), this.#keys.node(this.#lease.nodeId)],
         [this.#keys.node(''), token, inc, this.#lease.nodeId, gone, this.#keys.channel('')],
-      )) as [number, string?, string?];
+      );
+      this.#faults.afterAcquireSent?.(id);
+      const res = (await asked) as [number, string?, string?];
       const status = res[0];
-      if (inc !== this.#lease.incarnation) continue; // a new incarnation meanwhile: ask again
+      // The lease was lost (and maybe registered again) while the script was out: what it
+      // answered belongs to the lease before; ask again under the current one.
+      if (inc !== this.#lease.incarnation || generation !== this.#generation) continue;
       if (status === -1) {
         // Redis no longer holds our lease (it lapsed, or Redis lost it): others may take our
         // sessions now, so stop them now rather than at the next renewal; then ask again.
@@ -81,6 +113,8 @@ export class Ownership {
         continue;
       }
       if (status === 0) return { self: false, nodeId: nodeOf(res[1]!) };
+      // Lapsed by this node's clock meanwhile (not noticed yet: this check stops its sessions).
+      if (!this.taking(inc, generation)) continue;
       const held = res[1]!;
       this.tokens.set(id, held);
       // Taken from another node (a failover): its watchers on every node watch again now, here,
@@ -145,6 +179,7 @@ export class Ownership {
 
   /** Forgets every session (the lease is gone: the tokens are worthless now). */
   clear(): string[] {
+    this.#generation++;
     const ids = [...this.tokens.keys()];
     this.tokens.clear();
     return ids;

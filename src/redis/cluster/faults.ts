@@ -26,6 +26,12 @@ export interface ClusterFaultHooks {
    */
   afterLoadSent?(sessionId: string): void;
   /**
+   * Called synchronously right after this node asked Redis for a session's ownership (the
+   * acquire script), before the answer is read. A busy wait here is a node stalled while its
+   * acquisition is on its way.
+   */
+  afterAcquireSent?(sessionId: string): void;
+  /**
    * Awaited by the owner of a session after it checked its lease for a routed operation and
    * before the operation's step (`op`: `call`, `cast`, ...). A pause here is a node stopped
    * between its ownership check and the step.

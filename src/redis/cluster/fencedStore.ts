@@ -122,6 +122,8 @@ export function fencedStore(
     },
     async due(until, limit): Promise<DueSession[]> {
       if (!lease.valid()) return [];
+      const inc = lease.incarnation;
+      const generation = ownership.generation;
       const { prefix, first } = ownership.reserve(limit);
       const flat = (await DUE.run(
         redis,
@@ -137,6 +139,9 @@ export function fencedStore(
           first,
         ],
       )) as string[];
+      // Taken under a lease lost meanwhile: those tokens are worthless (see Ownership.taking);
+      // the sessions are due again for whichever node looks next.
+      if (!ownership.taking(inc, generation)) return [];
       const out: DueSession[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
         // Taken now (not already ours): its watchers, wherever they are, watch again.

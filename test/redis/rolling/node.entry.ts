@@ -1,10 +1,12 @@
 /**
  * One node of the rolling-deploy test, as its own process (bundled by the test with esbuild), at
- * version 1 or 2 of one cart machine: version 2 renamed the context field `items` to `entries`,
- * so a version-1 node running a version-2 record would crash on it (visibly). Version 2 migrates
- * version-1 records on restore; version 1 refuses version-2 records (SESSION_VERSION_AHEAD, the
- * record untouched), as older code must. SIGTERM drains the node (its sessions go to the others)
- * and exits. The parent drives it over IPC: add an item (a call), read items, watch sessions.
+ * version 1 or 2 of one cart machine, deployed as a shop deploys it: the version-1 node runs
+ * `machineVersions([v1])`, the version-2 node `machineVersions([v1, v2], { migrations })`.
+ * Version 2 renamed the context field `items` to `entries`, so a version-1 node running a
+ * version-2 record would crash on it (visibly). Version 2 migrates version-1 records on restore
+ * (its migration renames the field); version 1 refuses version-2 records (SESSION_VERSION_AHEAD,
+ * the record untouched), by the library alone. SIGTERM drains the node (its sessions go to the
+ * others) and exits. The parent drives it over IPC: add an item (a call), read items, watch sessions.
  * Every add an actor processes is logged with the machine's monotonic clock and the version.
  */
 import { appendFileSync } from 'node:fs';
@@ -13,10 +15,9 @@ import { assign, setup } from 'xstate';
 import {
   createSessionSupervisor,
   getSessionId,
+  machineVersions,
   reply,
-  type SessionRecord,
-  SessionVersionAheadError,
-  type SupervisorOptions,
+  type SnapshotMigration,
 } from 'session-process';
 import { type ClusterSessionSupervisor, redisCluster } from 'session-process/redis';
 
@@ -32,6 +33,10 @@ function log(self: object, item: string): void {
     logPath,
     `${getSessionId(self as never)} ${version} ${process.hrtime.bigint()} ${item} ${nodeId}\n`,
   );
+}
+
+function event(id: string, what: string): void {
+  appendFileSync(`${logPath}.events`, `${id} ${process.hrtime.bigint()} ${nodeId} ${what}\n`);
 }
 
 type Events = { type: 'add'; item: string } | { type: 'items' };
@@ -72,32 +77,27 @@ const v2 = setup({
   },
 });
 
-/** Version 2 renames the field of a version-1 record; version 1 refuses a version-2 record. */
-function migrate(record: SessionRecord): SessionRecord {
-  const from = record.logicVersion;
-  if (version === '1') {
-    if (from === '2') throw new SessionVersionAheadError(record.id, from, ['1']);
-    return record;
-  }
-  if (from !== '1') return record;
-  const snapshot = record.snapshot as { context: { items: string[] } };
-  const { items, ...rest } = snapshot.context;
-  return {
-    ...record,
-    logicVersion: '2',
-    snapshot: { ...snapshot, context: { ...rest, entries: items } },
-  };
-}
+/** Version 2 renamed `items` to `entries`: a stored version-1 cart keeps its items. */
+const fromV1: SnapshotMigration = (snapshot) => {
+  const { items, ...rest } = snapshot.context as { items: string[] };
+  return { ...snapshot, context: { ...rest, entries: items } };
+};
+
+const cart =
+  version === '1'
+    ? machineVersions([v1])
+    : machineVersions([v1, v2], { migrations: { '1': fromV1 } });
 
 let restoreFailures = 0;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const sessions = createSessionSupervisor({
-  logic: version === '1' ? v1 : v2,
+  logic: cart,
   durability: 'durable',
   callTimeoutMs: 5_000,
-  migrate,
-  onError: (err) => {
-    if ((err as { code?: string }).code === 'SESSION_RESTORE_FAILED') restoreFailures++;
+  onError: (err, info) => {
+    const code = (err as { code?: string }).code;
+    if (code === 'SESSION_RESTORE_FAILED') restoreFailures++;
+    if (info.sessionId) event(info.sessionId, `error:${code ?? String(err)}`);
   },
   cluster: redisCluster({
     redis,
@@ -105,7 +105,16 @@ const sessions = createSessionSupervisor({
     prefix,
     leaseMs: Number(process.env.ROLL_LEASE_MS ?? 1_000),
   }),
-} as SupervisorOptions) as ClusterSessionSupervisor;
+}) as ClusterSessionSupervisor;
+// The sessions' comings and goings on this node, beside the activation log (printed for a lost
+// item's session): restored or started, stopped and why, taken, given up, the lease lost.
+sessions.on('start', (e) => event(e.sessionId, e.restored ? 'restored' : 'started'));
+sessions.on('stop', (e) => event(e.sessionId, `stop:${e.reason}`));
+sessions.on('lease', (e) => {
+  if (e.sessionId !== undefined)
+    event(e.sessionId, `${e.type}${e.previousOwner ? `<${e.previousOwner}` : ''}`);
+  else if (e.type !== 'renew') event('-', `${e.type}:${e.sessions ?? ''}`);
+});
 
 /** Views hosted here: when each item was first seen (monotonic clock, ns). */
 const seenAt = new Map<string, bigint>();
@@ -127,7 +136,10 @@ process.on('message', (m: Msg) => {
     case 'add':
       sessions.call<number>(m.id, { type: 'add', item: m.item }).then(
         (v) => answer(m.n, { ok: true, v }),
-        (e) => fail(m.n, e),
+        (e) => {
+          event(m.id, `add-failed:${(e as { code?: string }).code ?? String(e)}:${m.item}`);
+          fail(m.n, e);
+        },
       );
       break;
     case 'items':
@@ -138,7 +150,10 @@ process.on('message', (m: Msg) => {
       break;
     case 'ensure':
       sessions.ensure(m.id).then(
-        () => answer(m.n, { ok: true }),
+        () => {
+          event(m.id, 'ensured');
+          answer(m.n, { ok: true });
+        },
         (e) => fail(m.n, e),
       );
       break;
@@ -165,7 +180,19 @@ process.on('message', (m: Msg) => {
       answer(m.n, { ok: true, v: m.keys.map((key) => seenAt.get(key)?.toString() ?? null) });
       break;
     case 'stats':
-      answer(m.n, { ok: true, v: { restoreFailures, count: sessions.count } });
+      sessions.versions().then(
+        (versions) =>
+          answer(m.n, {
+            ok: true,
+            v: {
+              restoreFailures,
+              count: sessions.count,
+              migrated: sessions.stats().store?.migrated ?? {},
+              versions,
+            },
+          }),
+        (e) => fail(m.n, e),
+      );
       break;
   }
 });
