@@ -246,7 +246,7 @@ export class ClusterSupervisor extends LocalSessions implements ClusterSessionSu
 
   /** @internal Owned by this node and in its memory: the in-process supervisor's own check. */
   touchResident(id: string): boolean {
-    return this.#here(id) && this.local.touchResident?.(id) === true;
+    return this.#n.here(id) && this.local.touchResident?.(id) === true;
   }
 
   touch(id: string): boolean {
