@@ -10,7 +10,9 @@
  * Reported without a target: the same route on a supervisor with `durability: 'durable'` on
  * SQLite, and with the live bridge attached and one open view per session; and, for reference,
  * the call's floor: koa-session with a raw XState actor per session (no supervisor, no
- * middleware) doing the fastest request/reply XState has (bench/core's raw ceiling).
+ * middleware) doing the fastest request/reply XState has (bench/core's raw ceiling), and
+ * koa-session alone with a handler that awaits one resolved promise (what the `await` of a handler
+ * that calls costs by itself).
  *
  * Env: BENCH_CONNECTIONS (default 50, each its own browser session), BENCH_SECONDS (per
  * measurement, default 3), BENCH_ROUNDS (default 5). The servers run in a forked child (plain

@@ -18,10 +18,11 @@ export const KEYS = ['bench-key-0123456789abcdefghijklmnopqrstuvwxyz'];
 export const BODY = '{"value":0}';
 const cookieOptions = { key: 'sid', maxAge: 86_400_000, httpOnly: true, sameSite: 'lax' } as const;
 
-export type Variant = 'baseline' | 'middleware' | 'call' | 'raw' | 'durable' | 'live';
-export const ALL: Variant[] = ['baseline', 'middleware', 'call', 'raw', 'durable', 'live'];
+export type Variant = 'baseline' | 'await' | 'middleware' | 'call' | 'raw' | 'durable' | 'live';
+export const ALL: Variant[] = ['baseline', 'await', 'middleware', 'call', 'raw', 'durable', 'live'];
 export const LABELS: Record<Variant, string> = {
   baseline: 'koa-session alone',
+  await: '(reference) koa-session alone, the handler awaiting one resolved promise',
   middleware: '+ `sessionProcess`, no call',
   call: '+ `sessionProcess`, one `call`',
   raw: '(reference) koa-session + a raw XState actor per session, one request/reply',
@@ -67,6 +68,15 @@ export function createApps(): BenchApps {
     ctx.body = { value: ctx.session!.count };
   });
 
+  // The same, with a handler that awaits (as every handler that calls does): what an `await`
+  // itself costs a request, apart from what is awaited.
+  const awaiting = make();
+  awaiting.use(session(cookieOptions, awaiting));
+  awaiting.use(async (ctx) => {
+    ctx.session!.count ??= 0;
+    ctx.body = { value: await Promise.resolve(ctx.session!.count as number) };
+  });
+
   const sessions = supervisor();
   // The middleware alone, answering without a call: splits the middleware's cost from the call's.
   const middleware = make();
@@ -105,7 +115,7 @@ export function createApps(): BenchApps {
   live.use(oneCall);
 
   return {
-    apps: { baseline, middleware, call, raw, durable, live },
+    apps: { baseline, await: awaiting, middleware, call, raw, durable, live },
     liveSessions,
     liveSession,
     close: async () => {

@@ -23,7 +23,7 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 50);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** `BENCH_VARIANTS=call` runs that variant alone (with `node --trace-gc-nvp`: bytes allocated). */
-const VARIANTS = (['baseline', 'middleware', 'call', 'raw', 'durable'] as Variant[]).filter(
+const VARIANTS = (['baseline', 'await', 'middleware', 'call', 'raw', 'durable'] as Variant[]).filter(
   (v) => process.env.BENCH_VARIANTS?.split(',').includes(v) ?? true,
 );
 let requests = 0;
