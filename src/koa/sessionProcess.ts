@@ -149,7 +149,8 @@ export function sessionProcess<TCtx extends Context = Context>(
           else if ((await sessions.status(stored)) === 'rotated') rotatedId = stored;
           else deadId = stored;
         } catch (err) {
-          if (!replaceable(err)) throw err;
+          // A newer version's record while a node holding it is alive: 503 with Retry-After.
+          if (!replaceable(err)) throw withRetryAfter(err);
           deadId = replacedId = replaced(stored, err);
         }
       } else if (where === 'rotated') rotatedId = stored;
