@@ -148,6 +148,26 @@ describe.skipIf(!available)('one cluster, seen as one', () => {
       expect(await a.sessions.status('fresh')).toBe('running');
     });
 
+    it('brings back no session it gave up when another node that last saw it as the owner sends it an operation', async () => {
+      // The node drained (each session saved and given up) and still listens until it shuts
+      // down: an operation from a node whose cache still names it as the owner goes where the
+      // session goes, and nothing is activated on the leaving node.
+      cluster = new TestCluster();
+      const a = cluster.node('a');
+      const b = cluster.node('b');
+      await eventually(() => a.sessions.stats().cluster.nodes.length === 2);
+      await a.sessions.start('s2');
+      await b.sessions.call('s2', { type: 'add', item: 'x' }); // b routes to a, its owner
+      await a.sessions.drain();
+      expect(a.sessions.count).toBe(0);
+      const activated: string[] = [];
+      a.sessions.on('start', (e) => activated.push(e.sessionId));
+      expect(await b.sessions.call('s2', { type: 'add', item: 'y' })).toBe(2);
+      expect(activated).toEqual([]); // nothing activated on the drained node
+      await a.sessions.shutdown();
+      expect((await b.sessions.read('s2')).context.items).toEqual(['x', 'y']);
+    });
+
     it('hands on an operation that reaches it while it shuts down after the drain', async () => {
       // SIGTERM: drain, then shutdown. A request already on its way to the node (a load balancer
       // stops sending new ones) may arrive during the shutdown; it was answered

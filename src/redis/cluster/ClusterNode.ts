@@ -163,6 +163,7 @@ export class ClusterNode {
       callTimeoutMs: this.callTimeoutMs,
       rotatedIdTtlMs: options.rotatedIdTtlMs ?? 30_000,
       persistent: typeof this.local.evict === 'function',
+      leaving: () => (this.#draining || this.#closed) && this.wide.canForward(),
       faults: s.faults,
     });
     this.router = new Router(

@@ -27,6 +27,11 @@ export interface OwnerRequestsOptions {
   rotatedIdTtlMs: number;
   /** Whether the local supervisor saves sessions (then applied request IDs are recorded). */
   persistent: boolean;
+  /**
+   * Whether this node is leaving (draining or shutting down) while another node is live: it
+   * brings no session back, and its "not found" is no answer (the session is elsewhere).
+   */
+  leaving(): boolean;
   /** Tests only: fault injection (a pause between the lease check and the step). */
   faults: ClusterFaultHooks;
 }
@@ -70,6 +75,9 @@ export class OwnerRequests {
       if (prior) return JSON.parse(prior) as ReplyBody;
       if (!this.#o.ownership.owns(id)) return { m: 1 };
     }
+    // A session that left this node as it drains is not brought back here: the caller asks again
+    // and finds it on the node that takes it.
+    if (this.#o.leaving() && !local.started(id)) return { m: 1 };
     try {
       // The session comes into memory first (a call too: the core would otherwise load it
       // between the lease check below and the step), so that nothing awaits between that check
@@ -168,8 +176,12 @@ export class OwnerRequests {
       // The session left this node while the request ran (its lease lapsed): not applied
       // durably here, so the caller asks the new owner, with the same ID.
       if (isMoved(err)) return { m: 1 };
-      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
+      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id)) {
         void this.#o.ownership.release(id).catch(() => {});
+        // Gone from a node that is leaving (its drain or shutdown took it out meanwhile): asked
+        // again, with the same ID, where it goes.
+        if (this.#o.leaving()) return { m: 1 };
+      }
       return { err: toWire(err) };
     }
   }
