@@ -100,6 +100,11 @@ export class OwnerRequests {
         // `moved`, and the caller asks the new owner with the same ID.
         if (!this.#o.ownership.owns(id)) return { m: 1 };
       }
+      // Asked again right before the step, with nothing awaited after it: the drain may have
+      // taken the session out of memory while this request awaited (its restore, its applied-ID
+      // lookup) with the token still held, and the step would load it again (the core's call
+      // brings back a session that is not in memory), to be given up a moment later.
+      if (this.#o.leaving() && !local.started(id)) return { m: 1 };
       switch (req.op) {
         case 'call': {
           const before = local.started(id) ? local.snapshot(id).version : -1;
