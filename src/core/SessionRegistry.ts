@@ -50,6 +50,18 @@ export class SessionRegistry {
     return this.#sessions.values();
   }
 
+  /** The sessions in memory from the `offset`-th, at most `limit` of them, in start order. */
+  page(offset = 0, limit = Number.POSITIVE_INFINITY): Entry[] {
+    const out: Entry[] = [];
+    let i = 0;
+    for (const entry of this.#sessions.values()) {
+      if (i++ < offset) continue;
+      if (out.length >= limit) break;
+      out.push(entry);
+    }
+    return out;
+  }
+
   /** Sessions in memory, per logic name. */
   byLogic(): Record<string, number> {
     const out: Record<string, number> = {};

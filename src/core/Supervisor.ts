@@ -267,16 +267,7 @@ export class Supervisor implements SessionSupervisor {
   }
 
   list(options: ListOptions = {}): SessionInfo[] {
-    const offset = options.offset ?? 0;
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    const out: SessionInfo[] = [];
-    let i = 0;
-    for (const entry of this.#registry.values()) {
-      if (i++ < offset) continue;
-      if (out.length >= limit) break;
-      out.push(this.#life.info(entry));
-    }
-    return out;
+    return this.#registry.page(options.offset, options.limit).map((e) => this.#life.info(e));
   }
 
   stats(): SupervisorStats {

@@ -26,6 +26,7 @@ import { RemoteViews, ViewForwarders } from './RemoteViews.js';
 import { Router } from './Router.js';
 import { ClusterTelemetry } from './telemetry.js';
 import { warnIfNotDurable } from './warnIfNotDurable.js';
+import { within } from './within.js';
 
 const debug = debuglog('session-process:cluster');
 
@@ -172,12 +173,9 @@ export class ClusterNode {
       this.lease,
       this.ownership,
       this.telemetry,
+      // A session that already left a draining node is not brought back there (OwnerRequests).
       (req, rid, attempt) =>
-        // Draining: a session that already left this node is not brought back here; the caller
-        // asks again and finds it on the node that takes it.
-        this.#draining && !this.local.started(req.id) && this.wide.canForward()
-          ? Promise.resolve({ m: 1 as const })
-          : this.owner.apply(req, rid, attempt).then((body) => this.routing.notMine(req.id, body)),
+        this.owner.apply(req, rid, attempt).then((body) => this.routing.notMine(req.id, body)),
       () => performance.now() >= this.#presumeGoneAfter,
     );
     this.versions = new NodeVersions(s.redis, s.keys, s.nodeId, heldVersions(this.local.logics));
@@ -320,20 +318,14 @@ export class ClusterNode {
 
   /** Waits (bounded) until the node may serve; STORE_UNAVAILABLE when it cannot reach Redis. */
   async whenReady(id: string, withinMs = this.callTimeoutMs): Promise<void> {
-    const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), withinMs);
+    const ok = await within(
       this.#ready.then(
-        () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-        () => {
-          clearTimeout(timer);
-          resolve(false);
-        },
-      );
-    });
-    if (!ok)
+        () => true,
+        () => false,
+      ),
+      withinMs,
+    );
+    if (ok !== true)
       throw new StoreUnavailableError(new Error('the cluster node could not reach Redis'), id);
   }
 

@@ -29,7 +29,7 @@ export interface OwnerRequestsOptions {
   persistent: boolean;
   /**
    * Whether this node is leaving (draining or shutting down) while another node is live: it
-   * brings no session back, and its "not found" is no answer (the session is elsewhere).
+   * brings no session back into memory (the caller asks again where the session goes).
    */
   leaving(): boolean;
   /** Tests only: fault injection (a pause between the lease check and the step). */
@@ -181,12 +181,8 @@ export class OwnerRequests {
       // The session left this node while the request ran (its lease lapsed): not applied
       // durably here, so the caller asks the new owner, with the same ID.
       if (isMoved(err)) return { m: 1 };
-      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id)) {
+      if (isSessionError(err, 'SESSION_NOT_FOUND') && !local.started(id))
         void this.#o.ownership.release(id).catch(() => {});
-        // Gone from a node that is leaving (its drain or shutdown took it out meanwhile): asked
-        // again, with the same ID, where it goes.
-        if (this.#o.leaving()) return { m: 1 };
-      }
       return { err: toWire(err) };
     }
   }

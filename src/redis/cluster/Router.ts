@@ -12,6 +12,7 @@ import type { NodeLease } from './NodeLease.js';
 import type { Ownership } from './Ownership.js';
 import type { ClusterTelemetry } from './telemetry.js';
 import { toWire, type WireError } from './wireError.js';
+import { within } from './within.js';
 
 /** @internal An operation on one session, as it travels to its owner. */
 export interface RouteRequest {
@@ -337,23 +338,6 @@ export class Router {
     this.#seen.clear();
     this.#owners.clear();
   }
-}
-
-/** `promise`'s value, or `undefined` when it takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }
 
 function sleep(ms: number): Promise<void> {
