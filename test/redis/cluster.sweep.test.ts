@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
-import { isClusterError, machineVersions, reply, type SnapshotMigration } from 'session-process';
+import { isClusterError, machineVersions } from 'session-process';
 import type { ClusterSessionSupervisor } from 'session-process/redis';
 import {
   eventually,
@@ -8,39 +7,15 @@ import {
   type TestCluster,
   TestCluster as Cluster,
 } from './clusterHelpers.js';
+import { fromV1, renamedCartAt } from '../support/renamedCart.js';
 
 const available = await redisAvailable('the migration sweep test');
 
-type Events = { type: 'add'; item: string } | { type: 'items' };
-
-/** A cart at `version`; version 2 renamed the context field `items` to `entries`. */
-function cartAt(version: '1' | '2' | '3') {
-  const field = version === '1' ? 'items' : 'entries';
-  return setup({
-    types: { context: {} as Record<string, string[]>, events: {} as Events },
-  }).createMachine({
-    id: 'cart',
-    version,
-    context: { [field]: [] },
-    on: {
-      add: {
-        actions: [
-          assign(({ context, event }) => ({ [field]: [...context[field]!, event.item] })),
-          reply(({ context }) => context[field]!.length),
-        ],
-      },
-      items: { actions: reply(({ context }) => context[field]) },
-    },
-  });
-}
-
-const fromV1: SnapshotMigration = (snapshot) => {
-  const { items, ...rest } = snapshot.context as { items: string[] };
-  return { ...snapshot, context: { ...rest, entries: items } };
-};
-const v1 = machineVersions([cartAt('1')]);
-const v2 = machineVersions([cartAt('1'), cartAt('2')], { migrations: { '1': fromV1 } });
-const v3 = machineVersions([cartAt('1'), cartAt('2'), cartAt('3')], {
+const v1 = machineVersions([renamedCartAt('1')]);
+const v2 = machineVersions([renamedCartAt('1'), renamedCartAt('2')], {
+  migrations: { '1': fromV1 },
+});
+const v3 = machineVersions([renamedCartAt('1'), renamedCartAt('2'), renamedCartAt('3')], {
   migrations: { '1': fromV1 },
 });
 

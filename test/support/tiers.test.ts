@@ -25,7 +25,8 @@ describe('testTiers', () => {
 
   it('puts a test that reaches a socket through a local helper in the system tier', () => {
     const root = project({
-      'test/a/helper.ts': "import { createServer } from 'node:http';\nexport const s = createServer;",
+      'test/a/helper.ts':
+        "import { createServer } from 'node:http';\nexport const s = createServer;",
       'test/a/middle.ts': "export * from './helper.js';",
       'test/a/server.test.ts': "import { s } from './middle.js';\nvoid s;",
       'test/a/pure.test.ts': "import { expect } from 'vitest';\nimport { join } from 'node:path';",

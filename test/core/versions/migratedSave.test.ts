@@ -1,40 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
 import {
   createSessionSupervisor,
   machineVersions,
   memoryStore,
-  reply,
   type SessionStore,
   type SessionSupervisor,
-  type SnapshotMigration,
 } from 'session-process';
-
-type Events = { type: 'add'; item: string };
-
-/** A shelf at `version`; version 2 renamed the context field `items` to `entries`. */
-function shelfAt(version: '1' | '2') {
-  const field = version === '1' ? 'items' : 'entries';
-  return setup({
-    types: { context: {} as Record<string, string[]>, events: {} as Events },
-  }).createMachine({
-    id: 'shelf',
-    version,
-    context: { [field]: [] },
-    on: {
-      add: {
-        actions: [
-          assign(({ context, event }) => ({ [field]: [...context[field]!, event.item] })),
-          reply(({ context }) => context[field]!.length),
-        ],
-      },
-    },
-  });
-}
-const fromV1: SnapshotMigration = (snapshot) => {
-  const { items, ...rest } = snapshot.context as { items: string[] };
-  return { ...snapshot, context: { ...rest, entries: items } };
-};
+import { fromV1, renamedCartAt } from '../../support/renamedCart.js';
 
 const open: SessionSupervisor[] = [];
 afterEach(async () => {
@@ -70,7 +42,7 @@ describe('a session migrated on restore', () => {
     'saves a durable call made while the migrated snapshot is being written, before it answers and before the session leaves (%s)',
     async (leave) => {
       const store = memoryStore();
-      const v1 = createSessionSupervisor({ logic: machineVersions([shelfAt('1')]), store });
+      const v1 = createSessionSupervisor({ logic: machineVersions([renamedCartAt('1')]), store });
       await v1.start('s');
       await v1.call('s', { type: 'add', item: 'a' });
       await v1.shutdown();
@@ -78,7 +50,9 @@ describe('a session migrated on restore', () => {
       const hold = heldStore(store);
       const errors: unknown[] = [];
       const v2 = createSessionSupervisor({
-        logic: machineVersions([shelfAt('1'), shelfAt('2')], { migrations: { '1': fromV1 } }),
+        logic: machineVersions([renamedCartAt('1'), renamedCartAt('2')], {
+          migrations: { '1': fromV1 },
+        }),
         store,
         durability: 'durable',
         onError: (e) => errors.push(e),

@@ -1,10 +1,11 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { bundleChild } from '../../support/bundleChild.js';
 import { REDIS_URL, uniquePrefix } from '../clusterHelpers.js';
+import { NodeProcess } from '../NodeProcess.js';
 import { type CheckResult, check, parseLog } from './checker.js';
 
 let bundled: string | undefined;
@@ -13,58 +14,6 @@ let bundled: string | undefined;
 async function bundle(): Promise<string> {
   bundled ??= await bundleChild(new URL('./node.entry.ts', import.meta.url));
   return bundled;
-}
-
-interface Reply {
-  n: number;
-  ok: boolean;
-  v?: unknown;
-  code?: string;
-}
-
-class NodeProcess {
-  readonly nodeId: string;
-  child: ChildProcess;
-  paused = false;
-  readonly #pending = new Map<number, (r: Reply) => void>();
-  #seq = 0;
-  constructor(nodeId: string, child: ChildProcess) {
-    this.nodeId = nodeId;
-    this.child = child;
-    child.on('message', (m: Reply) => {
-      const resolve = this.#pending.get(m.n);
-      this.#pending.delete(m.n);
-      resolve?.(m);
-    });
-    child.on('exit', () => {
-      for (const [n, resolve] of this.#pending) resolve({ n, ok: false, code: 'EXITED' });
-      this.#pending.clear();
-    });
-  }
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  request(msg: object, timeoutMs: number): Promise<Reply> {
-    const n = ++this.#seq;
-    return new Promise((resolve) => {
-      if (!this.alive) return resolve({ n, ok: false, code: 'EXITED' });
-      const timer = setTimeout(() => {
-        this.#pending.delete(n);
-        resolve({ n, ok: false, code: 'CLIENT_TIMEOUT' });
-      }, timeoutMs);
-      this.#pending.set(n, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      // The process may die between the check above and the send (it is being killed): the
-      // request then fails like any to a dead node, not as an uncaught error.
-      this.child.send({ ...msg, n }, (err) => {
-        if (!err || !this.#pending.has(n)) return;
-        this.#pending.get(n)!({ n, ok: false, code: 'EXITED' });
-        this.#pending.delete(n);
-      });
-    });
-  }
 }
 
 export interface WorkloadOptions {

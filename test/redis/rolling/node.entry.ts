@@ -11,15 +11,9 @@
  */
 import { appendFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { assign, setup } from 'xstate';
-import {
-  createSessionSupervisor,
-  getSessionId,
-  machineVersions,
-  reply,
-  type SnapshotMigration,
-} from 'session-process';
+import { createSessionSupervisor, getSessionId, machineVersions } from 'session-process';
 import { type ClusterSessionSupervisor, redisCluster } from 'session-process/redis';
+import { fromV1, renamedCartAt } from '../../support/renamedCart.js';
 
 const [prefix, nodeId, version, logPath] = process.argv.slice(2) as [
   string,
@@ -39,49 +33,9 @@ function event(id: string, what: string): void {
   appendFileSync(`${logPath}.events`, `${id} ${process.hrtime.bigint()} ${nodeId} ${what}\n`);
 }
 
-type Events = { type: 'add'; item: string } | { type: 'items' };
-
-const v1 = setup({
-  types: { context: {} as { items: string[] }, events: {} as Events },
-}).createMachine({
-  id: 'cart',
-  version: '1',
-  context: { items: [] },
-  on: {
-    add: {
-      actions: [
-        ({ self, event }) => log(self, event.item),
-        assign({ items: ({ context, event }) => [...context.items, event.item] }),
-        reply(({ context }) => context.items.length),
-      ],
-    },
-    items: { actions: reply(({ context }) => context.items) },
-  },
-});
-
-const v2 = setup({
-  types: { context: {} as { entries: string[] }, events: {} as Events },
-}).createMachine({
-  id: 'cart',
-  version: '2',
-  context: { entries: [] },
-  on: {
-    add: {
-      actions: [
-        ({ self, event }) => log(self, event.item),
-        assign({ entries: ({ context, event }) => [...context.entries, event.item] }),
-        reply(({ context }) => context.entries.length),
-      ],
-    },
-    items: { actions: reply(({ context }) => context.entries) },
-  },
-});
-
-/** Version 2 renamed `items` to `entries`: a stored version-1 cart keeps its items. */
-const fromV1: SnapshotMigration = (snapshot) => {
-  const { items, ...rest } = snapshot.context as { items: string[] };
-  return { ...snapshot, context: { ...rest, entries: items } };
-};
+const v1 = renamedCartAt('1', log);
+/** Version 2 renamed `items` to `entries` (`fromV1`): a stored version-1 cart keeps its items. */
+const v2 = renamedCartAt('2', log);
 
 const cart =
   version === '1'

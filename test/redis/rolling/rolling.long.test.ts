@@ -6,56 +6,18 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleChild, removeBundles } from '../../support/bundleChild.js';
 import { REDIS_URL, redisAvailable, uniquePrefix } from '../clusterHelpers.js';
+import { NodeProcess } from '../NodeProcess.js';
 
 const available = await redisAvailable('the rolling-deploy test');
 
-interface Reply {
-  n: number;
-  ok: boolean;
-  v?: unknown;
-  code?: string;
-}
-
-/** A node process, driven over IPC. */
-class Node {
-  readonly #pending = new Map<number, (r: Reply) => void>();
-  #seq = 0;
+/** A node process, driven over IPC, and the version of the machine it was deployed with. */
+class Node extends NodeProcess {
   constructor(
-    readonly nodeId: string,
+    nodeId: string,
     readonly version: '1' | '2',
-    readonly child: ChildProcess,
+    child: ChildProcess,
   ) {
-    child.on('message', (m: Reply) => {
-      const resolve = this.#pending.get(m.n);
-      this.#pending.delete(m.n);
-      resolve?.(m);
-    });
-    child.on('exit', () => {
-      for (const [n, resolve] of this.#pending) resolve({ n, ok: false, code: 'EXITED' });
-      this.#pending.clear();
-    });
-  }
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  request(msg: object, timeoutMs = 10_000): Promise<Reply> {
-    const n = ++this.#seq;
-    return new Promise((resolve) => {
-      if (!this.alive) return resolve({ n, ok: false, code: 'EXITED' });
-      const timer = setTimeout(() => {
-        this.#pending.delete(n);
-        resolve({ n, ok: false, code: 'CLIENT_TIMEOUT' });
-      }, timeoutMs);
-      this.#pending.set(n, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      this.child.send({ ...msg, n }, (err) => {
-        if (!err || !this.#pending.has(n)) return;
-        this.#pending.get(n)!({ n, ok: false, code: 'EXITED' });
-        this.#pending.delete(n);
-      });
-    });
+    super(nodeId, child);
   }
 }
 
