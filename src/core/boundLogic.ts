@@ -121,17 +121,22 @@ class StepBudget {
     this.#gapMs = maxStepMs / 4;
   }
 
-  /** A step begins (maybe inside another session's step): returns what {@link end} restores. */
-  begin(): [number, number, number] {
-    const outer: [number, number, number] = [this.#lastAt, this.#ranMs, this.#microsteps];
+  /**
+   * A step begins: returns what {@link end} restores, `undefined` for the common step that runs
+   * inside no other (nothing to keep, nothing allocated per step).
+   */
+  begin(): [number, number, number] | undefined {
+    const outer: [number, number, number] | undefined =
+      this.#lastAt === 0 ? undefined : [this.#lastAt, this.#ranMs, this.#microsteps];
     this.#lastAt = performance.now();
     this.#ranMs = 0;
     this.#microsteps = 0;
     return outer;
   }
 
-  end(outer: [number, number, number]): void {
-    [this.#lastAt, this.#ranMs, this.#microsteps] = outer;
+  end(outer: [number, number, number] | undefined): void {
+    if (outer === undefined) this.#lastAt = 0;
+    else [this.#lastAt, this.#ranMs, this.#microsteps] = outer;
   }
 
   valueOf(): number {
@@ -163,6 +168,7 @@ interface TimerStep {
   /** Effects the actor had deferred before the step (a refused step drops those after). */
   readonly keep: number;
   readonly outer: TimerStep | undefined;
+  /** Timers the session would have pending; -1 until the step's first delayed action or cancel. */
   pending: number;
   added: Set<string> | undefined;
   cancelled: Set<string> | undefined;
@@ -198,7 +204,7 @@ class TimerGuard {
       execute: scope.actionExecutor,
       keep: deferredCount(scope.self),
       outer: this.#step,
-      pending: scheduler.count(scope.self),
+      pending: -1,
       added: undefined,
       cancelled: undefined,
       refusal: undefined,
@@ -219,6 +225,7 @@ class TimerGuard {
     if (type === RAISE_ACTION || type === SEND_TO_ACTION) {
       const params = action.params as { delay?: unknown; id?: unknown } | undefined;
       if (typeof params?.delay !== 'number') return;
+      if (step.pending < 0) step.pending = step.scheduler.count(step.scope.self);
       const id = typeof params.id === 'string' ? params.id : undefined;
       if (id !== undefined) {
         if (step.added?.has(id)) return;
@@ -233,6 +240,7 @@ class TimerGuard {
     } else if (type === CANCEL_ACTION) {
       const id = (action.params as { sendId?: unknown } | undefined)?.sendId;
       if (typeof id !== 'string') return;
+      if (step.pending < 0) step.pending = step.scheduler.count(step.scope.self);
       if (step.added?.delete(id)) step.pending--;
       else if (step.scheduler.has(step.scope.self, id) && !step.cancelled?.has(id)) {
         (step.cancelled ??= new Set()).add(id);
