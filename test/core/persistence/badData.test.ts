@@ -1,23 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createSessionSupervisor,
   isSessionError,
   memoryStore,
   type SessionRecord,
   type SessionStore,
-  type SessionSupervisor,
 } from 'session-process';
 import { shelf } from './fixtures.js';
+import { supervisors } from '../../support/supervisors.js';
 
-const open: SessionSupervisor[] = [];
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
-});
-function supervisor(options: Parameters<typeof createSessionSupervisor>[0]) {
-  const s = createSessionSupervisor({ onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
+const supervisor = supervisors();
 const failure = (p: Promise<unknown>) =>
   p.then(
     () => undefined,

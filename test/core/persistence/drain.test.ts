@@ -1,22 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createSessionSupervisor,
-  isSessionError,
-  memoryStore,
-  type SessionStore,
-  type SessionSupervisor,
-} from 'session-process';
+import { describe, expect, it } from 'vitest';
+import { isSessionError, memoryStore, type SessionStore } from 'session-process';
 import { shelf } from './fixtures.js';
+import { supervisors } from '../../support/supervisors.js';
 
-const open: SessionSupervisor[] = [];
-function supervisor(options: Parameters<typeof createSessionSupervisor>[0]) {
-  const s = createSessionSupervisor({ logics: { shelf }, onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
-});
+const supervisor = supervisors({ logics: { shelf } });
 
 /** A memory store that loads only asynchronously, as Redis does. */
 function asyncStore(): SessionStore {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
-  createSessionSupervisor,
   isSessionError,
   memoryStore,
   type SessionRecord,
@@ -13,21 +12,16 @@ import {
 } from 'session-process';
 import { sqliteStore } from 'session-process/sqlite';
 import { shelf } from './fixtures.js';
+import { supervisors } from '../../support/supervisors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sp-quarantine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const open: SessionSupervisor[] = [];
 const stores: SessionStore[] = [];
 afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
   for (const s of stores.splice(0)) await s.close();
 });
-function supervisor(options: Parameters<typeof createSessionSupervisor>[0]) {
-  const s = createSessionSupervisor({ logics: { shelf }, onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
+const supervisor = supervisors({ logics: { shelf } });
 
 /** Restore failures reported to `onError`, by session ID. */
 function failures() {

@@ -1,22 +1,14 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  createSessionSupervisor,
   isSessionError,
   memoryStore,
   type SessionMessage,
   type SessionSupervisor,
 } from 'session-process';
 import { shelf, shelfCharges } from './fixtures.js';
+import { supervisors } from '../../support/supervisors.js';
 
-const open: SessionSupervisor[] = [];
-function supervisor(options: Parameters<typeof createSessionSupervisor>[0]) {
-  const s = createSessionSupervisor({ logics: { shelf }, onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
-});
+const supervisor = supervisors({ logics: { shelf } });
 const codeOf = (p: Promise<unknown>) =>
   p.then(
     () => 'resolved',

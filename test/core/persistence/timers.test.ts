@@ -1,22 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createSessionSupervisor, memoryStore, type SessionSupervisor } from 'session-process';
+import { memoryStore } from 'session-process';
 import { setup } from 'xstate';
 import { shelf } from './fixtures.js';
+import { supervisors } from '../../support/supervisors.js';
 
 // Time is the subject here: the clock is faked (Date, timers and setImmediate).
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 });
 });
-const open: SessionSupervisor[] = [];
 afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
   vi.useRealTimers();
 });
-function supervisor(options: Parameters<typeof createSessionSupervisor>[0]) {
-  const s = createSessionSupervisor({ logics: { shelf }, onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
+const supervisor = supervisors({ logics: { shelf } });
 
 describe('timers of a stored session', () => {
   it('fire at their original due time after a restart, not a full delay after the restore', async () => {

@@ -1,27 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMachine, fromPromise, setup } from 'xstate';
 import {
-  createSessionSupervisor,
   isSessionError,
   machineVersions,
   memoryStore,
   type SessionRecord,
   type SessionStore,
-  type SessionSupervisor,
   type SupervisorOptions,
 } from 'session-process';
 import { cartMachine } from '../../../machines/cart.js';
 import { cartV1, cartV2, cartVersions } from '../../../machines/cartVersions.js';
+import { supervisors } from '../../support/supervisors.js';
 
-const open: SessionSupervisor[] = [];
-function supervisor(options: SupervisorOptions) {
-  const s = createSessionSupervisor({ onError: () => {}, ...options });
-  open.push(s);
-  return s;
-}
-afterEach(async () => {
-  for (const s of open.splice(0)) await s.shutdown();
-});
+const supervisor = supervisors();
 const codeOf = (p: Promise<unknown>) =>
   p.then(
     () => 'resolved',
